@@ -1,0 +1,32 @@
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test bench lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/mamlgame train levels/navigation.toml --iterations 60 --out runs/demo
+	$(BIN)/mamlgame eval runs/demo/checkpoint.pt --tasks 20 --steps 0,1,2 --json runs/demo/eval.json --plot runs/demo/eval.png
+	@echo "Files: runs/demo/metrics.jsonl runs/demo/checkpoint.pt runs/demo/eval.json runs/demo/eval.png"
+
+test: setup
+	SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy $(BIN)/python -m pytest -x
+
+bench: setup
+	$(BIN)/mamlgame bench --json BENCHMARKS.json
+
+lint: setup
+	$(BIN)/ruff check mamlgame tests benchmarks
+
+clean:
+	rm -rf $(VENV) runs
