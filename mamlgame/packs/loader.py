@@ -1,0 +1,275 @@
+"""Load and validate level packs (TOML) into `LevelPack`; sample task splits as `Tasks`.
+
+Errors are `PackError("file:line: key.path: expected ..., got ...")`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mamlgame.errors import PackError
+from mamlgame.packs.families import FAMILY_SCHEMAS, FamilySchema
+from mamlgame.packs.schema import Field, FieldError
+from mamlgame.packs.tasks import Tasks
+
+FAMILIES = ("velocity", "navigation", "terrain", "bandit", "game")
+LEVELS_DIR = Path(__file__).resolve().parents[2] / "levels"
+DEFAULT_PACK = "mixed"
+
+PACK_FIELDS = {
+    "name": Field("str", "", "unique id, [a-z0-9-]"),
+    "family": Field("str", "game", "task family", choices=FAMILIES),
+    "description": Field("str", "", "one line shown by `levels list`"),
+    "horizon": Field("int", 0, "steps per episode (0: the family's default)", lo=0, hi=100_000),
+    "seed": Field("int", 0, "seed of every generated level", lo=0, hi=2**62),
+}
+SPLIT_FIELDS = {
+    "train": Field("int", 1000, "procedurally generated training tasks", lo=0, hi=1_000_000),
+    "test": Field("int", 100, "procedurally generated test tasks", lo=0, hi=1_000_000),
+}
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def _line_index(text: str) -> dict[tuple[str, int, str], int]:
+    """Map (table path, array-table index, key) -> 1-based line number, by a light scan."""
+    index: dict[tuple[str, int, str], int] = {}
+    table, arr_idx, counts = "", -1, {}
+    in_multiline = False
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if in_multiline:
+            if line.count('"""') % 2 == 1:
+                in_multiline = False
+            continue
+        m = re.match(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\- ]+?)\s*\]\]?", line)
+        if m:
+            table = m.group(2).replace(" ", "")
+            if m.group(1) == "[[":
+                arr_idx = counts.get(table, -1) + 1
+                counts[table] = arr_idx
+            elif not any(table.startswith(t + ".") for t in counts):
+                arr_idx = -1
+            index.setdefault((table, arr_idx, ""), lineno)
+            continue
+        k = re.match(r'^\s*"?([A-Za-z0-9_\-]+)"?\s*=', line)
+        if k:
+            index.setdefault((table, arr_idx, k.group(1)), lineno)
+            if line.count('"""') % 2 == 1:
+                in_multiline = True
+    return index
+
+
+class _Reporter:
+    """Builds located `PackError`s for one file."""
+
+    def __init__(self, path: str, text: str):
+        self.path, self.index = path, _line_index(text)
+
+    def line(self, table: str, key: str = "", arr: int = -1) -> int | None:
+        return self.index.get((table, arr, key)) or self.index.get((table, arr, ""))
+
+    def error(self, table: str, key: str, msg: str, arr: int = -1) -> PackError:
+        line = self.line(table, key, arr)
+        where = f"{self.path}:{line}" if line else self.path
+        keypath = ".".join(p for p in (table if arr < 0 else f"{table}[{arr}]", key) if p)
+        return PackError(f"{where}: {keypath}: {msg}" if keypath else f"{where}: {msg}")
+
+    def section(self, table: str, raw: Any, fields: dict[str, Field], arr: int = -1,
+                allow: tuple[str, ...] = (), defaults: bool = True) -> dict[str, Any]:
+        """Validate a table against `fields`: unknown keys and bad values are errors."""
+        if not isinstance(raw, dict):
+            raise self.error(table, "", "expected a table", arr)
+        out: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key in allow:
+                continue
+            if key not in fields:
+                known = ", ".join(sorted(fields)) or "none"
+                raise self.error(table, key, f"unknown key (known keys: {known})", arr)
+            try:
+                out[key] = fields[key].parse(value)
+            except FieldError as e:
+                raise self.error(table, key, str(e), arr) from None
+        if defaults:
+            for key, f in fields.items():
+                if key not in out:
+                    out[key] = f.default_value()
+        return out
+
+
+@dataclass(frozen=True)
+class LevelPack:
+    """A validated level pack: a task distribution with train/test splits."""
+
+    path: str
+    text: str
+    name: str
+    family: str
+    description: str
+    horizon: int
+    seed: int
+    n_train: int
+    n_test: int
+    test_levels: tuple[str, ...]
+    generate: dict[str, Any]
+    generate_test: dict[str, Any]
+    reward: dict[str, Any]
+    levels: tuple[dict[str, Any], ...] = field(default=())
+
+    @property
+    def schema(self) -> FamilySchema:
+        return FAMILY_SCHEMAS[self.family]
+
+    def split_levels(self, split: str) -> list[dict[str, Any]]:
+        """Hand-designed levels of a split: `test_levels` for test, the others for train."""
+        held = set(self.test_levels)
+        return [lv for lv in self.levels if (lv["name"] in held) == (split == "test")]
+
+    def _seed(self, split: str) -> int:
+        digest = hashlib.sha256(f"{self.name}/{self.seed}/{split}".encode()).digest()
+        return int.from_bytes(digest[:7], "little")
+
+    @cached_property
+    def _pools(self) -> dict[str, Tasks]:
+        return {}
+
+    def pool(self, split: str) -> Tasks:
+        """All tasks of a split (hand-designed first), generated once and cached."""
+        if split not in ("train", "test"):
+            raise PackError(f"{self.path}: unknown split '{split}' (expected train or test)")
+        if split not in self._pools:
+            gen = self.generate_test if split == "test" else self.generate
+            n = self.n_test if split == "test" else self.n_train
+            exclude = self.pool("train") if split == "test" else None
+            try:
+                tasks = self.schema.build(self, gen, self.split_levels(split), n, split,
+                                          self._seed(split), exclude)
+            except FieldError as e:
+                raise PackError(f"{self.path}: generate: {e}") from None
+            if len(tasks) == 0:
+                raise PackError(f"{self.path}: split.{split}: the {split} split has no tasks")
+            self._pools[split] = tasks
+        return self._pools[split]
+
+    def tasks(self, split: str = "train", n: int | None = None, seed: int | None = None) -> Tasks:
+        """`n` tasks of a split: the first `n` (deterministic) or, with `seed`, a random draw."""
+        pool = self.pool(split)
+        if seed is None:
+            n = len(pool) if n is None else n
+            idx = torch.arange(n) % len(pool)
+        else:
+            g = torch.Generator().manual_seed(seed)
+            idx = torch.randint(len(pool), (n or len(pool),), generator=g)
+        return pool.select(idx)
+
+
+def resolve_pack_path(spec: str | Path | None) -> Path:
+    """A pack path from a path or a shipped pack name (`navigation` -> levels/navigation.toml)."""
+    spec = str(spec or DEFAULT_PACK)
+    p = Path(spec)
+    if p.exists():
+        return p
+    shipped = LEVELS_DIR / f"{spec}.toml"
+    if not p.suffix and shipped.exists():
+        return shipped
+    raise PackError(f"{spec}: no such level pack (shipped packs: {', '.join(shipped_packs())})")
+
+
+def shipped_packs() -> list[str]:
+    return sorted(p.stem for p in LEVELS_DIR.glob("*.toml"))
+
+
+def load_pack(spec: str | Path | None = None) -> LevelPack:
+    """Load a pack by path or shipped name; raise `PackError` with a location when invalid."""
+    path = resolve_pack_path(spec)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise PackError(f"{path}: cannot read: {e}") from None
+    return parse_pack(text, str(path))
+
+
+def parse_pack(text: str, path: str = "<pack>") -> LevelPack:
+    """Parse and validate pack text."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        msg = str(e)
+        m = re.search(r"\(at line (\d+), column \d+\)", msg)
+        loc = f"{path}:{m.group(1)}" if m else path
+        msg = re.sub(r" \(at .*\)", "", msg)
+        raise PackError(f"{loc}: invalid TOML: {msg}") from None
+    rep = _Reporter(path, text)
+    allowed = {"pack", "split", "generate", "reward", "level"}
+    for key in raw:
+        if key not in allowed:
+            raise rep.error(key, "", f"unknown section (known: {', '.join(sorted(allowed))})")
+    if "pack" not in raw:
+        raise PackError(f"{path}: pack: missing section [pack] (with name and family)")
+    head = rep.section("pack", raw["pack"], PACK_FIELDS)
+    for key in ("name", "family"):
+        if key not in raw["pack"]:
+            raise rep.error("pack", "", f"missing key '{key}'")
+    if not _NAME_RE.match(head["name"]):
+        raise rep.error("pack", "name", f'expected [a-z0-9-], got "{head["name"]}"')
+    if head["family"] not in FAMILY_SCHEMAS:
+        raise rep.error("pack", "family", f'family "{head["family"]}" is not available')
+    schema = FAMILY_SCHEMAS[head["family"]]
+
+    split_raw = raw.get("split", {})
+    split = rep.section("split", split_raw, SPLIT_FIELDS, allow=("test_levels",))
+    test_levels = split_raw.get("test_levels", []) if isinstance(split_raw, dict) else []
+    if not (isinstance(test_levels, list) and all(isinstance(t, str) for t in test_levels)):
+        raise rep.error("split", "test_levels", "expected a list of level names")
+
+    gen_raw = dict(raw.get("generate", {})) if isinstance(raw.get("generate", {}), dict) else None
+    if gen_raw is None:
+        raise rep.error("generate", "", "expected a table")
+    test_raw = gen_raw.pop("test", {})
+    generate = rep.section("generate", gen_raw, schema.generate)
+    gen_test = dict(generate)
+    gen_test.update(rep.section("generate.test", test_raw, schema.generate, defaults=False))
+    reward = rep.section("reward", raw.get("reward", {}), schema.reward)
+    for table, values in (("generate", generate), ("generate.test", gen_test), ("reward", reward)):
+        try:
+            schema.check(table, values)
+        except FieldError as e:
+            key, _, msg = str(e).partition(": ")
+            raise rep.error(table, key, msg) from None
+
+    levels_raw = raw.get("level", [])
+    if not isinstance(levels_raw, list):
+        raise rep.error("level", "", "expected [[level]] tables")
+    level_fields = {"name": Field("str", "")} | schema.level
+    levels, names = [], set()
+    for i, lv in enumerate(levels_raw):
+        if not isinstance(lv, dict) or "name" not in lv:
+            raise rep.error("level", "", "each [[level]] needs a name", arr=i)
+        parsed = rep.section("level", lv, level_fields, arr=i, defaults=False)
+        if parsed["name"] in names:
+            raise rep.error("level", "name", f'duplicate level name "{parsed["name"]}"', arr=i)
+        names.add(parsed["name"])
+        try:
+            parsed = schema.parse_level(parsed, generate)
+        except FieldError as e:
+            key, _, msg = str(e).partition(": ")
+            raise rep.error("level", key, msg, arr=i) from None
+        levels.append(parsed)
+    for name in test_levels:
+        if name not in names:
+            raise rep.error("split", "test_levels", f'no [[level]] named "{name}"')
+
+    return LevelPack(
+        path=path, text=text, name=head["name"], family=head["family"],
+        description=head["description"], horizon=head["horizon"] or schema.horizon,
+        seed=head["seed"], n_train=split["train"], n_test=split["test"],
+        test_levels=tuple(test_levels), generate=generate, generate_test=gen_test,
+        reward=reward, levels=tuple(levels),
+    )

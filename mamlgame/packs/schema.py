@@ -1,0 +1,171 @@
+"""Typed fields of the level-pack schema: numbers, choices and distributions, with validation.
+
+A field checks a raw TOML value and returns the parsed value or raises `FieldError` with the
+expected form; the pack loader adds the file, line and key path.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+class FieldError(ValueError):
+    """A value does not match its field; the message says what was expected and what came."""
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_fmt(v)}" for k, v in value.items()) + " }"
+    return str(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Dist:
+    """A parsed distribution: a constant, a uniform range (int or float) or a categorical."""
+
+    kind: str  # "const" | "uniform" | "int" | "choice"
+    lo: float = 0.0
+    hi: float = 0.0
+    choices: tuple[str, ...] = ()
+    weights: tuple[float, ...] = ()
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """`n` draws as a tensor (float, int64, or int64 indices into `choices`)."""
+        if self.kind == "const":
+            return torch.full((n,), float(self.lo))
+        if self.kind == "uniform":
+            return self.lo + (self.hi - self.lo) * torch.rand(n, generator=generator)
+        if self.kind == "int":
+            return torch.randint(int(self.lo), int(self.hi) + 1, (n,), generator=generator)
+        w = torch.tensor(self.weights, dtype=torch.float64)
+        return torch.multinomial(w, n, replacement=True, generator=generator)
+
+    def draw(self, rng: random.Random) -> float | int | str:
+        """One draw from a Python RNG (used by per-level procedural generators)."""
+        if self.kind == "const":
+            return self.lo
+        if self.kind == "uniform":
+            return rng.uniform(self.lo, self.hi)
+        if self.kind == "int":
+            return rng.randint(int(self.lo), int(self.hi))
+        return rng.choices(self.choices, weights=self.weights)[0]
+
+    @property
+    def mean(self) -> float:
+        return 0.5 * (self.lo + self.hi)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key of a pack section.
+
+    kind: "float" | "int" | "str" | "bool" | "dist" | "intdist" | "weights".
+    `lo`/`hi` bound numbers and distribution ranges; `choices` bounds strings and weights.
+    """
+
+    kind: str
+    default: Any
+    doc: str = ""
+    lo: float = -math.inf
+    hi: float = math.inf
+    choices: tuple[str, ...] = ()
+
+    def _bounds(self) -> str:
+        if self.lo > -math.inf and self.hi < math.inf:
+            return f"{_num(self.lo)} <= lo <= hi <= {_num(self.hi)}"
+        if self.lo > -math.inf:
+            return f"{_num(self.lo)} <= lo <= hi"
+        if self.hi < math.inf:
+            return f"lo <= hi <= {_num(self.hi)}"
+        return "lo <= hi"
+
+    def expected(self) -> str:
+        """The expected form, for error messages."""
+        k = self.kind
+        if k in ("float", "int"):
+            what = "an integer" if k == "int" else "a number"
+            if self.lo > -math.inf and self.hi < math.inf:
+                return f"{what} in [{_num(self.lo)}, {_num(self.hi)}]"
+            if self.lo > -math.inf:
+                return f"{what} >= {_num(self.lo)}"
+            return what
+        if k == "str":
+            return "one of " + ", ".join(f'"{c}"' for c in self.choices) if self.choices else "a string"
+        if k == "bool":
+            return "true or false"
+        if k == "weights":
+            return "a table of weights { " + " = w, ".join(self.choices) + " = w } (w >= 0)"
+        what = "integers" if k == "intdist" else "numbers"
+        return f"a number or [lo, hi] of {what} with {self._bounds()}"
+
+    def parse(self, value: Any) -> Any:
+        """Validate `value`; return the parsed value (a `Dist` for distribution kinds)."""
+        k = self.kind
+        bad = FieldError(f"expected {self.expected()}, got {_fmt(value)}")
+        if k == "bool":
+            if not isinstance(value, bool):
+                raise bad
+            return value
+        if k == "str":
+            if not isinstance(value, str) or (self.choices and value not in self.choices):
+                raise bad
+            return value
+        if k in ("float", "int"):
+            if not _is_number(value) or (k == "int" and not isinstance(value, int)):
+                raise bad
+            if not (self.lo <= value <= self.hi) or not math.isfinite(value):
+                raise bad
+            return value
+        if k == "weights":
+            return self._parse_weights(value, bad)
+        # dist / intdist
+        if _is_number(value):
+            if not (math.isfinite(value) and self.lo <= value <= self.hi):
+                raise bad
+            if k == "intdist" and not isinstance(value, int):
+                raise bad
+            return Dist("const", value, value)
+        if isinstance(value, dict) and self.choices:
+            return self._parse_weights(value, bad)
+        if not (isinstance(value, list) and len(value) == 2 and all(map(_is_number, value))):
+            raise bad
+        lo, hi = value
+        if not (math.isfinite(lo) and math.isfinite(hi) and self.lo <= lo <= hi <= self.hi):
+            raise bad
+        if k == "intdist" and not (isinstance(lo, int) and isinstance(hi, int)):
+            raise bad
+        return Dist("int" if k == "intdist" else "uniform", lo, hi)
+
+    def _parse_weights(self, value: Any, bad: FieldError) -> Dist:
+        if isinstance(value, str) and value in self.choices:
+            return Dist("choice", choices=(value,), weights=(1.0,))
+        if not isinstance(value, dict) or not value:
+            raise bad
+        for name, w in value.items():
+            if name not in self.choices or not _is_number(w) or not (0 <= w < math.inf):
+                raise bad
+        if sum(value.values()) <= 0:
+            raise FieldError(f"expected weights with a positive sum, got {_fmt(value)}")
+        return Dist("choice", choices=tuple(value), weights=tuple(float(w) for w in value.values()))
+
+    def default_value(self) -> Any:
+        return self.parse(self.default)
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
