@@ -1,0 +1,5 @@
+"""`python -m mamlgame` (used by torchrun)."""
+
+from mamlgame.cli import main
+
+main()

@@ -1,0 +1,170 @@
+"""Meta-learners as pure functions of (params, tasks): MAML, FOMAML, Reptile, Meta-SGD and the
+multi-task `pretrain` baseline.
+
+The MAML-RL objective is F(theta) = E_{D ~ pi_theta}[ J(theta'(theta, D)) ], with inner episodes
+D drawn from pi_theta, theta' = theta - alpha * g(theta, D), g the gradient of the inner
+surrogate, and J(phi) = E_{pi_phi}[sum_t r_t]. Its gradient has two parts:
+
+    grad F = E[ dJ/dtheta' * dtheta'/dtheta |_D ]  +  E[ J(theta') * grad log p_theta(D) ].
+
+Estimators (`estimator=`):
+- `dice`: unbiased. The first part differentiates through the plain surrogate's gradient
+  (with D fixed that is the exact dtheta'/dtheta); the second is DiCE's magic box over both
+  stages: each outer return carries the log-probabilities S_in of its task's inner episodes,
+  i.e. (R_tau - b_tau) * (S_in - stop(S_in)), with a leave-one-task-out baseline b_tau (it does
+  not depend on the task's own inner episodes, so the estimator stays unbiased).
+- `lvc`: ProMP's low-variance curvature: the inner surrogate uses per-step magic boxes
+  pi/stop(pi) (adds the E[grad log pi grad log pi^T A] curvature), no inner score term. Biased.
+- `naive`: the surrogate differentiated twice, as published PyTorch MAML-RL code does. Biased.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from mamlgame.packs import Tasks
+from mamlgame.policy import MLPPolicy, Params, expand_params, is_batched, log_prob
+from mamlgame.returns import advantages
+from mamlgame.rollout import Episodes, rollout
+
+ALGOS = ("maml", "fomaml", "reptile", "metasgd", "pretrain")
+ESTIMATORS = ("dice", "lvc", "naive")
+
+
+def magic_box(x: torch.Tensor) -> torch.Tensor:
+    """DiCE's magic box: value 1, gradient x's gradient."""
+    return torch.exp(x - x.detach())
+
+
+class Adaptation(NamedTuple):
+    """Result of the inner loop: per-task params [T, ...], the episodes sampled at each inner
+    step (episodes[k] from the step-k params), and S_in, the summed log-probabilities of the
+    inner episodes under the params that drew them [T] (carries the graph to theta)."""
+
+    params: Params
+    episodes: list[Episodes]
+    score: torch.Tensor
+
+
+class MetaLearner:
+    """One meta-learning algorithm over a policy and a task family.
+
+    `adapt` runs the inner loop; `meta_loss` returns a scalar whose gradient w.r.t. the shared
+    params (and `inner_lrs` for Meta-SGD) is the algorithm's meta-gradient.
+    """
+
+    def __init__(self, policy: MLPPolicy, family, algo: str = "maml", inner_lr: float = 0.1,
+                 inner_steps: int = 1, episodes: int = 20, estimator: str = "dice",
+                 first_order: bool = False, gamma: float = 0.99, baseline: bool = True,
+                 normalize: bool = True):
+        if algo not in ALGOS:
+            raise ValueError(f"unknown algo {algo!r} (expected one of {', '.join(ALGOS)})")
+        if estimator not in ESTIMATORS:
+            raise ValueError(f"unknown estimator {estimator!r} (expected {', '.join(ESTIMATORS)})")
+        self.policy, self.family, self.algo = policy, family, algo
+        self.inner_lr, self.inner_steps, self.episodes = inner_lr, inner_steps, episodes
+        self.estimator, self.gamma = estimator, gamma
+        self.baseline, self.normalize = baseline, normalize
+        self.first_order = first_order or algo in ("fomaml", "reptile", "pretrain")
+        # Meta-SGD: a learned inner step size per parameter entry
+        self.inner_lrs: Params | None = None
+        if algo == "metasgd":
+            self.inner_lrs = {k: torch.full_like(v, inner_lr).requires_grad_()
+                              for k, v in policy.named_parameters()}
+
+    def meta_parameters(self, params: Params) -> list[torch.Tensor]:
+        """Everything the outer optimiser updates."""
+        return list(params.values()) + list((self.inner_lrs or {}).values())
+
+    # ---- inner loop -------------------------------------------------------------------
+    def inner_loss(self, params: Params, ep: Episodes, adv: torch.Tensor,
+                   create_graph: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Policy-gradient surrogate per task [T] (mean over valid steps) and log pi [T, E, H]."""
+        logp = log_prob(self.policy, params, ep.obs, ep.actions)
+        term = magic_box(logp) if (self.estimator == "lvc" and create_graph) else logp
+        n = ep.mask.sum((1, 2)).clamp(min=1)
+        return -(term * adv).sum((1, 2)) / n, logp
+
+    def adapt(self, params: Params, tasks: Tasks, generator: torch.Generator | None = None,
+              steps: int | None = None, create_graph: bool = False,
+              first_episodes: Episodes | None = None) -> Adaptation:
+        """Take `steps` inner policy-gradient steps per task, vectorised over tasks.
+
+        With `create_graph`, the result is differentiable w.r.t. `params` to second order.
+        """
+        steps = self.inner_steps if steps is None else steps
+        if not any(v.requires_grad for v in params.values()):
+            params = {k: v.detach().requires_grad_() for k, v in params.items()}
+        p = params if is_batched(self.policy, params) else expand_params(params, len(tasks))
+        episodes, score = [], torch.zeros(len(tasks))
+        for k in range(steps):
+            ep = first_episodes if (k == 0 and first_episodes is not None) else rollout(
+                self.family, tasks, self.policy, p, self.episodes, generator)
+            adv, _ = advantages(ep, self.gamma, self.baseline, self.normalize)
+            loss, logp = self.inner_loss(p, ep, adv, create_graph)
+            grads = torch.autograd.grad(loss.sum(), list(p.values()), create_graph=create_graph)
+            lrs = self.inner_lrs or {}
+            p = {name: v - lrs.get(name, self.inner_lr) * g
+                 for (name, v), g in zip(p.items(), grads)}
+            score = score + (logp * ep.mask).sum((1, 2))
+            episodes.append(ep)
+        return Adaptation(p, episodes, score)
+
+    # ---- outer objective --------------------------------------------------------------
+    def meta_loss(self, params: Params, tasks: Tasks, generator: torch.Generator | None = None
+                  ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The meta-loss for one batch of tasks and a dict of metrics for logging."""
+        if self.algo == "pretrain":
+            return self._pretrain_loss(params, tasks, generator)
+        second_order = not self.first_order
+        detached = {k: v.detach() for k, v in params.items()} if self.algo == "reptile" else params
+        ad = self.adapt(detached, tasks, generator, create_graph=second_order)
+        after = rollout(self.family, tasks, self.policy, ad.params, self.episodes, generator)
+        if self.algo == "reptile":
+            # gradient (theta - mean_tau theta'_tau): Reptile's update direction for Adam
+            loss = sum((params[k] * (params[k] - v.detach().mean(0))).sum()
+                       for k, v in ad.params.items())
+        else:
+            loss = -self._outer_objective(ad, after).mean()
+        return loss, self._metrics(ad.episodes[0], after)
+
+    def _outer_objective(self, ad: Adaptation, out: Episodes) -> torch.Tensor:
+        adv, scale = advantages(out, self.gamma, self.baseline, self.normalize)
+        logp = log_prob(self.policy, ad.params, out.obs, out.actions)
+        n = out.mask.sum((1, 2)).clamp(min=1)
+        obj = (logp * adv).sum((1, 2))
+        if self.estimator == "dice" and not self.first_order:
+            ret = out.total_reward.mean(1)  # R_tau
+            T = ret.shape[0]
+            loo = (ret.sum() - ret) / (T - 1) if T > 1 else torch.zeros_like(ret)
+            coef = out.obs.shape[1] * (ret - loo) / scale.reshape(-1)
+            obj = obj + coef.detach() * (ad.score - ad.score.detach())
+        return obj / n
+
+    def _pretrain_loss(self, params: Params, tasks: Tasks, generator: torch.Generator | None):
+        ep = rollout(self.family, tasks, self.policy, params, self.episodes, generator)
+        adv, _ = advantages(ep, self.gamma, self.baseline, self.normalize)
+        loss, _ = self.inner_loss(params, ep, adv)
+        # for logging only: the return after one inner step from the same episodes
+        ad = self.adapt({k: v.detach() for k, v in params.items()}, tasks, generator, steps=1,
+                        first_episodes=ep)
+        after = rollout(self.family, tasks, self.policy, ad.params, self.episodes, generator)
+        return loss.mean(), self._metrics(ep, after)
+
+    @staticmethod
+    def _metrics(before: Episodes, after: Episodes) -> dict[str, float]:
+        return {"return_before": before.total_reward.mean().item(),
+                "return_after": after.total_reward.mean().item(),
+                "success_before": before.success.float().mean().item(),
+                "success_after": after.success.float().mean().item()}
+
+
+class MAML(MetaLearner):
+    """MAML (second order unless `first_order=True`); see `MetaLearner`."""
+
+    def __init__(self, policy: MLPPolicy, family, inner_lr: float = 0.1, inner_steps: int = 1,
+                 first_order: bool = False, **kwargs):
+        super().__init__(policy, family, "fomaml" if first_order else "maml", inner_lr,
+                         inner_steps, first_order=first_order, **kwargs)

@@ -1,0 +1,58 @@
+"""Discounted returns, the linear feature baseline of the MAML paper, and advantages."""
+
+from __future__ import annotations
+
+import torch
+
+from mamlgame.rollout import Episodes
+
+
+def discounted_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float) -> torch.Tensor:
+    """G_t = sum_{s >= t} gamma^(s - t) r_s for [..., H] rewards, as one matmul."""
+    H = rewards.shape[-1]
+    t = torch.arange(H, dtype=rewards.dtype)
+    expo = t[:, None] - t[None, :]  # [s, t] -> s - t
+    disc = torch.where(expo >= 0, gamma ** expo.clamp(min=0), torch.zeros(()))
+    return (rewards * mask) @ disc * mask
+
+
+def baseline_features(obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """rllab/MAML features: [o, o^2, t, t^2, t^3, 1] with o clipped to [-10, 10], t = step/100."""
+    o = obs.clamp(-10, 10)
+    H = obs.shape[-2]
+    al = (torch.arange(H, dtype=obs.dtype) / 100.0).expand(*obs.shape[:-1]).unsqueeze(-1)
+    feats = torch.cat([o, o.square(), al, al.square(), al.pow(3), torch.ones_like(al)], -1)
+    return feats * mask.unsqueeze(-1)
+
+
+def linear_baseline(obs: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor,
+                    reg: float = 1e-5) -> torch.Tensor:
+    """Fit the linear feature baseline per task (one batched least-squares solve) and return
+    its values [T, E, H]. obs [T, E, H, D], returns and mask [T, E, H]."""
+    T = obs.shape[0]
+    X = baseline_features(obs, mask).reshape(T, -1, 2 * obs.shape[-1] + 4).double()
+    y = (returns * mask).reshape(T, -1, 1).double()
+    XtX = X.transpose(1, 2) @ X
+    eye = torch.eye(X.shape[-1], dtype=X.dtype)
+    w = torch.linalg.solve(XtX + reg * eye, X.transpose(1, 2) @ y)
+    return (X @ w).reshape(returns.shape).to(returns.dtype) * mask
+
+
+def weighted_normalize(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8):
+    """Normalise x to zero mean, unit std per task over valid steps; also returns the std."""
+    dims = tuple(range(1, x.dim()))
+    n = mask.sum(dims, keepdim=True).clamp(min=1)
+    mean = (x * mask).sum(dims, keepdim=True) / n
+    std = (((x - mean) * mask).square().sum(dims, keepdim=True) / n).sqrt()
+    return (x - mean) / (std + eps) * mask, std + eps
+
+
+def advantages(ep: Episodes, gamma: float, baseline: bool = True, normalize: bool = True
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Advantages [T, E, H] (returns minus the fitted baseline, optionally normalised per task)
+    and the per-task scale they were divided by [T, 1, 1] (ones when not normalised)."""
+    ret = discounted_returns(ep.rewards, ep.mask, gamma)
+    adv = ret - linear_baseline(ep.obs, ret, ep.mask) if baseline else ret
+    if normalize:
+        return weighted_normalize(adv, ep.mask)
+    return adv * ep.mask, torch.ones(adv.shape[0], 1, 1, dtype=adv.dtype)

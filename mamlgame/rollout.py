@@ -1,0 +1,67 @@
+"""Batched sampling: one rollout steps every task and episode together."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from mamlgame.packs import Tasks
+from mamlgame.policy import MLPPolicy, Params, sample
+
+
+class Episodes(NamedTuple):
+    """Trajectories [T, E, H, ...]; `mask` is 1 for steps taken before the episode ended."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    rewards: torch.Tensor
+    mask: torch.Tensor
+    success: torch.Tensor  # [T, E] bool: the episode reached its goal
+
+    @property
+    def total_reward(self) -> torch.Tensor:
+        """Undiscounted return of each episode [T, E]."""
+        return (self.rewards * self.mask).sum(-1)
+
+
+def _freeze(alive: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    a = alive.reshape(*alive.shape, *([1] * (new.dim() - alive.dim())))
+    return torch.where(a, new, old)
+
+
+@torch.no_grad()
+def rollout(family, tasks: Tasks, policy: MLPPolicy, params: Params, n_episodes: int,
+            generator: torch.Generator | None = None, deterministic: bool = False,
+            horizon: int | None = None) -> Episodes:
+    """Sample `n_episodes` per task with `params` (shared, or per task [T, ...]).
+
+    Runs without an autograd graph; episodes that end keep a frozen state and zero mask.
+    """
+    H = horizon or family.horizon
+    state = family.reset(tasks, n_episodes, generator)
+    alive = torch.ones(len(tasks), n_episodes, dtype=torch.bool)
+    obs_l, act_l, rew_l, mask_l = [], [], [], []
+    for _ in range(H):
+        obs = family.observe(tasks, state)
+        action = sample(policy, params, obs, generator, deterministic)
+        new_state, reward, done = family.step(tasks, state, action)
+        obs_l.append(obs)
+        act_l.append(action)
+        rew_l.append(reward * alive)
+        mask_l.append(alive.float())
+        state = {k: _freeze(alive, v, state[k]) for k, v in new_state.items()}
+        alive = alive & ~done
+        if not alive.any():
+            break
+    steps = len(obs_l)
+
+    def stack(xs: list[torch.Tensor]) -> torch.Tensor:
+        out = torch.stack(xs, 2)
+        if steps < H:  # all episodes ended early: pad to the horizon with masked steps
+            pad = torch.zeros(*out.shape[:2], H - steps, *out.shape[3:], dtype=out.dtype)
+            out = torch.cat([out, pad], 2)
+        return out
+
+    return Episodes(stack(obs_l), stack(act_l), stack(rew_l), stack(mask_l),
+                    family.success(tasks, state))

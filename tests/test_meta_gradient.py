@@ -1,0 +1,129 @@
+"""The MAML meta-gradient against the exact gradient of the MAML-RL objective on a bandit.
+
+F(theta) = E_{a_1..n ~ pi_theta}[ J(theta - alpha * g(theta, a)) ] with J(phi) the closed-form
+expected reward of the Gaussian policy phi. grad F is computed pathwise (reparameterised a),
+independently of mamlgame's code, and compared with the mean of many estimator samples.
+"""
+
+import math
+
+import pytest
+import torch
+
+from mamlgame.meta import MAML, MetaLearner
+from mamlgame.packs import Tasks, load_pack
+from mamlgame.policy import MLPPolicy, params_of
+from mamlgame.tasks import make_family
+
+TARGET, ALPHA, N_INNER = 1.0, 0.1, 10
+MU0, LOG_STD0 = 0.2, math.log(0.7)
+ORDER = ("layers.0.weight", "layers.0.bias", "log_std")  # the order of exact_meta_gradient
+
+
+def exact_meta_gradient(n_samples: int = 1_000_000) -> torch.Tensor:
+    """grad F w.r.t. (weight, bias, log_std) of a linear Gaussian policy with obs = 1."""
+    torch.manual_seed(123)
+    theta = torch.tensor([0.0, MU0, LOG_STD0], dtype=torch.float64, requires_grad=True)
+    w, b, ls = theta
+    mu, sigma = w + b, ls.exp()
+    eps = torch.randn(n_samples, N_INNER, dtype=torch.float64)
+    a = mu + sigma * eps  # reparameterised inner actions
+    r = -(a - TARGET) ** 2
+    z = (a - mu) / sigma
+    # gradient of the inner loss -(1/n) sum log pi(a) r with the actions held fixed
+    g_mu = -(r * z / sigma).mean(1)
+    g_ls = -(r * (z**2 - 1)).mean(1)
+    w1, b1, ls1 = w - ALPHA * g_mu, b - ALPHA * g_mu, ls - ALPHA * g_ls
+    J = -((w1 + b1 - TARGET) ** 2 + (2 * ls1).exp())  # closed-form outer expectation
+    (grad,) = torch.autograd.grad(J.mean(), theta)
+    return grad.float()
+
+
+def bandit_setup(n_tasks: int):
+    pack = load_pack("bandit")
+    family = make_family(pack)
+    policy = MLPPolicy(1, 1, hidden=(), init_std=math.exp(LOG_STD0))
+    with torch.no_grad():
+        policy.layers[0].weight.zero_()
+        policy.layers[0].bias.fill_(MU0)
+    tasks = Tasks({"target": torch.full((n_tasks, 1), TARGET)}, tuple(map(str, range(n_tasks))))
+    return family, policy, tasks
+
+
+def estimator_samples(estimator: str, n_batches: int = 1000, n_tasks: int = 50, algo="maml"):
+    family, policy, tasks = bandit_setup(n_tasks)
+    learner = MetaLearner(policy, family, algo=algo, inner_lr=ALPHA, episodes=N_INNER,
+                          estimator=estimator, baseline=False, normalize=False)
+    params = params_of(policy)
+    gen = torch.Generator().manual_seed(7)
+    out = []
+    for _ in range(n_batches):
+        loss, _ = learner.meta_loss(params, tasks, gen)
+        grads = torch.autograd.grad(loss, list(params.values()))
+        grad = dict(zip(params, grads))
+        out.append(-torch.cat([grad[k].flatten() for k in ORDER]))  # gradient of F, not of the loss
+    return torch.stack(out)
+
+
+@pytest.fixture(scope="module")
+def exact():
+    return exact_meta_gradient()
+
+
+def z_scores(samples: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
+    se = samples.std(0) / math.sqrt(samples.shape[0])
+    return (samples.mean(0) - exact) / se
+
+
+def test_dice_is_unbiased(exact):
+    z = z_scores(estimator_samples("dice"), exact)
+    assert z.abs().max() < 3.0, f"dice z-scores {z.tolist()}"
+
+
+def test_naive_is_biased(exact):
+    z = z_scores(estimator_samples("naive"), exact)
+    assert z.abs().max() > 10.0, f"naive z-scores {z.tolist()}"
+
+
+def test_lvc_is_biased_without_inner_score(exact):
+    z = z_scores(estimator_samples("lvc"), exact)
+    print("lvc z-scores", z.tolist())
+    assert z.abs().max() > 5.0
+
+
+def test_fomaml_is_outer_gradient_at_adapted_params():
+    family, policy, tasks = bandit_setup(3)
+    learner = MAML(policy, family, inner_lr=ALPHA, first_order=True, episodes=N_INNER,
+                   baseline=False, normalize=False)
+    params = params_of(policy)
+    gen = torch.Generator().manual_seed(3)
+    loss, _ = learner.meta_loss(params, tasks, gen)
+    fo = torch.autograd.grad(loss, list(params.values()))
+    # replay with the same generator: adapted params, outer episodes, outer loss at theta'
+    gen = torch.Generator().manual_seed(3)
+    ad = learner.adapt(params, tasks, gen)
+    from mamlgame.rollout import rollout
+
+    out = rollout(family, tasks, policy, ad.params, N_INNER, gen)
+    phi = {k: v.detach().requires_grad_() for k, v in ad.params.items()}
+    outer = -learner._outer_objective(ad._replace(params=phi), out).mean()
+    per_task = torch.autograd.grad(outer, list(phi.values()))
+    for a, b in zip(fo, per_task):
+        torch.testing.assert_close(a, b.sum(0))
+
+
+def test_adapt_is_a_manual_sgd_step():
+    family, policy, tasks = bandit_setup(2)
+    learner = MAML(policy, family, inner_lr=ALPHA, episodes=N_INNER,
+                   baseline=False, normalize=False)
+    params = params_of(policy)
+    ad = learner.adapt(params, tasks, torch.Generator().manual_seed(5))
+    ep = ad.episodes[0]
+    a, r = ep.actions[..., 0, 0], ep.rewards[..., 0]  # [T, n]
+    mu, sigma = MU0, math.exp(LOG_STD0)
+    z = (a - mu) / sigma
+    g_mu = -(r * z / sigma).mean(1)
+    g_ls = -(r * (z**2 - 1)).mean(1)
+    torch.testing.assert_close(ad.params["layers.0.bias"][:, 0], MU0 - ALPHA * g_mu)
+    torch.testing.assert_close(ad.params["layers.0.weight"][:, 0, 0], -ALPHA * g_mu)
+    torch.testing.assert_close(ad.params["log_std"][:, 0], LOG_STD0 - ALPHA * g_ls)
