@@ -30,18 +30,10 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from mamlgame.cli import levels, train  # noqa: PLC0415
+    from mamlgame.cli import evaluate, levels, train  # noqa: PLC0415
 
-    for module in (train, levels):
+    for module in (train, evaluate, levels):
         for command in module.COMMANDS:
-            cli.add_command(command)
-    try:
-        from mamlgame.cli import play  # noqa: PLC0415
-    except ImportError as e:  # the viewer needs pygame; say so when it is missing
-        if "pygame" not in str(e):
-            raise
-    else:
-        for command in play.COMMANDS:
             cli.add_command(command)
 
 

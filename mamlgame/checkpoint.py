@@ -1,0 +1,104 @@
+"""The checkpoint format: one file of tensors and plain data, written atomically and loaded
+with `torch.load(weights_only=True)` (no arbitrary pickles)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mamlgame.config import TrainConfig
+from mamlgame.errors import CheckpointError
+from mamlgame.packs import LevelPack, load_pack, parse_pack
+from mamlgame.policy import MLPPolicy, Params
+from mamlgame.tasks import TaskFamily, make_family
+
+FORMAT = "mamlgame-checkpoint-1"
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """Write via `write(file)` to a temp file in the same folder, fsync, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Atomically save a checkpoint dict (adds the format tag)."""
+    atomic_write_bytes(path, lambda f: torch.save({"format": FORMAT, **state}, f))
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint; a missing, truncated or foreign file raises `CheckpointError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for corrupt files
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: corrupt or unreadable checkpoint ({reason[:120]})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a mamlgame checkpoint")
+    return state
+
+
+@dataclass
+class Agent:
+    """A trained policy ready to evaluate or watch: policy module, params and settings."""
+
+    policy: MLPPolicy
+    params: Params
+    inner_lrs: Params | None
+    config: TrainConfig
+    pack: LevelPack
+    family: TaskFamily
+    iteration: int
+
+    def learner(self, episodes: int | None = None, **overrides: Any):
+        """The meta-learner configured as in training (for adapting to new tasks)."""
+        from mamlgame.meta import MetaLearner  # noqa: PLC0415
+
+        c = self.config
+        kw = dict(algo=c.algo, inner_lr=c.inner_lr, inner_steps=c.inner_steps,
+                  episodes=episodes or c.episodes, estimator=c.estimator, gamma=c.gamma,
+                  baseline=c.baseline, normalize=c.normalize)
+        kw.update(overrides)
+        learner = MetaLearner(self.policy, self.family, **kw)
+        if self.inner_lrs is not None and kw["algo"] == "metasgd":
+            learner.inner_lrs = {k: v.clone() for k, v in self.inner_lrs.items()}
+        return learner
+
+
+def load_agent(path: str | Path, pack: str | Path | None = None) -> Agent:
+    """Load a checkpoint's policy; `pack` overrides the pack stored inside it."""
+    state = load_checkpoint(path)
+    try:
+        config = TrainConfig.from_dict(state["config"])
+        policy = MLPPolicy(**{**state["policy"], "hidden": tuple(state["policy"]["hidden"])})
+        params = {k: v.clone() for k, v in state["params"].items()}
+        policy.load_state_dict(params)
+    except (KeyError, TypeError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: checkpoint is incomplete ({e})") from None
+    lp = load_pack(pack) if pack else parse_pack(state["pack_text"], state["pack_path"])
+    family = make_family(lp, config.horizon or None)
+    if (family.obs_dim, family.action_dim, family.discrete) != (
+            policy.obs_dim, policy.action_dim, policy.discrete):
+        raise CheckpointError(
+            f"{path}: the policy (obs {policy.obs_dim}, actions {policy.action_dim}) does not fit "
+            f"pack {lp.path} ({lp.family}: obs {family.obs_dim}, actions {family.action_dim})")
+    return Agent(policy, params, state.get("inner_lrs"), config, lp, family,
+                 int(state["iteration"]))

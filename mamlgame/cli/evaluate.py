@@ -1,0 +1,2 @@
+"""`mamlgame eval | compare | bench`."""
+COMMANDS = []

@@ -1,0 +1,44 @@
+"""`TrainConfig`: every setting of a meta-training run, saved inside each checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    pack: str = "mixed"  # level pack: a path or a shipped pack name
+    algo: str = "maml"  # maml | fomaml | reptile | metasgd | pretrain
+    estimator: str = "dice"  # second-order estimator: dice | lvc | naive
+    iterations: int = 100  # meta-iterations
+    meta_batch: int = 20  # tasks per meta-iteration
+    episodes: int = 20  # episodes per task for each inner step and for the outer loss
+    inner_steps: int = 1  # K inner policy-gradient steps
+    inner_lr: float = 0.1  # inner step size alpha (Meta-SGD: its initial value)
+    outer_lr: float = 0.003  # Adam learning rate of the meta-update
+    gamma: float = 0.99  # discount of the policy-gradient returns
+    hidden: tuple[int, ...] = (100, 100)  # policy MLP hidden sizes
+    activation: str = "relu"  # relu | tanh (relu is much faster on CPU)
+    baseline: bool = True  # linear feature baseline for advantages
+    normalize: bool = True  # normalise advantages per task
+    horizon: int = 0  # steps per episode; 0 = the pack's horizon
+    seed: int = 0  # seeds policy init, task sampling and rollouts
+    threads: int = 1  # torch CPU threads
+    device: str = "cpu"  # cpu | cuda | auto
+    checkpoint_every: int = 10  # iterations between checkpoints
+    keep_checkpoints: int = 3  # numbered checkpoints kept besides checkpoint.pt
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Rebuild from a checkpoint's dict, ignoring keys this version does not know."""
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known}
+        if "hidden" in kw:
+            kw["hidden"] = tuple(kw["hidden"])
+        return cls(**kw)
