@@ -1,0 +1,51 @@
+"""`mamlgame bench`: seconds per meta-iteration on the MAML paper's 2D-navigation workload."""
+
+from __future__ import annotations
+
+import platform
+import time
+from typing import Any
+
+import torch
+
+from mamlgame.meta import MetaLearner
+from mamlgame.packs import load_pack
+from mamlgame.policy import make_policy, params_of
+from mamlgame.tasks import make_family
+
+WORKLOAD = "navigation: 20 tasks x (20 inner + 20 outer) episodes x 100 steps, MLP 2x100 relu"
+
+
+def seconds_per_iteration(algo: str, iterations: int = 5, warmup: int = 2, tasks: int = 20,
+                          episodes: int = 20, threads: int = 1, estimator: str = "dice") -> float:
+    """Median wall time of one meta-iteration (sample, adapt, outer rollout, backward, Adam)."""
+    torch.set_num_threads(threads)
+    pack = load_pack("navigation")
+    family = make_family(pack)
+    torch.manual_seed(0)
+    policy = make_policy(family)
+    learner = MetaLearner(policy, family, algo, episodes=episodes, estimator=estimator)
+    params = params_of(policy)
+    opt = torch.optim.Adam(learner.meta_parameters(params), lr=1e-3)
+    gen = torch.Generator().manual_seed(0)
+    pool = pack.pool("train")
+    times = []
+    for i in range(warmup + iterations):
+        t0 = time.perf_counter()
+        batch = pool.select(torch.randint(len(pool), (tasks,), generator=gen))
+        loss, _ = learner.meta_loss(params, batch, gen)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2]
+
+
+def run_bench(algos: list[str], iterations: int = 5, threads: int = 1) -> dict[str, Any]:
+    """The DESIGN.md bench report."""
+    return {"workload": WORKLOAD, "threads": threads, "torch": torch.__version__,
+            "machine": f"{platform.machine()} {torch.get_num_threads()} threads",
+            "seconds_per_iteration": {a: round(seconds_per_iteration(a, iterations,
+                                                                     threads=threads), 4)
+                                      for a in algos}}

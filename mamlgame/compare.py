@@ -1,0 +1,78 @@
+"""Train several meta-learners with the same seed and budget; compare time and adaptation."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from mamlgame.checkpoint import atomic_write_bytes, load_agent
+from mamlgame.config import TrainConfig
+from mamlgame.evaluate import evaluate
+from mamlgame.train import train
+
+
+def compare(base: TrainConfig, algos: list[str], out_dir: str | Path, eval_tasks: int = 40,
+            eval_steps: list[int] | None = None, progress: bool = True) -> dict[str, Any]:
+    """Train each algo with `base`'s settings, evaluate on the test split, write
+    `compare.json`, `compare.md` and `compare.png` into `out_dir`."""
+    out = Path(out_dir)
+    steps = eval_steps or [0, 1]
+    rows = []
+    for algo in algos:
+        cfg = TrainConfig.from_dict({**base.to_dict(), "algo": algo})
+        t0 = time.perf_counter()
+        ckpt = train(cfg, out / algo, progress=progress)
+        seconds = time.perf_counter() - t0
+        report = evaluate(load_agent(ckpt), n_tasks=eval_tasks, steps=steps, seed=base.seed)
+        rows.append({"algo": algo, "train_seconds": round(seconds, 2),
+                     "seconds_per_iteration": round(seconds / cfg.iterations, 4),
+                     "returns": {k: v["mean"] for k, v in report["returns"].items()},
+                     "se": {k: v["se"] for k, v in report["returns"].items()},
+                     "success": report["success"]})
+    result = {"pack": base.pack, "iterations": base.iterations, "meta_batch": base.meta_batch,
+              "episodes": base.episodes, "seed": base.seed, "eval_tasks": eval_tasks,
+              "rows": rows}
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / "compare.json", lambda f: f.write(json.dumps(result, indent=2).encode()))
+    atomic_write_bytes(out / "compare.md", lambda f: f.write(format_comparison(result).encode()))
+    _plot(result, out / "compare.png")
+    return result
+
+
+def format_comparison(result: dict[str, Any]) -> str:
+    """A markdown table: training time and return after 0..K steps per algo."""
+    steps = list(result["rows"][0]["returns"])
+    head = ["algo", "train s", "s/iter", *[f"return {k} step" for k in steps]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in result["rows"]:
+        cells = [r["algo"], f"{r['train_seconds']:.1f}", f"{r['seconds_per_iteration']:.3f}",
+                 *[f"{r['returns'][k]:.2f} ± {r['se'][k]:.2f}" for k in steps]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    rows = result["rows"]
+    names = [r["algo"] for r in rows]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.bar(names, [r["seconds_per_iteration"] for r in rows], color="#4c72b0")
+    ax1.set_ylabel("seconds per meta-iteration")
+    ax1.set_title("meta-training cost")
+    for r in rows:
+        ks = [int(k) for k in r["returns"]]
+        ax2.errorbar(ks, list(r["returns"].values()), yerr=list(r["se"].values()), marker="o",
+                     capsize=3, label=r["algo"])
+    ax2.set_xlabel("inner steps on held-out tasks")
+    ax2.set_ylabel("mean return")
+    ax2.set_title("adaptation")
+    ax2.legend()
+    fig.tight_layout()
+    atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=100))
+    plt.close(fig)

@@ -1,0 +1,140 @@
+"""Adaptation curves on held-out tasks: returns (and success) after 0..K inner steps,
+reports as JSON and a PNG chart."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mamlgame.checkpoint import Agent, atomic_write_bytes
+from mamlgame.packs import LevelPack, Tasks
+from mamlgame.policy import Params, params_of
+from mamlgame.rollout import Episodes, rollout
+
+
+def _summary(per_task: torch.Tensor) -> dict[str, Any]:
+    n = per_task.numel()
+    std = per_task.std().item() if n > 1 else 0.0
+    return {"mean": per_task.mean().item(), "std": std, "se": std / math.sqrt(max(n, 1)),
+            "per_task": [round(x, 4) for x in per_task.tolist()]}
+
+
+def adaptation_curve(agent: Agent, params: Params, tasks: Tasks, steps: list[int],
+                     episodes: int, seed: int) -> dict[str, Any]:
+    """Returns after each number of inner steps in `steps`: at step k the episodes drawn with
+    the k-step params are measured and then used for the next inner step."""
+    learner = agent.learner(episodes=episodes)
+    gen = torch.Generator().manual_seed(seed)
+    K = max(steps)
+    ad = learner.adapt(params, tasks, gen, steps=K)
+    eps: list[Episodes] = ad.episodes + [
+        rollout(agent.family, tasks, agent.policy, ad.params, episodes, gen)]
+    returns, success, worse = {}, {}, {}
+    before = eps[0].total_reward.mean(1)
+    for k in steps:
+        per_task = eps[k].total_reward.mean(1)
+        returns[str(k)] = _summary(per_task)
+        success[str(k)] = eps[k].success.float().mean().item()
+        if k > 0:
+            worse[str(k)] = (per_task < before).float().mean().item()
+    return {"returns": returns, "success": success, "worse_fraction": worse}
+
+
+def evaluate(agent: Agent, pack: LevelPack | None = None, split: str = "test",
+             n_tasks: int | None = None, steps: list[int] | None = None,
+             episodes: int | None = None, seed: int = 0,
+             baselines: dict[str, Agent] | None = None) -> dict[str, Any]:
+    """The eval report (DESIGN.md "Output files"): returns per number of inner steps on the
+    first `n_tasks` tasks of `split`, plus optional baseline rows (same tasks and seed)."""
+    pack = pack or agent.pack
+    steps = sorted(set(steps or [0, 1, 2, 3]))
+    episodes = episodes or agent.config.episodes
+    tasks = pack.tasks(split, n_tasks)
+    report: dict[str, Any] = {
+        "pack": pack.name, "split": split, "tasks": len(tasks), "algo": agent.config.algo,
+        "iteration": agent.iteration, "episodes": episodes, "seed": seed,
+        "task_ids": list(tasks.ids),
+        **adaptation_curve(agent, agent.params, tasks, steps, episodes, seed)}
+    if baselines:
+        report["baselines"] = {
+            name: adaptation_curve(b, b.params, tasks, steps, episodes, seed)
+            for name, b in baselines.items()}
+    return report
+
+
+def random_init_agent(agent: Agent) -> Agent:
+    """The same architecture and inner-loop settings with freshly initialised weights."""
+    torch.manual_seed(agent.config.seed)
+    fresh = type(agent.policy)(**{**agent.policy.config(), "hidden": agent.policy.hidden})
+    params = {k: v.detach().clone() for k, v in params_of(fresh).items()}
+    return Agent(fresh, params, None, agent.config, agent.pack, agent.family, 0)
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """A before/after table in plain text."""
+    steps = list(report["returns"])
+    rows = [("agent", *[f"{k} step{'s' if k != '1' else ''}" for k in steps])]
+
+    def cells(curve: dict[str, Any]) -> list[str]:
+        out = []
+        for k in steps:
+            r = curve["returns"][k]
+            s = f"{r['mean']:.2f} ± {r['se']:.2f}"
+            if report.get("game") or any(v > 0 for v in curve["success"].values()):
+                s += f" ({100 * curve['success'][k]:.0f}%)"
+            out.append(s)
+        return out
+
+    rows.append((report["algo"], *cells(report)))
+    for name, curve in report.get("baselines", {}).items():
+        rows.append((name, *cells(curve)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    head = (f"{report['pack']} / {report['split']}: {report['tasks']} tasks, "
+            f"{report['episodes']} episodes per step; mean return ± s.e. (success)")
+    worse = report["worse_fraction"].get("1")
+    tail = f"adaptation made the return worse on {100 * worse:.0f}% of tasks (1 step)" \
+        if worse is not None else ""
+    return "\n".join([head, *lines, tail]).rstrip()
+
+
+def write_json(report: dict[str, Any], path: str | Path) -> None:
+    atomic_write_bytes(Path(path), lambda f: f.write(json.dumps(report, indent=2).encode()))
+
+
+def plot_report(report: dict[str, Any], path: str | Path) -> None:
+    """PNG: per-task return before vs after one step, and the 0..K adaptation curve."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    r = report["returns"]
+    if "0" in r and "1" in r:
+        b, a = r["0"]["per_task"], r["1"]["per_task"]
+        ax1.scatter(b, a, s=18, alpha=0.8)
+        lo, hi = min(b + a), max(b + a)
+        ax1.plot([lo, hi], [lo, hi], "k--", lw=1, label="no change")
+        ax1.set_xlabel("return before adaptation (0 steps)")
+        ax1.set_ylabel("return after 1 inner step")
+        ax1.set_title("per held-out task")
+        ax1.legend(loc="lower right")
+    curves = {report["algo"]: report, **report.get("baselines", {})}
+    for name, curve in curves.items():
+        ks = [int(k) for k in curve["returns"]]
+        ax2.errorbar(ks, [curve["returns"][str(k)]["mean"] for k in ks],
+                     yerr=[curve["returns"][str(k)]["se"] for k in ks], marker="o",
+                     capsize=3, label=name)
+    ax2.set_xlabel("inner policy-gradient steps")
+    ax2.set_ylabel("mean return")
+    ax2.set_title(f"{report['pack']} ({report['split']}, {report['tasks']} tasks)")
+    ax2.legend()
+    fig.tight_layout()
+    atomic_write_bytes(Path(path), lambda f: fig.savefig(f, format="png", dpi=100))
+    plt.close(fig)
