@@ -1,0 +1,28 @@
+"""Returns and the linear feature baseline, recomputed by hand."""
+
+import torch
+
+from mamlgame.returns import baseline_features, discounted_returns, linear_baseline
+
+
+def test_discounted_returns_by_hand():
+    r = torch.tensor([[[1.0, 2.0, 3.0, 4.0]]])
+    mask = torch.tensor([[[1.0, 1.0, 1.0, 0.0]]])  # the episode ended after 3 steps
+    g = discounted_returns(r, mask, 0.5)
+    assert torch.allclose(g, torch.tensor([[[1 + 0.5 * 2 + 0.25 * 3, 2 + 0.5 * 3, 3.0, 0.0]]]))
+
+
+def test_linear_baseline_is_per_task_least_squares():
+    torch.manual_seed(0)
+    obs = torch.randn(3, 4, 6, 2)
+    ret = torch.randn(3, 4, 6)
+    mask = torch.ones(3, 4, 6)
+    mask[1, 2, 3:] = 0
+    values = linear_baseline(obs, ret, mask, reg=0.0)
+    for t in range(3):
+        m = mask[t].reshape(-1).bool()
+        X = baseline_features(obs[t : t + 1], mask[t : t + 1]).reshape(-1, 8)[m].double()
+        w = torch.linalg.lstsq(X, ret[t].reshape(-1)[m].double().unsqueeze(-1)).solution
+        expect = (X @ w).squeeze(-1).float()
+        torch.testing.assert_close(values[t].reshape(-1)[m], expect, atol=1e-4, rtol=1e-4)
+    assert (values[mask == 0] == 0).all()
