@@ -1,0 +1,358 @@
+"""Pure drawing of the continuous task families: one episode's state -> an RGB array.
+
+No pygame here: every function returns a uint8 array [H, W, 3] that the viewer, recordings,
+level previews and `rgb_array` renderers share. Sprites come from `assets/sprites/` (made by
+`assets/make_sprites.py`); a plain shape stands in when a sprite file is missing.
+
+- navigation: the arena, the start, the hidden goal (shown to the viewer), the trail, the agent.
+- velocity: a runner on a scrolling track, a gauge with the target and the current speed, and
+  the speed history.
+- terrain: the ground coloured by friction (ice .. mud), the robot with its payload crates,
+  its velocity, the goal with its success radius, and the trail.
+- bandit: the action line with the hidden target and the actions taken.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+Color = tuple[int, int, int]
+SPRITES_DIR = Path(__file__).resolve().parents[2] / "assets" / "sprites"
+
+BACKGROUND: Color = (24, 26, 33)
+GRID: Color = (44, 48, 60)
+BORDER: Color = (120, 126, 140)
+START: Color = (90, 96, 110)
+GOAL: Color = (250, 210, 40)
+AGENT: Color = (52, 120, 220)
+AGENT_EDGE: Color = (230, 236, 250)
+TRAIL: Color = (90, 160, 250)
+TRACK: Color = (170, 84, 60)
+LANE: Color = (236, 220, 200)
+SKY: Color = (70, 110, 170)
+GAUGE: Color = (52, 56, 68)
+NEEDLE: Color = (230, 70, 60)
+TARGET: Color = (60, 200, 90)
+ICE: Color = (190, 225, 245)
+GRASS: Color = (96, 150, 70)
+MUD: Color = (110, 76, 46)
+CRATE: Color = (150, 100, 60)
+ARROW: Color = (250, 250, 250)
+
+
+# ---- raster primitives (numpy, in place) ---------------------------------------------------
+def canvas(height: int, width: int, color: Color = BACKGROUND) -> np.ndarray:
+    """A new RGB image filled with `color`."""
+    img = np.empty((height, width, 3), np.uint8)
+    img[:] = color
+    return img
+
+
+def fill_rect(img: np.ndarray, x0: float, y0: float, x1: float, y1: float, color: Color) -> None:
+    """Fill the pixel box [x0, x1) x [y0, y1), clipped to the image."""
+    h, w = img.shape[:2]
+    xa, xb = max(int(round(x0)), 0), min(int(round(x1)), w)
+    ya, yb = max(int(round(y0)), 0), min(int(round(y1)), h)
+    if xa < xb and ya < yb:
+        img[ya:yb, xa:xb] = color
+
+
+def disk(img: np.ndarray, cx: float, cy: float, r: float, color: Color,
+         inner: float = 0.0) -> None:
+    """Fill a disk of radius `r` (a ring when `inner` > 0) centred at pixel (cx, cy)."""
+    h, w = img.shape[:2]
+    xa, xb = max(int(cx - r - 1), 0), min(int(cx + r + 2), w)
+    ya, yb = max(int(cy - r - 1), 0), min(int(cy + r + 2), h)
+    if xa >= xb or ya >= yb:
+        return
+    yy, xx = np.mgrid[ya:yb, xa:xb]
+    d2 = (xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2
+    m = (d2 <= r * r) & (d2 >= inner * inner)
+    img[ya:yb, xa:xb][m] = color
+
+
+def polyline(img: np.ndarray, points: np.ndarray, color: Color, width: float = 1.0) -> None:
+    """Draw connected segments through pixel points [n, 2] (x, y), `width` pixels thick."""
+    pts = np.asarray(points, np.float64).reshape(-1, 2)
+    if len(pts) == 0:
+        return
+    segs = [pts[:1]]
+    for a, b in zip(pts[:-1], pts[1:], strict=True):
+        n = max(int(np.abs(b - a).max()) + 1, 1)
+        segs.append(a + (b - a) * np.linspace(0, 1, n + 1)[1:, None])
+    p = np.concatenate(segs)
+    h, w = img.shape[:2]
+    rad = max(width / 2.0, 0.5)
+    for dx in np.arange(-rad + 0.5, rad, 1.0):
+        for dy in np.arange(-rad + 0.5, rad, 1.0):
+            x = np.floor(p[:, 0] + dx).astype(int)
+            y = np.floor(p[:, 1] + dy).astype(int)
+            ok = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+            img[y[ok], x[ok]] = color
+
+
+def blend(a: Color, b: Color, t: float) -> Color:
+    """Linear mix of two colours, t in [0, 1] (0 gives a)."""
+    t = min(max(float(t), 0.0), 1.0)
+    return tuple(int(round(x + (y - x) * t)) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=128)
+def sprite(name: str, size: int) -> np.ndarray | None:
+    """Sprite `name` scaled (nearest neighbour) to size x size RGBA, or None when missing."""
+    path = SPRITES_DIR / f"{name}.png"
+    if not path.is_file() or size < 1:
+        return None
+    from PIL import Image  # noqa: PLC0415
+
+    with Image.open(path) as im:
+        rgba = np.asarray(im.convert("RGBA"))
+    idx_y = (np.arange(size) * rgba.shape[0] // size)
+    idx_x = (np.arange(size) * rgba.shape[1] // size)
+    out = rgba[idx_y][:, idx_x].copy()
+    out.setflags(write=False)
+    return out
+
+
+def blit(img: np.ndarray, rgba: np.ndarray, cx: float, cy: float, flip: bool = False) -> None:
+    """Paste an RGBA sprite centred at pixel (cx, cy) with binary alpha, clipped."""
+    sh, sw = rgba.shape[:2]
+    x0, y0 = int(round(cx - sw / 2)), int(round(cy - sh / 2))
+    h, w = img.shape[:2]
+    xa, xb, ya, yb = max(x0, 0), min(x0 + sw, w), max(y0, 0), min(y0 + sh, h)
+    if xa >= xb or ya >= yb:
+        return
+    src = rgba[:, ::-1] if flip else rgba
+    src = src[ya - y0:yb - y0, xa - x0:xb - x0]
+    m = src[..., 3] > 127
+    img[ya:yb, xa:xb][m] = src[..., :3][m]
+
+
+def draw_sprite(img: np.ndarray, name: str, cx: float, cy: float, size: int,
+                fallback: Color, flip: bool = False) -> None:
+    """A named sprite centred at (cx, cy), or a disk of `fallback` colour without the file."""
+    rgba = sprite(name, int(size))
+    if rgba is None:
+        disk(img, cx, cy, size / 2.5, fallback)
+    else:
+        blit(img, rgba, cx, cy, flip)
+
+
+# ---- 2D arenas (navigation, terrain) -------------------------------------------------------
+def arena_extent(*points: tuple[float, float], minimum: float = 0.6) -> float:
+    """Half-width of a square view [-e, e]^2 that holds the points with a margin."""
+    far = max([abs(float(c)) for p in points for c in p] + [0.0])
+    return max(minimum, math.ceil((far * 1.15 + 0.05) * 4) / 4)
+
+
+class _View:
+    """World (x right, y up) to pixel mapping for a square arena [-extent, extent]^2."""
+
+    def __init__(self, size: int, extent: float):
+        self.size, self.extent = size, extent
+        self.scale = (size - 1) / (2 * extent)
+
+    def px(self, p: np.ndarray) -> np.ndarray:
+        p = np.asarray(p, np.float64).reshape(-1, 2)
+        return np.stack([(p[:, 0] + self.extent) * self.scale,
+                         (self.extent - p[:, 1]) * self.scale], -1)
+
+    def grid(self, img: np.ndarray, color: Color = GRID, step: float = 0.25) -> None:
+        n = int(self.extent / step)
+        for k in range(-n, n + 1):
+            x, y = self.px(np.array([k * step, k * step]))[0]
+            img[:, int(x)] = color if k else BORDER
+            img[min(int(y), self.size - 1), :] = color if k else BORDER
+
+
+def _trail(img: np.ndarray, view: _View, trail: np.ndarray | None, color: Color) -> None:
+    if trail is None or len(trail) < 2:
+        return
+    pts = view.px(np.asarray(trail)[-400:])
+    n = len(pts)
+    for i, (a, b) in enumerate(zip(pts[:-1], pts[1:], strict=True)):  # older segments fade out
+        polyline(img, np.stack([a, b]), blend(BACKGROUND, color, 0.25 + 0.75 * (i + 1) / n), 2)
+
+
+def draw_navigation(goal: tuple[float, float], pos: tuple[float, float],
+                    trail: np.ndarray | None = None, *, size: int = 320,
+                    extent: float | None = None, tolerance: float = 0.01) -> np.ndarray:
+    """The 2D point-mass arena: grid, start, hidden goal (flag + tolerance), trail, agent."""
+    extent = extent or arena_extent(goal, pos)
+    view = _View(size, extent)
+    img = canvas(size, size)
+    view.grid(img)
+    sx, sy = view.px(np.zeros(2))[0]
+    disk(img, sx, sy, size / 40, START)
+    gx, gy = view.px(np.asarray(goal))[0]
+    disk(img, gx, gy, max(tolerance * view.scale, size / 30), GOAL, inner=size / 30 - 2)
+    disk(img, gx, gy, 2, GOAL)
+    draw_sprite(img, "goal", gx + size / 40, gy - size / 40, max(size // 12, 8), GOAL)
+    _trail(img, view, trail, TRAIL)
+    ax, ay = view.px(np.asarray(pos))[0]
+    disk(img, ax, ay, size / 45 + 2, AGENT_EDGE)
+    disk(img, ax, ay, size / 45, AGENT)
+    return img
+
+
+def ground_color(friction: float) -> Color:
+    """Ice (no friction) through grass to mud (friction 2 and above)."""
+    f = max(float(friction), 0.0)
+    return blend(ICE, GRASS, f) if f <= 1.0 else blend(GRASS, MUD, f - 1.0)
+
+
+def draw_terrain(goal: tuple[float, float], pos: tuple[float, float], vel: tuple[float, float],
+                 friction: float, payload: float, trail: np.ndarray | None = None, *,
+                 size: int = 320, extent: float | None = None, radius: float = 0.1
+                 ) -> np.ndarray:
+    """The robot on its ground (colour = friction), carrying `ceil(payload)` crates."""
+    extent = extent or arena_extent(goal, pos, minimum=1.25)
+    view = _View(size, extent)
+    ground = ground_color(friction)
+    img = canvas(size, size, ground)
+    yy, xx = np.mgrid[0:size, 0:size]
+    if friction < 0.6:  # ice: diagonal sheen
+        img[((xx + yy) % 24) < 2] = blend(ground, (255, 255, 255), 0.5)
+    elif friction > 1.3:  # mud: speckles
+        img[((xx * 7 + yy * 13) % 29 == 0)] = blend(ground, (40, 25, 15), 0.6)
+    view.grid(img, blend(ground, (0, 0, 0), 0.18), step=0.5)
+    gx, gy = view.px(np.asarray(goal))[0]
+    disk(img, gx, gy, radius * view.scale, GOAL, inner=radius * view.scale - 3)
+    draw_sprite(img, "goal", gx + size / 40, gy - size / 40, max(size // 12, 8), GOAL)
+    _trail(img, view, trail, (250, 250, 250))
+    ax, ay = view.px(np.asarray(pos))[0]
+    body = max(size // 9, 10)
+    draw_sprite(img, "robot", ax, ay, body, AGENT)
+    crates = int(math.ceil(max(float(payload), 0.0) - 1e-6))
+    c = max(body // 3, 4)
+    for i in range(min(crates, 6)):  # stacked beside the robot
+        col, row = divmod(i, 3)
+        cx, cy = ax + body / 2 + c / 2 + col * c, ay + body / 2 - c / 2 - row * c
+        draw_sprite(img, "crate", cx, cy, c, CRATE)
+    v = np.asarray(vel, np.float64)
+    if np.linalg.norm(v) > 1e-3:
+        tip = np.asarray(pos) + v * 0.5
+        polyline(img, np.concatenate([view.px(np.asarray(pos)), view.px(tip)]), ARROW, 2)
+    # friction and payload gauges along the bottom edge
+    fill_rect(img, 4, size - 14, size / 2 - 4, size - 6, BACKGROUND)
+    fill_rect(img, 5, size - 13, 5 + (size / 2 - 10) * min(friction / 2.0, 1.0), size - 7,
+              ground_color(friction))
+    fill_rect(img, size / 2 + 4, size - 14, size - 4, size - 6, BACKGROUND)
+    fill_rect(img, size / 2 + 5, size - 13,
+              size / 2 + 5 + (size / 2 - 10) * min(payload / 3.0, 1.0), size - 7, CRATE)
+    return img
+
+
+# ---- velocity -------------------------------------------------------------------------------
+def _gauge(img: np.ndarray, cx: float, cy: float, r: float, lo: float, hi: float,
+           target: float, value: float) -> None:
+    """A half-circle gauge from lo (left) to hi (right): target tick and value needle."""
+    def at(v: float, rad: float) -> tuple[float, float]:
+        a = math.pi * (1 - (min(max(v, lo), hi) - lo) / (hi - lo))
+        return cx + rad * math.cos(a), cy - rad * math.sin(a)
+
+    disk(img, cx, cy, r, GAUGE)
+    fill_rect(img, cx - r - 1, cy + 1, cx + r + 2, cy + r + 2, BACKGROUND)
+    for k in range(int(math.ceil(lo)), int(math.floor(hi)) + 1):  # a tick per unit speed
+        polyline(img, np.array([at(k, r * 0.82), at(k, r * 0.98)]), BORDER, 2)
+    polyline(img, np.array([at(target, r * 0.55), at(target, r)]), TARGET, 5)
+    polyline(img, np.array([(cx, cy), at(value, r * 0.9)]), NEEDLE, 3)
+    disk(img, cx, cy, r * 0.08, BORDER)
+
+
+def draw_velocity(target: float, x: float, v: float, history: np.ndarray | None = None, *,
+                  size: tuple[int, int] = (320, 320), speed_range: tuple[float, float] = (-1, 3),
+                  step: int = 0) -> np.ndarray:
+    """A runner at position x on a track scrolling past; a gauge shows the target speed (green)
+    and the current speed (red needle); the bottom right plots the speed history."""
+    h, w = size
+    img = canvas(h, w)
+    lo, hi = min(speed_range[0], v, target), max(speed_range[1], v, target)
+    top = h // 2
+    fill_rect(img, 0, 0, w, top * 0.55, SKY)
+    fill_rect(img, 0, top * 0.55, w, top, TRACK)
+    px_per_unit = w / 4.0  # the camera follows the runner; marks every half unit scroll by
+    for k in range(-6, 7):
+        mark = (math.floor(x * 2) / 2 + k / 2 - x) * px_per_unit + w / 2
+        fill_rect(img, mark - 2, top * 0.75, mark + 2, top * 0.95, LANE)
+    fill_rect(img, 0, top * 0.55, w, top * 0.55 + 2, LANE)
+    frame = "runner0" if (step // 3) % 2 == 0 or abs(v) < 0.05 else "runner1"
+    draw_sprite(img, frame, w / 2, top * 0.6, int(top * 0.55), AGENT, flip=v < -0.05)
+    _gauge(img, w * 0.27, h * 0.93, min(w * 0.24, h * 0.4), lo, hi, target, v)
+    # speed history: target (green) and speed (red) over time
+    x0, x1, y0, y1 = w * 0.55, w - 6, top + 8, h - 8
+    fill_rect(img, x0, y0, x1, y1, GAUGE)
+
+    def ypx(s: float) -> float:
+        return y1 - 2 - (min(max(s, lo), hi) - lo) / (hi - lo) * (y1 - y0 - 4)
+
+    fill_rect(img, x0, ypx(target) - 1, x1, ypx(target) + 1, TARGET)
+    if history is not None and len(history) > 1:
+        hist = np.asarray(history, np.float64).reshape(-1)[-200:]
+        xs = np.linspace(x0 + 2, x1 - 2, max(len(hist), 2))[: len(hist)]
+        polyline(img, np.stack([xs, [ypx(s) for s in hist]], -1), NEEDLE, 2)
+    return img
+
+
+# ---- bandit ---------------------------------------------------------------------------------
+def draw_bandit(target: float, actions: np.ndarray | None = None, *, size: int = 320,
+                span: float = 1.5) -> np.ndarray:
+    """The action line [-span, span]: the hidden target (flag) and the actions taken (dots)."""
+    img = canvas(size // 2, size)
+    span = max(span, abs(float(target)) * 1.2)
+    y = size // 4
+
+    def xpx(a: float) -> float:
+        return (min(max(a, -span), span) + span) / (2 * span) * (size - 20) + 10
+
+    fill_rect(img, 10, y - 1, size - 10, y + 2, BORDER)
+    fill_rect(img, xpx(0) - 1, y - 6, xpx(0) + 1, y + 6, BORDER)
+    draw_sprite(img, "goal", xpx(target), y - size / 20, max(size // 12, 8), GOAL)
+    fill_rect(img, xpx(target) - 1, y - 3, xpx(target) + 2, y + 12, GOAL)
+    acts = [] if actions is None else np.asarray(actions, np.float64).reshape(-1)[-30:]
+    for i, a in enumerate(acts):
+        disk(img, xpx(a), y + 18 + (i % 3) * 8, 3, blend(BACKGROUND, AGENT, 0.4 + 0.6 * (
+            i + 1) / len(acts)))
+    return img
+
+
+# ---- one entry point for the viewer --------------------------------------------------------
+def trail_point(family: str, state: dict[str, np.ndarray], action: np.ndarray | None
+                ) -> np.ndarray | None:
+    """What the trail of `family` records at one step (position, speed or action)."""
+    if family in ("navigation", "terrain"):
+        return np.asarray(state["p"], np.float64).reshape(2)
+    if family == "velocity":
+        return np.asarray(state["v"], np.float64).reshape(1)
+    if family == "bandit":
+        return None if action is None else np.asarray(action, np.float64).reshape(1)
+    return None
+
+
+def draw_family(family: str, task: dict[str, float], state: dict[str, np.ndarray],
+                trail: np.ndarray | None = None, *, size: int = 320, step: int = 0,
+                extent: float | None = None) -> np.ndarray:
+    """Draw one episode of a continuous family from its task parameters and state."""
+    def f(key: str) -> float:
+        return float(np.asarray(state[key]).reshape(-1)[0])
+
+    def vec(key: str) -> tuple[float, float]:
+        a = np.asarray(state[key], np.float64).reshape(2)
+        return float(a[0]), float(a[1])
+
+    if family == "navigation":
+        return draw_navigation((task["goal_x"], task["goal_y"]), vec("p"), trail, size=size,
+                               extent=extent)
+    if family == "terrain":
+        return draw_terrain((task["goal_x"], task["goal_y"]), vec("p"), vec("v"),
+                            task["friction"], task["payload"], trail, size=size, extent=extent)
+    if family == "velocity":
+        return draw_velocity(task["target_velocity"], f("x"), f("v"), trail, size=(size, size),
+                             step=step)
+    if family == "bandit":
+        return draw_bandit(task["target"], trail, size=size)
+    raise ValueError(f"no drawing for family {family!r}")
