@@ -10,7 +10,7 @@ from typing import Any
 class TrainConfig:
     pack: str = "mixed"  # level pack: a path or a shipped pack name
     algo: str = "maml"  # maml | fomaml | reptile | metasgd | pretrain
-    estimator: str = "dice"  # second-order estimator: dice | lvc | naive
+    estimator: str = "lvc"  # second-order estimator: lvc | dice (unbiased) | naive
     iterations: int = 100  # meta-iterations
     meta_batch: int = 20  # tasks per meta-iteration
     episodes: int = 20  # episodes per task for each inner step and for the outer loss

@@ -1,0 +1,63 @@
+"""Pack loading: shipped packs, splits, reproducibility and located errors."""
+
+import pytest
+import torch
+
+from mamlgame.errors import PackError
+from mamlgame.packs import load_pack, parse_pack
+
+HEAD = '[pack]\nname = "t"\nfamily = "velocity"\n'
+
+
+@pytest.mark.parametrize("name", ["velocity", "navigation", "terrain", "bandit"])
+def test_shipped_pack_splits_are_disjoint_and_reproducible(name):
+    pack = load_pack(name)
+    train, test = pack.pool("train"), pack.pool("test")
+    keys = list(train.params)
+    a = torch.cat([train[k] for k in keys], -1)
+    b = torch.cat([test[k] for k in keys], -1)
+    assert not (a[:, None] == b[None]).all(-1).any()
+    again = load_pack(name).pool("test")
+    assert all(torch.equal(again[k], test[k]) for k in keys)
+    assert set(pack.test_levels) <= set(test.ids)
+
+
+def test_hand_levels_and_test_overrides():
+    pack = load_pack("terrain")
+    test = pack.pool("test")
+    assert test.ids[:2] == ("ice-heavy", "mud-light")
+    assert test["payload"][0].item() == 3.0
+    assert test["payload"][2:].max() > 2.0  # [generate.test] widens the payload range
+
+
+def test_sampled_tasks_follow_the_generator_settings():
+    pack = parse_pack(HEAD + "[generate]\ntarget_velocity = [1.5, 1.75]\n")
+    v = pack.pool("train")["target_velocity"]
+    assert v.min() >= 1.5 and v.max() <= 1.75 and len(v) == 1000
+
+
+@pytest.mark.parametrize("text, message", [
+    (HEAD + "[generate]\ntarget_velocity = [3, 1]\n",
+     "t.toml:5: generate.target_velocity: expected a number or [lo, hi]"),
+    (HEAD + "[generate]\nspeed = 1\n", "t.toml:5: generate.speed: unknown key"),
+    (HEAD + "[split]\ntrain = -1\n", "t.toml:5: split.train: expected an integer in [0, 1000000], got -1"),
+    (HEAD + "[reward]\nkind = \"cubic\"\n", 't.toml:5: reward.kind: expected one of "squared"'),
+    (HEAD + "[generate\n", "t.toml:4: invalid TOML"),
+    (HEAD + "[levels]\n", "t.toml:4: levels: unknown section"),
+    ('[pack]\nname = "t"\nfamily = "chess"\n', 't.toml:3: pack.family: expected one of'),
+    ('[pack]\nname = "Bad Name"\nfamily = "bandit"\n', "t.toml:2: pack.name: expected [a-z0-9-]"),
+    ('[pack]\nname = "t"\n', "t.toml:1: pack: missing key 'family'"),
+    (HEAD + '[split]\ntest_levels = ["nope"]\n', 'split.test_levels: no [[level]] named "nope"'),
+    (HEAD + '[[level]]\nname = "a"\n[[level]]\nname = "b"\ntarget_velocity = "x"\n',
+     "t.toml:8: level[1].target_velocity: expected a number"),
+])
+def test_errors_name_file_line_key_and_expectation(text, message):
+    with pytest.raises(PackError) as err:
+        parse_pack(text, "t.toml")
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_pack_is_a_pack_error():
+    with pytest.raises(PackError, match="no such level pack"):
+        load_pack("does-not-exist")
