@@ -9,15 +9,16 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/mamlgame train levels/navigation.toml --iterations 60 --out runs/demo
-	$(BIN)/mamlgame eval runs/demo/checkpoint.pt --tasks 20 --steps 0,1,2 --json runs/demo/eval.json --plot runs/demo/eval.png
-	@echo "Files: runs/demo/metrics.jsonl runs/demo/checkpoint.pt runs/demo/eval.json runs/demo/eval.png"
+	$(BIN)/mamlgame train navigation --iterations 150 --out runs/demo
+	$(BIN)/mamlgame eval runs/demo/checkpoint.pt --tasks 40 --steps 0,1,2,3 --baselines \
+		--json runs/demo/eval.json --plot runs/demo/eval.png
+	@echo "Files: runs/demo/metrics.jsonl (training curve), runs/demo/checkpoint.pt,"
+	@echo "       runs/demo/eval.json (before/after report), runs/demo/eval.png (chart)"
 
 test: setup
 	SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy $(BIN)/python -m pytest -x
