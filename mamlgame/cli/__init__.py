@@ -30,9 +30,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from mamlgame.cli import evaluate, levels, train  # noqa: PLC0415
+    from mamlgame.cli import evaluate, levels, play, train  # noqa: PLC0415
 
-    for module in (train, evaluate, levels):
+    for module in (train, evaluate, levels, play):
         for command in module.COMMANDS:
             cli.add_command(command)
 

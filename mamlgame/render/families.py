@@ -182,8 +182,9 @@ def draw_navigation(goal: tuple[float, float], pos: tuple[float, float],
                     trail: np.ndarray | None = None, *, size: int = 320,
                     extent: float | None = None, tolerance: float = 0.01) -> np.ndarray:
     """The 2D point-mass arena: grid, start, hidden goal (flag + tolerance), trail, agent."""
-    extent = extent or arena_extent(goal, pos)
+    extent = extent or arena_extent(goal)
     view = _View(size, extent)
+    pos = np.clip(np.asarray(pos, np.float64), -extent, extent)  # off-field: shown at the edge
     img = canvas(size, size)
     view.grid(img)
     sx, sy = view.px(np.zeros(2))[0]
@@ -210,8 +211,9 @@ def draw_terrain(goal: tuple[float, float], pos: tuple[float, float], vel: tuple
                  size: int = 320, extent: float | None = None, radius: float = 0.1
                  ) -> np.ndarray:
     """The robot on its ground (colour = friction), carrying `ceil(payload)` crates."""
-    extent = extent or arena_extent(goal, pos, minimum=1.25)
+    extent = extent or arena_extent(goal, minimum=1.25)
     view = _View(size, extent)
+    pos = np.clip(np.asarray(pos, np.float64), -extent, extent)  # off-field: shown at the edge
     ground = ground_color(friction)
     img = canvas(size, size, ground)
     yy, xx = np.mgrid[0:size, 0:size]

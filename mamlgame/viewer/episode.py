@@ -1,0 +1,121 @@
+"""One episode of one level, stepped one action at a time and drawn as an RGB array.
+
+The viewer runs the family's batched dynamics with a batch of one task and one episode, so
+what it shows is exactly what training and evaluation simulate. No pygame here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from mamlgame.packs import Tasks
+from mamlgame.policy import MLPPolicy, Params, sample
+from mamlgame.render.families import draw_family, trail_point
+from mamlgame.tasks import State, TaskFamily
+
+# simulation steps per second the viewer starts with, per family
+DEFAULT_SPEED = {"game": 6.0, "navigation": 30.0, "velocity": 10.0, "terrain": 20.0,
+                 "bandit": 2.0}
+
+
+def draw_state(family: TaskFamily, tasks: Tasks, state: State, trail: list[np.ndarray],
+               size: int, step: int = 0) -> np.ndarray:
+    """The drawing of task 0, episode 0 of a batched state (any family)."""
+    if family.name == "game":
+        from mamlgame.viewer.game_scene import draw_game_state  # noqa: PLC0415
+
+        return draw_game_state(family, tasks, state, trail, size)
+    task = {k: float(v.reshape(len(tasks), -1)[0, 0]) for k, v in tasks.params.items()}
+    one = {k: v[0, 0].detach().cpu().numpy() for k, v in state.items()}
+    tr = np.stack(trail) if trail else None
+    return draw_family(family.name, task, one, tr, size=size, step=step)
+
+
+class Episode:
+    """A single running episode: state, step count, return, success and the trail."""
+
+    def __init__(self, family: TaskFamily, tasks: Tasks, seed: int = 0):
+        self.family, self.tasks = family, tasks
+        self.reset(seed)
+
+    def reset(self, seed: int) -> None:
+        self.seed = seed
+        self.generator = torch.Generator().manual_seed(seed)
+        self.state = self.family.reset(self.tasks, 1, self.generator)
+        self.steps, self.ret, self.done, self.success = 0, 0.0, False, False
+        self.last_reward = 0.0
+        self.trail: list[np.ndarray] = []
+        self._record(None)
+
+    def _record(self, action: torch.Tensor | None) -> None:
+        one = {k: v[0, 0].detach().cpu().numpy() for k, v in self.state.items()}
+        point = trail_point(self.family.name, one, None if action is None
+                            else action.reshape(-1).cpu().numpy())
+        if self.family.name == "game":
+            from mamlgame.viewer.game_scene import game_trail_point  # noqa: PLC0415
+
+            point = game_trail_point(self.state)
+        if point is not None:
+            self.trail.append(point)
+
+    def observe(self) -> torch.Tensor:
+        return self.family.observe(self.tasks, self.state)
+
+    def step(self, action: torch.Tensor) -> float:
+        """Apply one action ([1, 1, ...] or anything reshapeable to it); no-op when done."""
+        if self.done:
+            return 0.0
+        if self.family.discrete:
+            action = torch.as_tensor(action, dtype=torch.long).reshape(1, 1)
+        else:
+            action = torch.as_tensor(action, dtype=torch.float32).reshape(1, 1, -1)
+        self.state, reward, done = self.family.step(self.tasks, self.state, action)
+        self.steps += 1
+        self.last_reward = float(reward[0, 0])
+        self.ret += self.last_reward
+        self.success = bool(self.family.success(self.tasks, self.state)[0, 0])
+        self.done = bool(done[0, 0]) or self.steps >= self.family.horizon
+        self._record(action)
+        return self.last_reward
+
+    def frame(self, size: int) -> np.ndarray:
+        return draw_state(self.family, self.tasks, self.state, self.trail, size, self.steps)
+
+    def outcome(self) -> str:
+        """A word for how the episode ended ('' while running)."""
+        if not self.done:
+            return ""
+        return "goal" if self.success else ("time" if self.steps >= self.family.horizon
+                                            else "ended")
+
+
+class PolicyPlayer:
+    """Acts in an `Episode` with a policy and params (shared or per task [1, ...])."""
+
+    def __init__(self, policy: MLPPolicy, params: Params, greedy: bool = False):
+        self.policy, self.params, self.greedy = policy, params, greedy
+
+    def act(self, episode: Episode) -> torch.Tensor:
+        return sample(self.policy, self.params, episode.observe(), episode.generator,
+                      self.greedy)
+
+
+def task_caption(family: TaskFamily, tasks: Tasks) -> str:
+    """What the viewer (not the agent) knows about the level: its hidden parameters."""
+    if family.name == "game":
+        from mamlgame.viewer.game_scene import game_caption  # noqa: PLC0415
+
+        return game_caption(family, tasks)
+    t = {k: float(v.reshape(len(tasks), -1)[0, 0]) for k, v in tasks.params.items()}
+    if family.name in ("navigation",):
+        return f"hidden goal ({t['goal_x']:+.2f}, {t['goal_y']:+.2f})"
+    if family.name == "terrain":
+        ground = "ice" if t["friction"] < 0.6 else ("mud" if t["friction"] > 1.3 else "grass")
+        return (f"goal ({t['goal_x']:+.2f}, {t['goal_y']:+.2f})   friction {t['friction']:.2f}"
+                f" ({ground})   payload {t['payload']:.2f}")
+    if family.name == "velocity":
+        return f"target speed {t['target_velocity']:+.2f}"
+    if family.name == "bandit":
+        return f"hidden target {t['target']:+.2f}"
+    return ""

@@ -1,0 +1,191 @@
+"""Human play: a person steers the player with the keyboard.
+
+Keys: arrows/WASD move, space jumps (platformer levels), R restarts, N/P next/previous
+level, +/- change the speed, Esc quits. Continuous families map the arrows to a unit action
+(shift for fine steps); the bandit moves a cursor with left/right and commits it with space.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from mamlgame.packs import LevelPack
+from mamlgame.tasks import make_family
+from mamlgame.viewer.app import ACCENT, BAD, DIM, GOOD, HUD_BG, App
+from mamlgame.viewer.episode import DEFAULT_SPEED, Episode, task_caption
+from mamlgame.viewer.levels import LevelList
+
+HUD_H = 58
+END_HOLD_FRAMES = 45  # how long the end-of-episode banner stays before a restart
+
+
+class KeyState:
+    """Held direction keys (most recent last) and a latched press, so that a tap between two
+    simulation steps still counts."""
+
+    DIRS = ("left", "right", "up", "down", "jump")
+
+    def __init__(self, pg):
+        k = pg
+        self.map = {k.K_LEFT: "left", k.K_a: "left", k.K_RIGHT: "right", k.K_d: "right",
+                    k.K_UP: "up", k.K_w: "up", k.K_DOWN: "down", k.K_s: "down",
+                    k.K_SPACE: "jump"}
+        self.held: list[str] = []
+        self.pressed: set[str] = set()  # pressed since the last step
+        self.fine = False
+
+    def press(self, key: int, mods: int = 0) -> bool:
+        name = self.map.get(key)
+        if name is None:
+            return False
+        if name in self.held:
+            self.held.remove(name)
+        self.held.append(name)
+        self.pressed.add(name)
+        return True
+
+    def release(self, key: int) -> None:
+        name = self.map.get(key)
+        if name in self.held:
+            self.held.remove(name)
+
+    def active(self) -> list[str]:
+        """Keys that act at this step (held or tapped since the last step), oldest first;
+        clears the taps."""
+        out = list(self.held) + [n for n in self.pressed if n not in self.held]
+        self.pressed = set()
+        return out
+
+    def clear(self) -> None:
+        self.held, self.pressed = [], set()
+
+
+def continuous_action(family_name: str, keys: list[str], fine: bool = False,
+                      max_step: float = 0.1, max_force: float = 5.0) -> torch.Tensor:
+    """Arrow keys as the action of a continuous family."""
+    dx = ("right" in keys) - ("left" in keys)
+    dy = ("up" in keys) - ("down" in keys)
+    scale = 0.2 if fine else 1.0
+    if family_name == "velocity":
+        return torch.tensor([float(dx) * max_force * scale])
+    d = torch.tensor([float(dx), float(dy)])
+    if d.norm() > 0:
+        d = d / d.norm()
+    return d * scale * (max_step if family_name == "navigation" else 1.0)
+
+
+class PlayApp(App):
+    """A person plays one pack's levels."""
+
+    title = "mamlgame play"
+
+    def __init__(self, pack: LevelPack, level: str | int | None = None, headless: bool = True,
+                 speed: float | None = None, seed: int = 0, size: int = 480):
+        super().__init__(size, size + HUD_H, headless,
+                         speed or DEFAULT_SPEED.get(pack.family, 10.0))
+        self.pack, self.size, self.seed = pack, size, seed
+        self.family = make_family(pack)
+        self.levels = LevelList(pack)
+        self.keys = KeyState(self.pg)
+        self.cursor = 0.0  # bandit
+        self.wins = 0
+        self._end_timer = 0
+        self.load(self.levels.resolve(level))
+
+    def load(self, index: int) -> None:
+        """Switch to viewer level `index` and start an episode."""
+        self.index = index
+        self.tasks, self.level_name = self.levels.get(index)
+        self.episode = Episode(self.family, self.tasks, self.seed)
+        self.keys.clear()
+        self._end_timer = 0
+
+    def restart(self) -> None:
+        self.episode.reset(self.episode.seed + 1)
+        self.keys.clear()
+        self._end_timer = 0
+
+    def step_level(self, delta: int) -> None:
+        n = len(self.levels) if delta < 0 and self.index == 0 else None
+        target = (n - 1) if n else self.index + delta
+        try:
+            self.levels.locate(target)
+        except IndexError:
+            target = 0
+        self.load(target)
+
+    def handle(self, event) -> None:
+        super().handle(event)
+        pg = self.pg
+        if event.type == pg.KEYDOWN:
+            mods = getattr(event, "mod", 0)
+            self.keys.fine = bool(mods & pg.KMOD_SHIFT)
+            if event.key == pg.K_r:
+                self.restart()
+            elif event.key == pg.K_n:
+                self.step_level(+1)
+            elif event.key == pg.K_p:
+                self.step_level(-1)
+            elif event.key in (pg.K_PLUS, pg.K_EQUALS, pg.K_KP_PLUS):
+                self.change_speed(1.5)
+            elif event.key in (pg.K_MINUS, pg.K_KP_MINUS):
+                self.change_speed(1 / 1.5)
+            elif self.family.name == "bandit" and event.key == pg.K_SPACE:
+                self.episode.step(torch.tensor([self.cursor]))
+            else:
+                self.keys.press(event.key, mods)
+        elif event.type == pg.KEYUP:
+            self.keys.release(event.key)
+
+    def action(self) -> torch.Tensor | None:
+        """The action of this simulation step from the keys (None: wait)."""
+        keys = self.keys.active()
+        name = self.family.name
+        if name == "game":
+            from mamlgame.viewer.game_scene import game_action  # noqa: PLC0415
+
+            return game_action(self.family, self.tasks, keys)
+        if name == "bandit":
+            self.cursor += 0.05 * (("right" in keys) - ("left" in keys))
+            self.cursor = max(min(self.cursor, 3.0), -3.0)
+            return None
+        return continuous_action(name, keys, self.keys.fine)
+
+    def update(self) -> None:
+        if self.episode.done:
+            self._end_timer += 1
+            if self._end_timer >= END_HOLD_FRAMES:
+                self.wins += int(self.episode.success)
+                self.restart()
+            return
+        super().update()
+
+    def tick(self) -> None:
+        if self.episode.done:
+            return
+        action = self.action()
+        if action is not None:
+            self.episode.step(action)
+
+    def render(self, surface) -> None:
+        surface.fill(HUD_BG)
+        ep = self.episode
+        self.blit_array(surface, ep.frame(self.size), (0, HUD_H, self.size, self.size))
+        self.text(surface, f"{self.pack.name}  ·  level {self.level_name} (#{self.index})",
+                  (8, 6))
+        self.text(surface, f"step {ep.steps}/{self.family.horizon}   return {ep.ret:+.2f}   "
+                  f"speed {self.speed:.0f}/s", (8, 30), DIM, 20)
+        self.text(surface, task_caption(self.family, self.tasks), (self.width - 8, 30), DIM, 18,
+                  "topright")
+        if self.family.name == "bandit":
+            self.text(surface, f"cursor {self.cursor:+.2f} (space: commit)",
+                      (self.width - 8, self.height - 16), ACCENT, 20, "bottomright")
+        if ep.done:
+            word = {"goal": "GOAL!", "time": "TIME UP"}.get(ep.outcome(), "CAUGHT!")
+            if self.family.name != "game":
+                word = "SUCCESS" if ep.success else "EPISODE OVER"
+            self.text(surface, word, (self.width // 2, HUD_H + self.size // 2),
+                      GOOD if ep.success else BAD, 64, "center")
+        self.text(surface, "R restart  N/P level  +/- speed  Esc quit", (self.width - 8, 8),
+                  DIM, 16, "topright")
+        self.frame_counter(surface)
