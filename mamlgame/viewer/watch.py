@@ -145,7 +145,8 @@ class WatchApp(App):
         k = ad.steps_taken
         self.text(surface, f"{self.agent.pack.name}  ·  level {self.level_name} (#{self.index})"
                   f"  ·  {self.agent.config.algo}  ·  episode seed {self.episode_seed}", (8, 6))
-        labels = ("before adaptation (theta)", f"after {k} inner step{'s' if k != 1 else ''} (theta')")
+        plural = "s" if k != 1 else ""
+        labels = ("before adaptation (theta)", f"after {k} inner step{plural} (theta')")
         for i, (side, label) in enumerate(zip((self.left, self.right), labels, strict=True)):
             x = i * (P + GAP) + 8
             ep = side.episode
