@@ -56,7 +56,7 @@ class MetaLearner:
     """
 
     def __init__(self, policy: MLPPolicy, family, algo: str = "maml", inner_lr: float = 0.1,
-                 inner_steps: int = 1, episodes: int = 20, estimator: str = "dice",
+                 inner_steps: int = 1, episodes: int = 20, estimator: str = "lvc",
                  first_order: bool = False, gamma: float = 0.99, baseline: bool = True,
                  normalize: bool = True):
         if algo not in ALGOS:

@@ -43,7 +43,7 @@ def test_velocity_abs_reward():
 def test_navigation_step_by_hand():
     fam, tasks = one("navigation", goal_x=0.3, goal_y=-0.2)
     s = fam.reset(tasks, 1, None)
-    s, r, done = fam.step(tasks, s, torch.tensor([[[0.5, -0.05]]]))  # x clipped to 0.1
+    s, r, done = fam.step(tasks, s, torch.tensor([[[5.0, -0.5]]]))  # x clipped to 1, scaled 0.1
     assert close(s["p"], [[[0.1, -0.05]]])
     assert r.item() == pytest.approx(-math.hypot(0.2, 0.15))
     assert not done.item()
@@ -51,7 +51,7 @@ def test_navigation_step_by_hand():
 
 def test_navigation_ends_at_goal_and_rollout_masks_the_rest():
     fam, tasks = one("navigation", goal_x=0.05, goal_y=0.0)
-    s, r, done = fam.step(tasks, fam.reset(tasks, 1, None), torch.tensor([[[0.05, 0.0]]]))
+    s, r, done = fam.step(tasks, fam.reset(tasks, 1, None), torch.tensor([[[0.5, 0.0]]]))
     assert done.item() and r.item() == pytest.approx(0.0, abs=1e-7)
     assert fam.success(tasks, s).item()
 

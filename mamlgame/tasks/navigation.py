@@ -1,6 +1,8 @@
 """2D point-mass navigation to a hidden goal (the MAML paper's task and reference code).
 
-Start at (0, 0); action = velocity clipped to [-0.1, 0.1] per axis; p' = p + a.
+Start at (0, 0); the velocity is clipped to [-0.1, 0.1] per axis; p' = p + v. As in the
+reference code (rllab's `normalize` wrapper around the point env), the policy acts in
+[-1, 1]: v = 0.1 * clip(a, -1, 1).
 Reward: -||p' - g||. The episode ends when |p' - g| < 0.01 on both axes.
 Observation: the position p; the goal g is not observed.
 """
@@ -30,7 +32,7 @@ class Navigation(TaskFamily):
         return {"p": p, "success": torch.zeros(len(tasks), n_episodes, dtype=torch.bool)}
 
     def step(self, tasks: Tasks, state: State, action: torch.Tensor):
-        p = state["p"] + action.clamp(-self.max_step, self.max_step)
+        p = state["p"] + self.max_step * action.clamp(-1.0, 1.0)
         d = p - self.goal(tasks)
         reward = -d.norm(dim=-1)
         done = (d.abs() < self.tolerance).all(-1)
