@@ -1,5 +1,6 @@
 """Level packs: TOML task sets with validation, procedural generation and train/test splits."""
 
+from mamlgame.packs import game as _game  # noqa: F401  (registers the game schema)
 from mamlgame.packs.families import FAMILY_SCHEMAS, FamilySchema, register_schema
 from mamlgame.packs.loader import (
     LEVELS_DIR,

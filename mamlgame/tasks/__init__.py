@@ -5,12 +5,13 @@ from __future__ import annotations
 from mamlgame.packs import LevelPack
 from mamlgame.tasks.bandit import Bandit
 from mamlgame.tasks.base import State, TaskFamily
+from mamlgame.tasks.game import Game
 from mamlgame.tasks.navigation import Navigation
 from mamlgame.tasks.terrain import Terrain
 from mamlgame.tasks.velocity import Velocity
 
 FAMILIES: dict[str, type[TaskFamily]] = {
-    cls.name: cls for cls in (Velocity, Navigation, Terrain, Bandit)
+    cls.name: cls for cls in (Velocity, Navigation, Terrain, Bandit, Game)
 }
 
 

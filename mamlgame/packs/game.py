@@ -1,0 +1,180 @@
+"""The `game` family's pack schema: `[generate]`, `[reward]` and `[[level]]` keys, and how a
+split's levels are built (hand-designed first, then procedural) into padded tensors.
+
+See DESIGN.md "Level packs" and "Game rules"; the rules themselves are in `game_rules`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from mamlgame.packs.families import FamilySchema, register_schema
+from mamlgame.packs.game_generate import LAYOUTS, generate_level, mode_layouts
+from mamlgame.packs.game_levels import (
+    BEHAVIOURS,
+    MAX_OPPONENTS,
+    MAX_SIZE,
+    MODES,
+    LevelSpec,
+    Opponent,
+    check_reachable,
+    parse_map,
+    specs_to_tasks,
+)
+from mamlgame.packs.schema import Dist, Field, FieldError, _fmt
+from mamlgame.packs.tasks import Tasks
+
+if TYPE_CHECKING:
+    from mamlgame.packs.loader import LevelPack
+
+HORIZON = 60
+LAYOUT_NAMES = tuple(n for names in LAYOUTS.values() for n in names)
+# keys that fix the observation size: the test split cannot override them
+OBS_KEYS = ("observe_goal", "view", "observe_opponents")
+MAX_SPEED = 2.0
+
+GENERATE = {
+    "mode": Field("weights", "topdown", "topdown | platformer, or weights to mix them",
+                  choices=MODES),
+    "size": Field("intdist", [9, 13], "map height and width in tiles (outer walls included)",
+                  lo=5, hi=MAX_SIZE),
+    "layout": Field("weights", {"open": 1, "platforms": 1},
+                    "topdown: open | rooms | maze; platformer: platforms | gaps "
+                    "(layouts of the other mode are ignored)", choices=LAYOUT_NAMES),
+    "goal_distance": Field("intdist", [3, 12], "path distance (steps) from start to goal",
+                           lo=1, hi=1000),
+    "player_speed": Field("dist", 1.0, "tiles per step (fractions accumulate)",
+                          lo=0.1, hi=MAX_SPEED),
+    "jump_height": Field("intdist", 3, "platformer: tiles a jump rises", lo=1, hi=6),
+    "opponents": Field("intdist", 0, "how many opponents", lo=0, hi=MAX_OPPONENTS),
+    "opponent_speed": Field("dist", [0.5, 1.0], "opponent tiles per step", lo=0.0, hi=MAX_SPEED),
+    "opponent_behaviour": Field("weights", "chase", "chase | patrol | random | guard",
+                                choices=BEHAVIOURS),
+    "guard_radius": Field("intdist", 3, "guards chase a player this near their post",
+                          lo=0, hi=64),
+    "hazards": Field("intdist", 0, "extra hazard tiles", lo=0, hi=200),
+    "observe_goal": Field("bool", False, "add the goal to the observation"),
+    "view": Field("int", 2, "radius of the observed tile patch", lo=0, hi=5),
+    "observe_opponents": Field("int", 2, "nearest opponents in the observation",
+                               lo=0, hi=MAX_OPPONENTS),
+}
+
+REWARD = {
+    "goal": Field("float", 10.0, "reaching the goal", lo=-1e4, hi=1e4),
+    "caught": Field("float", -10.0, "touching an opponent", lo=-1e4, hi=1e4),
+    "hazard": Field("float", -5.0, "stepping on a hazard", lo=-1e4, hi=1e4),
+    "step": Field("float", -0.05, "every step", lo=-1e4, hi=1e4),
+    "shaping": Field("float", 1.0, "shaping * (d_prev - d_now), d = path distance to goal",
+                     lo=-1e4, hi=1e4),
+}
+
+
+@dataclass(frozen=True)
+class OpponentList(Field):
+    """`[[level]] opponents`: one table { behaviour, speed } per 'O' in reading order."""
+
+    def expected(self) -> str:
+        return ('a list of tables { behaviour = "chase" | "patrol" | "random" | "guard", '
+                f"speed = 0..{MAX_SPEED:g} }}")
+
+    def parse(self, value: Any) -> Any:
+        bad = FieldError(f"expected {self.expected()}, got {_fmt(value)}")
+        if not isinstance(value, list):
+            raise bad
+        out = []
+        for entry in value:
+            if not isinstance(entry, dict) or set(entry) - {"behaviour", "speed"}:
+                raise bad
+            beh, speed = entry.get("behaviour"), entry.get("speed")
+            if beh is not None and beh not in BEHAVIOURS:
+                raise bad
+            if speed is not None:
+                Field("float", 1.0, lo=0.0, hi=MAX_SPEED).parse(speed)
+            out.append((beh, speed))
+        return tuple(out)
+
+
+LEVEL = {
+    "map": Field("str", "", "ASCII map: # wall, . floor, S start, G goal, O opponent, ^ hazard"),
+    "mode": Field("str", "topdown", "topdown | platformer", choices=MODES),
+    "player_speed": Field("float", 1.0, "tiles per step", lo=0.1, hi=MAX_SPEED),
+    "jump_height": Field("int", 3, "platformer: tiles a jump rises", lo=1, hi=6),
+    "guard_radius": Field("int", 3, "guards chase a player this near their post", lo=0, hi=64),
+    "opponents": OpponentList("opponents", (), "one { behaviour, speed } per 'O'"),
+}
+
+
+def _likeliest(d: Dist) -> str:
+    return d.choices[max(range(len(d.choices)), key=lambda i: d.weights[i])]
+
+
+def _mean(d: Dist) -> float:
+    return float(d.lo) if d.kind == "const" else d.mean
+
+
+def parse_level(level: dict[str, Any], gen: dict[str, Any]) -> dict[str, Any]:
+    """A `[[level]]` table -> {"name", "spec": LevelSpec}; missing keys take the pack's
+    likeliest mode / behaviour and mean speeds."""
+    if "map" not in level:
+        raise FieldError("map: missing key 'map' (rows of # . S G O ^)")
+    rows, start, goal, spawns = parse_map(level["map"])
+    mode = level.get("mode", _likeliest(gen["mode"]))
+    speed = float(level.get("player_speed", _mean(gen["player_speed"])))
+    if mode == "platformer" and speed > 1.0:
+        key = "player_speed" if "player_speed" in level else "mode"
+        raise FieldError(f"{key}: platformer levels need a player speed <= 1, got {speed:g}")
+    entries = level.get("opponents")
+    if entries is not None and len(entries) != len(spawns):
+        raise FieldError(f"opponents: expected one entry per 'O' in the map ({len(spawns)}), "
+                         f"got {len(entries)}")
+    entries = entries or [(None, None)] * len(spawns)
+    beh0, speed0 = _likeliest(gen["opponent_behaviour"]), _mean(gen["opponent_speed"])
+    opponents = tuple(Opponent(r, c, b or beh0, float(s if s is not None else speed0))
+                      for (r, c), (b, s) in zip(spawns, entries, strict=True))
+    spec = LevelSpec(level["name"], mode, rows, start, goal, speed,
+                     int(level.get("jump_height", round(_mean(gen["jump_height"])))),
+                     int(level.get("guard_radius", round(_mean(gen["guard_radius"])))),
+                     opponents)
+    check_reachable(spec)
+    return {"name": level["name"], "spec": spec}
+
+
+def check(table: str, values: dict[str, Any]) -> None:
+    """Cross-key checks of `[generate]` / `[generate.test]`."""
+    if not table.startswith("generate"):
+        return
+    mode = values["mode"]
+    modes = [m for m, w in zip(mode.choices, mode.weights, strict=True) if w > 0]
+    for mode in modes:
+        if not mode_layouts(mode, values["layout"])[0]:
+            raise FieldError(f"layout: mode {mode} needs one of its layouts "
+                             f"({', '.join(LAYOUTS[mode])}) with a positive weight")
+    if "platformer" in modes and values["player_speed"].hi > 1.0:
+        raise FieldError("player_speed: platformer levels need speeds <= 1, got up to "
+                         f"{values['player_speed'].hi:g}")
+
+
+def build(pack: LevelPack, gen: dict[str, Any], hand: list[dict[str, Any]], n: int,
+          split: str, seed: int, exclude: Tasks | None) -> Tasks:
+    """Hand-designed levels, then `n` generated ones (level i from (seed, i)), none equal
+    to a level of `exclude`; tensors padded to the split's largest map."""
+    for key in OBS_KEYS:
+        if gen[key] != pack.generate[key]:
+            raise FieldError(f"{key}: cannot be overridden in [generate.test] "
+                             "(it sets the observation size)")
+    excluded = set(exclude["digest"].tolist()) if exclude is not None and len(exclude) else set()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # thousands of tiny tensor ops: threads only add overhead
+    try:
+        specs: list[LevelSpec] = [lv["spec"] for lv in hand]
+        specs += [generate_level(gen, seed, i, f"{split}-{i}", excluded) for i in range(n)]
+        return specs_to_tasks(specs) if specs else Tasks({}, ())
+    finally:
+        torch.set_num_threads(threads)
+
+
+SCHEMA = FamilySchema("game", HORIZON, GENERATE, REWARD, LEVEL, build, parse_level, check)
+register_schema(SCHEMA)

@@ -1,0 +1,84 @@
+"""The game's movement rules as pure batched tensor functions.
+
+One implementation, shared by the engine (`mamlgame.tasks.game`), the level generators'
+reachability analysis and, through the engine, the Gymnasium and PettingZoo adapters.
+
+Maps are flat: a level of `h x w` tiles sits in a padded grid of `height x width` tiles with
+a wall border (row 0, column 0 and everything past the level are walls), so a tile is the
+flat index `row * width + col` and the neighbours of any open tile are inside the grid.
+
+Actions (the same 6 indices in both modes, see `ACTIONS`):
+
+| index | topdown | platformer |
+|-------|---------|------------|
+| 0     | stay    | stay       |
+| 1     | left    | left       |
+| 2     | right   | right      |
+| 3     | up      | jump       |
+| 4     | down    | jump-left  |
+| 5     | stay    | jump-right |
+
+Moves (`MOVES`, used by opponents): 0 stay, 1 up, 2 down, 3 left, 4 right.
+"""
+
+from __future__ import annotations
+
+import torch
+
+ACTIONS = {
+    "topdown": ("stay", "left", "right", "up", "down", "stay"),
+    "platformer": ("stay", "left", "right", "jump", "jump-left", "jump-right"),
+}
+N_ACTIONS = 6
+MOVES = ("stay", "up", "down", "left", "right")
+REVERSE = torch.tensor([0, 2, 1, 4, 3])
+TOPDOWN_MOVE = torch.tensor([0, 3, 4, 1, 2, 0])
+PLATFORM_MOVE = torch.tensor([0, 3, 4, 0, 3, 4])
+PLATFORM_JUMP = torch.tensor([False, False, False, True, True, True])
+MAX_MOVES = 2  # speeds are capped at 2 tiles per step
+
+
+def move_offsets(width: int) -> torch.Tensor:
+    """Flat index offsets of the 5 moves in a grid `width` tiles wide."""
+    return torch.tensor([0, -width, width, -1, 1])
+
+
+def at(grid: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """`grid[t, idx[t, ...]]` for grid [T, N] and idx [T, ...]."""
+    return grid.gather(1, idx.reshape(idx.shape[0], -1)).reshape(idx.shape)
+
+
+def player_submove(wall: torch.Tensor, width: int, pos: torch.Tensor, rise: torch.Tensor,
+                   action: torch.Tensor, platformer: torch.Tensor, jump_height: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One tile of player movement for every entry of `pos` [T, ...].
+
+    topdown: move one tile in the action's direction unless it is a wall.
+    platformer: first the vertical part (a jump starts when standing on a wall and `rise` is
+    0 and sets `rise = jump_height`; while `rise > 0` move up one tile, a wall above ends the
+    jump; otherwise fall one tile when nothing is below), then one horizontal tile.
+    `platformer` and `jump_height` broadcast against `pos` ([T, 1, ...]). Returns (pos, rise).
+    """
+    off = move_offsets(width)
+    td_next = pos + off[TOPDOWN_MOVE[action]]
+    td_pos = torch.where(at(wall, td_next), pos, td_next)
+
+    below = at(wall, pos + width)
+    starts = PLATFORM_JUMP[action] & below & (rise == 0)
+    r = torch.where(starts, jump_height.expand_as(rise), rise)
+    rising = r > 0
+    up_free = ~at(wall, pos - width)
+    goes_up = rising & up_free
+    falls = ~rising & ~below
+    p = torch.where(goes_up, pos - width, torch.where(falls, pos + width, pos))
+    r = torch.where(goes_up, r - 1, torch.zeros_like(r))
+    h_next = p + off[PLATFORM_MOVE[action]]
+    p = torch.where(at(wall, h_next), p, h_next)
+    return torch.where(platformer, p, td_pos), torch.where(platformer, r, torch.zeros_like(r))
+
+
+def speed_moves(acc: torch.Tensor, speed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fractional speeds: (moves this step, new accumulator); `acc` stays in [0, 1)."""
+    total = acc + speed
+    moves = torch.floor(total + 1e-6).clamp(0, MAX_MOVES)
+    return moves.long(), (total - moves).clamp(min=0.0)

@@ -1,0 +1,244 @@
+"""The tile game (family `game`), batched over [tasks, episodes]: topdown and platformer
+levels, fractional speeds, scripted opponents, hazards, a hidden goal.
+
+Action Space: Discrete(6), the same indices in both modes (`mamlgame.packs.game_rules`):
+0 stay, 1 left, 2 right, 3 up / jump, 4 down / jump-left, 5 stay / jump-right.
+
+Step order: speeds give each mover 0..2 one-tile moves this step (fractions accumulate).
+For each sub-move k = 0, 1: the player moves (if it has a k-th move), reaching the goal or a
+hazard ends the episode; then the opponents move (chase: along a shortest path to the
+player; patrol: back and forth, turning at walls and platform edges; random; guard: chase
+when the player is within `guard_radius` of its post, else return to it); an opponent on
+the player's tile, or swapping tiles with it, ends the episode (`caught`).
+
+Rewards: `step` every step, `shaping * (d_prev - d_now)` with d the path distance to the
+goal (no shaping on the step onto a hazard), plus `goal`, `caught` or `hazard` on the step
+that ends the episode. Termination: goal, caught, hazard; truncation at the horizon is the
+caller's (the rollout or the Gymnasium adapter).
+
+Observation (float, `obs_dim`): position (2), speed and its accumulator (2), platformer flag,
+on-ground flag, rise / jump height, time / horizon (4); the tile patch of radius `view`
+around the player (walls, hazards, and the goal with `observe_goal`); the nearest
+`observe_opponents` opponents' relative (row, col) / 10 and a mask; with `observe_goal` the
+goal's relative (row, col) / 10. The goal is not observed by default.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from mamlgame.packs import LevelPack, Tasks
+from mamlgame.packs.game_levels import BEHAVIOURS
+from mamlgame.packs.game_rules import (
+    MAX_MOVES,
+    N_ACTIONS,
+    REVERSE,
+    at,
+    move_offsets,
+    player_submove,
+    speed_moves,
+)
+from mamlgame.tasks.base import State, TaskFamily
+
+CHASE, PATROL, RANDOM, GUARD = (BEHAVIOURS.index(b) for b in BEHAVIOURS)
+OUTCOMES = ("running", "goal", "caught", "hazard")
+SCALE = 10.0
+_M31 = 0x7FFFFFFF
+
+
+def _mix(x: torch.Tensor) -> torch.Tensor:
+    """A 31-bit integer hash (no overflow in int64)."""
+    x = ((x ^ (x >> 15)) * 0x2C1B3C6D) & _M31
+    x = ((x ^ (x >> 12)) * 0x297A2D39) & _M31
+    return x ^ (x >> 15)
+
+
+class Game(TaskFamily):
+    """Functional batched tile game; see the module docstring for the rules."""
+
+    name = "game"
+    discrete = True
+    action_dim = N_ACTIONS
+
+    def __init__(self, pack: LevelPack, horizon: int | None = None):
+        super().__init__(pack, horizon)
+        gen = pack.generate
+        self.view = int(gen["view"])
+        self.n_opponents = int(gen["observe_opponents"])
+        self.observe_goal = bool(gen["observe_goal"])
+        self.channels = 3 if self.observe_goal else 2
+        self.obs_dim = (8 + self.channels * (2 * self.view + 1) ** 2 + 3 * self.n_opponents
+                        + 2 * self.observe_goal)
+
+    # ---- reset ------------------------------------------------------------------------------
+    def reset(self, tasks: Tasks, n_episodes: int, generator: torch.Generator | None) -> State:
+        """Everyone on their spawn tile; a random 31-bit key per episode for `random`."""
+        t, e, m = len(tasks), n_episodes, tasks["opp_pos"].shape[1]
+        return {
+            "pos": tasks["start"][:, None].expand(t, e).clone(),
+            "rise": torch.zeros(t, e, dtype=torch.long),
+            "acc": torch.zeros(t, e),
+            "opp": tasks["opp_pos"][:, None].expand(t, e, m).clone(),
+            "opp_acc": torch.zeros(t, e, m),
+            "opp_dir": tasks["opp_dir"][:, None].expand(t, e, m).clone(),
+            "rng": torch.randint(0, _M31, (t, e), generator=generator),
+            "t": torch.zeros(t, e, dtype=torch.long),
+            "success": torch.zeros(t, e, dtype=torch.bool),
+            "outcome": torch.zeros(t, e, dtype=torch.long),
+        }
+
+    # ---- step -------------------------------------------------------------------------------
+    def step(self, tasks: Tasks, state: State, action: torch.Tensor,
+             opponent_action: torch.Tensor | None = None
+             ) -> tuple[State, torch.Tensor, torch.Tensor]:
+        """One step of every level and episode.
+
+        `action` [T, E] long; `opponent_action` [T, E, M] long (0 stay, 1 up, 2 down, 3 left,
+        4 right; -1 = scripted) drives opponents (the PettingZoo adapter).
+        """
+        t, e = action.shape
+        width = int(tasks["grid"][0, 1])
+        wall, goal = tasks["wall"], tasks["goal"][:, None]
+        blocked_grid = wall | tasks["hazard"]
+        mask = tasks["opp_mask"][:, None, :]
+        action = action.long()
+        moves, acc = speed_moves(state["acc"], tasks["speed"].view(t, 1))
+        omoves, oacc = speed_moves(state["opp_acc"], tasks["opp_speed"][:, None, :])
+        pos, rise, opp, odir = state["pos"], state["rise"], state["opp"], state["opp_dir"]
+        rng = _mix(state["rng"] + 1)
+        ended = torch.zeros(t, e, dtype=torch.bool)
+        hit_goal, hit_hazard, caught = ended.clone(), ended.clone(), ended.clone()
+        off = move_offsets(width)
+        for k in range(MAX_MOVES):
+            go = (moves > k) & ~ended
+            new_pos, new_rise = player_submove(wall, width, pos, rise, action,
+                                               tasks["platformer"].view(t, 1),
+                                               tasks["jump"].view(t, 1))
+            prev = pos
+            pos = torch.where(go, new_pos, pos)
+            rise = torch.where(go, new_rise, rise)
+            g = go & (pos == goal)
+            hz = go & at(tasks["hazard"], pos) & ~g
+            hit_goal, hit_hazard, ended = hit_goal | g, hit_hazard | hz, ended | g | hz
+
+            ogo = (omoves > k) & mask & ~ended[..., None]
+            d, new_dir = self._scripted(tasks, pos, opp, odir, rng, k, width, blocked_grid)
+            if opponent_action is not None:
+                d = torch.where(opponent_action >= 0, opponent_action.long(), d)
+            nxt = opp + off[d]
+            new_opp = torch.where(ogo & ~at(blocked_grid, nxt), nxt, opp)
+            odir = torch.where(ogo, new_dir, odir)
+            touch = (new_opp == pos[..., None]) | ((opp == pos[..., None])
+                                                     & (new_opp == prev[..., None]))
+            c = ~ended & (mask & touch).any(-1)
+            caught, ended, opp = caught | c, ended | c, new_opp
+
+        n = wall.shape[1]
+        pot = tasks["potential"]
+        before = at(pot, state["rise"] * n + state["pos"])
+        after = at(pot, rise * n + pos)
+        cfg = self.reward_cfg
+        shaping = torch.where(hit_hazard, 0.0, before - after)
+        reward = (cfg["step"] + cfg["shaping"] * shaping + cfg["goal"] * hit_goal.float()
+                  + cfg["caught"] * caught.float() + cfg["hazard"] * hit_hazard.float())
+        outcome = torch.where(hit_goal, 1, torch.where(caught, 2, torch.where(hit_hazard, 3, 0)))
+        new_state = {
+            "pos": pos, "rise": rise, "acc": acc, "opp": opp, "opp_acc": oacc, "opp_dir": odir,
+            "rng": rng, "t": state["t"] + 1, "success": state["success"] | hit_goal,
+            "outcome": torch.where(state["outcome"] > 0, state["outcome"], outcome),
+        }
+        return new_state, reward.float(), ended
+
+    def _scripted(self, tasks: Tasks, pos: torch.Tensor, opp: torch.Tensor, odir: torch.Tensor,
+                  rng: torch.Tensor, k: int, width: int, blocked_grid: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scripted moves [T, E, M] of every opponent, and the patrols' new directions."""
+        t, e, m = opp.shape
+        beh = tasks["opp_beh"][:, None, :]
+        off = move_offsets(width)
+        cand = opp[..., None] + off                         # [T, E, M, 5]
+        free = ~at(blocked_grid, cand)
+        free[..., 0] = True
+
+        # chase / guard: the free move that most shortens the path distance to the target
+        paths = tasks["paths"]
+        n = paths.shape[1]
+        if n > 1:
+            flat = paths.reshape(t, n * n)
+            home = tasks["opp_pos"][:, None, :].expand(t, e, m)
+            player = pos[..., None].expand(t, e, m)
+            near = at(flat, player * n + home).long() <= tasks["guard_radius"].view(t, 1, 1)
+            target = torch.where((beh == CHASE) | near, player, home)
+            dist = at(flat, target[..., None] * n + cand).long()
+            chase = torch.where(free, dist, 1 << 20).argmin(-1)
+        else:
+            chase = torch.zeros_like(opp)
+
+        # patrol: keep going; turn at a wall or hazard (and, standing on a platform, its edge)
+        ahead = cand.gather(-1, odir[..., None])[..., 0]
+        behind = cand.gather(-1, REVERSE[odir][..., None])[..., 0]
+        wall = tasks["wall"]
+        plat = tasks["platformer"].view(t, 1, 1) & at(wall, opp + width) & (odir >= 3)
+
+        def stops(x: torch.Tensor) -> torch.Tensor:
+            return at(blocked_grid, x) | (plat & ~at(wall, x + width))
+
+        fwd_ok, back_ok = ~stops(ahead), ~stops(behind)
+        patrol = torch.where(fwd_ok, odir, torch.where(back_ok, REVERSE[odir], 0))
+        new_dir = torch.where(~fwd_ok & back_ok & (beh == PATROL), REVERSE[odir], odir)
+
+        # random: a hash of the episode's key, the sub-move and the opponent
+        salt = (k * m + torch.arange(m) + 1) * 0x9E3779B
+        rand = _mix(rng[..., None] ^ salt) % 5
+
+        d = torch.where((beh == CHASE) | (beh == GUARD), chase,
+                        torch.where(beh == PATROL, patrol, rand))
+        return d, new_dir
+
+    # ---- observe ----------------------------------------------------------------------------
+    def observe(self, tasks: Tasks, state: State) -> torch.Tensor:
+        """Observation [T, E, obs_dim] (see the module docstring)."""
+        pos = state["pos"]
+        t, e = pos.shape
+        hh, ww = (int(x) for x in tasks["grid"][0])
+        r, c = pos // ww, pos % ww
+        dims = tasks["dims"].view(t, 1, 2).float()
+        plat = tasks["platformer"].view(t, 1).expand(t, e)
+        grounded = plat & at(tasks["wall"], pos + ww)
+        feats = [
+            (r - 1) / (dims[..., 0] - 1).clamp(min=1), (c - 1) / (dims[..., 1] - 1).clamp(min=1),
+            tasks["speed"].view(t, 1).expand(t, e), state["acc"], plat.float(),
+            grounded.float(), state["rise"] / tasks["jump"].view(t, 1),
+            state["t"] / self.horizon,
+        ]
+        out = [torch.stack([f.float() for f in feats], -1)]
+
+        v = self.view
+        span = torch.arange(-v, v + 1)
+        side = 2 * v + 1
+        rr = (r[..., None, None] + span[:, None]).expand(t, e, side, side).reshape(t, e, -1)
+        cc = (c[..., None, None] + span[None, :]).expand(t, e, side, side).reshape(t, e, -1)
+        inside = (rr >= 0) & (rr < hh) & (cc >= 0) & (cc < ww)
+        idx = rr.clamp(0, hh - 1) * ww + cc.clamp(0, ww - 1)
+        out.append(torch.where(inside, at(tasks["wall"], idx), True).float())
+        out.append((inside & at(tasks["hazard"], idx)).float())
+        if self.observe_goal:
+            out.append((inside & (idx == tasks["goal"].view(t, 1, 1))).float())
+
+        if self.n_opponents:
+            opp, mask = state["opp"], tasks["opp_mask"][:, None, :].expand_as(state["opp"])
+            dr = (opp // ww - r[..., None]).float()
+            dc = (opp % ww - c[..., None]).float()
+            dist = torch.where(mask, dr.abs() + dc.abs(), float("inf"))
+            order = torch.sort(dist, dim=-1, stable=True).indices[..., :self.n_opponents]
+            rel = torch.stack([dr.gather(-1, order) / SCALE, dc.gather(-1, order) / SCALE,
+                               mask.gather(-1, order).float()], -1)
+            rel = rel * rel[..., 2:]
+            pad = self.n_opponents - rel.shape[2]
+            if pad > 0:
+                rel = torch.cat([rel, torch.zeros(t, e, pad, 3)], 2)
+            out.append(rel.reshape(t, e, -1))
+        if self.observe_goal:
+            g = tasks["goal"].view(t, 1)
+            out.append(torch.stack([(g // ww - r) / SCALE, (g % ww - c) / SCALE], -1).float())
+        return torch.cat(out, -1)
