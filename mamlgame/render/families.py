@@ -178,6 +178,11 @@ def _trail(img: np.ndarray, view: _View, trail: np.ndarray | None, color: Color)
         polyline(img, np.stack([a, b]), blend(BACKGROUND, color, 0.25 + 0.75 * (i + 1) / n), 2)
 
 
+def _flag(img: np.ndarray, gx: float, gy: float, s: int) -> None:
+    """The goal flag planted just right of the goal point (which stays visible)."""
+    draw_sprite(img, "goal", gx + 0.45 * s, gy - 0.55 * s, s, GOAL)
+
+
 def draw_navigation(goal: tuple[float, float], pos: tuple[float, float],
                     trail: np.ndarray | None = None, *, size: int = 320,
                     extent: float | None = None, tolerance: float = 0.01) -> np.ndarray:
@@ -192,7 +197,7 @@ def draw_navigation(goal: tuple[float, float], pos: tuple[float, float],
     gx, gy = view.px(np.asarray(goal))[0]
     disk(img, gx, gy, max(tolerance * view.scale, size / 30), GOAL, inner=size / 30 - 2)
     disk(img, gx, gy, 2, GOAL)
-    draw_sprite(img, "goal", gx + size / 40, gy - size / 40, max(size // 12, 8), GOAL)
+    _flag(img, gx, gy, max(size // 12, 8))
     _trail(img, view, trail, TRAIL)
     ax, ay = view.px(np.asarray(pos))[0]
     disk(img, ax, ay, size / 45 + 2, AGENT_EDGE)
@@ -224,7 +229,7 @@ def draw_terrain(goal: tuple[float, float], pos: tuple[float, float], vel: tuple
     view.grid(img, blend(ground, (0, 0, 0), 0.18), step=0.5)
     gx, gy = view.px(np.asarray(goal))[0]
     disk(img, gx, gy, radius * view.scale, GOAL, inner=radius * view.scale - 3)
-    draw_sprite(img, "goal", gx + size / 40, gy - size / 40, max(size // 12, 8), GOAL)
+    _flag(img, gx, gy, max(size // 12, 8))
     _trail(img, view, trail, (250, 250, 250))
     ax, ay = view.px(np.asarray(pos))[0]
     body = max(size // 9, 10)

@@ -79,7 +79,7 @@ class App:
             n = 1 if self._single else 0
         else:
             self._acc += self.speed / FPS
-            n = int(self._acc)
+            n = int(self._acc + 1e-9)
             self._acc -= n
         self._single = False
         for _ in range(n):

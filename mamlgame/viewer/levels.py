@@ -17,6 +17,9 @@ class LevelList:
         self.n_hand = {s: sum(1 for _, sp in self.hand if sp == s) for s in ("train", "test")}
 
     def _generated(self, split: str) -> int:
+        n = self.pack.n_test if split == "test" else self.pack.n_train
+        if n == 0 and self.n_hand[split] == 0:
+            return 0  # an empty split (its pool would be an error)
         return len(self.pack.pool(split)) - self.n_hand[split]
 
     def __len__(self) -> int:
@@ -63,6 +66,8 @@ class LevelList:
             return names.index(text)
         offset = len(self.hand)
         for split in ("test", "train"):
+            if self._generated(split) == 0:
+                continue
             ids = self.pack.pool(split).ids
             if text in ids[self.n_hand[split]:]:
                 return offset + ids.index(text) - self.n_hand[split]

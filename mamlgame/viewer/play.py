@@ -61,8 +61,9 @@ class KeyState:
 
 
 def continuous_action(family_name: str, keys: list[str], fine: bool = False,
-                      max_step: float = 0.1, max_force: float = 5.0) -> torch.Tensor:
-    """Arrow keys as the action of a continuous family."""
+                      max_force: float = 5.0) -> torch.Tensor:
+    """Arrow keys as the action of a continuous family: a unit direction (navigation, terrain;
+    their dynamics scale and clip it) or the full force (velocity)."""
     dx = ("right" in keys) - ("left" in keys)
     dy = ("up" in keys) - ("down" in keys)
     scale = 0.2 if fine else 1.0
@@ -71,7 +72,7 @@ def continuous_action(family_name: str, keys: list[str], fine: bool = False,
     d = torch.tensor([float(dx), float(dy)])
     if d.norm() > 0:
         d = d / d.norm()
-    return d * scale * (max_step if family_name == "navigation" else 1.0)
+    return d * scale
 
 
 class PlayApp(App):
@@ -149,7 +150,8 @@ class PlayApp(App):
             self.cursor += 0.05 * (("right" in keys) - ("left" in keys))
             self.cursor = max(min(self.cursor, 3.0), -3.0)
             return None
-        return continuous_action(name, keys, self.keys.fine)
+        return continuous_action(name, keys, self.keys.fine,
+                                 getattr(self.family, "max_force", 5.0))
 
     def update(self) -> None:
         if self.episode.done:

@@ -1,0 +1,85 @@
+"""Pure drawing: expected colours at known positions, for every family."""
+
+import numpy as np
+import pytest
+
+from mamlgame.render import families as fam
+
+
+def px(img: np.ndarray, x: float, y: float) -> tuple[int, int, int]:
+    return tuple(int(c) for c in img[int(y), int(x)])
+
+
+def world_to_px(size: int, extent: float, x: float, y: float) -> tuple[float, float]:
+    s = (size - 1) / (2 * extent)
+    return (x + extent) * s, (extent - y) * s
+
+
+def test_navigation_shows_agent_goal_and_trail():
+    size, extent = 200, 1.0
+    trail = np.array([[0.0, 0.0], [-0.2, 0.3], [-0.4, 0.6]])
+    img = fam.draw_navigation((0.5, -0.5), (-0.4, 0.6), trail, size=size, extent=extent)
+    assert img.shape == (size, size, 3) and img.dtype == np.uint8
+    assert px(img, *world_to_px(size, extent, -0.4, 0.6)) == fam.AGENT
+    gx, gy = world_to_px(size, extent, 0.5, -0.5)
+    assert px(img, gx, gy) == fam.GOAL  # the hidden goal is shown to the viewer
+    mid = world_to_px(size, extent, -0.1, 0.15)  # halfway along the first trail segment
+    r, g, b = img[int(mid[1]) - 1:int(mid[1]) + 2, int(mid[0]) - 1:int(mid[0]) + 2].reshape(-1, 3).T
+    assert (b > r + 30).any()  # a bluish trail pixel
+    assert px(img, 2, size - 3) == fam.BACKGROUND
+
+
+def test_navigation_agent_off_field_is_drawn_at_the_edge():
+    img = fam.draw_navigation((0.1, 0.1), (5.0, 0.0), size=100, extent=1.0)
+    assert (img[:, -6:] == fam.AGENT).all(-1).any()
+
+
+@pytest.mark.parametrize("friction,ground", [(0.0, fam.ICE), (1.0, fam.GRASS), (2.0, fam.MUD)])
+def test_terrain_ground_colour_follows_friction(friction, ground):
+    img = fam.draw_terrain((0.5, 0.5), (0.0, 0.0), (0.0, 0.0), friction, 1.0, size=160)
+    colours = {tuple(c) for c in img[20:40, 100:120].reshape(-1, 3)}
+    assert ground in colours
+    assert fam.ground_color(friction) == ground
+
+
+def test_terrain_payload_is_shown_as_crates():
+    light = fam.draw_terrain((0.5, 0.5), (0.0, 0.0), (0.0, 0.0), 1.0, 0.0, size=160)
+    heavy = fam.draw_terrain((0.5, 0.5), (0.0, 0.0), (0.0, 0.0), 1.0, 2.5, size=160)
+    crate = fam.sprite("crate", 8)
+    wood = tuple(int(c) for c in crate[8 // 2, 8 // 2, :3]) if crate is not None else fam.CRATE
+    count = lambda im: int((im[:140] == wood).all(-1).sum())  # noqa: E731 (above the gauges)
+    assert count(heavy) > count(light)
+
+
+def test_velocity_gauge_shows_target_and_speed():
+    img = fam.draw_velocity(1.5, 3.0, 0.5, np.linspace(0, 0.5, 10), size=(240, 320))
+    assert img.shape == (240, 320, 3)
+    assert (img == fam.TARGET).all(-1).sum() > 20
+    assert (img == fam.NEEDLE).all(-1).sum() > 20
+    assert px(img, 5, 5) == fam.SKY
+
+
+def test_bandit_and_dispatch_cover_every_family():
+    states = {
+        "navigation": ({"goal_x": 0.2, "goal_y": 0.1}, {"p": np.zeros(2)}),
+        "terrain": ({"goal_x": 0.2, "goal_y": 0.1, "friction": 0.5, "payload": 1.0},
+                    {"p": np.zeros(2), "v": np.zeros(2)}),
+        "velocity": ({"target_velocity": 1.0}, {"x": np.zeros(()), "v": np.zeros(())}),
+        "bandit": ({"target": 0.3}, {"t": np.zeros(())}),
+    }
+    for name, (task, state) in states.items():
+        img = fam.draw_family(name, task, state, None, size=128)
+        assert img.dtype == np.uint8 and img.shape[1] == 128 and img.shape[2] == 3
+    with pytest.raises(ValueError):
+        fam.draw_family("nope", {}, {})
+
+
+def test_sprites_exist_and_scale():
+    for name in ("player", "goal", "hazard", "chase", "patrol", "random", "guard", "runner0",
+                 "robot", "crate"):
+        s = fam.sprite(name, 24)
+        assert s is not None and s.shape == (24, 24, 4), name
+    assert fam.sprite("missing-sprite", 24) is None
+    img = fam.canvas(32, 32)
+    fam.draw_sprite(img, "missing-sprite", 16, 16, 16, fam.GOAL)  # falls back to a disk
+    assert px(img, 16, 16) == fam.GOAL

@@ -1,0 +1,163 @@
+"""The viewer headless (SDL dummy drivers, every loop capped): play with scripted keys,
+watch with live adaptation, recordings, errors."""
+
+import os
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from mamlgame.cli import cli  # noqa: E402
+from mamlgame.packs import load_pack, parse_pack  # noqa: E402
+
+pygame = pytest.importorskip("pygame")
+
+TINY_NAV = """
+[pack]
+name = "tiny-nav"
+family = "navigation"
+horizon = 20
+[split]
+train = 3
+test = 2
+[[level]]
+name = "east"
+goal_x = 0.3
+goal_y = 0.0
+"""
+TINY = ["--meta-batch", "2", "--episodes", "2", "--horizon", "10", "--hidden", "8", "--quiet"]
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def key(k: int, down: bool = True, mod: int = 0):
+    return pygame.event.Event(pygame.KEYDOWN if down else pygame.KEYUP, key=k, mod=mod)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("viewer-run")
+    result = run("train", "navigation", "--iterations", "1", "--out", str(out), *TINY)
+    assert result.exit_code == 0, result.output
+    return out / "checkpoint.pt"
+
+
+def test_play_with_scripted_keys_reaches_the_goal(tmp_path):
+    from mamlgame.viewer.play import PlayApp
+
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_NAV)
+    app = PlayApp(load_pack(path), level=0, headless=True, speed=30)
+    app.run(max_frames=6, events={0: [key(pygame.K_RIGHT)]})
+    assert app.episode.success and app.episode.done and app.episode.steps == 3
+    frame = app.draw()
+    assert frame.shape == (app.height, app.width, 3)
+    app.close()
+
+
+def test_play_keys_restart_and_switch_levels():
+    from mamlgame.viewer.play import PlayApp
+
+    app = PlayApp(parse_pack(TINY_NAV), headless=True, speed=30)
+    events = {0: [key(pygame.K_d)], 2: [key(pygame.K_d, down=False)], 3: [key(pygame.K_n)],
+              4: [key(pygame.K_p)], 5: [key(pygame.K_p)], 6: [key(pygame.K_r)],
+              7: [key(pygame.K_EQUALS)], 8: [key(pygame.K_ESCAPE)]}
+    frames = app.run(max_frames=50, events=events)
+    assert frames == 8 and not app.running  # Esc quits before the cap
+    assert app.index == len(app.levels) - 1  # N, P, P wraps around to the last level
+    assert app.episode.steps == 2 and app.speed == pytest.approx(45)  # R at frame 6
+    app.close()
+
+
+def test_play_velocity_and_tapped_key_counts():
+    from mamlgame.viewer.play import PlayApp
+
+    app = PlayApp(load_pack("velocity"), level="sprint", headless=True, speed=3)
+    # a tap shorter than one simulation step still moves the runner
+    app.run(max_frames=10, events={0: [key(pygame.K_RIGHT)], 1: [key(pygame.K_RIGHT, False)]})
+    assert app.episode.steps == 1 and float(app.episode.state["v"][0, 0]) > 0
+    app.close()
+
+
+def test_play_cli_records_png_and_gif(tmp_path):
+    png, gif = tmp_path / "one.png", tmp_path / "many.gif"
+    r = run("play", "terrain", "--level", "mud-light", "--headless", "--frames", "5",
+            "--record", str(png))
+    assert r.exit_code == 0, r.output
+    assert Image.open(png).size[0] > 100
+    r = run("play", "velocity", "--headless", "--frames", "7", "--record", str(gif))
+    assert r.exit_code == 0, r.output
+    assert Image.open(gif).n_frames == 7
+
+
+def test_watch_records_gif_whose_halves_differ_after_adaptation(checkpoint, tmp_path):
+    from mamlgame.viewer import watch
+
+    gif = tmp_path / "watch.gif"
+    n = 24
+    r = run("play", "navigation", "--agent", str(checkpoint), "--level", "corner",
+            "--headless", "--frames", str(n), "--record", str(gif), "--speed", "60")
+    assert r.exit_code == 0, r.output
+    im = Image.open(gif)
+    assert im.n_frames == n
+    im.seek(n - 1)
+    last = np.asarray(im.convert("RGB"))
+    pane, top = 400, watch.HUD_H
+    left = last[top:top + pane, :pane]
+    right = last[top:top + pane, pane + watch.GAP:2 * pane + watch.GAP]
+    assert (left != right).any(axis=-1).mean() > 0.001
+
+
+def test_watch_app_keys_adapt_again_and_take_another_step(checkpoint):
+    from mamlgame.checkpoint import load_agent
+    from mamlgame.viewer.watch import WatchApp
+
+    agent = load_agent(checkpoint)
+    app = WatchApp(agent, level=0, headless=True, speed=30, pane=160)
+    app.run(max_frames=15)
+    assert app.adapted is not None and app.adaptation.steps_taken == 1
+    w = agent.params["layers.0.weight"]
+    assert not np.allclose(app.adapted["layers.0.weight"][0].numpy(), w.numpy())
+    first = app.adapted["layers.0.weight"].clone()
+    app.handle(key(pygame.K_EQUALS))  # + : another inner step from theta'
+    app.run(max_frames=30)
+    assert app.adaptation.steps_taken == 2
+    assert not np.allclose(app.adapted["layers.0.weight"].numpy(), first.numpy())
+    app.handle(key(pygame.K_a))  # A: a new batch from theta, one step
+    app.handle(key(pygame.K_SPACE))  # pause
+    steps = app.left.episode.steps
+    app.run(max_frames=45)
+    assert app.adaptation.steps_taken == 1 and app.paused
+    app.handle(key(pygame.K_PERIOD))  # one frame
+    app.run(max_frames=46)
+    assert app.left.episode.steps in (steps + 1, 1)
+    speed = app.speed
+    app.handle(key(pygame.K_UP))
+    assert app.speed > speed
+    app.close()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["play", "navigation", "--agent", "missing.pt", "--headless", "--frames", "2"],
+     "error: missing.pt: no such checkpoint"),
+    (["play", "navigation", "--level", "nowhere", "--headless", "--frames", "2"],
+     "no level 'nowhere'"),
+    (["play", "navigation", "--level", "999999", "--headless", "--frames", "2"],
+     "no level with index 999999"),
+    (["play", "no-such-pack", "--headless", "--frames", "2"],
+     "error: no-such-pack: no such level pack"),
+    (["play", "navigation", "--headless"], "error: --headless needs --frames"),
+    (["play", "navigation", "--headless", "--frames", "2", "--record", "x.mp4"],
+     "expects a .gif or .png"),
+])
+def test_bad_input_is_one_line_and_nonzero(args, message):
+    r = run(*args)
+    assert r.exit_code == 1
+    assert message in r.output
+    assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
