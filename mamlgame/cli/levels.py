@@ -1,11 +1,14 @@
-"""`mamlgame levels ...`: list, show and validate level packs."""
+"""`mamlgame levels ...`: list, show, validate, preview and create level packs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
-from mamlgame.errors import PackError
-from mamlgame.packs import load_pack, shipped_packs
+from mamlgame.errors import MamlgameError, PackError
+from mamlgame.packs import Dist, LevelPack, load_pack, shipped_packs
 
 
 @click.group()
@@ -19,6 +22,64 @@ def list_packs() -> None:
     for name in shipped_packs():
         pack = load_pack(name)
         click.echo(f"{name:<12} {pack.family:<10} {pack.description}")
+
+
+def _fmt(value: Any) -> str:
+    """A parsed pack value written back in pack syntax."""
+    if isinstance(value, Dist):
+        if value.kind == "const":
+            return f"{value.lo:g}"
+        if value.kind in ("uniform", "int"):
+            return f"[{value.lo:g}, {value.hi:g}]"
+        if len(value.choices) == 1:
+            return f'"{value.choices[0]}"'
+        return "{ " + ", ".join(f"{c} = {w:g}" for c, w in
+                                zip(value.choices, value.weights, strict=True)) + " }"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _describe_level(pack: LevelPack, level: dict[str, Any]) -> list[str]:
+    split = "test" if level["name"] in pack.test_levels else "train"
+    spec = level.get("spec")
+    if spec is None:  # a continuous family: the level is its parameters
+        values = ", ".join(f"{k} = {_fmt(v)}" for k, v in level.items() if k != "name")
+        return [f"  {level['name']} ({split}): {values}"]
+    h, w = spec.shape
+    opps = ", ".join(f"{o.behaviour} {o.speed:g}" for o in spec.opponents) or "none"
+    lines = [f"  {spec.name} ({split}, {spec.mode}, {w}x{h}, player speed "
+             f"{spec.player_speed:g}, opponents: {opps})"]
+    return lines + ["    " + row for row in spec.ascii().splitlines()]
+
+
+@levels.command()
+@click.argument("pack_spec", metavar="PACK")
+def show(pack_spec: str) -> None:
+    """Summarise a pack: family, splits, generate settings and hand-designed levels."""
+    pack = load_pack(pack_spec)
+    out = [f"pack:     {pack.name} ({pack.path})", f"family:   {pack.family}",
+           f"about:    {pack.description}", f"horizon:  {pack.horizon}   seed: {pack.seed}"]
+    for split, n in (("train", pack.n_train), ("test", pack.n_test)):
+        hand = [lv["name"] for lv in pack.split_levels(split)]
+        extra = f" + {len(hand)} hand-designed ({', '.join(hand)})" if hand else ""
+        out.append(f"{split + ':':<9} {n} generated{extra}")
+    out.append("[generate]")
+    out += [f"  {k} = {_fmt(v)}" for k, v in pack.generate.items()]
+    overrides = {k: v for k, v in pack.generate_test.items() if pack.generate.get(k) != v}
+    if overrides:
+        out.append("[generate.test]")
+        out += [f"  {k} = {_fmt(v)}" for k, v in overrides.items()]
+    if pack.reward:
+        out.append("[reward]")
+        out += [f"  {k} = {_fmt(v)}" for k, v in pack.reward.items()]
+    if pack.levels:
+        out.append("levels:")
+        for level in pack.levels:
+            out += _describe_level(pack, level)
+    click.echo("\n".join(out))
 
 
 @levels.command()
@@ -37,6 +98,126 @@ def validate(packs: tuple[str, ...]) -> None:
         click.echo(f"ok: {pack.path} ({pack.family}, {n_train} train / {n_test} test tasks)")
     if failed:
         raise click.exceptions.Exit(1)
+
+
+def find_level(pack: LevelPack, level: str | None, split: str | None) -> tuple[str, int]:
+    """(split, index into that split's pool) of a level given by name or index."""
+    if level is not None and not level.lstrip("-").isdigit():
+        splits = [split] if split else ["test" if level in pack.test_levels else "train"]
+        for s in splits:
+            ids = pack.pool(s).ids
+            if level in ids:
+                return s, ids.index(level)
+        raise PackError(f"{pack.path}: no level named '{level}' in the "
+                        f"{' or '.join(splits)} split")
+    split = split or "train"
+    index = int(level or 0)
+    n = len(pack.pool(split))
+    if not 0 <= index < n:
+        raise PackError(f"{pack.path}: level index {index} is out of range "
+                        f"(the {split} split has {n} levels: 0..{n - 1})")
+    return split, index
+
+
+@levels.command()
+@click.argument("pack_spec", metavar="PACK")
+@click.option("--level", "level", default=None, help="Level name or index (default 0).")
+@click.option("--split", type=click.Choice(["train", "test"]), default=None,
+              help="Split to take the level from (default: where the name is, else train).")
+@click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
+              help="PNG file to write.")
+@click.option("--tile", type=click.IntRange(4, 128), default=24, help="Pixels per tile.")
+def preview(pack_spec: str, level: str | None, split: str | None, out: str, tile: int) -> None:
+    """Draw a level of a game pack to a PNG file."""
+    from PIL import Image  # noqa: PLC0415
+
+    from mamlgame.render.game import draw_game  # noqa: PLC0415
+
+    pack = load_pack(pack_spec)
+    if pack.family != "game":
+        raise PackError(f"{pack.path}: preview draws game packs (this pack is {pack.family})")
+    split, index = find_level(pack, level, split)
+    tasks = pack.pool(split).select([index])
+    img = draw_game(tasks, tile=tile)
+    try:
+        Image.fromarray(img).save(out, format="PNG")
+    except OSError as e:
+        raise MamlgameError(f"{out}: cannot write: {e}") from None
+    click.echo(f"{out}: {tasks.ids[0]} ({split} split, {img.shape[1]}x{img.shape[0]} px)")
+
+
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789")
+STARTER = '''\
+# A starter level pack for the game family. Every key has a default; delete what you
+# do not need. Check it with `mamlgame levels validate {path}` and look at a level with
+# `mamlgame levels preview {path} --level my-first-level --out level.png`.
+[pack]
+name = "{name}"                  # unique id: lowercase letters, digits and -
+family = "game"
+description = "My levels."
+horizon = 60                     # steps per episode
+seed = 1                         # makes every generated level reproducible
+
+[split]
+train = 200                      # procedurally generated training levels
+test = 20                        # generated test levels (never equal to a training level)
+test_levels = ["my-first-level"] # hand-designed levels held out for evaluation
+
+[generate]
+# a number is a constant; [lo, hi] is uniform (integers if both are integers);
+# a table of weights {{ a = 0.5, b = 0.5 }} is a categorical choice.
+mode = "topdown"                 # topdown | platformer (or weights to mix them)
+size = [9, 12]                   # map height and width in tiles, outer walls included
+layout = {{ open = 0.5, rooms = 0.3, maze = 0.2 }}   # platformer: platforms, gaps
+goal_distance = [3, 10]          # path distance (steps) from start to goal
+player_speed = [0.75, 1.0]       # tiles per step (fractions accumulate; platformer <= 1)
+jump_height = 3                  # platformer: tiles a jump rises
+opponents = [0, 2]               # how many
+opponent_speed = [0.25, 0.75]
+opponent_behaviour = {{ chase = 0.5, patrol = 0.3, random = 0.2 }}   # also: guard
+guard_radius = 3                 # guards chase a player this near their post
+hazards = 0                      # extra hazard tiles
+observe_goal = false             # the goal is hidden unless this is true
+view = 2                         # radius of the tile patch the agent sees
+observe_opponents = 2            # nearest opponents in the observation
+
+[generate.test]                  # overrides for the test split (out-of-distribution tests)
+player_speed = [1.0, 1.25]
+
+[reward]
+goal = 10.0
+caught = -10.0
+hazard = -5.0
+step = -0.05
+shaping = 0.5                    # shaping * (d_prev - d_now), d = path distance to the goal
+
+# Hand-designed levels. Legend: # wall, . floor, S start, G goal, O opponent, ^ hazard.
+[[level]]
+name = "my-first-level"
+map = """
+#########
+#S....G.#
+#.#####.#
+#...O...#
+#########
+"""
+opponents = [{{ behaviour = "patrol", speed = 1.0 }}]   # one entry per O, in reading order
+'''
+
+
+@levels.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+def new(path: str) -> None:
+    """Write a commented starter game pack to PATH (never overwrites)."""
+    p = Path(path)
+    if p.exists():
+        raise MamlgameError(f"{p}: already exists (not overwriting; choose another name)")
+    name = "".join(c if c in _NAME_CHARS else "-" for c in p.stem.lower()).strip("-") or "my-pack"
+    try:
+        p.write_text(STARTER.format(name=name, path=p), encoding="utf-8")
+    except OSError as e:
+        raise MamlgameError(f"{p}: cannot write: {e}") from None
+    click.echo(f"wrote {p}; next: mamlgame levels validate {p}")
 
 
 COMMANDS = [levels]
