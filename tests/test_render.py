@@ -83,3 +83,69 @@ def test_sprites_exist_and_scale():
     img = fam.canvas(32, 32)
     fam.draw_sprite(img, "missing-sprite", 16, 16, 16, fam.GOAL)  # falls back to a disk
     assert px(img, 16, 16) == fam.GOAL
+
+
+GAME = '''
+[pack]
+name = "tiny-game"
+family = "game"
+[split]
+train = 1
+test = 1
+[generate]
+size = [7, 7]
+[[level]]
+name = "hall"
+map = """
+#######
+#S..G.#
+#..^..#
+#O...O#
+#######
+"""
+opponents = [{ behaviour = "chase", speed = 0.5 }, { behaviour = "guard", speed = 0.5 }]
+'''
+
+
+def colours_in_tile(img: np.ndarray, row: int, col: int, tile: int) -> set:
+    block = img[row * tile:(row + 1) * tile, col * tile:(col + 1) * tile]
+    return {tuple(int(v) for v in c) for c in block.reshape(-1, 3)}
+
+
+def sprite_colours(name: str) -> set:
+    s = fam.sprite(name, 16)
+    return {tuple(int(v) for v in c[:3]) for c in s.reshape(-1, 4) if c[3] > 127}
+
+
+def test_game_drawing_has_the_expected_looks_at_known_tiles():
+    from mamlgame.packs import parse_pack
+    from mamlgame.render import game as rg
+    from mamlgame.tasks import make_family
+    from mamlgame.viewer.episode import Episode
+
+    pack = parse_pack(GAME)
+    tasks = pack.pool("train").select([0])
+    family = make_family(pack)
+    ep = Episode(family, tasks, seed=0)
+    tile = 16
+    img = ep.frame(size=7 * tile)
+    assert img.shape == (5 * tile, 7 * tile, 3)
+    blue = (52, 120, 220)   # the player sprite's body
+    assert blue in colours_in_tile(img, 1, 1, tile)
+    assert (250, 210, 40) in colours_in_tile(img, 1, 4, tile)  # the goal flag
+    hazard = colours_in_tile(img, 2, 3, tile)
+    assert rg.HAZARD in hazard and (150, 150, 160) in hazard  # spikes on the hazard tile
+    assert (220, 50, 50) in colours_in_tile(img, 3, 1, tile)  # chase: red
+    assert (40, 170, 190) in colours_in_tile(img, 3, 5, tile)  # guard: cyan
+    assert colours_in_tile(img, 0, 0, tile) <= sprite_colours("wall")  # bricks
+    assert rg.FLOOR in colours_in_tile(img, 2, 1, tile)
+    # each behaviour has its own look
+    looks = [frozenset(sprite_colours(b)) for b in ("chase", "patrol", "random", "guard")]
+    assert len(set(looks)) == 4
+    # the trail runs through the tiles the player visited
+    ep.step(2)
+    ep.step(2)
+    img = ep.frame(size=7 * tile)
+    y, x = int(1.5 * tile), int(2.5 * tile)
+    r, g, b = (int(v) for v in img[y, x - tile // 2])
+    assert b > r + 40  # a blue trail between tiles (1,1) and (1,2)

@@ -161,3 +161,81 @@ def test_bad_input_is_one_line_and_nonzero(args, message):
     assert r.exit_code == 1
     assert message in r.output
     assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+
+
+TINY_GAME = '''
+[pack]
+name = "tiny-game"
+family = "game"
+horizon = 20
+[split]
+train = 2
+test = 2
+[generate]
+size = [7, 7]
+[[level]]
+name = "hall"
+map = """
+#######
+#S..G.#
+#..^..#
+#O....#
+#######
+"""
+opponents = [{ behaviour = "patrol", speed = 0.5 }]
+[[level]]
+name = "hop"
+mode = "platformer"
+jump_height = 2
+map = """
+#######
+#.....#
+#...#G#
+#S..#.#
+#######
+"""
+'''
+
+
+def test_play_game_with_scripted_keys_reaches_the_goal():
+    from mamlgame.viewer.play import PlayApp
+
+    app = PlayApp(parse_pack(TINY_GAME), level="hall", headless=True, speed=30)
+    app.run(max_frames=8, events={0: [key(pygame.K_RIGHT)]})
+    ep = app.episode
+    assert ep.done and ep.success and ep.steps == 3 and ep.outcome() == "GOAL!"
+    assert [tuple(p) for p in ep.trail] == [(1, 1), (1, 2), (1, 3), (1, 4)]
+    app.close()
+
+
+def test_play_platformer_jumps_with_space():
+    from mamlgame.viewer.play import PlayApp
+
+    app = PlayApp(parse_pack(TINY_GAME), level="hop", headless=True, speed=30)
+    # run right to the wall, then jump right over it onto the goal
+    events = {0: [key(pygame.K_RIGHT)], 3: [key(pygame.K_SPACE)]}
+    app.run(max_frames=12, events=events)
+    assert app.episode.success, [tuple(p) for p in app.episode.trail]
+    app.close()
+
+
+def test_game_keys_map_to_actions():
+    from mamlgame.viewer.game_scene import game_action
+
+    pack = parse_pack(TINY_GAME)
+    levels = {t: pack.pool("train").select([i]) for i, t in enumerate(("hall", "hop"))}
+    topdown, platformer = levels["hall"], levels["hop"]
+    assert bool(platformer["platformer"][0]) and not bool(topdown["platformer"][0])
+    cases = [(topdown, [], 0), (topdown, ["left"], 1), (topdown, ["right"], 2),
+             (topdown, ["up"], 3), (topdown, ["down"], 4), (topdown, ["up", "left"], 1),
+             (platformer, ["jump"], 3), (platformer, ["left", "jump"], 4),
+             (platformer, ["right", "up"], 5), (platformer, ["right"], 2)]
+    for tasks, keys, action in cases:
+        assert int(game_action(None, tasks, keys)) == action, keys
+
+
+def test_play_game_cli_default_pack_records(tmp_path):
+    out = tmp_path / "play.png"
+    r = run("play", "--headless", "--frames", "3", "--record", str(out))  # bare play: mixed
+    assert r.exit_code == 0, r.output
+    assert Image.open(out).size[0] >= 400

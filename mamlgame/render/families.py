@@ -363,3 +363,44 @@ def draw_family(family: str, task: dict[str, float], state: dict[str, np.ndarray
     if family == "bandit":
         return draw_bandit(task["target"], trail, size=size)
     raise ValueError(f"no drawing for family {family!r}")
+
+
+# ---- game decoration (sprites and trail over `render.game.draw_game`) ------------------------
+def decorate_game(img: np.ndarray, layout: dict, trail: np.ndarray | None, tile: int
+                  ) -> np.ndarray:
+    """Sprites over a flat game drawing: bricks on walls, spikes on hazards, the goal flag, a
+    look per opponent behaviour and the player; the player's trail through tile centres.
+
+    `layout`: wall, hazard [h, w] bool; goal, player (row, col); opponents [((row, col),
+    behaviour)]; outcome (0 running, 1 goal, 2 caught, 3 hazard). Returns a new array.
+    """
+    img = img.copy()
+    wall_sprite = sprite("wall", tile)
+    if wall_sprite is not None:
+        for r, c in zip(*np.nonzero(layout["wall"]), strict=True):
+            img[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile] = wall_sprite[..., :3]
+    hazard_sprite = sprite("hazard", tile)
+    if hazard_sprite is not None:
+        for r, c in zip(*np.nonzero(layout["hazard"]), strict=True):
+            blit(img, hazard_sprite, (c + 0.5) * tile, (r + 0.5) * tile)
+
+    def centre(rc: tuple[int, int]) -> tuple[float, float]:
+        return (rc[1] + 0.5) * tile, (rc[0] + 0.5) * tile
+
+    gx, gy = centre(layout["goal"])
+    draw_sprite(img, "goal", gx, gy, int(tile * 0.9), GOAL)
+    if trail is not None and len(trail) > 1:
+        pts = (np.asarray(trail, np.float64)[-300:, ::-1] + 0.5) * tile
+        n = len(pts)
+        for i in range(n - 1):
+            polyline(img, pts[i:i + 2], blend(BACKGROUND, TRAIL, 0.3 + 0.7 * (i + 1) / n),
+                     max(tile / 8, 2))
+    for rc, behaviour in layout["opponents"]:
+        draw_sprite(img, behaviour, *centre(rc), int(tile * 0.95), NEEDLE)
+    px, py = centre(layout["player"])
+    if layout.get("outcome", 0) == 1:
+        disk(img, px, py, tile * 0.5, TARGET, inner=tile * 0.4)
+    elif layout.get("outcome", 0) >= 2:
+        disk(img, px, py, tile * 0.5, NEEDLE, inner=tile * 0.4)
+    draw_sprite(img, "player", px, py, int(tile * 0.95), AGENT)
+    return img

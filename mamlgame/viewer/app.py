@@ -116,7 +116,7 @@ class App:
             self.update()
             if recorder is not None:
                 recorder.add(self.draw())
-            elif self.screen is not None:
+            else:
                 self.render(self.surface)
             if self.screen is not None:
                 self.screen.blit(self.surface, (0, 0))

@@ -55,7 +55,7 @@ class Episode:
         if self.family.name == "game":
             from mamlgame.viewer.game_scene import game_trail_point  # noqa: PLC0415
 
-            point = game_trail_point(self.state)
+            point = game_trail_point(self.tasks, self.state)
         if point is not None:
             self.trail.append(point)
 
@@ -83,11 +83,16 @@ class Episode:
         return draw_state(self.family, self.tasks, self.state, self.trail, size, self.steps)
 
     def outcome(self) -> str:
-        """A word for how the episode ended ('' while running)."""
+        """A banner word for how the episode ended ('' while running)."""
         if not self.done:
             return ""
-        return "goal" if self.success else ("time" if self.steps >= self.family.horizon
-                                            else "ended")
+        if self.family.name == "game":
+            from mamlgame.viewer.game_scene import game_outcome  # noqa: PLC0415
+
+            word = game_outcome(self.state)
+            if word:
+                return word
+        return "SUCCESS" if self.success else "TIME UP"
 
 
 class PolicyPlayer:

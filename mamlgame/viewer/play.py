@@ -15,7 +15,7 @@ from mamlgame.viewer.app import ACCENT, BAD, DIM, GOOD, HUD_BG, App
 from mamlgame.viewer.episode import DEFAULT_SPEED, Episode, task_caption
 from mamlgame.viewer.levels import LevelList
 
-HUD_H = 58
+HUD_H = 78
 END_HOLD_FRAMES = 45  # how long the end-of-episode banner stays before a restart
 
 
@@ -177,16 +177,12 @@ class PlayApp(App):
                   (8, 6))
         self.text(surface, f"step {ep.steps}/{self.family.horizon}   return {ep.ret:+.2f}   "
                   f"speed {self.speed:.0f}/s", (8, 30), DIM, 20)
-        self.text(surface, task_caption(self.family, self.tasks), (self.width - 8, 30), DIM, 18,
-                  "topright")
+        self.text(surface, task_caption(self.family, self.tasks), (8, 54), DIM, 18)
         if self.family.name == "bandit":
             self.text(surface, f"cursor {self.cursor:+.2f} (space: commit)",
                       (self.width - 8, self.height - 16), ACCENT, 20, "bottomright")
         if ep.done:
-            word = {"goal": "GOAL!", "time": "TIME UP"}.get(ep.outcome(), "CAUGHT!")
-            if self.family.name != "game":
-                word = "SUCCESS" if ep.success else "EPISODE OVER"
-            self.text(surface, word, (self.width // 2, HUD_H + self.size // 2),
+            self.text(surface, ep.outcome(), (self.width // 2, HUD_H + self.size // 2),
                       GOOD if ep.success else BAD, 64, "center")
         self.text(surface, "R restart  N/P level  +/- speed  Esc quit", (self.width - 8, 8),
                   DIM, 16, "topright")
