@@ -43,6 +43,7 @@ from mamlgame.tasks.base import State, TaskFamily
 CHASE, PATROL, RANDOM, GUARD = (BEHAVIOURS.index(b) for b in BEHAVIOURS)
 OUTCOMES = ("running", "goal", "caught", "hazard")
 SCALE = 10.0
+OBS_BOUND = 8.0  # every observation entry lies in [-OBS_BOUND, OBS_BOUND]
 _M31 = 0x7FFFFFFF
 
 
@@ -209,17 +210,11 @@ class Game(TaskFamily):
             (r - 1) / (dims[..., 0] - 1).clamp(min=1), (c - 1) / (dims[..., 1] - 1).clamp(min=1),
             tasks["speed"].view(t, 1).expand(t, e), state["acc"], plat.float(),
             grounded.float(), state["rise"] / tasks["jump"].view(t, 1),
-            state["t"] / self.horizon,
+            (state["t"] / self.horizon).clamp(max=1.0),
         ]
         out = [torch.stack([f.float() for f in feats], -1)]
 
-        v = self.view
-        span = torch.arange(-v, v + 1)
-        side = 2 * v + 1
-        rr = (r[..., None, None] + span[:, None]).expand(t, e, side, side).reshape(t, e, -1)
-        cc = (c[..., None, None] + span[None, :]).expand(t, e, side, side).reshape(t, e, -1)
-        inside = (rr >= 0) & (rr < hh) & (cc >= 0) & (cc < ww)
-        idx = rr.clamp(0, hh - 1) * ww + cc.clamp(0, ww - 1)
+        inside, idx = self._patch(r, c, hh, ww)
         out.append(torch.where(inside, at(tasks["wall"], idx), True).float())
         out.append((inside & at(tasks["hazard"], idx)).float())
         if self.observe_goal:
@@ -242,3 +237,40 @@ class Game(TaskFamily):
             g = tasks["goal"].view(t, 1)
             out.append(torch.stack([(g // ww - r) / SCALE, (g % ww - c) / SCALE], -1).float())
         return torch.cat(out, -1)
+
+    def _patch(self, r: torch.Tensor, c: torch.Tensor, hh: int, ww: int
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The `view`-radius patch around tiles (r, c) [T, ...]: (inside grid, flat index)."""
+        v = self.view
+        span = torch.arange(-v, v + 1)
+        side = 2 * v + 1
+        shape = (*r.shape, side, side)
+        rr = (r[..., None, None] + span[:, None]).expand(shape).reshape(*r.shape, -1)
+        cc = (c[..., None, None] + span[None, :]).expand(shape).reshape(*r.shape, -1)
+        inside = (rr >= 0) & (rr < hh) & (cc >= 0) & (cc < ww)
+        return inside, rr.clamp(0, hh - 1) * ww + cc.clamp(0, ww - 1)
+
+    @property
+    def opponent_obs_dim(self) -> int:
+        """Size of an opponent's observation (`observe_opponents_view`)."""
+        return 9 + (2 * self.view + 1) ** 2
+
+    def observe_opponents_view(self, tasks: Tasks, state: State) -> torch.Tensor:
+        """What each opponent sees [T, E, M, opponent_obs_dim] (the PettingZoo adapter):
+        its position (2), the player's relative (row, col) / 10 (2), its speed (1), its
+        behaviour one-hot (4) and the wall patch of radius `view` around it."""
+        opp = state["opp"]
+        t, e, m = opp.shape
+        hh, ww = (int(x) for x in tasks["grid"][0])
+        r, c = opp // ww, opp % ww
+        dims = tasks["dims"].view(t, 1, 1, 2).float()
+        pr, pc = (state["pos"] // ww)[..., None], (state["pos"] % ww)[..., None]
+        beh = torch.nn.functional.one_hot(tasks["opp_beh"], len(BEHAVIOURS)).float()
+        feats = torch.stack([
+            (r - 1) / (dims[..., 0] - 1).clamp(min=1), (c - 1) / (dims[..., 1] - 1).clamp(min=1),
+            (pr - r) / SCALE, (pc - c) / SCALE,
+            tasks["opp_speed"][:, None, :].expand(t, e, m),
+        ], -1).float()
+        inside, idx = self._patch(r, c, hh, ww)
+        walls = torch.where(inside, at(tasks["wall"], idx), True).float()
+        return torch.cat([feats, beh[:, None].expand(t, e, m, -1), walls], -1)

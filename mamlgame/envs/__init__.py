@@ -1,0 +1,21 @@
+"""Ecosystem adapters over the game engine: a Gymnasium `Env` and a PettingZoo `ParallelEnv`.
+
+Both run `mamlgame.tasks.game.Game` with a batch of one level and one episode, so every
+rule has exactly one implementation. Importing this package registers `mamlgame/Game-v0`:
+
+    import gymnasium as gym, mamlgame.envs
+    env = gym.make("mamlgame/Game-v0", pack="chasers", level="corridor", split="test")
+"""
+
+from __future__ import annotations
+
+import gymnasium
+
+from mamlgame.envs.gym_env import GameEnv
+from mamlgame.envs.parallel_env import GameParallelEnv
+
+ENV_ID = "mamlgame/Game-v0"
+if ENV_ID not in gymnasium.registry:
+    gymnasium.register(id=ENV_ID, entry_point="mamlgame.envs.gym_env:GameEnv")
+
+__all__ = ["ENV_ID", "GameEnv", "GameParallelEnv"]

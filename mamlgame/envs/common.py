@@ -1,0 +1,46 @@
+"""What both adapters share: choosing a pack and level, and one-level engine calls."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from mamlgame.errors import PackError
+from mamlgame.packs import LevelPack, Tasks, load_pack
+from mamlgame.tasks.game import Game
+
+
+def open_game(pack: str | LevelPack, split: str, horizon: int | None) -> tuple[LevelPack, Game]:
+    """The pack (a shipped name, a path or a loaded pack) and its game engine."""
+    pack = pack if isinstance(pack, LevelPack) else load_pack(pack)
+    if pack.family != "game":
+        raise PackError(f"{pack.path}: the game envs need a game pack (this one is "
+                        f"{pack.family})")
+    pack.pool(split)  # validates the split name and generates it
+    return pack, Game(pack, horizon)
+
+
+def level_index(pack: LevelPack, split: str, level: int | str | None) -> int | None:
+    """Index into the split's pool of a level given by name or index (None: random)."""
+    if level is None:
+        return None
+    ids = pack.pool(split).ids
+    if isinstance(level, str) and not level.isdigit():
+        if level not in ids:
+            raise PackError(f"{pack.path}: no level named '{level}' in the {split} split")
+        return ids.index(level)
+    index = int(level)
+    if not 0 <= index < len(ids):
+        raise PackError(f"{pack.path}: level index {index} is out of range (the {split} "
+                        f"split has {len(ids)} levels)")
+    return index
+
+
+def start_level(pack: LevelPack, game: Game, split: str, fixed: int | None,
+                rng: np.random.Generator) -> tuple[Tasks, dict[str, torch.Tensor]]:
+    """Pick the level (fixed, or drawn with `rng`) and reset one episode of it."""
+    pool = pack.pool(split)
+    index = fixed if fixed is not None else int(rng.integers(len(pool)))
+    tasks = pool.select([index])
+    generator = torch.Generator().manual_seed(int(rng.integers(2**31 - 1)))
+    return tasks, game.reset(tasks, 1, generator)

@@ -1,0 +1,126 @@
+"""`GameParallelEnv`: a game level as a PettingZoo `ParallelEnv` (player and opponents)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from mamlgame.envs.common import level_index, open_game, start_level
+from mamlgame.packs import LevelPack
+from mamlgame.packs.game_rules import MOVES, N_ACTIONS
+from mamlgame.tasks.game import OBS_BOUND, OUTCOMES
+
+PLAYER = "player_0"
+
+
+def opponent_agent(j: int) -> str:
+    return f"opponent_{j}"
+
+
+class GameParallelEnv(ParallelEnv):
+    """The player (`"player_0"`) and each opponent (`"opponent_<j>"`) as agents.
+
+    Same arguments as `GameEnv`. The player acts with Discrete(6) (see `GameEnv`); an
+    opponent with Discrete(5): 0 stay, 1 up, 2 down, 3 left, 4 right. An opponent whose action
+    is not given in `step(actions)` follows its scripted behaviour. Rewards: the player's
+    game reward; each opponent gets its negative. All agents terminate together (goal,
+    caught, hazard) and are truncated at the horizon. `possible_agents` holds the most
+    opponents a level of the split has; `agents` those of the current level.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "name": "mamlgame_game_v0",
+                "is_parallelizable": True, "render_fps": 8}
+
+    def __init__(self, pack: str | LevelPack = "mixed", level: int | str | None = None,
+                 split: str = "train", render_mode: str | None = None,
+                 horizon: int | None = None, tile: int = 24):
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.pack, self.game = open_game(pack, split, horizon)
+        self.split, self.render_mode, self.tile = split, render_mode, tile
+        self.fixed_level = level_index(self.pack, split, level)
+        mask = self.pack.pool(split)["opp_mask"]
+        if self.fixed_level is not None:
+            mask = mask[self.fixed_level:self.fixed_level + 1]
+        self.possible_agents = [PLAYER] + [opponent_agent(j)
+                                           for j in range(int(mask.sum(1).max()))]
+        box = spaces.Box(-OBS_BOUND, OBS_BOUND, (self.game.obs_dim,), np.float32)
+        opp_box = spaces.Box(-OBS_BOUND, OBS_BOUND, (self.game.opponent_obs_dim,), np.float32)
+        self._obs_spaces = {a: box if a == PLAYER else opp_box for a in self.possible_agents}
+        self._act_spaces = {a: spaces.Discrete(N_ACTIONS if a == PLAYER else len(MOVES))
+                            for a in self.possible_agents}
+        self.agents: list[str] = []
+        self.tasks, self.state = None, None
+        self._rng = np.random.default_rng()
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        return self._obs_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Space:
+        return self._act_spaces[agent]
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        fixed = self.fixed_level
+        if options and options.get("level") is not None:
+            fixed = level_index(self.pack, self.split, options["level"])
+        self.tasks, self.state = start_level(self.pack, self.game, self.split, fixed, self._rng)
+        n = int(self.tasks["opp_mask"][0].sum())
+        self.agents = [PLAYER] + [opponent_agent(j) for j in range(n)]
+        return self._observations(), {a: self._info() for a in self.agents}
+
+    def step(self, actions: dict[str, Any]):
+        if self.state is None:
+            raise RuntimeError("call reset() before step()")
+        m = self.tasks["opp_mask"].shape[1]
+        opp_action = torch.full((1, 1, m), -1, dtype=torch.long)
+        for j in range(len(self.agents) - 1):
+            act = actions.get(opponent_agent(j))
+            if act is not None:
+                opp_action[0, 0, j] = int(act)
+        player = actions.get(PLAYER)
+        a = torch.tensor([[0 if player is None else int(player)]])
+        self.state, reward, done = self.game.step(self.tasks, self.state, a, opp_action)
+        r = float(reward[0, 0])
+        terminated = bool(done[0, 0])
+        truncated = not terminated and int(self.state["t"][0, 0]) >= self.game.horizon
+        agents = self.agents
+        obs = self._observations()
+        rewards = {a: (r if a == PLAYER else -r) for a in agents}
+        terms = {a: terminated for a in agents}
+        truncs = {a: truncated for a in agents}
+        infos = {a: self._info() for a in agents}
+        if terminated or truncated:
+            self.agents = []
+        return obs, rewards, terms, truncs, infos
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array" or self.state is None:
+            return None
+        from mamlgame.render.game import draw_game  # noqa: PLC0415
+
+        return draw_game(self.tasks, self.state, tile=self.tile)
+
+    def state_array(self) -> np.ndarray:
+        """The player's observation (a global summary for centralised critics)."""
+        return self.game.observe(self.tasks, self.state)[0, 0].numpy().astype(np.float32)
+
+    def close(self) -> None:
+        pass
+
+    def _observations(self) -> dict[str, np.ndarray]:
+        player = self.game.observe(self.tasks, self.state)[0, 0].numpy().astype(np.float32)
+        opp = self.game.observe_opponents_view(self.tasks, self.state)[0, 0].numpy()
+        out = {PLAYER: player}
+        for j, a in enumerate(self.agents[1:]):
+            out[a] = opp[j].astype(np.float32)
+        return out
+
+    def _info(self) -> dict[str, Any]:
+        return {"level": self.tasks.ids[0], "outcome": OUTCOMES[int(self.state["outcome"][0, 0])]}
