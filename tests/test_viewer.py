@@ -239,3 +239,43 @@ def test_play_game_cli_default_pack_records(tmp_path):
     r = run("play", "--headless", "--frames", "3", "--record", str(out))  # bare play: mixed
     assert r.exit_code == 0, r.output
     assert Image.open(out).size[0] >= 400
+
+
+@pytest.fixture(scope="module")
+def game_checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("game-run")
+    pack = out / "tiny-game.toml"
+    pack.write_text(TINY_GAME)
+    result = run("train", str(pack), "--iterations", "1", "--out", str(out / "run"), *TINY)
+    assert result.exit_code == 0, result.output
+    return out / "run" / "checkpoint.pt"
+
+
+def test_human_vs_agent_moves_the_controlled_opponent(game_checkpoint):
+    from mamlgame.checkpoint import load_agent
+    from mamlgame.viewer.versus import VersusApp
+
+    app = VersusApp(load_agent(game_checkpoint), level="hall", headless=True, speed=30,
+                    episodes=2)
+    while app.adaptation.running:  # the match starts once the agent has adapted
+        app.run(max_frames=app.frame_no + 1)
+    start = int(app.env.state["opp"][0, 0, 0])
+    width = int(app.tasks["grid"][0, 1])
+    app.run(max_frames=app.frame_no + 4, events={app.frame_no: [key(pygame.K_UP)]})
+    assert app.steps >= 3
+    # opponent speed 0.5: it moved up at least once, never sideways
+    now = int(app.env.state["opp"][0, 0, 0])
+    assert now != start and (start - now) % width == 0 and now < start
+    assert app.draw().shape == (app.height, app.width, 3)
+    app.close()
+
+
+def test_human_vs_agent_cli_runs_and_refuses_non_game_agents(game_checkpoint, checkpoint,
+                                                             tmp_path):
+    r = run("play", "--agent", str(game_checkpoint), "--as", "opponent", "--headless",
+            "--frames", "12", "--record", str(tmp_path / "vs.gif"))
+    assert r.exit_code == 0, r.output
+    assert Image.open(tmp_path / "vs.gif").n_frames == 12
+    r = run("play", "--agent", str(checkpoint), "--as", "opponent", "--headless",
+            "--frames", "2")
+    assert r.exit_code == 1 and "needs a game pack" in r.output
