@@ -17,6 +17,7 @@ class TrainConfig:
     inner_steps: int = 1  # K inner policy-gradient steps
     inner_lr: float = 0.1  # inner step size alpha (Meta-SGD: its initial value)
     outer_lr: float = 0.003  # Adam learning rate of the meta-update
+    anneal_lr: bool = True  # decay the outer learning rate linearly to 0 over the iterations
     gamma: float = 0.99  # discount of the policy-gradient returns
     hidden: tuple[int, ...] = (100, 100)  # policy MLP hidden sizes
     activation: str = "relu"  # relu | tanh (relu is much faster on CPU)

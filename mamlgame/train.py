@@ -96,6 +96,9 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
         with metrics_path.open("a") as log:
             for it in bar:
                 t0 = time.perf_counter()
+                if cfg.anneal_lr:
+                    for group in optimizer.param_groups:
+                        group["lr"] = cfg.outer_lr * (1.0 - it / cfg.iterations)
                 tasks = pool.select(torch.randint(len(pool), (cfg.meta_batch,), generator=gen))
                 loss, m = learner.meta_loss(params, tasks, gen)
                 optimizer.zero_grad()

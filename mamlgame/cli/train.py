@@ -28,6 +28,8 @@ DEFAULTS = TrainConfig()
               show_default=True)
 @click.option("--inner-lr", type=float, default=DEFAULTS.inner_lr, show_default=True)
 @click.option("--outer-lr", type=float, default=DEFAULTS.outer_lr, show_default=True)
+@click.option("--anneal-lr/--no-anneal-lr", default=DEFAULTS.anneal_lr, show_default=True,
+              help="Decay the outer learning rate linearly to 0.")
 @click.option("--hidden", default=",".join(map(str, DEFAULTS.hidden)), show_default=True,
               help="Hidden layer sizes, comma separated.")
 @click.option("--activation", type=click.Choice(["relu", "tanh"]), default="relu",
