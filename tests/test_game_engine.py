@@ -1,0 +1,317 @@
+"""The game engine, checked by hand on tiny maps: moves, speeds, gravity and jumps, opponent
+behaviours, events and rewards; determinism; the batched engine equals a loop of levels."""
+
+import pytest
+import torch
+from game_util import one_level, rc, run, tile
+
+from mamlgame.packs import load_pack
+from mamlgame.packs.game_levels import FAR
+from mamlgame.tasks.game import Game
+
+STAY, LEFT, RIGHT, UP, DOWN = 0, 1, 2, 3, 4       # topdown
+JUMP, JUMP_LEFT, JUMP_RIGHT = 3, 4, 5             # platformer
+
+ROOM = """
+#######
+#S....#
+#.....#
+#....G#
+#######
+"""
+
+
+def positions(tasks, states):
+    return [rc(tasks, s["pos"][0, 0]) for s in states]
+
+
+def test_topdown_moves_and_walls():
+    game, tasks = one_level(ROOM)
+    states, _, _ = run(game, tasks, [RIGHT, DOWN, LEFT, LEFT, UP, UP, 5])
+    assert positions(tasks, states) == [(1, 1), (1, 2), (2, 2), (2, 1), (2, 1), (1, 1), (1, 1),
+                                        (1, 1)]
+
+
+def test_speed_half_moves_every_other_step():
+    game, tasks = one_level(ROOM, "player_speed = 0.5")
+    states, _, _ = run(game, tasks, [RIGHT] * 6)
+    cols = [c for _, c in positions(tasks, states)]
+    assert cols == [1, 1, 2, 2, 3, 3, 4]
+
+
+def test_speed_one_and_a_half_moves_one_then_two():
+    game, tasks = one_level("""
+##########
+#S.......#
+#.......G#
+##########
+""", "player_speed = 1.5")
+    states, _, _ = run(game, tasks, [RIGHT] * 4)
+    cols = [c for _, c in positions(tasks, states)]
+    assert cols == [1, 2, 4, 5, 7]
+
+
+def test_fast_player_reaches_a_goal_it_passes_through():
+    game, tasks = one_level("#####\n#SG.#\n#####", "player_speed = 2.0")
+    _, rewards, dones = run(game, tasks, [RIGHT])
+    assert dones[0].item()
+    assert rewards[0].item() == pytest.approx(10.0 - 0.05 + 1.0)
+
+
+PLATFORM = """
+#########
+#.......#
+#.......#
+#.......#
+#.S....G#
+#########
+"""
+
+
+def test_gravity_pulls_one_tile_per_step():
+    game, tasks = one_level("""
+#######
+#S....#
+#.....#
+#.....#
+#....G#
+#######
+""", 'mode = "platformer"')
+    states, _, _ = run(game, tasks, [STAY] * 5)
+    assert [r for r, _ in positions(tasks, states)] == [1, 2, 3, 4, 4, 4]
+
+
+@pytest.mark.parametrize("height", [1, 2, 3])
+def test_jump_rises_jump_height_tiles_then_falls(height):
+    game, tasks = one_level(PLATFORM, f'mode = "platformer"\njump_height = {height}')
+    states, _, _ = run(game, tasks, [JUMP] + [STAY] * (2 * height + 1))
+    rows = [r for r, _ in positions(tasks, states)]
+    assert min(rows) == 4 - height
+    assert rows[:height + 1] == list(range(4, 4 - height - 1, -1))
+    assert rows[-1] == 4  # back on the ground
+    # no jumping in mid-air: a second jump at the top does not go higher
+    states, _, _ = run(game, tasks, [JUMP] * (2 * height + 2))
+    assert min(r for r, _ in positions(tasks, states)) == 4 - height
+
+
+def test_jump_stops_at_a_ceiling_and_moves_sideways_in_the_air():
+    game, tasks = one_level("""
+#######
+#..####
+#.....#
+#S...G#
+#######
+""", 'mode = "platformer"\njump_height = 3')
+    states, _, _ = run(game, tasks, [JUMP_RIGHT, RIGHT, STAY, STAY, STAY])
+    # up-right, up (right is a wall), bump the ceiling (the jump ends), fall, land
+    assert positions(tasks, states) == [(3, 1), (2, 2), (1, 2), (1, 2), (2, 2), (3, 2)]
+
+
+def test_platformer_walks_off_a_ledge_and_falls():
+    game, tasks = one_level("""
+#######
+#S....#
+###...#
+#.....#
+#....G#
+#######
+""", 'mode = "platformer"')
+    states, _, _ = run(game, tasks, [RIGHT, RIGHT, STAY, STAY])
+    assert positions(tasks, states) == [(1, 1), (1, 2), (1, 3), (2, 3), (3, 3)]
+
+
+def path_distance(tasks, a, b):
+    n = tasks["paths"].shape[1]
+    return int(tasks["paths"][0].reshape(n * n)[int(a) * n + int(b)])
+
+
+def test_chase_shortens_the_path_distance_and_catches():
+    game, tasks = one_level("""
+#########
+#S..#...#
+#.#.#.#.#
+#.#...#O#
+#G......#
+#########
+""", 'opponents = [{ behaviour = "chase", speed = 1.0 }]')
+    states, rewards, dones = run(game, tasks, [STAY] * 12)
+    d = [path_distance(tasks, s["pos"][0, 0], s["opp"][0, 0, 0]) for s in states]
+    end = next(i for i, x in enumerate(dones) if x.item())
+    assert all(d[i + 1] == d[i] - 1 for i in range(end))
+    assert states[end + 1]["outcome"][0, 0].item() == 2  # caught
+    assert rewards[end].item() == pytest.approx(-10.0 - 0.05)
+
+
+def test_chase_at_half_speed_moves_every_other_step():
+    game, tasks = one_level("""
+##########
+#S.......#
+#.......O#
+#.......G#
+##########
+""", 'opponents = [{ behaviour = "chase", speed = 0.5 }]')
+    states, _, _ = run(game, tasks, [STAY] * 4)
+    d = [path_distance(tasks, s["pos"][0, 0], s["opp"][0, 0, 0]) for s in states]
+    assert d == [8, 8, 7, 7, 6]
+
+
+def test_patrol_turns_at_walls():
+    game, tasks = one_level("""
+#######
+#S....#
+###.###
+#O...G#
+#######
+""", 'opponents = [{ behaviour = "patrol", speed = 1.0 }]')
+    states, _, _ = run(game, tasks, [STAY] * 10)
+    cols = [rc(tasks, s["opp"][0, 0, 0])[1] for s in states]
+    assert cols == [1, 2, 3, 4, 5, 4, 3, 2, 1, 2, 3]  # the goal tile is open: it walks over it
+
+
+def test_patrol_turns_at_platform_edges():
+    game, tasks = one_level("""
+#########
+#.......#
+#..O....#
+#..###..#
+#S.....G#
+#########
+""", 'mode = "platformer"\nopponents = [{ behaviour = "patrol", speed = 1.0 }]')
+    states, _, _ = run(game, tasks, [STAY] * 6)
+    assert [rc(tasks, s["opp"][0, 0, 0]) for s in states] == [
+        (2, 3), (2, 4), (2, 5), (2, 4), (2, 3), (2, 4), (2, 5)]
+
+
+def test_guard_waits_then_chases_a_near_player_and_returns():
+    game, tasks = one_level("""
+##########
+#S.......#
+#........#
+#.....O.G#
+##########
+""", 'opponents = [{ behaviour = "guard", speed = 1.0 }]\nguard_radius = 2')
+    post = tasks["opp_pos"][0, 0].item()
+    states, _, _ = run(game, tasks, [STAY] * 3)
+    assert all(s["opp"][0, 0, 0].item() == post for s in states)  # player far: stays
+    near = dict(states[-1])
+    near["pos"] = torch.tensor([[tile(tasks, 2, 5)]])            # 2 steps from the post
+    s, _, _ = game.step(tasks, near, torch.tensor([[STAY]]))
+    d0 = path_distance(tasks, near["pos"][0, 0], post)
+    assert path_distance(tasks, s["pos"][0, 0], s["opp"][0, 0, 0]) == d0 - 1
+    far = dict(s)
+    far["pos"] = torch.tensor([[tile(tasks, 1, 1)]])
+    s2, _, _ = game.step(tasks, far, torch.tensor([[STAY]]))
+    assert s2["opp"][0, 0, 0].item() == post                      # back to its post
+
+
+def test_random_opponents_are_seeded_and_stay_on_open_tiles():
+    game, tasks = one_level("""
+#########
+#S......#
+#.#.#.#.#
+#...O..G#
+#########
+""", 'opponents = [{ behaviour = "random", speed = 1.0 }]')
+    a, _, _ = run(game, tasks, [STAY] * 20, episodes=8)
+    b, _, _ = run(game, tasks, [STAY] * 20, episodes=8)
+    traj = torch.stack([s["opp"][0, :, 0] for s in a])
+    assert torch.equal(traj, torch.stack([s["opp"][0, :, 0] for s in b]))
+    assert not tasks["wall"][0][traj].any()
+    assert len(set(traj[:, 0].tolist())) > 1                      # it moves
+    assert not torch.equal(traj[:, 0], traj[:, 1])                # episodes differ
+
+
+def test_opponent_action_override_drives_opponents():
+    game, tasks = one_level(ROOM.replace("#.....#\n#....G", "#..O..#\n#....G"),
+                            'opponents = [{ behaviour = "chase", speed = 1.0 }]')
+    state = game.reset(tasks, 1, None)
+    start = rc(tasks, state["opp"][0, 0, 0])
+    s, _, _ = game.step(tasks, state, torch.tensor([[STAY]]), torch.tensor([[[4]]]))  # right
+    assert rc(tasks, s["opp"][0, 0, 0]) == (start[0], start[1] + 1)
+    s, _, _ = game.step(tasks, state, torch.tensor([[STAY]]), torch.tensor([[[-1]]]))  # script
+    assert rc(tasks, s["opp"][0, 0, 0]) != (start[0], start[1] + 1)
+
+
+def test_hazard_goal_and_rewards():
+    game, tasks = one_level("#######\n#S^..G#\n#.....#\n#######")
+    _, rewards, dones = run(game, tasks, [RIGHT])
+    assert dones[0].item() and rewards[0].item() == pytest.approx(-5.0 - 0.05)
+    states, rewards, dones = run(game, tasks, [DOWN, RIGHT, RIGHT, RIGHT, UP, RIGHT, STAY])
+    # shaping: every step shortens the path distance (6, around the hazard) by one
+    assert [r.item() for r in rewards[:5]] == pytest.approx([-0.05 + 1.0] * 5)
+    assert not any(d.item() for d in dones[:5])
+    assert rewards[5].item() == pytest.approx(10.0 - 0.05 + 1.0) and dones[5].item()
+    assert states[6]["success"].item() and states[6]["outcome"].item() == 1
+    assert states[7]["success"].item()  # sticky
+
+
+def test_caught_when_swapping_tiles():
+    game, tasks = one_level("#######\n#S.O.G#\n#######",
+                            'opponents = [{ behaviour = "chase", speed = 1.0 }]')
+    state = game.reset(tasks, 1, None)
+    state["pos"] = torch.tensor([[tile(tasks, 1, 2)]])
+    s, _, d = game.step(tasks, state, torch.tensor([[RIGHT]]), torch.tensor([[[3]]]))  # opp left
+    assert rc(tasks, s["opp"][0, 0, 0]) == (1, 2) and rc(tasks, s["pos"][0, 0]) == (1, 3)
+    assert d.item() and s["outcome"].item() == 2
+
+
+def test_observation_hides_the_goal_unless_asked():
+    a_game, a = one_level("#######\n#S...G#\n#######")
+    _, b = one_level("#######\n#S..G.#\n#######")
+    state = a_game.reset(a, 1, None)
+    assert torch.equal(a_game.observe(a, state), a_game.observe(b, state))
+    g_game, a2 = one_level("#######\n#S...G#\n#######", generate="observe_goal = true")
+    _, b2 = one_level("#######\n#S..G.#\n#######", generate="observe_goal = true")
+    obs = g_game.observe(a2, state)
+    assert obs.shape[-1] == g_game.obs_dim == a_game.obs_dim + 25 + 2
+    assert not torch.equal(obs, g_game.observe(b2, state))
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    pack = load_pack("mixed")
+    return Game(pack), pack.tasks("train", 24, seed=3)
+
+
+def test_batched_engine_equals_a_loop_of_single_levels(mixed):
+    game, tasks = mixed
+    g = torch.Generator().manual_seed(0)
+    state = game.reset(tasks, 3, g)
+    singles = [{k: v[i:i + 1] for k, v in state.items()} for i in range(len(tasks))]
+    one = [tasks.select([i]) for i in range(len(tasks))]
+    for _ in range(30):
+        action = torch.randint(0, 6, (len(tasks), 3), generator=g)
+        obs = game.observe(tasks, state)
+        state, reward, done = game.step(tasks, state, action)
+        for i in range(len(tasks)):
+            assert torch.equal(game.observe(one[i], singles[i]), obs[i:i + 1])
+            singles[i], r, d = game.step(one[i], singles[i], action[i:i + 1])
+            assert torch.equal(r, reward[i:i + 1]) and torch.equal(d, done[i:i + 1])
+            for k in state:
+                assert torch.equal(singles[i][k], state[k][i:i + 1]), k
+
+
+def test_same_seed_same_trajectories(mixed):
+    game, tasks = mixed
+
+    def trajectory(seed):
+        g = torch.Generator().manual_seed(seed)
+        state = game.reset(tasks, 4, g)
+        out = []
+        for _ in range(40):
+            state, r, _ = game.step(tasks, state, torch.randint(0, 6, (len(tasks), 4),
+                                                                generator=g))
+            out.append(torch.cat([state["pos"].float(), state["opp"].flatten(1).float(), r], 1))
+        return torch.stack(out)
+
+    assert torch.equal(trajectory(1), trajectory(1))
+    assert not torch.equal(trajectory(1), trajectory(2))
+
+
+def test_paths_table_is_symmetric_and_far_for_walls(mixed):
+    _, tasks = mixed
+    has = tasks["opp_mask"].any(1) & (tasks["opp_beh"] == 0).any(1)
+    i = int(torch.nonzero(has)[0])
+    p = tasks["paths"][i].long()
+    assert torch.equal(p, p.T)
+    assert (p[tasks["wall"][i]] == FAR).all()
