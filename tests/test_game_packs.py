@@ -1,0 +1,143 @@
+"""Game packs: shipped packs, reproducible and disjoint splits, reachable generated levels,
+`[generate.test]` overrides, and located errors for malformed packs."""
+
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from mamlgame.errors import PackError
+from mamlgame.packs import load_pack, parse_pack
+from mamlgame.packs.game_generate import generate_level
+from mamlgame.packs.game_levels import check_reachable, distances_from, player_graph
+
+GAME_PACKS = ["arena", "chasers", "speedway", "platformer", "mixed"]
+
+
+@pytest.fixture(scope="module")
+def packs():
+    return {name: load_pack(name) for name in GAME_PACKS}
+
+
+@pytest.mark.parametrize("name", GAME_PACKS)
+def test_shipped_pack_has_hand_designed_test_levels_and_disjoint_splits(packs, name):
+    pack = packs[name]
+    train, test = pack.pool("train"), pack.pool("test")
+    assert pack.test_levels and test.ids[:len(pack.test_levels)] == pack.test_levels
+    assert not set(train["digest"].tolist()) & set(test["digest"].tolist())
+    assert len(set(train["digest"].tolist())) > 0.9 * len(train)  # levels differ
+    for tasks in (train, test):  # no opponent starts on the player's tile
+        on_start = (tasks["opp_pos"] == tasks["start"][:, None]) & tasks["opp_mask"]
+        assert not on_start.any()
+
+
+@pytest.mark.parametrize("name", GAME_PACKS)
+def test_every_generated_level_is_reachable(packs, name):
+    pack = packs[name]
+    for split, gen in (("train", pack.generate), ("test", pack.generate_test)):
+        pool = pack.pool(split)
+        n_hand = len(pack.split_levels(split))
+        for i in range(0, len(pool) - n_hand, 7):  # every 7th level: keeps the test fast
+            spec = generate_level(gen, pack._seed(split), i, f"{split}-{i}")
+            assert spec.digest() == pool["digest"][n_hand + i].item()  # from (pack, split, i)
+            check_reachable(spec)
+            graph = player_graph(spec)
+            s = spec.start[0] * graph.width + spec.start[1]
+            assert graph.tile_min(np.where(distances_from(graph, s) < 0, 10**9,
+                                           distances_from(graph, s)))[
+                spec.goal[0] * graph.width + spec.goal[1]] < 10**9
+
+
+def test_levels_are_reproducible_across_loads(packs):
+    again = load_pack("mixed")
+    a, b = packs["mixed"].pool("test"), again.pool("test")
+    assert a.ids == b.ids
+    assert all(torch.equal(a[k], b[k]) for k in a.params)
+
+
+def test_goal_distance_follows_the_pack(packs):
+    pack = packs["arena"]
+    pool = pack.pool("train")
+    n_hand = len(pack.split_levels("train"))
+    start_d = pool["potential"].gather(1, pool["start"][:, None])[n_hand:, 0]
+    assert ((start_d >= 2) & (start_d <= 10)).float().mean() > 0.95
+
+
+def test_test_split_overrides(packs):
+    pack = packs["speedway"]
+    test = pack.pool("test")
+    n_hand = len(pack.test_levels)
+    assert test["speed"][n_hand:].min() >= 1.25 and test["speed"][n_hand:].max() <= 1.5
+    assert pack.pool("train")["speed"].max() <= 1.25
+    plat = packs["platformer"].pool("test")
+    assert plat["jump"][len(packs["platformer"].test_levels):].min() >= 3
+
+
+def test_generated_modes_and_opponents_follow_the_pack(packs):
+    mixed = packs["mixed"].pool("train")
+    frac = mixed["platformer"].float().mean()
+    assert 0.15 < frac < 0.45
+    counts = mixed["opp_mask"].sum(1)
+    assert counts.min() == 0 and counts.max() == 2
+    assert not packs["arena"].pool("train")["opp_mask"].any()
+
+
+HEAD = '[pack]\nname = "t"\nfamily = "game"\n[split]\ntrain = 3\ntest = 2\n'
+LEVEL = '[[level]]\nname = "a"\nmap = """\n#####\n#S.G#\n#####\n"""\n'
+
+
+@pytest.mark.parametrize("text, marker, message", [
+    (HEAD + "[generate]\nopponents = [3, 1]\n", "opponents =",
+     "generate.opponents: expected a number or [lo, hi] of integers with 0 <= lo <= hi <= 8, "
+     "got [3, 1]"),
+    (HEAD + "[generate]\nsize = [3, 9]\n", "size =", "generate.size: expected"),
+    (HEAD + '[generate]\nmode = "sideways"\n', "mode =", "generate.mode: expected"),
+    (HEAD + '[generate]\nopponent_behaviour = { chase = 1, flee = 1 }\n', "behaviour =",
+     "generate.opponent_behaviour: expected a table of weights"),
+    (HEAD + '[generate]\nmode = "platformer"\nlayout = { maze = 1 }\n', "layout =",
+     "generate.layout: mode platformer needs one of its layouts (platforms, gaps)"),
+    (HEAD + '[generate]\nmode = "platformer"\nplayer_speed = [0.5, 1.5]\nlayout = "gaps"\n',
+     "player_speed =", "generate.player_speed: platformer levels need speeds <= 1"),
+    (HEAD + "[generate]\nteleport = 1\n", "teleport =", "generate.teleport: unknown key"),
+    (HEAD + "[reward]\ngoal = \"lots\"\n", "goal =", "reward.goal: expected a number"),
+    (HEAD + LEVEL.replace("S.G", "S.X"), "map =",
+     "level[0].map: row 2, column 4: unknown tile 'X'"),
+    (HEAD + LEVEL.replace("S.G", "SSG"), "map =", "level[0].map: expected exactly one 'S'"),
+    (HEAD + LEVEL.replace("#S.G#", "#S#G#"), "map =", "level[0].map: the goal 'G' is not "
+     "reachable from the start 'S'"),
+    (HEAD + LEVEL.replace("#S.G#", "#S.G##"), "map =", "level[0].map: row 2 has 6 tiles, "
+     "expected 5"),
+    (HEAD + LEVEL.replace("S.G", "SOG") + 'opponents = [{ behaviour = "chase" }, {}]\n',
+     "opponents =",
+     "level[0].opponents: expected one entry per 'O' in the map (1), got 2"),
+    (HEAD + LEVEL + 'opponents = [{ behaviour = "sleep" }]\n', "opponents =",
+     'level[0].opponents: expected a list of tables { behaviour = "chase"'),
+    (HEAD + LEVEL + 'mode = "platformer"\nplayer_speed = 1.5\n', "player_speed =",
+     "level[0].player_speed: platformer levels need a player speed <= 1"),
+    (HEAD + '[[level]]\nname = "a"\n', "[[level]]", "level[0].map: missing key 'map'"),
+])
+def test_errors_name_file_line_key_and_expected_form(text, marker, message):
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if marker in ln)
+    where = f":{line}:"
+    with pytest.raises(PackError) as e:
+        pack = parse_pack(text, "x.toml")
+        pack.pool("train")
+    msg = str(e.value)
+    assert msg.startswith("x.toml" + where), msg
+    assert message in msg, msg
+
+
+def test_observation_keys_cannot_change_in_the_test_split():
+    pack = parse_pack(HEAD + "[generate]\nview = 2\n[generate.test]\nview = 3\n", "x.toml")
+    pack.pool("train")
+    with pytest.raises(PackError, match=re.escape("x.toml: generate: view: cannot be overridden")):
+        pack.pool("test")
+
+
+def test_tiny_maps_and_crowds_still_generate():
+    pack = parse_pack(HEAD + "[generate]\nsize = 5\nopponents = 8\ngoal_distance = [20, 30]\n"
+                      "layout = { open = 1, rooms = 1, maze = 1 }\nhazards = [0, 20]\n")
+    pool = pack.pool("train")
+    assert len(pool) == 3 and not ((pool["opp_pos"] == pool["start"][:, None])
+                                   & pool["opp_mask"]).any()
