@@ -8,7 +8,9 @@ from click.testing import CliRunner
 
 from mamlgame.cli import cli
 
-TINY = ["--meta-batch", "3", "--episodes", "3", "--horizon", "10", "--hidden", "16", "--quiet"]
+# a constant learning rate: with annealing, the schedule depends on the planned --iterations
+TINY = ["--meta-batch", "3", "--episodes", "3", "--horizon", "10", "--hidden", "16", "--quiet",
+        "--no-anneal-lr"]
 
 
 def run(*args: str):
