@@ -1,0 +1,99 @@
+"""`mamlgame levels list | show | validate | preview | new` through click's CliRunner."""
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from mamlgame.cli import cli
+from mamlgame.packs import load_pack
+from mamlgame.render.game import GOAL, HAZARD, OPPONENT, PLAYER, WALL, tile_center
+
+GAME_PACKS = ["arena", "chasers", "speedway", "platformer", "mixed"]
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_list_shows_the_game_packs():
+    result = run("levels", "list")
+    assert result.exit_code == 0
+    for name in GAME_PACKS:
+        assert name in result.output
+
+
+def test_validate_every_shipped_game_pack():
+    result = run("levels", "validate", *GAME_PACKS)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("ok: ") == len(GAME_PACKS)
+
+
+def test_validate_a_broken_pack_prints_the_located_error(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[pack]\nname = "bad"\nfamily = "game"\n[generate]\nopponents = [3, 1]\n')
+    result = run("levels", "validate", "arena", str(bad))
+    assert result.exit_code != 0
+    assert f"{bad}:5: generate.opponents: expected" in result.output
+    assert "ok: " in result.output  # the good pack is still checked
+
+
+def test_show_summarises_a_pack():
+    result = run("levels", "show", "chasers")
+    assert result.exit_code == 0
+    out = result.output
+    for text in ("family:   game", "train:    500 generated", "corridor, guarded",
+                 "opponent_behaviour = { chase = 0.4", "[generate.test]", "opponents = [2, 3]",
+                 "[reward]", "#S....G.#"):
+        assert text in out, text
+    assert run("levels", "show", "navigation").exit_code == 0
+
+
+def test_preview_writes_the_drawing(tmp_path):
+    out = tmp_path / "corridor.png"
+    result = run("levels", "preview", "chasers", "--level", "corridor", "--out", str(out),
+                 "--tile", "10")
+    assert result.exit_code == 0, result.output
+    img = np.asarray(Image.open(out).convert("RGB"))
+    assert img.shape == (50, 90, 3)
+    assert tuple(img[tile_center(0, 0, 10)]) == WALL
+    assert tuple(img[tile_center(1, 1, 10)]) == PLAYER
+    assert tuple(img[tile_center(1, 6, 10)]) == GOAL
+    assert tuple(img[tile_center(3, 4, 10)]) == OPPONENT["patrol"]
+
+
+def test_preview_by_index_and_split(tmp_path):
+    out = tmp_path / "x.png"
+    assert run("levels", "preview", "arena", "--level", "3", "--split", "test", "--out",
+               str(out)).exit_code == 0
+    pack = load_pack("arena")
+    h, w = (int(x) for x in pack.pool("test")["dims"][3])
+    assert Image.open(out).size == (w * 24, h * 24)
+    platformer = load_pack("platformer")
+    spike = next((r, c) for r, row in enumerate(platformer.levels[2]["spec"].rows)
+                 for c, ch in enumerate(row) if ch == "^")
+    run("levels", "preview", "platformer", "--level", "spike-pit", "--out", str(out))
+    img = np.asarray(Image.open(out).convert("RGB"))
+    assert tuple(img[tile_center(*spike, 24)]) == HAZARD
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--level", "nope"], "no level named 'nope'"),
+    (["--level", "100000"], "out of range"),
+])
+def test_preview_errors(tmp_path, args, message):
+    result = CliRunner().invoke(cli, ["levels", "preview", "arena", *args, "--out",
+                                      str(tmp_path / "a.png")])
+    assert result.exit_code == 1 and message in result.output
+
+
+def test_new_writes_a_valid_commented_starter_and_never_overwrites(tmp_path):
+    path = tmp_path / "My Levels.toml"
+    assert run("levels", "new", str(path)).exit_code == 0
+    text = path.read_text()
+    assert text.count("#") > 20 and 'name = "my-levels"' in text
+    result = run("levels", "validate", str(path))
+    assert result.exit_code == 0, result.output
+    again = CliRunner().invoke(cli, ["levels", "new", str(path)])
+    assert again.exit_code == 1 and "already exists" in again.output
+    assert path.read_text() == text
