@@ -11,8 +11,9 @@ Estimators (`estimator=`):
 - `dice`: unbiased. The first part differentiates through the plain surrogate's gradient
   (with D fixed that is the exact dtheta'/dtheta); the second is DiCE's magic box over both
   stages: each outer return carries the log-probabilities S_in of its task's inner episodes,
-  i.e. (R_tau - b_tau) * (S_in - stop(S_in)), with a leave-one-task-out baseline b_tau (it does
-  not depend on the task's own inner episodes, so the estimator stays unbiased).
+  i.e. (R_tau - b_tau) * (S_in - stop(S_in)), with a leave-one-task-out baseline b_tau: a ridge
+  regression of the other tasks' returns on their task parameters, evaluated at this task's
+  parameters (it does not depend on the task's own inner episodes: still unbiased).
 - `lvc`: ProMP's low-variance curvature: the inner surrogate uses per-step magic boxes
   pi/stop(pi) (adds the E[grad log pi grad log pi^T A] curvature), no inner score term. Biased.
 - `naive`: the surrogate differentiated twice, as published PyTorch MAML-RL code does. Biased.
@@ -24,6 +25,7 @@ from typing import NamedTuple
 
 import torch
 
+from mamlgame import shard
 from mamlgame.packs import Tasks
 from mamlgame.policy import MLPPolicy, Params, expand_params, is_batched, log_prob
 from mamlgame.returns import advantages
@@ -31,6 +33,28 @@ from mamlgame.rollout import Episodes, rollout
 
 ALGOS = ("maml", "fomaml", "reptile", "metasgd", "pretrain")
 ESTIMATORS = ("dice", "lvc", "naive")
+
+
+def task_baseline(returns: torch.Tensor, tasks: Tasks, reg: float = 1e-3,
+                  max_features: int = 16) -> torch.Tensor:
+    """Leave-one-task-out prediction of each task's return [T] from the other tasks' returns,
+    by ridge regression on task parameters and their squares (intercept only when the
+    parameters are large, e.g. game maps). b_tau never uses task tau's own return."""
+    T = returns.shape[0]
+    if T < 2:
+        return torch.zeros_like(returns)
+    feats = torch.cat([v.reshape(T, -1).double() for v in tasks.params.values()], -1)
+    if feats.shape[1] > max_features // 2:
+        feats = feats[:, :0]
+    feats = torch.cat([feats, feats.square()], -1)
+    feats = (feats - feats.mean(0)) / (feats.std(0) + 1e-8) if feats.shape[1] else feats
+    X = torch.cat([feats, torch.ones(T, 1, dtype=torch.float64)], -1)
+    penalty = reg * torch.eye(X.shape[1], dtype=X.dtype)
+    penalty[-1, -1] = 0.0  # do not shrink the intercept
+    hat = X @ torch.linalg.solve(X.T @ X + penalty, X.T)
+    y = returns.double()
+    loo_residual = (y - hat @ y) / (1.0 - hat.diagonal()).clamp(min=1e-6)
+    return (y - loo_residual).to(returns.dtype)
 
 
 def magic_box(x: torch.Tensor) -> torch.Tensor:
@@ -127,19 +151,17 @@ class MetaLearner:
             loss = sum((params[k] * (params[k] - v.detach().mean(0))).sum()
                        for k, v in ad.params.items())
         else:
-            loss = -self._outer_objective(ad, after).mean()
+            loss = -self._outer_objective(ad, after, tasks).mean()
         return loss, self._metrics(ad.episodes[0], after)
 
-    def _outer_objective(self, ad: Adaptation, out: Episodes) -> torch.Tensor:
+    def _outer_objective(self, ad: Adaptation, out: Episodes, tasks: Tasks) -> torch.Tensor:
         adv, scale = advantages(out, self.gamma, self.baseline, self.normalize)
         logp = log_prob(self.policy, ad.params, out.obs, out.actions)
         n = out.mask.sum((1, 2)).clamp(min=1)
         obj = (logp * adv).sum((1, 2))
         if self.estimator == "dice" and not self.first_order:
             ret = out.total_reward.mean(1)  # R_tau
-            T = ret.shape[0]
-            loo = (ret.sum() - ret) / (T - 1) if T > 1 else torch.zeros_like(ret)
-            coef = out.obs.shape[1] * (ret - loo) / scale.reshape(-1)
+            coef = out.obs.shape[1] * (ret - task_baseline(ret, tasks)) / scale.reshape(-1)
             obj = obj + coef.detach() * (ad.score - ad.score.detach())
         return obj / n
 
