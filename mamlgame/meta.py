@@ -161,7 +161,9 @@ class MetaLearner:
         obj = (logp * adv).sum((1, 2))
         if self.estimator == "dice" and not self.first_order:
             ret = out.total_reward.mean(1)  # R_tau
-            coef = out.obs.shape[1] * (ret - task_baseline(ret, tasks)) / scale.reshape(-1)
+            # the baseline sees the whole meta-batch, also when it is split over processes
+            base = shard.local(task_baseline(shard.gather(ret), shard.whole(tasks)))
+            coef = out.obs.shape[1] * (ret - base) / scale.reshape(-1)
             obj = obj + coef.detach() * (ad.score - ad.score.detach())
         return obj / n
 

@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from mamlgame import shard
+
 Params = dict[str, torch.Tensor]
 ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh}
 
@@ -93,12 +95,11 @@ def sample(policy: MLPPolicy, params: Params, obs: torch.Tensor,
     if policy.discrete:
         if deterministic:
             return out.argmax(-1)
-        probs = torch.softmax(out, -1).reshape(-1, out.shape[-1])
-        return torch.multinomial(probs, 1, generator=generator).reshape(out.shape[:-1])
+        return shard.multinomial(torch.softmax(out, -1), generator)
     if deterministic:
         return out
     std = torch.exp(_log_std(params, obs, is_batched(policy, params)))
-    noise = torch.randn(out.shape, generator=generator, dtype=out.dtype)
+    noise = shard.randn(out.shape, generator, out.dtype, out.device)
     return out + std * noise
 
 

@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 import torch
 
+from mamlgame import shard
 from mamlgame.packs import Tasks
 from mamlgame.policy import MLPPolicy, Params, sample
 
@@ -39,7 +40,7 @@ def rollout(family, tasks: Tasks, policy: MLPPolicy, params: Params, n_episodes:
     Runs without an autograd graph; episodes that end keep a frozen state and zero mask.
     """
     H = horizon or family.horizon
-    state = family.reset(tasks, n_episodes, generator)
+    state = shard.reset(family, tasks, n_episodes, generator)
     alive = torch.ones(len(tasks), n_episodes, dtype=torch.bool)
     obs_l, act_l, rew_l, mask_l = [], [], [], []
     for _ in range(H):
@@ -52,7 +53,7 @@ def rollout(family, tasks: Tasks, policy: MLPPolicy, params: Params, n_episodes:
         mask_l.append(alive.float())
         state = {k: _freeze(alive, v, state[k]) for k, v in new_state.items()}
         alive = alive & ~done
-        if not alive.any():
+        if not shard.any_alive(alive):  # over every process's tasks
             break
     steps = len(obs_l)
 
