@@ -15,7 +15,7 @@ from mamlgame.viewer.app import ACCENT, BAD, DIM, GOOD, HUD_BG, App
 from mamlgame.viewer.episode import DEFAULT_SPEED, Episode, task_caption
 from mamlgame.viewer.levels import LevelList
 
-HUD_H = 78
+HUD_H, FOOT_H = 78, 22
 END_HOLD_FRAMES = 45  # how long the end-of-episode banner stays before a restart
 
 
@@ -82,7 +82,7 @@ class PlayApp(App):
 
     def __init__(self, pack: LevelPack, level: str | int | None = None, headless: bool = True,
                  speed: float | None = None, seed: int = 0, size: int = 480):
-        super().__init__(size, size + HUD_H, headless,
+        super().__init__(size, size + HUD_H + FOOT_H, headless,
                          speed or DEFAULT_SPEED.get(pack.family, 10.0))
         self.pack, self.size, self.seed = pack, size, seed
         self.family = make_family(pack)
@@ -180,10 +180,10 @@ class PlayApp(App):
         self.text(surface, task_caption(self.family, self.tasks), (8, 54), DIM, 18)
         if self.family.name == "bandit":
             self.text(surface, f"cursor {self.cursor:+.2f} (space: commit)",
-                      (self.width - 8, self.height - 16), ACCENT, 20, "bottomright")
+                      (self.width - 8, 30), ACCENT, 20, "topright")
         if ep.done:
             self.text(surface, ep.outcome(), (self.width // 2, HUD_H + self.size // 2),
                       GOOD if ep.success else BAD, 64, "center")
-        self.text(surface, "R restart  N/P level  +/- speed  Esc quit", (self.width - 8, 8),
-                  DIM, 16, "topright")
+        help_ = "arrows/WASD move   space jump   R restart   N/P level   +/- speed   Esc quit"
+        self.text(surface, help_, (8, self.height - 4), DIM, 15, "bottomleft")
         self.frame_counter(surface)

@@ -1,0 +1,106 @@
+"""Regenerate the viewer screenshots in docs/screenshots/ (headless, deterministic).
+
+    .venv/bin/python docs/make_screenshots.py [--retrain]
+
+Trains two small agents once (navigation, 200 meta-iterations; arena, 200) into
+runs/screenshots/ (about two minutes on two CPU cores; --retrain redoes it), then records:
+play.png (a person playing a mixed-pack level, scripted keys), watch.png and watch.gif
+(navigation: before | after one inner step), watch-game.png (arena), versus.png (human vs
+agent), families.png (velocity, terrain and navigation drawings) and preview.png
+(`mamlgame levels preview`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ["SDL_VIDEODRIVER"] = "dummy"
+os.environ["SDL_AUDIODRIVER"] = "dummy"
+
+import numpy as np  # noqa: E402
+import pygame  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from mamlgame.checkpoint import load_agent  # noqa: E402
+from mamlgame.config import TrainConfig  # noqa: E402
+from mamlgame.packs import load_pack  # noqa: E402
+from mamlgame.train import train  # noqa: E402
+from mamlgame.viewer.play import PlayApp  # noqa: E402
+from mamlgame.viewer.record import Recorder  # noqa: E402
+from mamlgame.viewer.versus import VersusApp  # noqa: E402
+from mamlgame.viewer.watch import WatchApp  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "screenshots"
+RUNS = ROOT / "runs" / "screenshots"
+
+
+def key(k: int, down: bool = True) -> pygame.event.Event:
+    return pygame.event.Event(pygame.KEYDOWN if down else pygame.KEYUP, key=k, mod=0)
+
+
+def agent_for(pack: str, iterations: int, retrain: bool):
+    ckpt = RUNS / pack / "checkpoint.pt"
+    if retrain or not ckpt.exists():
+        print(f"training {pack} ({iterations} iterations) -> {ckpt}")
+        train(TrainConfig(pack=pack, iterations=iterations, seed=0, checkpoint_every=50),
+              ckpt.parent, progress=False)
+    return load_agent(ckpt)
+
+
+def record(app, frames: int, path: Path, events=None) -> np.ndarray:
+    rec = Recorder(path)
+    app.run(max_frames=frames, events=events, recorder=rec)
+    rec.save()
+    app.close()
+    print(f"wrote {path.relative_to(ROOT)}")
+    return rec.frames[-1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--retrain", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+    OUT.mkdir(parents=True, exist_ok=True)
+
+    # a person plays: right along the top, then down towards the goal
+    events = {0: [key(pygame.K_RIGHT)], 14: [key(pygame.K_RIGHT, False), key(pygame.K_DOWN)]}
+    record(PlayApp(load_pack("mixed"), level="maze-run", headless=True, speed=6), 40,
+           OUT / "play.png", events)
+
+    nav = agent_for("navigation", 200, args.retrain)
+    record(WatchApp(nav, level="corner", headless=True, speed=60, greedy=True), 110,
+           OUT / "watch.png")
+    record(WatchApp(nav, level="test-3", headless=True, speed=45, pane=240, greedy=True), 75,
+           OUT / "watch.gif")
+    arena = agent_for("arena", 200, args.retrain)
+    record(WatchApp(arena, level="test-25", headless=True, speed=8, pane=320, greedy=True),
+           110, OUT / "watch-game.png")
+    chasers = agent_for("chasers", 100, args.retrain)
+    record(VersusApp(chasers, level="guarded", headless=True, speed=6), 80, OUT / "versus.png",
+           {60: [key(pygame.K_LEFT)]})
+
+    # the continuous families side by side
+    tiles = []
+    for pack, level, keys in (("velocity", "sprint", [pygame.K_RIGHT]),
+                              ("terrain", "ice-heavy", [pygame.K_RIGHT, pygame.K_UP]),
+                              ("navigation", "corner", [pygame.K_RIGHT, pygame.K_DOWN])):
+        app = PlayApp(load_pack(pack), level=level, headless=True, size=360)
+        app.run(max_frames=12, events={0: [key(k) for k in keys]})
+        tiles.append(app.draw())
+        app.close()
+    Image.fromarray(np.concatenate(tiles, 1)).save(OUT / "families.png")
+    print(f"wrote {(OUT / 'families.png').relative_to(ROOT)}")
+
+    subprocess.run([sys.executable, "-m", "mamlgame", "levels", "preview", "mixed", "--level",
+                    "spike-pit", "--tile", "32", "--out", str(OUT / "preview.png")], check=True)
+
+
+if __name__ == "__main__":
+    main()
