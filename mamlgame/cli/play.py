@@ -9,7 +9,9 @@ from mamlgame.errors import MamlgameError
 
 @click.command()
 @click.argument("pack", required=False, default=None)
-@click.option("--level", default=None, help="Level name, id (test-3) or index [default: 0].")
+@click.option("--level", default=None, help="Level name or index (default 0).")
+@click.option("--split", type=click.Choice(["train", "test"]), default=None,
+              help="Split to take the level from (default: where the name is, else train).")
 @click.option("--agent", "checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Checkpoint to watch: before | after adaptation, side by side.")
 @click.option("--as", "role", type=click.Choice(["opponent"]), default=None,
@@ -24,9 +26,9 @@ from mamlgame.errors import MamlgameError
 @click.option("--episodes", type=click.IntRange(1), default=None,
               help="Episodes for each live inner step [default: the checkpoint's config].")
 @click.option("--greedy", is_flag=True, help="Show the policies' most likely actions.")
-def play(pack: str | None, level: str | None, checkpoint: str | None, role: str | None,
-         record: str | None, headless: bool, frames: int | None, speed: float | None,
-         seed: int, episodes: int | None, greedy: bool) -> None:
+def play(pack: str | None, level: str | None, split: str | None, checkpoint: str | None,
+         role: str | None, record: str | None, headless: bool, frames: int | None,
+         speed: float | None, seed: int, episodes: int | None, greedy: bool) -> None:
     """Play PACK with the keyboard (default pack: mixed), or watch an agent with --agent.
 
     \b
@@ -40,7 +42,8 @@ def play(pack: str | None, level: str | None, checkpoint: str | None, role: str 
     if role and not checkpoint:
         raise MamlgameError("--as opponent needs --agent CHECKPOINT")
     recorder = rec_mod.Recorder(record) if record else None
-    app = _make_app(pack, level, checkpoint, role, headless, speed, seed, episodes, greedy)
+    app = _make_app(pack, level, split, checkpoint, role, headless, speed, seed, episodes,
+                    greedy)
     try:
         n = app.run(frames, recorder=recorder)
     finally:
@@ -51,23 +54,25 @@ def play(pack: str | None, level: str | None, checkpoint: str | None, role: str 
         click.echo(f"ran {n} frames")
 
 
-def _make_app(pack, level, checkpoint, role, headless, speed, seed, episodes, greedy):
+def _make_app(pack, level, split, checkpoint, role, headless, speed, seed, episodes, greedy):
     from mamlgame.packs import load_pack  # noqa: PLC0415
 
     if checkpoint is None:
         from mamlgame.viewer.play import PlayApp  # noqa: PLC0415
 
-        return PlayApp(load_pack(pack), level, headless, speed, seed)
+        return PlayApp(load_pack(pack), level, headless, speed, seed, split=split)
     from mamlgame.checkpoint import load_agent  # noqa: PLC0415
 
     agent = load_agent(checkpoint, pack)
     if role == "opponent":
         from mamlgame.viewer.versus import VersusApp  # noqa: PLC0415
 
-        return VersusApp(agent, level, headless, speed, seed, episodes=episodes, greedy=greedy)
+        return VersusApp(agent, level, headless, speed, seed, episodes=episodes, greedy=greedy,
+                         split=split)
     from mamlgame.viewer.watch import WatchApp  # noqa: PLC0415
 
-    return WatchApp(agent, level, headless, speed, seed, episodes=episodes, greedy=greedy)
+    return WatchApp(agent, level, headless, speed, seed, episodes=episodes, greedy=greedy,
+                    split=split)
 
 
 COMMANDS = [play]

@@ -81,12 +81,13 @@ class PlayApp(App):
     title = "mamlgame play"
 
     def __init__(self, pack: LevelPack, level: str | int | None = None, headless: bool = True,
-                 speed: float | None = None, seed: int = 0, size: int = 480):
+                 speed: float | None = None, seed: int = 0, size: int = 480,
+                 split: str | None = None):
         super().__init__(size, size + HUD_H + FOOT_H, headless,
                          speed or DEFAULT_SPEED.get(pack.family, 10.0))
         self.pack, self.size, self.seed = pack, size, seed
         self.family = make_family(pack)
-        self.levels = LevelList(pack)
+        self.levels = LevelList(pack, split)
         self.keys = KeyState(self.pg)
         self.cursor = 0.0  # bandit
         self.wins = 0
@@ -107,13 +108,7 @@ class PlayApp(App):
         self._end_timer = 0
 
     def step_level(self, delta: int) -> None:
-        n = len(self.levels) if delta < 0 and self.index == 0 else None
-        target = (n - 1) if n else self.index + delta
-        try:
-            self.levels.locate(target)
-        except IndexError:
-            target = 0
-        self.load(target)
+        self.load(self.levels.step(self.index, delta))
 
     def handle(self, event) -> None:
         super().handle(event)
@@ -173,7 +168,8 @@ class PlayApp(App):
         surface.fill(HUD_BG)
         ep = self.episode
         self.blit_array(surface, ep.frame(self.size), (0, HUD_H, self.size, self.size))
-        self.text(surface, f"{self.pack.name}  ·  level {self.level_name} (#{self.index})",
+        self.text(surface, f"{self.pack.name}  ·  level {self.level_name} "
+                  f"({self.levels.split} #{self.index})",
                   (8, 6))
         self.text(surface, f"step {ep.steps}/{self.family.horizon}   return {ep.ret:+.2f}   "
                   f"speed {self.speed:.0f}/s", (8, 30), DIM, 20)

@@ -32,7 +32,7 @@ class VersusApp(App):
 
     def __init__(self, agent: Agent, level: str | int | None = None, headless: bool = True,
                  speed: float | None = None, seed: int = 0, size: int = 480,
-                 episodes: int | None = None, greedy: bool = False):
+                 episodes: int | None = None, greedy: bool = False, split: str | None = None):
         if agent.family.name != "game":
             raise MamlgameError(f"--as opponent needs a game pack (this agent's pack "
                                 f"{agent.pack.name} is {agent.family.name})")
@@ -40,7 +40,7 @@ class VersusApp(App):
         self.agent, self.size, self.seed, self.greedy = agent, size, seed, greedy
         self.episodes = episodes
         self.keys = KeyState(self.pg)
-        self.levels = LevelList(agent.pack)
+        self.levels = LevelList(agent.pack, split)
         index = self._with_opponents(level)
         self.load(index)
 
@@ -63,9 +63,8 @@ class VersusApp(App):
         from mamlgame.envs import GameParallelEnv  # noqa: PLC0415
 
         self.index = index
-        split, i = self.levels.locate(index)
         self.tasks, self.level_name = self.levels.get(index)
-        self.env = GameParallelEnv(self.agent.pack, level=i, split=split,
+        self.env = GameParallelEnv(self.agent.pack, level=index, split=self.levels.split,
                                    horizon=self.agent.family.horizon)
         self.controlled = 0
         self.episode_seed = self.seed
@@ -161,7 +160,8 @@ class VersusApp(App):
         you = tile_rc(self.tasks, int(self.env.state["opp"][0, 0, self.controlled]))
         _ring(img, you, tile)
         self.blit_array(surface, img, (0, HUD_H, self.size, self.size))
-        self.text(surface, f"{self.agent.pack.name}  ·  level {self.level_name} (#{self.index})"
+        self.text(surface, f"{self.agent.pack.name}  ·  level {self.level_name} "
+                  f"({self.levels.split} #{self.index})"
                   f"  ·  you: {self.opponent_name}, ringed", (8, 6))
         self.text(surface, f"step {self.steps}/{self.env.game.horizon}   agent return "
                   f"{self.ret:+.2f}   agent goals {self.tally['goal']}   your catches "

@@ -42,12 +42,12 @@ class WatchApp(App):
 
     def __init__(self, agent: Agent, level: str | int | None = None, headless: bool = True,
                  speed: float | None = None, seed: int = 0, pane: int = 400,
-                 episodes: int | None = None, greedy: bool = False):
+                 episodes: int | None = None, greedy: bool = False, split: str | None = None):
         super().__init__(2 * pane + GAP, HUD_H + pane + FOOT_H, headless,
                          speed or DEFAULT_SPEED.get(agent.family.name, 10.0))
         self.agent, self.pane, self.seed, self.greedy = agent, pane, seed, greedy
         self.episodes = episodes
-        self.levels = LevelList(agent.pack)
+        self.levels = LevelList(agent.pack, split)
         self.load(self.levels.resolve(level))
 
     # ---- state ------------------------------------------------------------------------------
@@ -109,8 +109,7 @@ class WatchApp(App):
         elif key == pg.K_r:
             self.restart()
         elif key in (pg.K_n, pg.K_p):
-            self.load((self.index + (1 if key == pg.K_n else -1)) % max(
-                len(self.levels.hand) + self.levels._generated("test"), 1))
+            self.load(self.levels.step(self.index, 1 if key == pg.K_n else -1))
 
     def update(self) -> None:
         if self.adaptation.running and self.adaptation.advance():
@@ -143,7 +142,8 @@ class WatchApp(App):
             self.blit_array(surface, side.episode.frame(P), (x, HUD_H, P, P))
         ad = self.adaptation
         k = ad.steps_taken
-        self.text(surface, f"{self.agent.pack.name}  ·  level {self.level_name} (#{self.index})"
+        self.text(surface, f"{self.agent.pack.name}  ·  level {self.level_name} "
+                  f"({self.levels.split} #{self.index})"
                   f"  ·  {self.agent.config.algo}  ·  episode seed {self.episode_seed}", (8, 6))
         plural = "s" if k != 1 else ""
         labels = ("before adaptation (theta)", f"after {k} inner step{plural} (theta')")
