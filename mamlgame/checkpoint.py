@@ -36,9 +36,34 @@ def atomic_write_bytes(path: Path, write) -> None:
         raise
 
 
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Atomically save a checkpoint dict (adds the format tag)."""
-    atomic_write_bytes(path, lambda f: torch.save({"format": FORMAT, **state}, f))
+def numbered_path(path: Path, iteration: int) -> Path:
+    """The numbered sibling of `path` kept for `iteration` (checkpoint-000010.pt)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}-{iteration:06d}{path.suffix}")
+
+
+def numbered_checkpoints(path: Path) -> list[Path]:
+    """The numbered siblings of `path`, newest (highest iteration) first."""
+    path = Path(path)
+    found = []
+    for p in path.parent.glob(f"{path.stem}-*{path.suffix}"):
+        tag = p.name[len(path.stem) + 1:len(p.name) - len(path.suffix)]
+        if tag.isdigit():
+            found.append((int(tag), p))
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def save_checkpoint(path: Path, state: dict[str, Any], keep: int = 0) -> None:
+    """Atomically save a checkpoint dict (adds the format tag) to `path`; with `keep` > 0 also
+    as a numbered sibling for `state["iteration"]`, keeping the newest `keep` of those."""
+    path = Path(path)
+    payload = {"format": FORMAT, **state}
+    atomic_write_bytes(path, lambda f: torch.save(payload, f))
+    if keep > 0:
+        atomic_write_bytes(numbered_path(path, int(state["iteration"])),
+                           lambda f: torch.save(payload, f))
+        for old in numbered_checkpoints(path)[keep:]:
+            old.unlink(missing_ok=True)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -50,10 +75,28 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for corrupt files
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: corrupt or unreadable checkpoint ({reason[:120]})") from None
+        raise CheckpointError(
+            f"{path}: corrupt or unreadable checkpoint ({reason[:120]})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a mamlgame checkpoint")
     return state
+
+
+def load_newest_good(path: str | Path) -> tuple[dict[str, Any], Path, list[str]]:
+    """Load `path`, or else the newest numbered sibling that loads; returns the state, the file
+    it came from and one message per file skipped. None loading raises `CheckpointError`."""
+    path = Path(path)
+    skipped: list[str] = []
+    for candidate in [path, *numbered_checkpoints(path)]:
+        if candidate == path and not path.exists():
+            continue
+        try:
+            return load_checkpoint(candidate), candidate, skipped
+        except CheckpointError as e:
+            skipped.append(str(e))
+    if not skipped:
+        raise CheckpointError(f"{path}: no such checkpoint (nothing to resume)")
+    raise CheckpointError("no good checkpoint to resume: " + "; ".join(skipped))
 
 
 @dataclass

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from mamlgame.config import TrainConfig
+from mamlgame.errors import MamlgameError
 from mamlgame.meta import ALGOS, ESTIMATORS
 from mamlgame.packs import load_pack
 
@@ -40,13 +41,26 @@ DEFAULTS = TrainConfig()
               help="Torch CPU threads.")
 @click.option("--checkpoint-every", type=click.IntRange(1), default=DEFAULTS.checkpoint_every,
               show_default=True)
+@click.option("--keep-checkpoints", type=click.IntRange(0), default=DEFAULTS.keep_checkpoints,
+              show_default=True, help="Numbered checkpoints kept besides checkpoint.pt.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=DEFAULTS.device,
+              show_default=True, help="Where training runs (auto: cuda when available).")
+@click.option("--nproc", type=click.IntRange(1), default=1, show_default=True,
+              help="Local processes sharing each meta-batch (see docs/distributed.md).")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Output folder [default: runs/PACKNAME-ALGO].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train(pack: str, out: str | None, resume: bool, quiet: bool, hidden: str,
-          **options) -> None:
-    """Meta-train on PACK (a path or shipped pack name; default: mixed)."""
+@click.pass_context
+def train(ctx: click.Context, pack: str, out: str | None, resume: bool, quiet: bool,
+          hidden: str, nproc: int, **options) -> None:
+    """Meta-train on PACK (a path or shipped pack name; default: mixed).
+
+    With --nproc N, N local processes share each meta-batch (same results as one process);
+    across machines, start it with torchrun (docs/distributed.md).
+    """
+    from mamlgame import distributed  # noqa: PLC0415
+    from mamlgame.train import Interrupted  # noqa: PLC0415
     from mamlgame.train import train as run_training  # noqa: PLC0415
 
     try:
@@ -56,9 +70,44 @@ def train(pack: str, out: str | None, resume: bool, quiet: bool, hidden: str,
                                  param_hint="--hidden") from None
     lp = load_pack(pack)  # fail early with a located error
     cfg = TrainConfig(pack=str(lp.path), hidden=sizes, **options)
+    distributed.resolve_device(cfg.device)  # a clear error before any process starts
     out_dir = Path(out or f"runs/{lp.name}-{cfg.algo}")
-    ckpt = run_training(cfg, out_dir, resume=resume, progress=not quiet)
-    click.echo(f"checkpoint: {ckpt}\nmetrics:    {out_dir / 'metrics.jsonl'}")
+    if nproc > 1:
+        if distributed.context().distributed:
+            raise MamlgameError("--nproc: already running under torchrun; drop --nproc")
+        ctx.exit(distributed.launch(_argv(ctx), nproc))
+    main = distributed.context().is_main
+    try:
+        ckpt = run_training(cfg, out_dir, resume=resume, progress=not quiet)
+    except Interrupted as e:
+        if main:
+            click.echo(f"error: {e}", err=True)
+        ctx.exit(130)
+    except MamlgameError:
+        if main:
+            raise
+        ctx.exit(1)  # process 0 reports it
+    if main:
+        click.echo(f"checkpoint: {ckpt}\nmetrics:    {out_dir / 'metrics.jsonl'}")
+
+
+def _argv(ctx: click.Context) -> list[str]:
+    """The command line of this invocation without --nproc (for the worker processes)."""
+    args: list[str] = []
+    for p in ctx.command.params:
+        value = ctx.params[p.name]
+        if p.name == "nproc" or value is None:
+            continue
+        if isinstance(p, click.Argument):
+            args.append(str(value))
+        elif isinstance(p, click.Option) and p.is_flag:
+            if p.secondary_opts:
+                args.append(p.opts[0] if value else p.secondary_opts[0])
+            elif value:
+                args.append(p.opts[0])
+        else:
+            args += [p.opts[0], str(value)]
+    return args
 
 
 COMMANDS = [train]
