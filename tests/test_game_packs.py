@@ -131,7 +131,8 @@ def test_errors_name_file_line_key_and_expected_form(text, marker, message):
 def test_observation_keys_cannot_change_in_the_test_split():
     pack = parse_pack(HEAD + "[generate]\nview = 2\n[generate.test]\nview = 3\n", "x.toml")
     pack.pool("train")
-    with pytest.raises(PackError, match=re.escape("x.toml: generate: view: cannot be overridden")):
+    with pytest.raises(PackError, match=re.escape(
+            "x.toml:10: generate.test.view: cannot be overridden")):
         pack.pool("test")
 
 

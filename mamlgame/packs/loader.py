@@ -151,8 +151,12 @@ class LevelPack:
             try:
                 tasks = self.schema.build(self, gen, self.split_levels(split), n, split,
                                           self._seed(split), exclude)
-            except FieldError as e:
-                raise PackError(f"{self.path}: generate: {e}") from None
+            except FieldError as e:  # "key: message" -> located at [generate(.test)] key
+                key, _, msg = str(e).partition(": ")
+                rep = _Reporter(self.path, self.text)
+                table = ("generate.test" if split == "test"
+                         and rep.index.get(("generate.test", -1, key)) else "generate")
+                raise rep.error(table, key, msg) from None
             if len(tasks) == 0:
                 raise PackError(f"{self.path}: split.{split}: the {split} split has no tasks")
             self._pools[split] = tasks

@@ -111,6 +111,8 @@ class Game(TaskFamily):
         hit_goal, hit_hazard, caught = ended.clone(), ended.clone(), ended.clone()
         off = move_offsets(width)
         for k in range(MAX_MOVES):
+            if k and not ((moves > k).any() or (omoves > k).any()):
+                break  # nobody has another move: the rest of the step changes nothing
             go = (moves > k) & ~ended
             new_pos, new_rise = player_submove(wall, width, pos, rise, action,
                                                tasks["platformer"].view(t, 1),
