@@ -279,3 +279,17 @@ def test_human_vs_agent_cli_runs_and_refuses_non_game_agents(game_checkpoint, ch
     r = run("play", "--agent", str(checkpoint), "--as", "opponent", "--headless",
             "--frames", "2")
     assert r.exit_code == 1 and "needs a game pack" in r.output
+
+
+def test_windowed_loop_runs_under_the_dummy_driver():
+    """The non-headless path (window, flip, 30 fps clock) with SDL's dummy video driver."""
+    from mamlgame.viewer.play import PlayApp
+
+    if os.environ.get("SDL_VIDEODRIVER") != "dummy":
+        pytest.skip("needs the SDL dummy video driver")
+    app = PlayApp(parse_pack(TINY_NAV), headless=False, speed=30)
+    pygame.event.post(key(pygame.K_RIGHT))  # events posted to pygame's queue count too
+    assert app.run(max_frames=3) == 3
+    assert app.screen is not None and app.episode.steps == 3
+    assert app.episode.trail[-1][0] > 0
+    app.close()
