@@ -149,3 +149,19 @@ def test_game_drawing_has_the_expected_looks_at_known_tiles():
     y, x = int(1.5 * tile), int(2.5 * tile)
     r, g, b = (int(v) for v in img[y, x - tile // 2])
     assert b > r + 40  # a blue trail between tiles (1,1) and (1,2)
+
+
+def test_previews_of_levels_as_they_start():
+    from mamlgame.packs import load_pack, parse_pack
+    from mamlgame.render import game as rg
+
+    tasks = parse_pack(GAME).pool("train").select([0])
+    flat = rg.draw_game(tasks, tile=12)
+    img = fam.draw_game_decorated(tasks, tile=12)
+    assert img.shape == flat.shape
+    assert (52, 120, 220) in colours_in_tile(img, 1, 1, 12)  # the player at its start
+    for name in ("navigation", "terrain", "velocity", "bandit"):
+        pack = load_pack(name)
+        t = pack.pool("test").select([0])
+        task = {k: float(v.reshape(-1)[0]) for k, v in t.params.items()}
+        assert fam.draw_start(name, task, size=96).shape[1] == 96

@@ -2,7 +2,7 @@
 
 No pygame here: every function returns a uint8 array [H, W, 3] that the viewer, recordings,
 level previews and `rgb_array` renderers share. Sprites come from `assets/sprites/` (made by
-`assets/make_sprites.py`); a plain shape stands in when a sprite file is missing.
+`assets/make_sprites.py`, see `mamlgame.render.raster`).
 
 - navigation: the arena, the start, the hidden goal (shown to the viewer), the trail, the agent.
 - velocity: a runner on a scrolling track, a gauge with the target and the current speed, and
@@ -15,15 +15,23 @@ level previews and `rgb_array` renderers share. Sprites come from `assets/sprite
 from __future__ import annotations
 
 import math
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
-Color = tuple[int, int, int]
-SPRITES_DIR = Path(__file__).resolve().parents[2] / "assets" / "sprites"
+from mamlgame.render.raster import (  # noqa: F401 (re-exported for drawing code and tests)
+    BACKGROUND,
+    SPRITES_DIR,
+    Color,
+    blend,
+    blit,
+    canvas,
+    disk,
+    draw_sprite,
+    fill_rect,
+    polyline,
+    sprite,
+)
 
-BACKGROUND: Color = (24, 26, 33)
 GRID: Color = (44, 48, 60)
 BORDER: Color = (120, 126, 140)
 START: Color = (90, 96, 110)
@@ -42,104 +50,6 @@ GRASS: Color = (96, 150, 70)
 MUD: Color = (110, 76, 46)
 CRATE: Color = (150, 100, 60)
 ARROW: Color = (250, 250, 250)
-
-
-# ---- raster primitives (numpy, in place) ---------------------------------------------------
-def canvas(height: int, width: int, color: Color = BACKGROUND) -> np.ndarray:
-    """A new RGB image filled with `color`."""
-    img = np.empty((height, width, 3), np.uint8)
-    img[:] = color
-    return img
-
-
-def fill_rect(img: np.ndarray, x0: float, y0: float, x1: float, y1: float, color: Color) -> None:
-    """Fill the pixel box [x0, x1) x [y0, y1), clipped to the image."""
-    h, w = img.shape[:2]
-    xa, xb = max(int(round(x0)), 0), min(int(round(x1)), w)
-    ya, yb = max(int(round(y0)), 0), min(int(round(y1)), h)
-    if xa < xb and ya < yb:
-        img[ya:yb, xa:xb] = color
-
-
-def disk(img: np.ndarray, cx: float, cy: float, r: float, color: Color,
-         inner: float = 0.0) -> None:
-    """Fill a disk of radius `r` (a ring when `inner` > 0) centred at pixel (cx, cy)."""
-    h, w = img.shape[:2]
-    xa, xb = max(int(cx - r - 1), 0), min(int(cx + r + 2), w)
-    ya, yb = max(int(cy - r - 1), 0), min(int(cy + r + 2), h)
-    if xa >= xb or ya >= yb:
-        return
-    yy, xx = np.mgrid[ya:yb, xa:xb]
-    d2 = (xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2
-    m = (d2 <= r * r) & (d2 >= inner * inner)
-    img[ya:yb, xa:xb][m] = color
-
-
-def polyline(img: np.ndarray, points: np.ndarray, color: Color, width: float = 1.0) -> None:
-    """Draw connected segments through pixel points [n, 2] (x, y), `width` pixels thick."""
-    pts = np.asarray(points, np.float64).reshape(-1, 2)
-    if len(pts) == 0:
-        return
-    segs = [pts[:1]]
-    for a, b in zip(pts[:-1], pts[1:], strict=True):
-        n = max(int(np.abs(b - a).max()) + 1, 1)
-        segs.append(a + (b - a) * np.linspace(0, 1, n + 1)[1:, None])
-    p = np.concatenate(segs)
-    h, w = img.shape[:2]
-    rad = max(width / 2.0, 0.5)
-    for dx in np.arange(-rad + 0.5, rad, 1.0):
-        for dy in np.arange(-rad + 0.5, rad, 1.0):
-            x = np.floor(p[:, 0] + dx).astype(int)
-            y = np.floor(p[:, 1] + dy).astype(int)
-            ok = (x >= 0) & (x < w) & (y >= 0) & (y < h)
-            img[y[ok], x[ok]] = color
-
-
-def blend(a: Color, b: Color, t: float) -> Color:
-    """Linear mix of two colours, t in [0, 1] (0 gives a)."""
-    t = min(max(float(t), 0.0), 1.0)
-    return tuple(int(round(x + (y - x) * t)) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
-
-
-@lru_cache(maxsize=128)
-def sprite(name: str, size: int) -> np.ndarray | None:
-    """Sprite `name` scaled (nearest neighbour) to size x size RGBA, or None when missing."""
-    path = SPRITES_DIR / f"{name}.png"
-    if not path.is_file() or size < 1:
-        return None
-    from PIL import Image  # noqa: PLC0415
-
-    with Image.open(path) as im:
-        rgba = np.asarray(im.convert("RGBA"))
-    idx_y = (np.arange(size) * rgba.shape[0] // size)
-    idx_x = (np.arange(size) * rgba.shape[1] // size)
-    out = rgba[idx_y][:, idx_x].copy()
-    out.setflags(write=False)
-    return out
-
-
-def blit(img: np.ndarray, rgba: np.ndarray, cx: float, cy: float, flip: bool = False) -> None:
-    """Paste an RGBA sprite centred at pixel (cx, cy) with binary alpha, clipped."""
-    sh, sw = rgba.shape[:2]
-    x0, y0 = int(round(cx - sw / 2)), int(round(cy - sh / 2))
-    h, w = img.shape[:2]
-    xa, xb, ya, yb = max(x0, 0), min(x0 + sw, w), max(y0, 0), min(y0 + sh, h)
-    if xa >= xb or ya >= yb:
-        return
-    src = rgba[:, ::-1] if flip else rgba
-    src = src[ya - y0:yb - y0, xa - x0:xb - x0]
-    m = src[..., 3] > 127
-    img[ya:yb, xa:xb][m] = src[..., :3][m]
-
-
-def draw_sprite(img: np.ndarray, name: str, cx: float, cy: float, size: int,
-                fallback: Color, flip: bool = False) -> None:
-    """A named sprite centred at (cx, cy), or a disk of `fallback` colour without the file."""
-    rgba = sprite(name, int(size))
-    if rgba is None:
-        disk(img, cx, cy, size / 2.5, fallback)
-    else:
-        blit(img, rgba, cx, cy, flip)
 
 
 # ---- 2D arenas (navigation, terrain) -------------------------------------------------------
@@ -366,6 +276,39 @@ def draw_family(family: str, task: dict[str, float], state: dict[str, np.ndarray
 
 
 # ---- game decoration (sprites and trail over `render.game.draw_game`) ------------------------
+def game_layout(tasks, state=None, task_index: int = 0, episode_index: int = 0) -> dict:
+    """Where things are in one game level and episode, in map (row, col) as `draw_game`
+    draws them: the input of `decorate_game`. `state` None: the level as it starts."""
+    from mamlgame.packs.game_levels import BEHAVIOURS  # noqa: PLC0415
+
+    i, e = task_index, episode_index
+    hh, ww = (int(x) for x in tasks["grid"][i])
+    h, w = (int(x) for x in tasks["dims"][i])
+
+    def rc(flat) -> tuple[int, int]:
+        return int(flat) // ww - 1, int(flat) % ww - 1
+
+    wall = tasks["wall"][i].reshape(hh, ww)[1:h + 1, 1:w + 1].numpy()
+    hazard = tasks["hazard"][i].reshape(hh, ww)[1:h + 1, 1:w + 1].numpy()
+    pos = tasks["start"][i] if state is None else state["pos"][i, e]
+    opp = tasks["opp_pos"][i] if state is None else state["opp"][i, e]
+    outcome = 0 if state is None or "outcome" not in state else int(state["outcome"][i, e])
+    opponents = [(rc(o), BEHAVIOURS[int(b)]) for o, b, m in zip(
+        opp, tasks["opp_beh"][i], tasks["opp_mask"][i], strict=True) if m]
+    return {"wall": wall, "hazard": hazard, "goal": rc(tasks["goal"][i]), "player": rc(pos),
+            "opponents": opponents, "outcome": outcome}
+
+
+def draw_game_decorated(tasks, state=None, trail: np.ndarray | None = None, tile: int = 24,
+                        task_index: int = 0, episode_index: int = 0) -> np.ndarray:
+    """`render.game.draw_game` with sprites and the trail (map (row, col) points) on top:
+    the look of the viewer, for previews and recordings too."""
+    from mamlgame.render.game import draw_game  # noqa: PLC0415
+
+    img = draw_game(tasks, state, task_index, episode_index, tile)
+    return decorate_game(img, game_layout(tasks, state, task_index, episode_index), trail, tile)
+
+
 def decorate_game(img: np.ndarray, layout: dict, trail: np.ndarray | None, tile: int
                   ) -> np.ndarray:
     """Sprites over a flat game drawing: bricks on walls, spikes on hazards, the goal flag, a
@@ -404,3 +347,13 @@ def decorate_game(img: np.ndarray, layout: dict, trail: np.ndarray | None, tile:
         disk(img, px, py, tile * 0.5, NEEDLE, inner=tile * 0.4)
     draw_sprite(img, "player", px, py, int(tile * 0.95), AGENT)
     return img
+
+
+def draw_start(family: str, task: dict[str, float], size: int = 320) -> np.ndarray:
+    """A continuous family's task as its episodes start (for level previews)."""
+    zero2, zero = np.zeros(2), np.zeros(())
+    start = {"navigation": {"p": zero2}, "terrain": {"p": zero2, "v": zero2},
+             "velocity": {"x": zero, "v": zero}, "bandit": {"t": zero}}
+    if family not in start:
+        raise ValueError(f"no drawing for family {family!r}")
+    return draw_family(family, task, start[family], None, size=size)

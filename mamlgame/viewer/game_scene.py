@@ -1,7 +1,7 @@
 """The game family in the viewer: keys -> actions, the trail, the caption, the drawing.
 
 Drawing is `mamlgame.render.game.draw_game` (the one drawing of game levels), decorated
-with the trail and sprites by `mamlgame.render.families.decorate_game`. No pygame here.
+with the trail and sprites by `mamlgame.render.families.draw_game_decorated`. No pygame here.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from mamlgame.packs import Tasks
-from mamlgame.render.families import decorate_game
+from mamlgame.render.families import draw_game_decorated
 from mamlgame.tasks import State, TaskFamily
 
 # keys -> action index (`mamlgame.packs.game_rules.ACTIONS`)
@@ -68,27 +68,6 @@ def game_caption(family: TaskFamily, tasks: Tasks) -> str:
 def draw_game_state(family: TaskFamily, tasks: Tasks, state: State,
                     trail: list[np.ndarray], size: int) -> np.ndarray:
     """The level at a tile size that fits `size` pixels, with trail and sprites."""
-    from mamlgame.render.game import draw_game  # noqa: PLC0415
-
     h, w = (int(x) for x in tasks["dims"][0])
     tile = max(4, size // max(h, w))
-    img = draw_game(tasks, state, 0, 0, tile)
-    return decorate_game(img, game_layout(tasks, state), np.stack(trail) if trail else None,
-                         tile)
-
-
-def game_layout(tasks: Tasks, state: State | None) -> dict:
-    """Where things are, in map (row, col): what `decorate_game` draws sprites on."""
-    from mamlgame.packs.game_levels import BEHAVIOURS  # noqa: PLC0415
-
-    hh, ww = (int(x) for x in tasks["grid"][0])
-    h, w = (int(x) for x in tasks["dims"][0])
-    wall = tasks["wall"][0].reshape(hh, ww)[1:h + 1, 1:w + 1].numpy()
-    hazard = tasks["hazard"][0].reshape(hh, ww)[1:h + 1, 1:w + 1].numpy()
-    pos = int(tasks["start"][0]) if state is None else int(state["pos"][0, 0])
-    opp = tasks["opp_pos"][0] if state is None else state["opp"][0, 0]
-    outcome = 0 if state is None or "outcome" not in state else int(state["outcome"][0, 0])
-    opponents = [(tile_rc(tasks, int(o)), BEHAVIOURS[int(b)]) for o, b, m in zip(
-        opp, tasks["opp_beh"][0], tasks["opp_mask"][0], strict=True) if m]
-    return {"wall": wall, "hazard": hazard, "goal": tile_rc(tasks, int(tasks["goal"][0])),
-            "player": tile_rc(tasks, pos), "opponents": opponents, "outcome": outcome}
+    return draw_game_decorated(tasks, state, np.stack(trail) if trail else None, tile)
