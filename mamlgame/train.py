@@ -228,13 +228,6 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool,
                     if ctx.is_main:
                         warnings.warn(f"iteration {it}: non-finite loss or meta-gradient; "
                                       "update skipped", stacklevel=1)
-                    if bad >= MAX_BAD_STEPS:
-                        last = ("no checkpoint was written" if not ckpt_path.exists()
-                                else f"the last good checkpoint is {ckpt_path}")
-                        raise TrainingError(
-                            f"{bad} non-finite losses or meta-gradients in a row at iteration "
-                            f"{it}; stopped ({last}). Check the rewards and try a lower "
-                            f"--outer-lr or --inner-lr")
                 # ---- log, checkpoint -------------------------------------------------------
                 done = it + 1
                 if log is not None:
@@ -246,6 +239,13 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool,
                     log.flush()
                 bar.set_postfix(before=f"{m['return_before']:.2f}",
                                 after=f"{m['return_after']:.2f}")
+                if bad >= MAX_BAD_STEPS:
+                    last = ("no checkpoint was written" if not ckpt_path.exists()
+                            else f"the last good checkpoint is {ckpt_path}")
+                    raise TrainingError(
+                        f"{bad} non-finite losses or meta-gradients in a row at iteration {it}; "
+                        f"stopped ({last}). Check the rewards; try a lower --outer-lr or "
+                        f"--inner-lr")
                 if stops > 0:
                     checkpoint(done)
                     raise Interrupted(f"interrupted after iteration {done}; checkpoint saved "
