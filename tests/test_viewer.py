@@ -155,6 +155,8 @@ def test_watch_app_keys_adapt_again_and_take_another_step(checkpoint):
     (["play", "navigation", "--headless"], "error: --headless needs --frames"),
     (["play", "navigation", "--headless", "--frames", "2", "--record", "x.mp4"],
      "expects a .gif or .png"),
+    (["play", "navigation", "--headless", "--frames", "2", "--record", "/proc/no/x.png"],
+     "cannot write the recording"),
 ])
 def test_bad_input_is_one_line_and_nonzero(args, message):
     r = run(*args)

@@ -38,11 +38,14 @@ class Recorder:
 
         if not self.frames:
             raise MamlgameError(f"{self.path}: nothing to record (no frames were drawn)")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         images = [Image.fromarray(f) for f in self.frames]
-        if self.gif:
-            images[0].save(self.path, save_all=True, append_images=images[1:], loop=0,
-                           duration=max(int(round(1000 / self.fps)), 20), optimize=False)
-        else:
-            images[-1].save(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.gif:
+                images[0].save(self.path, save_all=True, append_images=images[1:], loop=0,
+                               duration=max(int(round(1000 / self.fps)), 20), optimize=False)
+            else:
+                images[-1].save(self.path)
+        except OSError as e:
+            raise MamlgameError(f"{self.path}: cannot write the recording ({e})") from None
         return self.path
