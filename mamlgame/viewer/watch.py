@@ -14,7 +14,7 @@ from mamlgame.viewer.app import ACCENT, BAD, DIM, GOOD, HUD_BG, TEXT, App
 from mamlgame.viewer.episode import DEFAULT_SPEED, Episode, PolicyPlayer, task_caption
 from mamlgame.viewer.levels import LevelList
 
-HUD_H, FOOT_H, GAP = 58, 72, 6
+HUD_H, FOOT_H, GAP = 58, 92, 6
 END_HOLD_FRAMES = 20
 
 
@@ -159,6 +159,11 @@ class WatchApp(App):
                 rate = sum(side.successes) / len(side.successes)
                 self.text(surface, f"mean over {len(side.returns)}: return {mean:+.2f}, "
                           f"success {rate:.0%}", (x, HUD_H + P + 24), DIM, 18)
+        if ad.result is not None:
+            self.text(surface, f"inner step {ad.steps_taken} used {ad.n_episodes} episodes of "
+                      f"this level (their mean return {ad.inner_return:+.2f})",
+                      (P + GAP + 8, HUD_H + P + 44), DIM, 16)
+        self.text(surface, "the meta-learned policy, not adapted", (8, HUD_H + P + 44), DIM, 16)
         if ad.running:
             x = P + GAP
             self.text(surface, f"adapting: {ad.collected}/{ad.n_episodes} episodes",
