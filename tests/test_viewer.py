@@ -295,3 +295,11 @@ def test_windowed_loop_runs_under_the_dummy_driver():
     assert app.screen is not None and app.episode.steps == 3
     assert app.episode.trail[-1][0] > 0
     app.close()
+
+
+def test_malformed_pack_file_is_a_located_one_line_error(tmp_path):
+    pack = tmp_path / "broken.toml"
+    pack.write_text('[pack]\nname = "b"\nfamily = "game"\n[generate]\nopponents = [3, 1]\n')
+    r = run("play", str(pack), "--headless", "--frames", "2")
+    assert r.exit_code == 1 and f"{pack}:5: generate.opponents" in r.output
+    assert len(r.output.strip().splitlines()) == 1
