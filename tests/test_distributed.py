@@ -1,0 +1,117 @@
+"""A meta-batch split over processes gives what one process gives: the meta-gradient (two gloo
+processes meeting through a file, no port) and a short `train --nproc 2` run."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from mamlgame import distributed, shard
+from mamlgame.config import TrainConfig
+from mamlgame.meta import MetaLearner
+from mamlgame.packs import load_pack, resolve_pack_path
+from mamlgame.policy import make_policy, params_of
+from mamlgame.tasks import make_family
+from mamlgame.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+# (pack, algo, estimator): continuous and discrete actions, the dice baseline over the
+# whole batch, Meta-SGD's learned step sizes, Reptile's parameter-space update
+CASES = [("navigation", "maml", "lvc"), ("navigation", "maml", "dice"),
+         ("arena", "maml", "dice"), ("velocity", "metasgd", "lvc"), ("bandit", "reptile", "lvc")]
+META_BATCH = 5  # split 2 + 3 over two processes
+
+
+def meta_gradient(case: tuple[str, str, str], rank: int = 0, world: int = 1) -> list:
+    """The meta-gradient of one batch, computed by process `rank` of `world` and summed."""
+    name, algo, estimator = case
+    pack = load_pack(name)
+    family = make_family(pack, 8)
+    torch.manual_seed(0)
+    policy = make_policy(family, (16, 16))
+    learner = MetaLearner(policy, family, algo, episodes=4, estimator=estimator)
+    params = params_of(policy)
+    gen = torch.Generator().manual_seed(1)
+    tasks = pack.pool("train").select(torch.randint(len(pack.pool("train")), (META_BATCH,),
+                                                    generator=gen))
+    part = shard.Shard.of(rank, world, tasks) if world > 1 else None
+    with shard.use(part):
+        loss, _ = learner.meta_loss(params, part.local(tasks) if part else tasks, gen)
+        weight = part.size / part.total if part else 1.0
+        (loss * weight).backward()
+    meta = learner.meta_parameters(params)
+    if world > 1:
+        distributed.all_reduce_step(meta, torch.zeros(1))
+    return [p.grad.clone() for p in meta]
+
+
+def _worker(rank: int, world: int, init: str, out: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    try:
+        grads = {f"{i}": meta_gradient(case, rank, world) for i, case in enumerate(CASES)}
+        if rank == 0:
+            torch.save(grads, out)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.fixture(scope="module")
+def two_process_gradients(tmp_path_factory) -> dict:
+    tmp = tmp_path_factory.mktemp("dist")
+    out = tmp / "grads.pt"
+    mp.spawn(_worker, args=(2, f"file://{tmp / 'rendezvous'}", str(out)), nprocs=2)
+    return torch.load(out, weights_only=True)
+
+
+@pytest.mark.parametrize("i", range(len(CASES)), ids=["-".join(c) for c in CASES])
+def test_two_processes_give_the_single_process_meta_gradient(i, two_process_gradients):
+    single = meta_gradient(CASES[i])
+    split = two_process_gradients[f"{i}"]
+    assert len(single) == len(split)
+    for a, b in zip(single, split, strict=True):
+        assert a.abs().max() > 0
+        torch.testing.assert_close(b, a, atol=1e-6, rtol=1e-5)
+
+
+def test_shard_shares_are_contiguous_and_cover_the_batch():
+    tasks = load_pack("bandit").tasks("train", 7)
+    parts = [shard.Shard.of(r, 3, tasks) for r in range(3)]
+    assert [(p.start, p.stop) for p in parts] == [(0, 2), (2, 4), (4, 7)]
+    assert sum(len(p.local(tasks)) for p in parts) == 7
+
+
+def test_train_nproc_2_matches_one_process(tmp_path):
+    args = ["--meta-batch", "5", "--episodes", "4", "--horizon", "10", "--hidden", "16,16",
+            "--iterations", "4", "--checkpoint-every", "2", "--estimator", "dice", "--quiet"]
+    one = TrainConfig(pack=str(resolve_pack_path("navigation")), meta_batch=5, episodes=4,
+                      horizon=10, hidden=(16, 16), iterations=4, checkpoint_every=2,
+                      estimator="dice")
+    train(one, tmp_path / "one", progress=False)
+    result = subprocess.run([sys.executable, "-m", "mamlgame", "train", "navigation", *args,
+                             "--nproc", "2", "--out", str(tmp_path / "two")], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("checkpoint:") == 1  # process 0 alone reports
+    a = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "two" / "checkpoint.pt", weights_only=True)
+    assert a["iteration"] == b["iteration"] == 4 and b["world_size"] == 2
+    for k in a["params"]:
+        torch.testing.assert_close(b["params"][k], a["params"][k], atol=1e-5, rtol=0)
+    lines = (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 4  # one writer
+
+
+def test_meta_batch_smaller_than_processes_is_an_error(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "mamlgame", "train", "bandit", "--meta-batch",
+                             "1", "--nproc", "2", "--iterations", "1", "--quiet", "--out",
+                             str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: --meta-batch 1 is smaller than the number of processes (2): every process "
+        "needs a task"]
