@@ -16,7 +16,6 @@ from mamlgame.packs.game_generate import LAYOUTS, generate_level, mode_layouts
 from mamlgame.packs.game_levels import (
     BEHAVIOURS,
     MAX_OPPONENTS,
-    MAX_SIZE,
     MODES,
     LevelSpec,
     Opponent,
@@ -35,12 +34,14 @@ LAYOUT_NAMES = tuple(n for names in LAYOUTS.values() for n in names)
 # keys that fix the observation size: the test split cannot override them
 OBS_KEYS = ("observe_goal", "view", "observe_opponents")
 MAX_SPEED = 2.0
+# chase/guard levels store all-pairs path distances: ((size + 2) ** 2) ** 2 bytes per level
+MAX_GENERATED_SIZE = 24
 
 GENERATE = {
     "mode": Field("weights", "topdown", "topdown | platformer, or weights to mix them",
                   choices=MODES),
     "size": Field("intdist", [9, 13], "map height and width in tiles (outer walls included)",
-                  lo=5, hi=MAX_SIZE),
+                  lo=5, hi=MAX_GENERATED_SIZE),
     "layout": Field("weights", {"open": 1, "platforms": 1},
                     "topdown: open | rooms | maze; platformer: platforms | gaps "
                     "(layouts of the other mode are ignored)", choices=LAYOUT_NAMES),
