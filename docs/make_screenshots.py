@@ -20,6 +20,7 @@ from pathlib import Path
 
 os.environ["SDL_VIDEODRIVER"] = "dummy"
 os.environ["SDL_AUDIODRIVER"] = "dummy"
+os.environ["PYGAME_HIDE_SUPPORT_PROMPT"] = "1"
 
 import numpy as np  # noqa: E402
 import pygame  # noqa: E402
@@ -69,9 +70,11 @@ def main() -> None:
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
     OUT.mkdir(parents=True, exist_ok=True)
 
-    # a person plays: right along the top, then down towards the goal
-    events = {0: [key(pygame.K_RIGHT)], 14: [key(pygame.K_RIGHT, False), key(pygame.K_DOWN)]}
-    record(PlayApp(load_pack("mixed"), level="maze-run", headless=True, speed=6), 40,
+    # a person plays the maze: each arrow is held until the next one (walls stop the player)
+    path = [pygame.K_RIGHT, pygame.K_DOWN, pygame.K_LEFT, pygame.K_DOWN, pygame.K_RIGHT]
+    events = {20 * i: [key(k)] + ([key(path[i - 1], False)] if i else [])
+              for i, k in enumerate(path)}
+    record(PlayApp(load_pack("mixed"), level="maze-run", headless=True, speed=6), 130,
            OUT / "play.png", events)
 
     nav = agent_for("navigation", 200, args.retrain)
