@@ -315,3 +315,34 @@ def test_paths_table_is_symmetric_and_far_for_walls(mixed):
     p = tasks["paths"][i].long()
     assert torch.equal(p, p.T)
     assert (p[tasks["wall"][i]] == FAR).all()
+
+
+def test_invariants_under_random_play(mixed):
+    game, tasks = mixed
+    g = torch.Generator().manual_seed(5)
+    state = game.reset(tasks, 4, g)
+    blocked = tasks["wall"] | tasks["hazard"]
+    mask = tasks["opp_mask"][:, None, :].expand_as(state["opp"])
+    for _ in range(60):
+        state, reward, done = game.step(tasks, state, torch.randint(0, 6, (len(tasks), 4),
+                                                                    generator=g))
+        obs = game.observe(tasks, state)
+        assert not tasks["wall"].gather(1, state["pos"]).any()
+        opp_blocked = blocked.gather(1, state["opp"].flatten(1)).view_as(state["opp"])
+        assert not (opp_blocked & mask).any()
+        assert torch.isfinite(reward).all() and obs.abs().max() <= 8.0
+        assert ((state["acc"] >= 0) & (state["acc"] < 1)).all()
+        assert torch.equal(state["success"], state["success"] | (state["outcome"] == 1))
+
+
+def test_rollout_with_the_categorical_policy(mixed):
+    from mamlgame.policy import make_policy, params_of  # noqa: PLC0415
+    from mamlgame.rollout import rollout  # noqa: PLC0415
+
+    game, tasks = mixed
+    policy = make_policy(game)
+    assert policy.discrete and policy.action_dim == 6 and policy.obs_dim == game.obs_dim
+    eps = rollout(game, tasks.select(slice(0, 4)), policy, params_of(policy), 3,
+                  torch.Generator().manual_seed(0))
+    assert eps.obs.shape == (4, 3, game.horizon, game.obs_dim)
+    assert eps.actions.dtype == torch.long and eps.success.dtype == torch.bool
