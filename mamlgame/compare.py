@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 from mamlgame.checkpoint import atomic_write_bytes, load_agent
 from mamlgame.config import TrainConfig
-from mamlgame.evaluate import evaluate
+from mamlgame.evaluate import evaluate, write_json
 from mamlgame.train import train
 
 
@@ -35,7 +34,7 @@ def compare(base: TrainConfig, algos: list[str], out_dir: str | Path, eval_tasks
               "episodes": base.episodes, "seed": base.seed, "eval_tasks": eval_tasks,
               "rows": rows}
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out / "compare.json", lambda f: f.write(json.dumps(result, indent=2).encode()))
+    write_json(result, out / "compare.json")
     atomic_write_bytes(out / "compare.md", lambda f: f.write(format_comparison(result).encode()))
     _plot(result, out / "compare.png")
     return result

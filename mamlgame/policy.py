@@ -43,7 +43,10 @@ class MLPPolicy(nn.Module):
         x = obs.reshape(shape[0], -1, shape[-1]) if batched else obs
         for i, layer in enumerate(self.layers):
             w, b = layer.weight, layer.bias
-            x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2)) if batched else F.linear(x, w, b)
+            if batched:
+                x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
+            else:
+                x = F.linear(x, w, b)
             if i < len(self.layers) - 1:
                 x = act(x)
         return x.reshape(*shape[:-1], x.shape[-1])

@@ -72,7 +72,8 @@ def test_compare_writes_table_and_chart(tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "compare.json").read_text())
     assert [r["algo"] for r in data["rows"]] == ["maml", "fomaml"]
-    assert (tmp_path / "compare.png").exists() and "| maml |" in (tmp_path / "compare.md").read_text()
+    assert (tmp_path / "compare.png").exists()
+    assert "| maml |" in (tmp_path / "compare.md").read_text()
 
 
 @pytest.mark.parametrize("algo", ["reptile", "metasgd", "pretrain"])
@@ -104,7 +105,8 @@ def test_corrupt_checkpoint_is_reported(tmp_path):
 
 def test_bad_pack_file_is_located(tmp_path):
     pack = tmp_path / "broken.toml"
-    pack.write_text('[pack]\nname = "b"\nfamily = "velocity"\n[generate]\ntarget_velocity = [2, 1]\n')
+    pack.write_text('[pack]\nname = "b"\nfamily = "velocity"\n'
+                    "[generate]\ntarget_velocity = [2, 1]\n")
     result = run("levels", "validate", str(pack))
     assert result.exit_code == 1
     assert f"{pack}:5: generate.target_velocity" in result.output

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -116,7 +115,7 @@ def compare(pack: str, algos: str, out: str, eval_tasks: int, quiet: bool, **opt
 def bench(algos: str, iterations: int, threads: int, json_path: str | None) -> None:
     """Seconds per meta-iteration on the paper's 2D-navigation workload."""
     from mamlgame.bench import run_bench  # noqa: PLC0415
-    from mamlgame.checkpoint import atomic_write_bytes  # noqa: PLC0415
+    from mamlgame.evaluate import write_json  # noqa: PLC0415
 
     names = [a.strip() for a in algos.split(",") if a.strip()]
     if not names or any(a not in ALGOS for a in names):
@@ -125,7 +124,7 @@ def bench(algos: str, iterations: int, threads: int, json_path: str | None) -> N
     for algo, s in report["seconds_per_iteration"].items():
         click.echo(f"{algo:<10} {s:.3f} s/iteration")
     if json_path:
-        atomic_write_bytes(Path(json_path), lambda f: f.write(json.dumps(report, indent=2).encode()))
+        write_json(report, json_path)
         click.echo(f"json: {json_path}")
 
 

@@ -105,7 +105,9 @@ class Field:
                 return f"{what} >= {_num(self.lo)}"
             return what
         if k == "str":
-            return "one of " + ", ".join(f'"{c}"' for c in self.choices) if self.choices else "a string"
+            if not self.choices:
+                return "a string"
+            return "one of " + ", ".join(f'"{c}"' for c in self.choices)
         if k == "bool":
             return "true or false"
         if k == "weights":
