@@ -45,7 +45,9 @@ class Episode:
         self.state = self.family.reset(self.tasks, 1, self.generator)
         self.steps, self.ret, self.done, self.success = 0, 0.0, False, False
         self.last_reward = 0.0
-        self.trail: list[np.ndarray] = []
+        # a one-step bandit keeps its recent actions across episodes; other trails restart
+        keep = self.family.name == "bandit" and hasattr(self, "trail")
+        self.trail: list[np.ndarray] = self.trail[-29:] if keep else []
         self._record(None)
 
     def _record(self, action: torch.Tensor | None) -> None:
