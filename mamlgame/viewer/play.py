@@ -172,7 +172,7 @@ class PlayApp(App):
                   f"({self.levels.split} #{self.index})",
                   (8, 6))
         self.text(surface, f"step {ep.steps}/{self.family.horizon}   return {ep.ret:+.2f}   "
-                  f"speed {self.speed:.0f}/s", (8, 30), DIM, 20)
+                  f"speed {self.speed:.0f}/s   wins {self.wins}", (8, 30), DIM, 20)
         self.text(surface, task_caption(self.family, self.tasks), (8, 54), DIM, 18)
         if self.family.name == "bandit":
             self.text(surface, f"cursor {self.cursor:+.2f} (space: commit)",
