@@ -206,6 +206,7 @@ def test_play_game_with_scripted_keys_reaches_the_goal():
     app.run(max_frames=8, events={0: [key(pygame.K_RIGHT)]})
     ep = app.episode
     assert ep.done and ep.success and ep.steps == 3 and ep.outcome() == "GOAL!"
+    assert app.wins == 1
     assert [tuple(p) for p in ep.trail] == [(1, 1), (1, 2), (1, 3), (1, 4)]
     app.close()
 

@@ -152,7 +152,6 @@ class PlayApp(App):
         if self.episode.done:
             self._end_timer += 1
             if self._end_timer >= END_HOLD_FRAMES:
-                self.wins += int(self.episode.success)
                 self.restart()
             return
         super().update()
@@ -163,6 +162,7 @@ class PlayApp(App):
         action = self.action()
         if action is not None:
             self.episode.step(action)
+            self.wins += int(self.episode.done and self.episode.success)
 
     def render(self, surface) -> None:
         surface.fill(HUD_BG)
