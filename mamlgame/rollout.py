@@ -43,7 +43,8 @@ def rollout(family, tasks: Tasks, policy: MLPPolicy, params: Params, n_episodes:
     state = shard.reset(family, tasks, n_episodes, generator)
     alive = torch.ones(len(tasks), n_episodes, dtype=torch.bool)
     obs_l, act_l, rew_l, mask_l = [], [], [], []
-    for _ in range(H):
+    steps, stop = 0, None  # stop: the step count every task of the meta-batch is done by
+    while stop is None or steps < stop:
         obs = family.observe(tasks, state)
         action = sample(policy, params, obs, generator, deterministic)
         new_state, reward, done = family.step(tasks, state, action)
@@ -53,9 +54,9 @@ def rollout(family, tasks: Tasks, policy: MLPPolicy, params: Params, n_episodes:
         mask_l.append(alive.float())
         state = {k: _freeze(alive, v, state[k]) for k, v in new_state.items()}
         alive = alive & ~done
-        if not shard.any_alive(alive):  # over every process's tasks
-            break
-    steps = len(obs_l)
+        steps += 1
+        if stop is None and (steps == H or not alive.any()):
+            stop = shard.max_steps(steps)  # a split batch steps as far as its furthest share
 
     def stack(xs: list[torch.Tensor]) -> torch.Tensor:
         out = torch.stack(xs, 2)

@@ -105,22 +105,14 @@ def reset(family, tasks, n_episodes: int, generator: torch.Generator | None) -> 
     return {k: v[s.start:s.stop] for k, v in state.items()}
 
 
-def any_alive(alive: torch.Tensor) -> bool:
-    """Whether any episode of the whole meta-batch is still running."""
+def max_steps(steps: int) -> int:
+    """The most steps any process's share of the batch needs (called once per rollout), so
+    that every process draws the noise of as many steps as the whole batch does."""
     if _active is None:
-        return bool(alive.any())
-    flag = alive.any().to(torch.int32).reshape(1)
-    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-    return bool(flag.item())
-
-
-def task_sum(x: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """The sum of per-task values `x` [T_local] over the whole meta-batch, and its size."""
-    if _active is None:
-        return x.sum(), x.shape[0]
-    total = x.detach().sum().reshape(1).clone()
-    dist.all_reduce(total)
-    return total[0], _active.total
+        return steps
+    n = torch.tensor([steps], dtype=torch.int64)
+    dist.all_reduce(n, op=dist.ReduceOp.MAX)
+    return int(n.item())
 
 
 def gather(x: torch.Tensor) -> torch.Tensor:
