@@ -72,7 +72,8 @@ def init(ctx: Context, device: torch.device) -> None:
     """Join the process group (gloo on CPU, nccl on CUDA); nothing for a single process."""
     if not ctx.distributed or dist.is_initialized():
         return
-    backend = "nccl" if device.type == "cuda" else "gloo"
+    # on a GPU: nccl for the gradients, gloo for the few small CPU tensors (step counts)
+    backend = "cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         torch.cuda.set_device(device)
     url = os.environ.get(INIT_ENV, "env://")

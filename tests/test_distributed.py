@@ -15,7 +15,9 @@ from mamlgame.config import TrainConfig
 from mamlgame.meta import MetaLearner
 from mamlgame.packs import load_pack, resolve_pack_path
 from mamlgame.policy import make_policy, params_of
+from mamlgame.rollout import rollout
 from mamlgame.tasks import make_family
+from mamlgame.tasks.navigation import Navigation
 from mamlgame.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,13 +51,49 @@ def meta_gradient(case: tuple[str, str, str], rank: int = 0, world: int = 1) -> 
     return [p.grad.clone() for p in meta]
 
 
+class EndsEarly(Navigation):
+    """Navigation whose episodes end after 3 steps (goal_x > 0) or 7 steps (goal_x <= 0)."""
+
+    def reset(self, tasks, n_episodes, generator):
+        return {**super().reset(tasks, n_episodes, generator),
+                "t": torch.zeros(len(tasks), n_episodes)}
+
+    def step(self, tasks, state, action):
+        new, reward, _ = super().step(tasks, {"p": state["p"], "success": state["success"]},
+                                      action)
+        t = state["t"] + 1
+        limit = torch.where(tasks["goal_x"].reshape(-1, 1) > 0, 3.0, 7.0)
+        return {**new, "t": t}, reward, t >= limit
+
+
+def early_rollout(rank: int = 0, world: int = 1) -> dict:
+    """Episodes and the generator state after a rollout whose first share ends at step 3 and
+    whose second share runs to step 7 of 10."""
+    pack = load_pack("navigation")
+    pool = pack.pool("train")
+    right = (pool["goal_x"].reshape(-1) > 0).nonzero().reshape(-1)
+    left = (pool["goal_x"].reshape(-1) <= 0).nonzero().reshape(-1)
+    tasks = pool.select(torch.cat([right[:2], left[:2]]))
+    family = EndsEarly(pack, 10)
+    torch.manual_seed(0)
+    policy = make_policy(family, (8,))
+    gen = torch.Generator().manual_seed(2)
+    part = shard.Shard.of(rank, world, tasks) if world > 1 else None
+    with shard.use(part):
+        ep = rollout(family, part.local(tasks) if part else tasks, policy, params_of(policy),
+                     3, gen)
+    return {**ep._asdict(), "rng": gen.get_state()}
+
+
 def _worker(rank: int, world: int, init: str, out: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     try:
         grads = {f"{i}": meta_gradient(case, rank, world) for i, case in enumerate(CASES)}
+        box = [None] * world
+        dist.all_gather_object(box, early_rollout(rank, world))
         if rank == 0:
-            torch.save(grads, out)
+            torch.save({**grads, "rollouts": box}, out)
     finally:
         dist.destroy_process_group()
 
@@ -76,6 +114,18 @@ def test_two_processes_give_the_single_process_meta_gradient(i, two_process_grad
     for a, b in zip(single, split, strict=True):
         assert a.abs().max() > 0
         torch.testing.assert_close(b, a, atol=1e-6, rtol=1e-5)
+
+
+def test_split_rollout_draws_what_one_process_draws(two_process_gradients):
+    """One share ends at step 3, the other at 7: both still step to 7, so each process's
+    episodes and its generator afterwards equal the single process's."""
+    single = early_rollout()
+    assert single["mask"][:2].sum(-1).eq(3).all() and single["mask"][2:].sum(-1).eq(7).all()
+    parts = two_process_gradients["rollouts"]
+    for key in ("obs", "actions", "rewards", "mask", "success"):
+        assert torch.equal(torch.cat([p[key] for p in parts]), single[key]), key
+    for p in parts:
+        assert torch.equal(p["rng"], single["rng"])
 
 
 def test_shard_shares_are_contiguous_and_cover_the_batch():
