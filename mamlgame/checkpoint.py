@@ -21,7 +21,8 @@ FORMAT = "mamlgame-checkpoint-1"
 
 
 def atomic_write_bytes(path: Path, write) -> None:
-    """Write via `write(file)` to a temp file in the same folder, fsync, then rename."""
+    """Write via `write(file)` to a temp file in the same folder, fsync, rename over `path`,
+    then fsync the folder: a crash leaves either the old file or the new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -34,6 +35,21 @@ def atomic_write_bytes(path: Path, write) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable (best effort: not every platform allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def numbered_path(path: Path, iteration: int) -> Path:
