@@ -180,3 +180,23 @@ def test_bad_device_is_one_line(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 1 and len(lines) == 1
     assert lines[0].startswith("error: --device cuda: CUDA is not available")
+
+
+def test_sigint_to_nproc_2_checkpoints_and_resumes_in_one_process(reference, tmp_path):
+    """Ctrl-C to `--nproc 2`: both processes stop after the same iteration, process 0 writes
+    the checkpoint, exit 130; one process resumes it to the uninterrupted result."""
+    proc = subprocess.Popen([sys.executable, "-m", "mamlgame", "train", *ARGS, "--nproc", "2",
+                             "--out", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    wait_for_lines(proc, tmp_path / "metrics.jsonl", 2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.count("interrupted after iteration") == 1  # process 0 alone reports
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["world_size"] == 2
+    assert state["iteration"] == len((tmp_path / "metrics.jsonl").read_text().splitlines())
+    train(TrainConfig(**RUN), tmp_path, resume=True, progress=False)
+    a, b = params(tmp_path / "checkpoint.pt"), params(reference / "checkpoint.pt")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=0)
