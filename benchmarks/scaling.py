@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import statistics
 import subprocess
@@ -42,6 +43,7 @@ def measure(nproc: int, meta_batch: int, iterations: int, episodes: int, horizon
     return {"nproc": nproc, "meta_batch": meta_batch,
             "seconds_per_iteration": round(statistics.median(secs), 3),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in rows), "wall_seconds": round(wall, 1),
+            "load_average": round(os.getloadavg()[0], 1),  # >= cores: other work shared them
             "command": shlex.join(cmd)}
 
 
@@ -56,8 +58,9 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
     results = []
-    print("| processes | meta-batch | s / iteration | speed-up | peak RSS / process (MiB) |")
-    print("|---|---|---|---|---|")
+    print("| processes | meta-batch | s / iteration | speed-up | peak RSS / process (MiB) "
+          "| load avg |")
+    print("|---|---|---|---|---|---|")
     base: dict[int, float] = {}
     for t in (int(x) for x in a.meta_batch.split(",")):
         for p in (int(x) for x in a.nproc.split(",")):
@@ -66,7 +69,7 @@ def main() -> None:
             r["speedup"] = round(base[t] / r["seconds_per_iteration"], 2)
             results.append(r)
             print(f"| {p} | {t} | {r['seconds_per_iteration']:.3f} | {r['speedup']:.2f} | "
-                  f"{r['peak_rss_mb']:.0f} |", flush=True)
+                  f"{r['peak_rss_mb']:.0f} | {r['load_average']} |", flush=True)
     if a.json:
         Path(a.json).write_text(json.dumps({"workload": f"navigation, {a.episodes} episodes x "
                                             f"{a.horizon} steps per task, maml/lvc",

@@ -120,6 +120,12 @@ def _resume_state(ckpt_path: Path, ctx: distributed.Context) -> dict:
     return result
 
 
+def _check_split(cfg: TrainConfig, ctx: distributed.Context) -> None:
+    if cfg.meta_batch < ctx.world:
+        raise MamlgameError(f"--meta-batch {cfg.meta_batch} is smaller than the number of "
+                            f"processes ({ctx.world}): every process needs a task")
+
+
 def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
           progress: bool = True) -> Path:
     """Meta-train per `cfg`, writing `out_dir/metrics.jsonl` and `out_dir/checkpoint.pt`.
@@ -129,9 +135,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
     """
     ctx = distributed.context()
     device = distributed.resolve_device(cfg.device, ctx.local_rank)
-    if cfg.meta_batch < ctx.world:
-        raise MamlgameError(f"--meta-batch {cfg.meta_batch} is smaller than the number of "
-                            f"processes ({ctx.world}): every process needs a task")
+    _check_split(cfg, ctx)
     distributed.init(ctx, device)
     try:
         return _train(cfg, Path(out_dir), resume, progress, ctx, device)
@@ -149,6 +153,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool,
         cfg = TrainConfig.from_dict({**saved.to_dict(),
                                      **{k: getattr(cfg, k) for k in RUNTIME_KEYS}})
         start = int(state["iteration"])
+        _check_split(cfg, ctx)
     torch.set_num_threads(cfg.threads)
 
     # ---- setup: pack, family, policy, learner, optimiser, generator ----------------------------
