@@ -6,7 +6,7 @@ peak memory, on the 2D-navigation paper workload (E episodes x H steps per task)
 
 Each point is one `mamlgame train ... --nproc P` run; the time is the median of the logged
 per-iteration `seconds` of process 0 (the first iteration, a warm-up, is left out), the memory
-the largest `peak_rss_mb` (resident memory of process 0; every process holds the same).
+the peak resident memory of the largest process (`getrusage(RUSAGE_CHILDREN)`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# runs a command and prints the peak resident memory (KiB) of the largest process under it
+PEAK = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 
 
 def measure(nproc: int, meta_batch: int, iterations: int, episodes: int, horizon: int,
@@ -34,15 +37,16 @@ def measure(nproc: int, meta_batch: int, iterations: int, episodes: int, horizon
                str(iterations), "--checkpoint-every", str(iterations), "--threads",
                str(threads), "--nproc", str(nproc), "--quiet", "--out", out]
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "mamlgame", *cmd[1:]], cwd=ROOT, check=True,
-                       capture_output=True)
+        peak = subprocess.run([sys.executable, "-c", PEAK, sys.executable, "-m", "mamlgame",
+                               *cmd[1:]], cwd=ROOT, check=True, capture_output=True, text=True)
         wall = time.perf_counter() - t0
         rows = [json.loads(x) for x in (Path(out) / "metrics.jsonl").read_text().splitlines()]
     secs = [r["seconds"] for r in rows[1:]] or [rows[0]["seconds"]]
     cmd[-1] = "OUT"
     return {"nproc": nproc, "meta_batch": meta_batch,
             "seconds_per_iteration": round(statistics.median(secs), 3),
-            "peak_rss_mb": max(r["peak_rss_mb"] for r in rows), "wall_seconds": round(wall, 1),
+            "peak_rss_mb": round(int(peak.stdout.split()[-1]) / 1024),
+            "wall_seconds": round(wall, 1),
             "load_average": round(os.getloadavg()[0], 1),  # >= cores: other work shared them
             "command": shlex.join(cmd)}
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import resource
 import signal
 import time
 import warnings
@@ -84,14 +83,6 @@ def _keep_metrics_before(path: Path, upto: int) -> None:
             continue
     text = "".join(ln + "\n" for ln in keep)
     atomic_write_bytes(path, lambda f: f.write(text.encode()))
-
-
-def _peak_memory_mb(device: torch.device) -> dict[str, float]:
-    """This process's peak resident memory (and peak CUDA memory on a GPU), in MiB."""
-    peak = {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-    if device.type == "cuda":
-        peak["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
-    return peak
 
 
 def _finite(x: float) -> float | None:
@@ -248,8 +239,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool,
                     row = {"iteration": it, "seconds": round(time.perf_counter() - t0, 4),
                            "loss": _finite(loss_value), "grad_norm": _finite(grad_norm),
                            **{k: _finite(float(v)) for k, v in m.items()},
-                           "skipped": not finite, "world_size": ctx.world,
-                           **_peak_memory_mb(device)}
+                           "skipped": not finite, "world_size": ctx.world}
                     log.write(json.dumps(row) + "\n")
                     log.flush()
                 bar.set_postfix(before=f"{m['return_before']:.2f}",
