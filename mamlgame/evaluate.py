@@ -33,15 +33,18 @@ def adaptation_curve(agent: Agent, params: Params, tasks: Tasks, steps: list[int
     ad = learner.adapt(params, tasks, gen, steps=K)
     eps: list[Episodes] = ad.episodes + [
         rollout(agent.family, tasks, agent.policy, ad.params, episodes, gen)]
-    returns, success, worse = {}, {}, {}
+    returns, success, success_se, worse = {}, {}, {}, {}
     before = eps[0].total_reward.mean(1)
     for k in steps:
         per_task = eps[k].total_reward.mean(1)
         returns[str(k)] = _summary(per_task)
-        success[str(k)] = eps[k].success.float().mean().item()
+        rate = eps[k].success.float().mean(1)  # per task
+        success[str(k)] = rate.mean().item()
+        success_se[str(k)] = _summary(rate)["se"]
         if k > 0:
             worse[str(k)] = (per_task < before).float().mean().item()
-    return {"returns": returns, "success": success, "worse_fraction": worse}
+    return {"returns": returns, "success": success, "success_se": success_se,
+            "worse_fraction": worse}
 
 
 def evaluate(agent: Agent, pack: LevelPack | None = None, split: str = "test",
@@ -84,8 +87,8 @@ def format_table(report: dict[str, Any]) -> str:
         for k in steps:
             r = curve["returns"][k]
             s = f"{r['mean']:.2f} ± {r['se']:.2f}"
-            if report.get("game") or any(v > 0 for v in curve["success"].values()):
-                s += f" ({100 * curve['success'][k]:.0f}%)"
+            if any(v > 0 for v in curve["success"].values()):
+                s += f" ({100 * curve['success'][k]:.0f} ± {100 * curve['success_se'][k]:.0f}%)"
             out.append(s)
         return out
 
@@ -96,7 +99,7 @@ def format_table(report: dict[str, Any]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     head = (f"{report['pack']} / {report['split']}: {report['tasks']} tasks, "
-            f"{report['episodes']} episodes per step; mean return ± s.e. (success)")
+            f"{report['episodes']} episodes per step; mean return ± s.e. (success rate ± s.e.)")
     worse = report["worse_fraction"].get("1")
     tail = f"adaptation made the return worse on {100 * worse:.0f}% of tasks (1 step)" \
         if worse is not None else ""

@@ -59,7 +59,7 @@ def test_eval_writes_json_and_plot(trained, tmp_path):
     assert report["pack"] == "navigation" and report["split"] == "test" and report["tasks"] == 4
     assert set(report["returns"]) == {"0", "1", "2"}
     assert len(report["returns"]["1"]["per_task"]) == 4
-    assert set(report["success"]) == {"0", "1", "2"}
+    assert set(report["success"]) == set(report["success_se"]) == {"0", "1", "2"}
     assert "random init" in report["baselines"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "1 step" in result.output
