@@ -68,6 +68,7 @@ def _plot(result: dict[str, Any], path: Path) -> None:
         ks = [int(k) for k in r["returns"]]
         ax2.errorbar(ks, list(r["returns"].values()), yerr=list(r["se"].values()), marker="o",
                      capsize=3, label=r["algo"])
+    ax2.set_xticks([int(k) for k in rows[0]["returns"]])
     ax2.set_xlabel("inner steps on held-out tasks")
     ax2.set_ylabel("mean return")
     ax2.set_title("adaptation")

@@ -134,6 +134,7 @@ def plot_report(report: dict[str, Any], path: str | Path) -> None:
         ax2.errorbar(ks, [curve["returns"][str(k)]["mean"] for k in ks],
                      yerr=[curve["returns"][str(k)]["se"] for k in ks], marker="o",
                      capsize=3, label=name)
+    ax2.set_xticks([int(k) for k in report["returns"]])
     ax2.set_xlabel("inner policy-gradient steps")
     ax2.set_ylabel("mean return")
     ax2.set_title(f"{report['pack']} ({report['split']}, {report['tasks']} tasks)")
