@@ -21,6 +21,7 @@ class TrainConfig:
     gamma: float = 0.99  # discount of the policy-gradient returns
     hidden: tuple[int, ...] = (100, 100)  # policy MLP hidden sizes
     activation: str = "relu"  # relu | tanh (relu is much faster on CPU)
+    init_std: float = 1.0  # initial standard deviation of the Gaussian policy
     baseline: bool = True  # linear feature baseline for advantages
     normalize: bool = True  # normalise advantages per task
     horizon: int = 0  # steps per episode; 0 = the pack's horizon

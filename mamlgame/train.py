@@ -151,7 +151,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool,
     pack = load_pack(cfg.pack) if state is None else _pack_from_state(state)
     family = make_family(pack, cfg.horizon or None)
     torch.manual_seed(cfg.seed)
-    policy = make_policy(family, cfg.hidden, cfg.activation).to(device)
+    policy = make_policy(family, cfg.hidden, cfg.activation, cfg.init_std).to(device)
     learner = MetaLearner(policy, family, cfg.algo, cfg.inner_lr, cfg.inner_steps, cfg.episodes,
                           cfg.estimator, gamma=cfg.gamma, baseline=cfg.baseline,
                           normalize=cfg.normalize)

@@ -35,6 +35,8 @@ DEFAULTS = TrainConfig()
               help="Hidden layer sizes, comma separated.")
 @click.option("--activation", type=click.Choice(["relu", "tanh"]), default="relu",
               show_default=True)
+@click.option("--init-std", type=click.FloatRange(min=1e-3), default=DEFAULTS.init_std,
+              show_default=True, help="Initial std of the Gaussian policy.")
 @click.option("--horizon", type=click.IntRange(0), default=0, help="0: the pack's horizon.")
 @click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True)
 @click.option("--threads", type=click.IntRange(1), default=DEFAULTS.threads, show_default=True,
