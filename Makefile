@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench lint clean
+.PHONY: setup demo test bench lint clean screenshots
 
 setup: $(STAMP)
 
@@ -31,3 +31,6 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) runs
+
+screenshots: setup
+	SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy $(BIN)/python docs/make_screenshots.py
