@@ -148,7 +148,7 @@ class MetaLearner:
         after = rollout(self.family, tasks, self.policy, ad.params, self.episodes, generator)
         if self.algo == "reptile":
             # gradient (theta - mean_tau theta'_tau): Reptile's update direction for Adam
-            loss = sum((params[k] * (params[k] - v.detach().mean(0))).sum()
+            loss = sum((params[k] * (params[k] - v.mean(0)).detach()).sum()
                        for k, v in ad.params.items())
         else:
             loss = -self._outer_objective(ad, after, tasks).mean()

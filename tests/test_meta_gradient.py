@@ -146,3 +146,35 @@ def test_task_baseline_is_a_leave_one_out_ridge_fit():
         keep = torch.arange(12) != i
         w = torch.linalg.solve(X[keep].T @ X[keep] + penalty, X[keep].T @ ret[keep])
         torch.testing.assert_close(b[i], X[i] @ w)
+
+
+def test_reptile_meta_gradient_is_theta_minus_mean_adapted():
+    family, policy, tasks = bandit_setup(4)
+    learner = MetaLearner(policy, family, algo="reptile", inner_lr=ALPHA, inner_steps=2,
+                          episodes=N_INNER, baseline=False, normalize=False)
+    params = params_of(policy)
+    loss, _ = learner.meta_loss(params, tasks, torch.Generator().manual_seed(4))
+    grads = torch.autograd.grad(loss, list(params.values()))
+    ad = learner.adapt({k: v.detach() for k, v in params.items()}, tasks,
+                       torch.Generator().manual_seed(4), steps=2)
+    for (k, v), g in zip(params.items(), grads):
+        torch.testing.assert_close(g, v.detach() - ad.params[k].detach().mean(0))
+
+
+def test_metasgd_steps_with_learned_per_parameter_rates():
+    family, policy, tasks = bandit_setup(2)
+    learner = MetaLearner(policy, family, algo="metasgd", inner_lr=ALPHA, episodes=N_INNER,
+                          baseline=False, normalize=False)
+    with torch.no_grad():
+        learner.inner_lrs["log_std"].fill_(0.05)  # a different rate for one parameter
+    params = params_of(policy)
+    plain = MAML(policy, family, inner_lr=ALPHA, episodes=N_INNER, baseline=False,
+                 normalize=False).adapt(params, tasks, torch.Generator().manual_seed(9))
+    ad = learner.adapt(params, tasks, torch.Generator().manual_seed(9))
+    torch.testing.assert_close(ad.params["layers.0.bias"], plain.params["layers.0.bias"])
+    step = (params["log_std"] - plain.params["log_std"]) / ALPHA  # the inner gradient
+    torch.testing.assert_close(ad.params["log_std"], params["log_std"] - 0.05 * step)
+    loss, _ = learner.meta_loss(params, tasks, torch.Generator().manual_seed(9))
+    lr_grads = torch.autograd.grad(loss, list(learner.inner_lrs.values()))
+    assert all(torch.isfinite(g).all() for g in lr_grads)
+    assert any(g.abs().sum() > 0 for g in lr_grads)
