@@ -1,8 +1,9 @@
 """Gaussian and categorical MLP policies, used functionally with a params dict.
 
 Params may carry a leading task dimension (per-task adapted params, shape [T, ...]); the
-forward pass then applies each task's weights to that task's observations [T, ...]. Call
-the policy through `torch.func.functional_call` (`forward`, `log_prob`, `sample` here do).
+forward pass then applies each task's weights to that task's observations [T, ...].
+`torch.func.functional_call(policy, params, (obs,))` works; `log_prob` and `sample` call the
+same pure function, `policy.apply_params(params, obs)`, directly.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call
 
 from mamlgame import shard
 
@@ -36,18 +36,25 @@ class MLPPolicy(nn.Module):
             self.log_std = nn.Parameter(torch.full((action_dim,), math.log(init_std)))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """Means or logits [..., action_dim]; batched weights [T, out, in] need obs [T, ...]."""
+        """Means or logits [..., action_dim] (also under `functional_call`)."""
+        return self.apply_params(dict(self.named_parameters()), obs)
+
+    def apply_params(self, params: Params, obs: torch.Tensor) -> torch.Tensor:
+        """The forward pass as a pure function of a params dict, what `functional_call` does
+        without its per-call module patching (this runs every rollout step). Batched weights
+        [T, out, in] need obs [T, ...]."""
         act = ACTIVATIONS[self.activation]
-        batched = self.layers[0].weight.dim() == 3
+        batched = params["layers.0.weight"].dim() == 3
         shape = obs.shape
         x = obs.reshape(shape[0], -1, shape[-1]) if batched else obs
-        for i, layer in enumerate(self.layers):
-            w, b = layer.weight, layer.bias
+        last = len(self.layers) - 1
+        for i in range(last + 1):
+            w, b = params[f"layers.{i}.weight"], params[f"layers.{i}.bias"]
             if batched:
                 x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
             else:
                 x = F.linear(x, w, b)
-            if i < len(self.layers) - 1:
+            if i < last:
                 x = act(x)
         return x.reshape(*shape[:-1], x.shape[-1])
 
@@ -82,7 +89,7 @@ def _log_std(params: Params, obs: torch.Tensor, batched: bool) -> torch.Tensor:
 def log_prob(policy: MLPPolicy, params: Params, obs: torch.Tensor,
              actions: torch.Tensor) -> torch.Tensor:
     """log pi(a | s) with shape obs.shape[:-1] (summed over action dims)."""
-    out = functional_call(policy, params, (obs,))
+    out = policy.apply_params(params, obs)
     if policy.discrete:
         return torch.log_softmax(out, -1).gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
     log_std = _log_std(params, obs, is_batched(policy, params))
@@ -94,7 +101,7 @@ def log_prob(policy: MLPPolicy, params: Params, obs: torch.Tensor,
 def sample(policy: MLPPolicy, params: Params, obs: torch.Tensor,
            generator: torch.Generator | None = None, deterministic: bool = False) -> torch.Tensor:
     """Actions for `obs`: float [..., A] (Gaussian) or long [...] (categorical)."""
-    out = functional_call(policy, params, (obs,))
+    out = policy.apply_params(params, obs)
     if policy.discrete:
         if deterministic:
             return out.argmax(-1)

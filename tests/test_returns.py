@@ -26,3 +26,21 @@ def test_linear_baseline_is_per_task_least_squares():
         expect = (X @ w).squeeze(-1).float()
         torch.testing.assert_close(values[t].reshape(-1)[m], expect, atol=1e-4, rtol=1e-4)
     assert (values[mask == 0] == 0).all()
+
+
+def test_policy_pure_forward_equals_functional_call():
+    from torch.func import functional_call
+
+    from mamlgame.policy import MLPPolicy, expand_params
+
+    torch.manual_seed(0)
+    policy = MLPPolicy(3, 2, hidden=(5, 4))
+    params = dict(policy.named_parameters())
+    per_task = {k: v + 0.1 * torch.randn(4, *v.shape) for k, v in expand_params(params, 4).items()}
+    obs = torch.randn(4, 6, 3)
+    torch.testing.assert_close(policy.apply_params(per_task, obs),
+                               functional_call(policy, per_task, (obs,)))
+    for t in range(4):  # task t's weights act on task t's observations
+        own = {k: v[t] for k, v in per_task.items()}
+        torch.testing.assert_close(policy.apply_params(per_task, obs)[t],
+                                   functional_call(policy, own, (obs[t],)))
