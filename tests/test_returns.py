@@ -36,7 +36,7 @@ def test_policy_pure_forward_equals_functional_call():
     torch.manual_seed(0)
     policy = MLPPolicy(3, 2, hidden=(5, 4))
     params = dict(policy.named_parameters())
-    per_task = {k: v + 0.1 * torch.randn(4, *v.shape) for k, v in expand_params(params, 4).items()}
+    per_task = {k: v + 0.1 * torch.randn(v.shape) for k, v in expand_params(params, 4).items()}
     obs = torch.randn(4, 6, 3)
     torch.testing.assert_close(policy.apply_params(per_task, obs),
                                functional_call(policy, per_task, (obs,)))
