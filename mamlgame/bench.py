@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from typing import Any
@@ -45,7 +46,7 @@ def seconds_per_iteration(algo: str, iterations: int = 5, warmup: int = 2, tasks
 def run_bench(algos: list[str], iterations: int = 5, threads: int = 1) -> dict[str, Any]:
     """The DESIGN.md bench report."""
     return {"workload": WORKLOAD, "threads": threads, "torch": torch.__version__,
-            "machine": f"{platform.machine()} {torch.get_num_threads()} threads",
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
             "seconds_per_iteration": {a: round(seconds_per_iteration(a, iterations,
                                                                      threads=threads), 4)
                                       for a in algos}}
