@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/mamlgame train navigation --iterations 150 --inner-lr 0.6 --out runs/demo
-	$(BIN)/mamlgame eval runs/demo/checkpoint.pt --tasks 40 --steps 0,1,2,3 --baselines \
+	$(BIN)/mamlgame eval runs/demo/checkpoint.pt --tasks 40 --steps 0,1 --baselines \
 		--json runs/demo/eval.json --plot runs/demo/eval.png
 	@echo "Files: runs/demo/metrics.jsonl (training curve), runs/demo/checkpoint.pt,"
 	@echo "       runs/demo/eval.json (before/after report), runs/demo/eval.png (chart)"
