@@ -4,7 +4,7 @@
 # random-init and multi-task `pretrain` rows. Usage: benchmarks/paper_navigation.sh [ITERATIONS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=${1:-1500}
+N=${1:-300}
 OUT=${OUT:-runs/paper}
 BIN=.venv/bin
 /usr/bin/time -f "maml training: %e s wall" $BIN/mamlgame train navigation --algo maml \
