@@ -89,10 +89,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for corrupt files
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(
-            f"{path}: corrupt or unreadable checkpoint ({reason[:120]})") from None
+    except Exception:  # torch raises many types (and long advice) for corrupt files
+        raise CheckpointError(f"{path}: corrupt or unreadable checkpoint (truncated, not a "
+                              "torch file, or holding objects other than tensors)") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a mamlgame checkpoint")
     return state

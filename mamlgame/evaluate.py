@@ -87,8 +87,7 @@ def format_table(report: dict[str, Any]) -> str:
         for k in steps:
             r = curve["returns"][k]
             s = f"{r['mean']:.2f} ± {r['se']:.2f}"
-            if any(v > 0 for v in curve["success"].values()):
-                s += f" ({100 * curve['success'][k]:.0f} ± {100 * curve['success_se'][k]:.0f}%)"
+            s += f" ({100 * curve['success'][k]:.0f} ± {100 * curve['success_se'][k]:.0f}%)"
             out.append(s)
         return out
 

@@ -103,13 +103,15 @@ def validate(packs: tuple[str, ...]) -> None:
 def find_level(pack: LevelPack, level: str | None, split: str | None) -> tuple[str, int]:
     """(split, index into that split's pool) of a level given by name or index."""
     if level is not None and not level.lstrip("-").isdigit():
-        splits = [split] if split else ["test" if level in pack.test_levels else "train"]
+        splits = [split] if split else ["train", "test"]
         for s in splits:
             ids = pack.pool(s).ids
             if level in ids:
                 return s, ids.index(level)
+        named = ", ".join(lv["name"] for lv in pack.levels) or "none"
         raise PackError(f"{pack.path}: no level named '{level}' in the "
-                        f"{' or '.join(splits)} split")
+                        f"{' or '.join(splits)} split (hand-designed levels: {named}; "
+                        f"generated ones are train-N and test-N)")
     split = split or "train"
     index = int(level or 0)
     n = len(pack.pool(split))
