@@ -36,6 +36,21 @@ def level_index(pack: LevelPack, split: str, level: int | str | None) -> int | N
     return index
 
 
+def player_obs(game: Game, tasks: Tasks, state: dict[str, torch.Tensor]) -> np.ndarray:
+    """The player's observation of a one-level, one-episode state."""
+    return game.observe(tasks, state)[0, 0].numpy().astype(np.float32)
+
+
+def render_frame(render_mode: str | None, tasks: Tasks | None,
+                 state: dict[str, torch.Tensor] | None, tile: int) -> np.ndarray | None:
+    """The `rgb_array` frame both adapters return (None without a state or render mode)."""
+    if render_mode != "rgb_array" or state is None:
+        return None
+    from mamlgame.render.game import draw_game  # noqa: PLC0415
+
+    return draw_game(tasks, state, tile=tile)
+
+
 def start_level(pack: LevelPack, game: Game, split: str, fixed: int | None,
                 rng: np.random.Generator) -> tuple[Tasks, dict[str, torch.Tensor]]:
     """Pick the level (fixed, or drawn with `rng`) and reset one episode of it."""

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from mamlgame.envs.common import level_index, open_game, start_level
+from mamlgame.envs.common import level_index, open_game, player_obs, render_frame, start_level
 from mamlgame.packs import LevelPack
 from mamlgame.packs.game_rules import N_ACTIONS
 from mamlgame.tasks.game import OBS_BOUND, OUTCOMES
@@ -65,14 +65,10 @@ class GameEnv(gym.Env):
         return self._obs(), float(reward[0, 0]), terminated, truncated, self._info()
 
     def render(self) -> np.ndarray | None:
-        if self.render_mode != "rgb_array" or self.state is None:
-            return None
-        from mamlgame.render.game import draw_game  # noqa: PLC0415
-
-        return draw_game(self.tasks, self.state, tile=self.tile)
+        return render_frame(self.render_mode, self.tasks, self.state, self.tile)
 
     def _obs(self) -> np.ndarray:
-        return self.game.observe(self.tasks, self.state)[0, 0].numpy().astype(np.float32)
+        return player_obs(self.game, self.tasks, self.state)
 
     def _info(self) -> dict[str, Any]:
         return {"level": self.tasks.ids[0], "outcome": OUTCOMES[int(self.state["outcome"][0, 0])],

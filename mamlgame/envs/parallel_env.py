@@ -9,7 +9,7 @@ import torch
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from mamlgame.envs.common import level_index, open_game, start_level
+from mamlgame.envs.common import level_index, open_game, player_obs, render_frame, start_level
 from mamlgame.packs import LevelPack
 from mamlgame.packs.game_rules import MOVES, N_ACTIONS
 from mamlgame.tasks.game import OBS_BOUND, OUTCOMES
@@ -101,21 +101,17 @@ class GameParallelEnv(ParallelEnv):
         return obs, rewards, terms, truncs, infos
 
     def render(self) -> np.ndarray | None:
-        if self.render_mode != "rgb_array" or self.state is None:
-            return None
-        from mamlgame.render.game import draw_game  # noqa: PLC0415
-
-        return draw_game(self.tasks, self.state, tile=self.tile)
+        return render_frame(self.render_mode, self.tasks, self.state, self.tile)
 
     def state_array(self) -> np.ndarray:
         """The player's observation (a global summary for centralised critics)."""
-        return self.game.observe(self.tasks, self.state)[0, 0].numpy().astype(np.float32)
+        return player_obs(self.game, self.tasks, self.state)
 
     def close(self) -> None:
         pass
 
     def _observations(self) -> dict[str, np.ndarray]:
-        player = self.game.observe(self.tasks, self.state)[0, 0].numpy().astype(np.float32)
+        player = player_obs(self.game, self.tasks, self.state)
         opp = self.game.observe_opponents_view(self.tasks, self.state)[0, 0].numpy()
         out = {PLAYER: player}
         for j, a in enumerate(self.agents[1:]):
