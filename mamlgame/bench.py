@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from mamlgame import cpu
 from mamlgame.meta import MetaLearner
 from mamlgame.packs import load_pack
 from mamlgame.policy import make_policy, params_of
@@ -20,7 +21,7 @@ WORKLOAD = "navigation: 20 tasks x (20 inner + 20 outer) episodes x 100 steps, M
 def seconds_per_iteration(algo: str, iterations: int = 5, warmup: int = 2, tasks: int = 20,
                           episodes: int = 20, threads: int = 1, estimator: str = "dice") -> float:
     """Median wall time of one meta-iteration (sample, adapt, outer rollout, backward, Adam)."""
-    torch.set_num_threads(threads)
+    cpu.configure(threads)
     pack = load_pack("navigation")
     family = make_family(pack)
     torch.manual_seed(0)

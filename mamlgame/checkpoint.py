@@ -133,7 +133,7 @@ class Agent:
         c = self.config
         kw = dict(algo=c.algo, inner_lr=c.inner_lr, inner_steps=c.inner_steps,
                   episodes=episodes or c.episodes, estimator=c.estimator, gamma=c.gamma,
-                  baseline=c.baseline, normalize=c.normalize)
+                  baseline=c.baseline, normalize=c.normalize, gae_lambda=c.gae_lambda)
         kw.update(overrides)
         learner = MetaLearner(self.policy, self.family, **kw)
         if self.inner_lrs is not None and kw["algo"] == "metasgd":

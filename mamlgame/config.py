@@ -19,6 +19,7 @@ class TrainConfig:
     outer_lr: float = 0.003  # Adam learning rate of the meta-update
     anneal_lr: bool = True  # decay the outer learning rate linearly to 0 over the iterations
     gamma: float = 0.99  # discount of the policy-gradient returns
+    gae_lambda: float = 1.0  # GAE lambda on the linear baseline (1: returns minus baseline)
     hidden: tuple[int, ...] = (100, 100)  # policy MLP hidden sizes
     activation: str = "relu"  # relu | tanh (relu is much faster on CPU)
     init_std: float = 1.0  # initial standard deviation of the Gaussian policy

@@ -82,7 +82,7 @@ class MetaLearner:
     def __init__(self, policy: MLPPolicy, family, algo: str = "maml", inner_lr: float = 0.1,
                  inner_steps: int = 1, episodes: int = 20, estimator: str = "lvc",
                  first_order: bool = False, gamma: float = 0.99, baseline: bool = True,
-                 normalize: bool = True):
+                 normalize: bool = True, gae_lambda: float = 1.0):
         if algo not in ALGOS:
             raise ValueError(f"unknown algo {algo!r} (expected one of {', '.join(ALGOS)})")
         if estimator not in ESTIMATORS:
@@ -90,7 +90,7 @@ class MetaLearner:
         self.policy, self.family, self.algo = policy, family, algo
         self.inner_lr, self.inner_steps, self.episodes = inner_lr, inner_steps, episodes
         self.estimator, self.gamma = estimator, gamma
-        self.baseline, self.normalize = baseline, normalize
+        self.baseline, self.normalize, self.gae_lambda = baseline, normalize, gae_lambda
         self.first_order = first_order or algo in ("fomaml", "reptile", "pretrain")
         # Meta-SGD: a learned inner step size per parameter entry
         self.inner_lrs: Params | None = None
@@ -101,6 +101,9 @@ class MetaLearner:
     def meta_parameters(self, params: Params) -> list[torch.Tensor]:
         """Everything the outer optimiser updates."""
         return list(params.values()) + list((self.inner_lrs or {}).values())
+
+    def _advantages(self, ep: Episodes) -> tuple[torch.Tensor, torch.Tensor]:
+        return advantages(ep, self.gamma, self.baseline, self.normalize, self.gae_lambda)
 
     # ---- inner loop -------------------------------------------------------------------
     def inner_loss(self, params: Params, ep: Episodes, adv: torch.Tensor,
@@ -126,7 +129,7 @@ class MetaLearner:
         for k in range(steps):
             ep = first_episodes if (k == 0 and first_episodes is not None) else rollout(
                 self.family, tasks, self.policy, p, self.episodes, generator)
-            adv, _ = advantages(ep, self.gamma, self.baseline, self.normalize)
+            adv, _ = self._advantages(ep)
             loss, logp = self.inner_loss(p, ep, adv, create_graph)
             grads = torch.autograd.grad(loss.sum(), list(p.values()), create_graph=create_graph)
             lrs = self.inner_lrs or {}
@@ -155,7 +158,7 @@ class MetaLearner:
         return loss, self._metrics(ad.episodes[0], after)
 
     def _outer_objective(self, ad: Adaptation, out: Episodes, tasks: Tasks) -> torch.Tensor:
-        adv, scale = advantages(out, self.gamma, self.baseline, self.normalize)
+        adv, scale = self._advantages(out)
         logp = log_prob(self.policy, ad.params, out.obs, out.actions)
         n = out.mask.sum((1, 2)).clamp(min=1)
         obj = (logp * adv).sum((1, 2))
@@ -169,7 +172,7 @@ class MetaLearner:
 
     def _pretrain_loss(self, params: Params, tasks: Tasks, generator: torch.Generator | None):
         ep = rollout(self.family, tasks, self.policy, params, self.episodes, generator)
-        adv, _ = advantages(ep, self.gamma, self.baseline, self.normalize)
+        adv, _ = self._advantages(ep)
         loss, _ = self.inner_loss(params, ep, adv)
         # for logging only: the return after one inner step from the same episodes
         ad = self.adapt({k: v.detach() for k, v in params.items()}, tasks, generator, steps=1,

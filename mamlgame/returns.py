@@ -47,12 +47,26 @@ def weighted_normalize(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8):
     return (x - mean) / (std + eps) * mask, std + eps
 
 
-def advantages(ep: Episodes, gamma: float, baseline: bool = True, normalize: bool = True
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Advantages [T, E, H] (returns minus the fitted baseline, optionally normalised per task)
-    and the per-task scale they were divided by [T, 1, 1] (ones when not normalised)."""
+def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float,
+        lam: float) -> torch.Tensor:
+    """Generalised advantage estimation: sum_l (gamma lam)^l delta_{t+l} with
+    delta_t = r_t + gamma V_{t+1} - V_t; `values` [..., H] are zero after an episode ends."""
+    next_values = torch.cat([values[..., 1:], torch.zeros_like(values[..., :1])], -1)
+    delta = (rewards + gamma * next_values - values) * mask
+    return discounted_returns(delta, mask, gamma * lam)
+
+
+def advantages(ep: Episodes, gamma: float, baseline: bool = True, normalize: bool = True,
+               lam: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Advantages [T, E, H] (GAE(lam) on the fitted baseline, i.e. returns minus the baseline
+    when lam = 1, optionally normalised per task) and the per-task scale they were divided by
+    [T, 1, 1] (ones when not normalised)."""
     ret = discounted_returns(ep.rewards, ep.mask, gamma)
-    adv = ret - linear_baseline(ep.obs, ret, ep.mask) if baseline else ret
+    if not baseline:
+        adv = ret
+    else:
+        values = linear_baseline(ep.obs, ret, ep.mask)
+        adv = ret - values if lam == 1.0 else gae(ep.rewards, values, ep.mask, gamma, lam)
     if normalize:
         return weighted_normalize(adv, ep.mask)
     return adv * ep.mask, torch.ones(adv.shape[0], 1, 1, dtype=adv.dtype)

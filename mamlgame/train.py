@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from mamlgame import distributed, shard
+from mamlgame import cpu, distributed, shard
 from mamlgame.checkpoint import atomic_write_bytes, load_newest_good, save_checkpoint
 from mamlgame.config import TrainConfig
 from mamlgame.errors import CheckpointError, MamlgameError, TrainingError
@@ -145,7 +145,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool,
                                      **{k: getattr(cfg, k) for k in RUNTIME_KEYS}})
         start = int(state["iteration"])
         _check_split(cfg, ctx)
-    torch.set_num_threads(cfg.threads)
+    cpu.configure(cfg.threads)
 
     # ---- setup: pack, family, policy, learner, optimiser, generator ----------------------------
     pack = load_pack(cfg.pack) if state is None else _pack_from_state(state)
@@ -154,7 +154,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool,
     policy = make_policy(family, cfg.hidden, cfg.activation, cfg.init_std).to(device)
     learner = MetaLearner(policy, family, cfg.algo, cfg.inner_lr, cfg.inner_steps, cfg.episodes,
                           cfg.estimator, gamma=cfg.gamma, baseline=cfg.baseline,
-                          normalize=cfg.normalize)
+                          normalize=cfg.normalize, gae_lambda=cfg.gae_lambda)
     params = params_of(policy)
     meta_params = learner.meta_parameters(params)
     optimizer = torch.optim.Adam(meta_params, lr=cfg.outer_lr)

@@ -122,3 +122,30 @@ def test_bench_writes_design_json(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     assert data["seconds_per_iteration"] == {"maml": 0.3, "fomaml": 0.2} and data["workload"]
+
+
+def test_gamma_and_gae_lambda_reach_the_learner(tmp_path):
+    from mamlgame.checkpoint import load_agent
+
+    result = run("train", "navigation", "--iterations", "1", "--out", str(tmp_path),
+                 "--gamma", "0.9", "--gae-lambda", "0.5", *TINY)
+    assert result.exit_code == 0, result.output
+    learner = load_agent(tmp_path / "checkpoint.pt").learner()
+    assert (learner.gamma, learner.gae_lambda) == (0.9, 0.5)
+    bad = run("train", "navigation", "--gae-lambda", "1.5", *TINY)
+    assert bad.exit_code != 0 and "--gae-lambda" in bad.output
+
+
+def test_cpu_configure_sets_threads_and_keeps_freed_memory():
+    import platform
+
+    from mamlgame import cpu
+
+    before = torch.get_num_threads()
+    try:
+        cpu.configure(1)
+        assert torch.get_num_threads() == 1
+        if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+            assert cpu._keep_freed_memory()
+    finally:
+        torch.set_num_threads(before)

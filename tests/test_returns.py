@@ -44,3 +44,31 @@ def test_policy_pure_forward_equals_functional_call():
         own = {k: v[t] for k, v in per_task.items()}
         torch.testing.assert_close(policy.apply_params(per_task, obs)[t],
                                    functional_call(policy, own, (obs[t],)))
+
+
+def test_gae_by_hand():
+    from mamlgame.returns import gae
+
+    r = torch.tensor([[[1.0, 2.0, 3.0]]])
+    v = torch.tensor([[[0.5, 1.0, 0.0]]])  # V = 0 after the episode ends
+    mask = torch.tensor([[[1.0, 1.0, 0.0]]])
+    g, lam = 0.9, 0.5
+    d0, d1 = 1 + g * 1.0 - 0.5, 2 + g * 0.0 - 1.0
+    expect = torch.tensor([[[d0 + g * lam * d1, d1, 0.0]]])
+    torch.testing.assert_close(gae(r, v, mask, g, lam), expect)
+    # lam = 1 telescopes to the discounted return minus the baseline
+    torch.testing.assert_close(gae(r, v, mask, g, 1.0),
+                               (discounted_returns(r, mask, g) - v) * mask)
+
+
+def test_relu_matches_torch_to_second_order():
+    from mamlgame.policy import relu
+
+    x = torch.randn(6, 5, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradgradcheck(relu, x)
+    w = torch.randn(5, 5, dtype=torch.double)
+    gx = torch.autograd.grad((relu(x @ w) ** 2).sum(), x, create_graph=True)[0]
+    ref = torch.autograd.grad((torch.relu(x @ w) ** 2).sum(), x, create_graph=True)[0]
+    torch.testing.assert_close(gx, ref)
+    torch.testing.assert_close(torch.autograd.grad(gx.square().sum(), x)[0],
+                               torch.autograd.grad(ref.square().sum(), x)[0])

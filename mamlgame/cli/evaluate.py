@@ -42,8 +42,7 @@ def eval_cmd(checkpoint: str, pack: str | None, split: str, n_tasks: int, steps:
              episodes: int | None, seed: int, baselines: bool, pretrained: str | None,
              threads: int, json_path: str | None, plot_path: str | None) -> None:
     """Returns after 0..K inner steps on held-out tasks, for CHECKPOINT."""
-    import torch  # noqa: PLC0415
-
+    from mamlgame import cpu  # noqa: PLC0415
     from mamlgame.checkpoint import load_agent  # noqa: PLC0415
     from mamlgame.evaluate import (  # noqa: PLC0415
         evaluate,
@@ -53,7 +52,7 @@ def eval_cmd(checkpoint: str, pack: str | None, split: str, n_tasks: int, steps:
         write_json,
     )
 
-    torch.set_num_threads(threads)
+    cpu.configure(threads)
     step_list = _int_list(steps, "--steps")
     agent = load_agent(checkpoint, pack)
     extra = {}

@@ -31,6 +31,10 @@ DEFAULTS = TrainConfig()
 @click.option("--outer-lr", type=float, default=DEFAULTS.outer_lr, show_default=True)
 @click.option("--anneal-lr/--no-anneal-lr", default=DEFAULTS.anneal_lr, show_default=True,
               help="Decay the outer learning rate linearly to 0.")
+@click.option("--gamma", type=click.FloatRange(0, 1), default=DEFAULTS.gamma, show_default=True,
+              help="Discount of the policy-gradient returns.")
+@click.option("--gae-lambda", type=click.FloatRange(0, 1), default=DEFAULTS.gae_lambda,
+              show_default=True, help="GAE lambda on the linear baseline (1: plain returns).")
 @click.option("--hidden", default=",".join(map(str, DEFAULTS.hidden)), show_default=True,
               help="Hidden layer sizes, comma separated.")
 @click.option("--activation", type=click.Choice(["relu", "tanh"]), default="relu",
