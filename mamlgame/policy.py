@@ -17,32 +17,11 @@ from torch import nn
 from mamlgame import shard
 
 Params = dict[str, torch.Tensor]
+ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh}
+# Outputs per task from which a product plus an in-place bias add beats `baddbmm` (which first
+# copies the broadcast bias into the output): 20% faster on the [20, 2000, 100] loss passes.
+_LARGE = 1 << 16
 
-
-class _MaskedReLU(torch.autograd.Function):
-    """ReLU whose backward multiplies by the saved 0/1 mask. Same values and derivatives as
-    F.relu, but the second-order graph of MAML is plain multiplications: in this CPU build
-    `threshold_backward` is ~3x slower than a multiply, and its double backward adds a zeros
-    tensor the size of the activations."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        mask = (x > 0).to(x.dtype)
-        ctx.save_for_backward(mask)
-        return x * mask
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        (mask,) = ctx.saved_tensors
-        return grad * mask
-
-
-def relu(x: torch.Tensor) -> torch.Tensor:
-    """ReLU; through `_MaskedReLU` when a graph is being built."""
-    return _MaskedReLU.apply(x) if torch.is_grad_enabled() and x.requires_grad else F.relu(x)
-
-
-ACTIVATIONS = {"relu": relu, "tanh": torch.tanh}
 
 
 class MLPPolicy(nn.Module):
@@ -75,7 +54,9 @@ class MLPPolicy(nn.Module):
         last = len(self.layers) - 1
         for i in range(last + 1):
             w, b = params[f"layers.{i}.weight"], params[f"layers.{i}.bias"]
-            if batched:
+            if batched and x.shape[1] * w.shape[1] >= _LARGE:
+                x = torch.bmm(x, w.transpose(1, 2)).add_(b.unsqueeze(1))
+            elif batched:
                 x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
             else:
                 x = F.linear(x, w, b)

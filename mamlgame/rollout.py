@@ -42,7 +42,8 @@ def rollout(family, tasks: Tasks, policy: MLPPolicy, params: Params, n_episodes:
     H = horizon or family.horizon
     state = shard.reset(family, tasks, n_episodes, generator)
     alive = torch.ones(len(tasks), n_episodes, dtype=torch.bool)
-    obs_l, act_l, rew_l, mask_l = [], [], [], []
+    n_alive = alive.numel()
+    obs_l, act_l, rew_l, alive_l = [], [], [], []
     steps, stop = 0, None  # stop: the step count every task of the meta-batch is done by
     while stop is None or steps < stop:
         obs = family.observe(tasks, state)
@@ -50,12 +51,15 @@ def rollout(family, tasks: Tasks, policy: MLPPolicy, params: Params, n_episodes:
         new_state, reward, done = family.step(tasks, state, action)
         obs_l.append(obs)
         act_l.append(action)
-        rew_l.append(reward * alive)
-        mask_l.append(alive.float())
-        state = {k: _freeze(alive, v, state[k]) for k, v in new_state.items()}
+        rew_l.append(reward)
+        alive_l.append(alive)
+        if n_alive < alive.numel():  # (while all episodes run, freezing changes nothing)
+            new_state = {k: _freeze(alive, v, state[k]) for k, v in new_state.items()}
+        state = new_state
         alive = alive & ~done
+        n_alive = int(alive.sum())
         steps += 1
-        if stop is None and (steps == H or not alive.any()):
+        if stop is None and (steps == H or n_alive == 0):
             stop = shard.max_steps(steps)  # a split batch steps as far as its furthest share
 
     def stack(xs: list[torch.Tensor]) -> torch.Tensor:
@@ -65,5 +69,6 @@ def rollout(family, tasks: Tasks, policy: MLPPolicy, params: Params, n_episodes:
             out = torch.cat([out, pad], 2)
         return out
 
-    return Episodes(stack(obs_l), stack(act_l), stack(rew_l), stack(mask_l),
+    mask = stack(alive_l).float()
+    return Episodes(stack(obs_l), stack(act_l), stack(rew_l) * mask, mask,
                     family.success(tasks, state))

@@ -60,15 +60,3 @@ def test_gae_by_hand():
     torch.testing.assert_close(gae(r, v, mask, g, 1.0),
                                (discounted_returns(r, mask, g) - v) * mask)
 
-
-def test_relu_matches_torch_to_second_order():
-    from mamlgame.policy import relu
-
-    x = torch.randn(6, 5, dtype=torch.double, requires_grad=True)
-    assert torch.autograd.gradgradcheck(relu, x)
-    w = torch.randn(5, 5, dtype=torch.double)
-    gx = torch.autograd.grad((relu(x @ w) ** 2).sum(), x, create_graph=True)[0]
-    ref = torch.autograd.grad((torch.relu(x @ w) ** 2).sum(), x, create_graph=True)[0]
-    torch.testing.assert_close(gx, ref)
-    torch.testing.assert_close(torch.autograd.grad(gx.square().sum(), x)[0],
-                               torch.autograd.grad(ref.square().sum(), x)[0])
