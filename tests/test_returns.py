@@ -60,3 +60,38 @@ def test_gae_by_hand():
     torch.testing.assert_close(gae(r, v, mask, g, 1.0),
                                (discounted_returns(r, mask, g) - v) * mask)
 
+
+
+def test_policy_loss_pass_matches_plain_ops_to_second_order():
+    """The loss-pass forward (>= 1024 rows per task: in-place bias adds and the action head's
+    own backward) gives the values, gradients and second-order gradients of plain F.linear."""
+    import torch.nn.functional as F
+
+    from mamlgame.policy import MLPPolicy, expand_params
+
+    torch.manual_seed(0)
+    policy = MLPPolicy(2, 2, hidden=(8, 8)).double()
+    shared = {k: v.detach().clone().requires_grad_() for k, v in policy.named_parameters()
+              if k.startswith("layers.")}
+    obs = torch.randn(3, 1100, 2, dtype=torch.double)
+
+    def reference(p, o):
+        x = o
+        for i in range(3):
+            x = F.linear(x, p[f"layers.{i}.weight"], p[f"layers.{i}.bias"])
+            x = torch.relu(x) if i < 2 else x
+        return x
+
+    def second_order(forward):
+        per_task = expand_params(shared, 3)
+        inner = forward(per_task).square().mean()
+        grads = torch.autograd.grad(inner, list(per_task.values()), create_graph=True)
+        adapted = {k: v - 0.1 * g for (k, v), g in zip(per_task.items(), grads)}
+        outer = forward(adapted).sin().sum()
+        return [outer, *torch.autograd.grad(outer, list(shared.values()))]
+
+    ours = second_order(lambda p: policy.apply_params(p, obs))
+    ref = second_order(lambda p: torch.stack([reference({k: v[t] for k, v in p.items()}, obs[t])
+                                              for t in range(3)]))
+    for a, b in zip(ours, ref):
+        torch.testing.assert_close(a, b)
