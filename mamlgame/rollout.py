@@ -42,8 +42,7 @@ def rollout(family, tasks: Tasks, policy: MLPPolicy, params: Params, n_episodes:
     H = horizon or family.horizon
     state = shard.reset(family, tasks, n_episodes, generator)
     alive = torch.ones(len(tasks), n_episodes, dtype=torch.bool)
-    n_alive = alive.numel()
-    obs_l, act_l, rew_l, alive_l = [], [], [], []
+    obs_l, act_l, rew_l, mask_l = [], [], [], []
     steps, stop = 0, None  # stop: the step count every task of the meta-batch is done by
     while stop is None or steps < stop:
         obs = family.observe(tasks, state)
@@ -51,15 +50,12 @@ def rollout(family, tasks: Tasks, policy: MLPPolicy, params: Params, n_episodes:
         new_state, reward, done = family.step(tasks, state, action)
         obs_l.append(obs)
         act_l.append(action)
-        rew_l.append(reward)
-        alive_l.append(alive)
-        if n_alive < alive.numel():  # (while all episodes run, freezing changes nothing)
-            new_state = {k: _freeze(alive, v, state[k]) for k, v in new_state.items()}
-        state = new_state
+        rew_l.append(reward * alive)
+        mask_l.append(alive.float())
+        state = {k: _freeze(alive, v, state[k]) for k, v in new_state.items()}
         alive = alive & ~done
-        n_alive = int(alive.sum())
         steps += 1
-        if stop is None and (steps == H or n_alive == 0):
+        if stop is None and (steps == H or not alive.any()):
             stop = shard.max_steps(steps)  # a split batch steps as far as its furthest share
 
     def stack(xs: list[torch.Tensor]) -> torch.Tensor:
@@ -69,6 +65,5 @@ def rollout(family, tasks: Tasks, policy: MLPPolicy, params: Params, n_episodes:
             out = torch.cat([out, pad], 2)
         return out
 
-    mask = stack(alive_l).float()
-    return Episodes(stack(obs_l), stack(act_l), stack(rew_l) * mask, mask,
+    return Episodes(stack(obs_l), stack(act_l), stack(rew_l), stack(mask_l),
                     family.success(tasks, state))
