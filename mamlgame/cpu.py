@@ -17,7 +17,8 @@ def _keep_freed_memory() -> bool:
 
     A meta-iteration allocates and frees many buffers of ~16 MB; by default glibc serves each
     with a fresh mmap (or trims the heap after the free), so every use page-faults its memory
-    in again (~17,000 faults and ~30 ms of system time per iteration of `mamlgame bench`).
+    in again (tens of thousands of faults per iteration of `mamlgame bench`; measured by
+    `benchmarks/iteration_costs.py`).
     Returns whether the settings took effect (glibc only)."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False

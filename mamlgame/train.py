@@ -111,10 +111,11 @@ def _resume_state(ckpt_path: Path, ctx: distributed.Context) -> dict:
     return result
 
 
-def _check_split(cfg: TrainConfig, ctx: distributed.Context) -> None:
-    if cfg.meta_batch < ctx.world:
-        raise MamlgameError(f"--meta-batch {cfg.meta_batch} is smaller than the number of "
-                            f"processes ({ctx.world}): every process needs a task")
+def check_split(meta_batch: int, processes: int) -> None:
+    """A clear error when the meta-batch cannot give every process a task."""
+    if meta_batch < processes:
+        raise MamlgameError(f"--meta-batch {meta_batch} is smaller than the number of "
+                            f"processes ({processes}): every process needs a task")
 
 
 def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
@@ -126,7 +127,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
     """
     ctx = distributed.context()
     device = distributed.resolve_device(cfg.device, ctx.local_rank)
-    _check_split(cfg, ctx)
+    check_split(cfg.meta_batch, ctx.world)
     distributed.init(ctx, device)
     try:
         return _train(cfg, Path(out_dir), resume, progress, ctx, device)
@@ -144,7 +145,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool,
         cfg = TrainConfig.from_dict({**saved.to_dict(),
                                      **{k: getattr(cfg, k) for k in RUNTIME_KEYS}})
         start = int(state["iteration"])
-        _check_split(cfg, ctx)
+        check_split(cfg.meta_batch, ctx.world)
     cpu.configure(cfg.threads)
 
     # ---- setup: pack, family, policy, learner, optimiser, generator ----------------------------

@@ -66,7 +66,7 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, quiet: b
     across machines, start it with torchrun (docs/distributed.md).
     """
     from mamlgame import distributed  # noqa: PLC0415
-    from mamlgame.train import Interrupted  # noqa: PLC0415
+    from mamlgame.train import Interrupted, check_split  # noqa: PLC0415
     from mamlgame.train import train as run_training  # noqa: PLC0415
 
     try:
@@ -79,9 +79,7 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, quiet: b
     distributed.resolve_device(cfg.device)  # a clear error before any process starts
     out_dir = Path(out or f"runs/{lp.name}-{cfg.algo}")
     if nproc > 1:
-        if nproc > cfg.meta_batch:
-            raise MamlgameError(f"--meta-batch {cfg.meta_batch} is smaller than the number of "
-                                f"processes ({nproc}): every process needs a task")
+        check_split(cfg.meta_batch, nproc)
         if distributed.context().distributed:
             raise MamlgameError("--nproc: already running under torchrun; drop --nproc")
         ctx.exit(distributed.launch(_argv(ctx), nproc))
