@@ -34,6 +34,7 @@ class Context:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    local_world: int = 1  # processes on this machine
 
     @property
     def is_main(self) -> bool:
@@ -46,26 +47,35 @@ class Context:
 
 
 def context() -> Context:
-    """The context torchrun (or `launch`) describes in RANK / WORLD_SIZE / LOCAL_RANK."""
+    """The context torchrun (or `launch`) describes in RANK / WORLD_SIZE / LOCAL_RANK /
+    LOCAL_WORLD_SIZE."""
     try:
-        return Context(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-                       int(os.environ.get("LOCAL_RANK", 0)))
+        env = os.environ.get
+        world = int(env("WORLD_SIZE", 1))
+        return Context(int(env("RANK", 0)), world, int(env("LOCAL_RANK", 0)),
+                       int(env("LOCAL_WORLD_SIZE", world)))
     except ValueError as e:
         raise MamlgameError(f"bad torchrun environment: {e}") from None
 
 
-def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
-    """`auto` -> cuda when available else cpu; `cuda` without a GPU is an error."""
+def resolve_device(spec: str, local_rank: int = 0, local_procs: int = 1) -> torch.device:
+    """`auto` -> cuda when there is a GPU for each of this machine's `local_procs` processes,
+    else cpu; `cuda` without enough GPUs is an error (NCCL needs one GPU per process)."""
     if spec not in ("auto", "cpu", "cuda") and not spec.startswith("cuda:"):
         raise MamlgameError(f"--device: expected auto, cpu or cuda, got {spec!r}")
-    if spec == "cpu" or (spec == "auto" and not torch.cuda.is_available()):
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if spec == "cpu" or (spec == "auto" and gpus < local_procs):
         return torch.device("cpu")
-    if not torch.cuda.is_available():
+    if not gpus:
         raise MamlgameError(f"--device {spec}: CUDA is not available on this machine "
                             f"(torch {torch.__version__}); use --device cpu or auto")
+    if local_procs > gpus:
+        raise MamlgameError(f"--device {spec}: {local_procs} processes on this machine need "
+                            f"{local_procs} GPUs (one each), it has {gpus}; use fewer processes "
+                            "or --device cpu")
     if spec.startswith("cuda:"):
         return torch.device(spec)
-    return torch.device("cuda", local_rank % torch.cuda.device_count())
+    return torch.device("cuda", local_rank)
 
 
 def init(ctx: Context, device: torch.device) -> None:

@@ -126,7 +126,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
     `out_dir` (same config, same RNG state: the result equals an uninterrupted run).
     """
     ctx = distributed.context()
-    device = distributed.resolve_device(cfg.device, ctx.local_rank)
+    device = distributed.resolve_device(cfg.device, ctx.local_rank, ctx.local_world)
     check_split(cfg.meta_batch, ctx.world)
     distributed.init(ctx, device)
     try:

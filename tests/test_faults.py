@@ -16,7 +16,8 @@ import torch
 
 from mamlgame.checkpoint import load_checkpoint, numbered_checkpoints
 from mamlgame.config import TrainConfig
-from mamlgame.errors import CheckpointError, TrainingError
+from mamlgame.distributed import resolve_device
+from mamlgame.errors import CheckpointError, MamlgameError, TrainingError
 from mamlgame.packs import resolve_pack_path
 from mamlgame.tasks.navigation import Navigation
 from mamlgame.train import train
@@ -180,6 +181,21 @@ def test_bad_device_is_one_line(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 1 and len(lines) == 1
     assert lines[0].startswith("error: --device cuda: CUDA is not available")
+
+
+@pytest.mark.parametrize("gpus, spec, procs, expected", [
+    (0, "auto", 1, "cpu"), (1, "auto", 1, "cuda:0"), (1, "auto", 2, "cpu"),
+    (2, "cuda", 2, "cuda:1"), (1, "cuda", 2, "error"), (0, "cuda", 1, "error"),
+])
+def test_device_needs_one_gpu_per_local_process(monkeypatch, gpus, spec, procs, expected):
+    """NCCL refuses two processes on one GPU: `auto` falls back to the CPU, `cuda` says why."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    if expected == "error":
+        with pytest.raises(MamlgameError, match=f"--device {spec}: "):
+            resolve_device(spec, local_rank=procs - 1, local_procs=procs)
+    else:
+        assert str(resolve_device(spec, local_rank=procs - 1, local_procs=procs)) == expected
 
 
 def test_sigint_to_nproc_2_checkpoints_and_resumes_in_one_process(reference, tmp_path):

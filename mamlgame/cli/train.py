@@ -76,7 +76,8 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, quiet: b
                                  param_hint="--hidden") from None
     lp = load_pack(pack)  # fail early with a located error
     cfg = TrainConfig(pack=str(lp.path), hidden=sizes, **options)
-    distributed.resolve_device(cfg.device)  # a clear error before any process starts
+    # a clear error before any process starts
+    distributed.resolve_device(cfg.device, local_procs=nproc)
     out_dir = Path(out or f"runs/{lp.name}-{cfg.algo}")
     if nproc > 1:
         check_split(cfg.meta_batch, nproc)

@@ -60,11 +60,12 @@ def player_submove(wall: torch.Tensor, width: int, pos: torch.Tensor, rise: torc
     `platformer` and `jump_height` broadcast against `pos` ([T, 1, ...]). Returns (pos, rise).
     """
     off = move_offsets(width)
-    td_next = pos + off[TOPDOWN_MOVE[action]]
+    dev = action.device  # the tables above are CPU constants
+    td_next = pos + off[TOPDOWN_MOVE.to(dev)[action]]
     td_pos = torch.where(at(wall, td_next), pos, td_next)
 
     below = at(wall, pos + width)
-    starts = PLATFORM_JUMP[action] & below & (rise == 0)
+    starts = PLATFORM_JUMP.to(dev)[action] & below & (rise == 0)
     r = torch.where(starts, jump_height.expand_as(rise), rise)
     rising = r > 0
     up_free = ~at(wall, pos - width)
@@ -72,7 +73,7 @@ def player_submove(wall: torch.Tensor, width: int, pos: torch.Tensor, rise: torc
     falls = ~rising & ~below
     p = torch.where(goes_up, pos - width, torch.where(falls, pos + width, pos))
     r = torch.where(goes_up, r - 1, torch.zeros_like(r))
-    h_next = p + off[PLATFORM_MOVE[action]]
+    h_next = p + off[PLATFORM_MOVE.to(dev)[action]]
     p = torch.where(at(wall, h_next), p, h_next)
     return torch.where(platformer, p, td_pos), torch.where(platformer, r, torch.zeros_like(r))
 

@@ -179,7 +179,8 @@ class Game(TaskFamily):
 
         # patrol: keep going; turn at a wall or hazard (and, standing on a platform, its edge)
         ahead = cand.gather(-1, odir[..., None])[..., 0]
-        behind = cand.gather(-1, REVERSE[odir][..., None])[..., 0]
+        back = REVERSE.to(odir.device)[odir]  # REVERSE is a CPU constant
+        behind = cand.gather(-1, back[..., None])[..., 0]
         wall = tasks["wall"]
         plat = tasks["platformer"].view(t, 1, 1) & at(wall, opp + width) & (odir >= 3)
 
@@ -187,8 +188,8 @@ class Game(TaskFamily):
             return at(blocked_grid, x) | (plat & ~at(wall, x + width))
 
         fwd_ok, back_ok = ~stops(ahead), ~stops(behind)
-        patrol = torch.where(fwd_ok, odir, torch.where(back_ok, REVERSE[odir], 0))
-        new_dir = torch.where(~fwd_ok & back_ok & (beh == PATROL), REVERSE[odir], odir)
+        patrol = torch.where(fwd_ok, odir, torch.where(back_ok, back, 0))
+        new_dir = torch.where(~fwd_ok & back_ok & (beh == PATROL), back, odir)
 
         # random: a hash of the episode's key, the sub-move and the opponent
         salt = (k * m + torch.arange(m) + 1) * 0x9E3779B
