@@ -5,49 +5,63 @@ from __future__ import annotations
 import os
 import platform
 import time
+from contextlib import nullcontext
 from typing import Any
 
 import torch
 
 from mamlgame import cpu
+from mamlgame.config import TrainConfig
+from mamlgame.distributed import resolve_device
 from mamlgame.meta import MetaLearner
 from mamlgame.packs import load_pack
 from mamlgame.policy import make_policy, params_of
 from mamlgame.tasks import make_family
 
+DEFAULTS = TrainConfig()
 WORKLOAD = "navigation: 20 tasks x (20 inner + 20 outer) episodes x 100 steps, MLP 2x100 relu"
 
 
 def seconds_per_iteration(algo: str, iterations: int = 5, warmup: int = 2, tasks: int = 20,
-                          episodes: int = 20, threads: int = 1, estimator: str = "dice") -> float:
+                          episodes: int = 20, threads: int = 1, estimator: str = DEFAULTS.estimator,
+                          device: str = "cpu") -> float:
     """Median wall time of one meta-iteration (sample, adapt, outer rollout, backward, Adam)."""
     cpu.configure(threads)
+    dev = resolve_device(device)
     pack = load_pack("navigation")
     family = make_family(pack)
     torch.manual_seed(0)
-    policy = make_policy(family)
+    policy = make_policy(family).to(dev)
     learner = MetaLearner(policy, family, algo, episodes=episodes, estimator=estimator)
     params = params_of(policy)
     opt = torch.optim.Adam(learner.meta_parameters(params), lr=1e-3)
-    gen = torch.Generator().manual_seed(0)
-    pool = pack.pool("train")
+    gen = torch.Generator(dev).manual_seed(0)
+    pool = pack.pool("train").to(dev)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else lambda: None
     times = []
-    for i in range(warmup + iterations):
-        t0 = time.perf_counter()
-        batch = pool.select(torch.randint(len(pool), (tasks,), generator=gen))
-        loss, _ = learner.meta_loss(params, batch, gen)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
+    with torch.device(dev) if dev.type != "cpu" else nullcontext():
+        for i in range(warmup + iterations):
+            sync()
+            t0 = time.perf_counter()
+            batch = pool.select(torch.randint(len(pool), (tasks,), generator=gen, device=dev))
+            loss, _ = learner.meta_loss(params, batch, gen)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sync()
+            if i >= warmup:
+                times.append(time.perf_counter() - t0)
     return sorted(times)[len(times) // 2]
 
 
-def run_bench(algos: list[str], iterations: int = 5, threads: int = 1) -> dict[str, Any]:
+def run_bench(algos: list[str], iterations: int = 5, threads: int = 1,
+              device: str = "cpu") -> dict[str, Any]:
     """The DESIGN.md bench report."""
+    dev = resolve_device(device)
+    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
     return {"workload": WORKLOAD, "threads": threads, "torch": torch.__version__,
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "device": where,
             "seconds_per_iteration": {a: round(seconds_per_iteration(a, iterations,
-                                                                     threads=threads), 4)
+                                                                     threads=threads,
+                                                                     device=device), 4)
                                       for a in algos}}

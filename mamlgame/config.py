@@ -14,7 +14,7 @@ class TrainConfig:
     iterations: int = 100  # meta-iterations
     meta_batch: int = 20  # tasks per meta-iteration
     episodes: int = 20  # episodes per task for each inner step and for the outer loss
-    inner_steps: int = 1  # K inner policy-gradient steps
+    inner_steps: int = 0  # K inner policy-gradient steps; 0: 3 for reptile, else 1
     inner_lr: float = 0.1  # inner step size alpha (Meta-SGD: its initial value)
     outer_lr: float = 0.003  # Adam learning rate of the meta-update
     anneal_lr: bool = True  # decay the outer learning rate linearly to 0 over the iterations

@@ -32,6 +32,8 @@ from mamlgame.returns import advantages
 from mamlgame.rollout import Episodes, rollout
 
 ALGOS = ("maml", "fomaml", "reptile", "metasgd", "pretrain")
+# Reptile with one inner step is joint training (its update is the plain multi-task gradient)
+DEFAULT_INNER_STEPS = {"reptile": 3}
 ESTIMATORS = ("dice", "lvc", "naive")
 
 
@@ -80,7 +82,7 @@ class MetaLearner:
     """
 
     def __init__(self, policy: MLPPolicy, family, algo: str = "maml", inner_lr: float = 0.1,
-                 inner_steps: int = 1, episodes: int = 20, estimator: str = "lvc",
+                 inner_steps: int = 0, episodes: int = 20, estimator: str = "lvc",
                  first_order: bool = False, gamma: float = 0.99, baseline: bool = True,
                  normalize: bool = True, gae_lambda: float = 1.0):
         if algo not in ALGOS:
@@ -88,7 +90,8 @@ class MetaLearner:
         if estimator not in ESTIMATORS:
             raise ValueError(f"unknown estimator {estimator!r} (expected {', '.join(ESTIMATORS)})")
         self.policy, self.family, self.algo = policy, family, algo
-        self.inner_lr, self.inner_steps, self.episodes = inner_lr, inner_steps, episodes
+        self.inner_lr, self.episodes = inner_lr, episodes
+        self.inner_steps = inner_steps or DEFAULT_INNER_STEPS.get(algo, 1)  # 0: the default
         self.estimator, self.gamma = estimator, gamma
         self.baseline, self.normalize, self.gae_lambda = baseline, normalize, gae_lambda
         self.first_order = first_order or algo in ("fomaml", "reptile", "pretrain")

@@ -161,6 +161,16 @@ def test_reptile_meta_gradient_is_theta_minus_mean_adapted():
         torch.testing.assert_close(g, v.detach() - ad.params[k].detach().mean(0))
 
 
+@pytest.mark.parametrize("algo, given, expected", [
+    ("reptile", 0, 3), ("reptile", 1, 1), ("maml", 0, 1), ("fomaml", 2, 2)])
+def test_inner_steps_default_is_three_for_reptile_only(algo, given, expected):
+    """Reptile with one inner step is joint training, so its default (0 = unset) is 3."""
+    family, policy, tasks = bandit_setup(2)
+    learner = MetaLearner(policy, family, algo=algo, inner_steps=given, episodes=N_INNER)
+    ad = learner.adapt(params_of(policy), tasks, torch.Generator().manual_seed(0))
+    assert learner.inner_steps == expected and len(ad.episodes) == expected
+
+
 def test_metasgd_steps_with_learned_per_parameter_rates():
     family, policy, tasks = bandit_setup(2)
     learner = MetaLearner(policy, family, algo="metasgd", inner_lr=ALPHA, episodes=N_INNER,

@@ -110,8 +110,9 @@ def compare(pack: str, algos: str, out: str, eval_tasks: int, quiet: bool, **opt
 @click.option("--algos", default="maml,fomaml", show_default=True)
 @click.option("--iterations", type=click.IntRange(1), default=5, show_default=True)
 @click.option("--threads", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None)
-def bench(algos: str, iterations: int, threads: int, json_path: str | None) -> None:
+def bench(algos: str, iterations: int, threads: int, device: str, json_path: str | None) -> None:
     """Seconds per meta-iteration on the paper's 2D-navigation workload."""
     from mamlgame.bench import run_bench  # noqa: PLC0415
     from mamlgame.evaluate import write_json  # noqa: PLC0415
@@ -119,7 +120,7 @@ def bench(algos: str, iterations: int, threads: int, json_path: str | None) -> N
     names = [a.strip() for a in algos.split(",") if a.strip()]
     if not names or any(a not in ALGOS for a in names):
         raise click.BadParameter(f"choose from {', '.join(ALGOS)}", param_hint="--algos")
-    report = run_bench(names, iterations, threads)
+    report = run_bench(names, iterations, threads, device)
     for algo, s in report["seconds_per_iteration"].items():
         click.echo(f"{algo:<10} {s:.3f} s/iteration")
     if json_path:

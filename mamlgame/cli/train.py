@@ -25,8 +25,8 @@ DEFAULTS = TrainConfig()
               show_default=True, help="Tasks per meta-iteration.")
 @click.option("--episodes", type=click.IntRange(1), default=DEFAULTS.episodes,
               show_default=True, help="Episodes per task and inner step.")
-@click.option("--inner-steps", type=click.IntRange(1), default=DEFAULTS.inner_steps,
-              show_default=True)
+@click.option("--inner-steps", type=click.IntRange(0), default=DEFAULTS.inner_steps,
+              show_default=True, help="Inner policy-gradient steps K; 0: 3 for reptile, 1 else.")
 @click.option("--inner-lr", type=float, default=DEFAULTS.inner_lr, show_default=True)
 @click.option("--outer-lr", type=float, default=DEFAULTS.outer_lr, show_default=True)
 @click.option("--anneal-lr/--no-anneal-lr", default=DEFAULTS.anneal_lr, show_default=True,
