@@ -122,8 +122,13 @@ def test_split_rollout_draws_what_one_process_draws(two_process_gradients):
     single = early_rollout()
     assert single["mask"][:2].sum(-1).eq(3).all() and single["mask"][2:].sum(-1).eq(7).all()
     parts = two_process_gradients["rollouts"]
-    for key in ("obs", "actions", "rewards", "mask", "success"):
+    for key in ("mask", "success"):
         assert torch.equal(torch.cat([p[key] for p in parts]), single[key]), key
+    # the same draws; the policy's products may round differently for 2 and 4 tasks (BLAS
+    # picks kernels by size: seen on an AVX-512 machine), a wrong draw would differ by O(1)
+    for key in ("obs", "actions", "rewards"):
+        torch.testing.assert_close(torch.cat([p[key] for p in parts]), single[key], atol=1e-6,
+                                   rtol=0, msg=key)
     for p in parts:
         assert torch.equal(p["rng"], single["rng"])
 
