@@ -12,6 +12,8 @@ from pettingzoo.test import api_test, parallel_api_test
 from pettingzoo.utils.conversions import parallel_to_aec
 
 from mamlgame.envs import ENV_ID, GameEnv, GameParallelEnv
+from mamlgame.envs.parallel_env import PLAYER as PLAYER_0
+from mamlgame.envs.parallel_env import opponent_agent
 from mamlgame.errors import PackError
 from mamlgame.packs import load_pack
 from mamlgame.render.game import PLAYER, tile_center
@@ -43,6 +45,22 @@ def test_check_env_without_warnings(packs, name, render_mode):
 def test_pettingzoo_parallel_and_aec_api(packs, name):
     parallel_api_test(GameParallelEnv(packs[name], render_mode="rgb_array"), num_cycles=120)
     api_test(parallel_to_aec(GameParallelEnv(packs[name])), num_cycles=120)
+
+
+def test_parallel_state_is_the_player_then_every_opponent(packs):
+    env = GameParallelEnv(packs["chasers"], level="corridor", split="test")
+    with pytest.raises(RuntimeError, match="reset"):
+        env.state()
+    obs, _ = env.reset(seed=0)
+    n_opp = len(env.possible_agents) - 1
+    assert env.state_space.shape == (env.game.obs_dim + n_opp * env.game.opponent_obs_dim,)
+    for _ in range(3):
+        state = env.state()
+        assert env.state_space.contains(state)
+        parts = [obs[PLAYER_0]] + [obs.get(opponent_agent(j), np.zeros(
+            env.game.opponent_obs_dim, np.float32)) for j in range(n_opp)]
+        assert np.array_equal(state, np.concatenate(parts))
+        obs, *_ = env.step({PLAYER_0: 2})
 
 
 def _gym_rollout(env, seed, steps=150):
@@ -102,7 +120,7 @@ def test_gym_env_runs_the_batched_engine(packs):
     pack = packs["chasers"]
     env = GameEnv(pack, level="corridor", split="test")
     env.reset(seed=0)
-    tasks, state = env.tasks, dict(env.state)
+    tasks, state = env.tasks, dict(env.game_state)
     rng = np.random.default_rng(0)
     for _ in range(30):
         a = int(rng.integers(6))
@@ -125,11 +143,11 @@ def test_scripted_opponents_act_unless_given(packs):
     env = GameParallelEnv(packs["chasers"], level="corridor", split="test")
     env.reset(seed=0)
     assert env.agents == ["player_0", "opponent_0"]
-    start = int(env.state["opp"][0, 0, 0])
+    start = int(env.game_state["opp"][0, 0, 0])
     env.step({"player_0": 0, "opponent_0": 0})  # told to stay: stays
-    assert int(env.state["opp"][0, 0, 0]) == start
+    assert int(env.game_state["opp"][0, 0, 0]) == start
     env.step({"player_0": 0})  # not given: the patrol walks
-    assert int(env.state["opp"][0, 0, 0]) != start
+    assert int(env.game_state["opp"][0, 0, 0]) != start
 
 
 def test_render_rgb_array_draws_the_level(packs):

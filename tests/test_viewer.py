@@ -262,12 +262,12 @@ def test_human_vs_agent_moves_the_controlled_opponent(game_checkpoint):
                     episodes=2)
     while app.adaptation.running:  # the match starts once the agent has adapted
         app.run(max_frames=app.frame_no + 1)
-    start = int(app.env.state["opp"][0, 0, 0])
+    start = int(app.env.game_state["opp"][0, 0, 0])
     width = int(app.tasks["grid"][0, 1])
     app.run(max_frames=app.frame_no + 4, events={app.frame_no: [key(pygame.K_UP)]})
     assert app.steps >= 3
     # opponent speed 0.5: it moved up at least once, never sideways
-    now = int(app.env.state["opp"][0, 0, 0])
+    now = int(app.env.game_state["opp"][0, 0, 0])
     assert now != start and (start - now) % width == 0 and now < start
     assert app.draw().shape == (app.height, app.width, 3)
     app.close()

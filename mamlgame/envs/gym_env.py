@@ -43,7 +43,7 @@ class GameEnv(gym.Env):
         self.observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (self.game.obs_dim,),
                                             np.float32)
         self.action_space = spaces.Discrete(N_ACTIONS)
-        self.tasks, self.state = None, None
+        self.tasks, self.game_state = None, None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -51,25 +51,26 @@ class GameEnv(gym.Env):
         fixed = self.fixed_level
         if options and options.get("level") is not None:
             fixed = level_index(self.pack, self.split, options["level"])
-        self.tasks, self.state = start_level(self.pack, self.game, self.split, fixed,
+        self.tasks, self.game_state = start_level(self.pack, self.game, self.split, fixed,
                                              self.np_random)
         return self._obs(), self._info()
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        if self.state is None:
+        if self.game_state is None:
             raise RuntimeError("call reset() before step()")
         a = torch.tensor([[int(action)]])
-        self.state, reward, done = self.game.step(self.tasks, self.state, a)
+        self.game_state, reward, done = self.game.step(self.tasks, self.game_state, a)
         terminated = bool(done[0, 0])
-        truncated = not terminated and int(self.state["t"][0, 0]) >= self.game.horizon
+        truncated = not terminated and int(self.game_state["t"][0, 0]) >= self.game.horizon
         return self._obs(), float(reward[0, 0]), terminated, truncated, self._info()
 
     def render(self) -> np.ndarray | None:
-        return render_frame(self.render_mode, self.tasks, self.state, self.tile)
+        return render_frame(self.render_mode, self.tasks, self.game_state, self.tile)
 
     def _obs(self) -> np.ndarray:
-        return player_obs(self.game, self.tasks, self.state)
+        return player_obs(self.game, self.tasks, self.game_state)
 
     def _info(self) -> dict[str, Any]:
-        return {"level": self.tasks.ids[0], "outcome": OUTCOMES[int(self.state["outcome"][0, 0])],
-                "success": bool(self.state["success"][0, 0])}
+        state = self.game_state
+        return {"level": self.tasks.ids[0], "outcome": OUTCOMES[int(state["outcome"][0, 0])],
+                "success": bool(state["success"][0, 0])}

@@ -53,8 +53,10 @@ class GameParallelEnv(ParallelEnv):
         self._obs_spaces = {a: box if a == PLAYER else opp_box for a in self.possible_agents}
         self._act_spaces = {a: spaces.Discrete(N_ACTIONS if a == PLAYER else len(MOVES))
                             for a in self.possible_agents}
+        n_state = self.game.obs_dim + (len(self.possible_agents) - 1) * self.game.opponent_obs_dim
+        self.state_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (n_state,), np.float32)
         self.agents: list[str] = []
-        self.tasks, self.state = None, None
+        self.tasks, self.game_state = None, None
         self._rng = np.random.default_rng()
 
     def observation_space(self, agent: str) -> spaces.Space:
@@ -70,13 +72,14 @@ class GameParallelEnv(ParallelEnv):
         fixed = self.fixed_level
         if options and options.get("level") is not None:
             fixed = level_index(self.pack, self.split, options["level"])
-        self.tasks, self.state = start_level(self.pack, self.game, self.split, fixed, self._rng)
+        self.tasks, self.game_state = start_level(self.pack, self.game, self.split, fixed,
+                                                  self._rng)
         n = int(self.tasks["opp_mask"][0].sum())
         self.agents = [PLAYER] + [opponent_agent(j) for j in range(n)]
         return self._observations(), {a: self._info() for a in self.agents}
 
     def step(self, actions: dict[str, Any]):
-        if self.state is None:
+        if self.game_state is None:
             raise RuntimeError("call reset() before step()")
         m = self.tasks["opp_mask"].shape[1]
         opp_action = torch.full((1, 1, m), -1, dtype=torch.long)
@@ -86,10 +89,10 @@ class GameParallelEnv(ParallelEnv):
                 opp_action[0, 0, j] = int(act)
         player = actions.get(PLAYER)
         a = torch.tensor([[0 if player is None else int(player)]])
-        self.state, reward, done = self.game.step(self.tasks, self.state, a, opp_action)
+        self.game_state, reward, done = self.game.step(self.tasks, self.game_state, a, opp_action)
         r = float(reward[0, 0])
         terminated = bool(done[0, 0])
-        truncated = not terminated and int(self.state["t"][0, 0]) >= self.game.horizon
+        truncated = not terminated and int(self.game_state["t"][0, 0]) >= self.game.horizon
         agents = self.agents
         obs = self._observations()
         rewards = {a: (r if a == PLAYER else -r) for a in agents}
@@ -101,22 +104,34 @@ class GameParallelEnv(ParallelEnv):
         return obs, rewards, terms, truncs, infos
 
     def render(self) -> np.ndarray | None:
-        return render_frame(self.render_mode, self.tasks, self.state, self.tile)
+        return render_frame(self.render_mode, self.tasks, self.game_state, self.tile)
 
-    def state_array(self) -> np.ndarray:
-        """The player's observation (a global summary for centralised critics)."""
-        return player_obs(self.game, self.tasks, self.state)
+    def state(self) -> np.ndarray:
+        """PettingZoo's global state (for centralised critics): the player's observation, then
+        every possible opponent's (zeros for those the current level lacks)."""
+        if self.game_state is None:
+            raise RuntimeError("call reset() before state()")
+        out = np.zeros(self.state_space.shape, np.float32)
+        player = player_obs(self.game, self.tasks, self.game_state)
+        opp = self._opponent_views()
+        out[:len(player)] = player
+        out[len(player):len(player) + opp.size] = opp.reshape(-1)
+        return out
 
     def close(self) -> None:
         pass
 
     def _observations(self) -> dict[str, np.ndarray]:
-        player = player_obs(self.game, self.tasks, self.state)
-        opp = self.game.observe_opponents_view(self.tasks, self.state)[0, 0].numpy()
-        out = {PLAYER: player}
-        for j, a in enumerate(self.agents[1:]):
-            out[a] = opp[j].astype(np.float32)
+        out = {PLAYER: player_obs(self.game, self.tasks, self.game_state)}
+        for a, view in zip(self.agents[1:], self._opponent_views(), strict=True):
+            out[a] = view
         return out
 
+    def _opponent_views(self) -> np.ndarray:
+        """The current level's opponents' observations [n, opponent_obs_dim]."""
+        views = self.game.observe_opponents_view(self.tasks, self.game_state)[0, 0].numpy()
+        return views[:int(self.tasks["opp_mask"][0].sum())].astype(np.float32)
+
     def _info(self) -> dict[str, Any]:
-        return {"level": self.tasks.ids[0], "outcome": OUTCOMES[int(self.state["outcome"][0, 0])]}
+        outcome = OUTCOMES[int(self.game_state["outcome"][0, 0])]
+        return {"level": self.tasks.ids[0], "outcome": outcome}

@@ -85,7 +85,7 @@ class VersusApp(App):
         self.obs, _ = self.env.reset(seed=self.episode_seed)
         self.generator = torch.Generator().manual_seed(self.episode_seed)
         self.steps, self.ret, self.done, self._end_timer = 0, 0.0, False, 0
-        self.trail = [np.array(tile_rc(self.tasks, int(self.env.state["pos"][0, 0])), float)]
+        self.trail = [np.array(tile_rc(self.tasks, int(self.env.game_state["pos"][0, 0])), float)]
         self.keys.clear()
 
     @property
@@ -147,7 +147,8 @@ class VersusApp(App):
         self.obs, rewards, terms, truncs, infos = self.env.step(actions)
         self.steps += 1
         self.ret += rewards[self.player_name]
-        self.trail.append(np.array(tile_rc(self.tasks, int(self.env.state["pos"][0, 0])), float))
+        pos = int(self.env.game_state["pos"][0, 0])
+        self.trail.append(np.array(tile_rc(self.tasks, pos), float))
         if terms[self.player_name] or truncs[self.player_name]:
             self.done = True
             outcome = infos[self.player_name]["outcome"]
@@ -155,9 +156,9 @@ class VersusApp(App):
 
     def render(self, surface) -> None:
         surface.fill(HUD_BG)
-        img = draw_game_state(self.env.game, self.tasks, self.env.state, self.trail, self.size)
+        img = draw_game_state(self.env.game, self.tasks, self.env.game_state, self.trail, self.size)
         tile = img.shape[1] // int(self.tasks["dims"][0, 1])
-        you = tile_rc(self.tasks, int(self.env.state["opp"][0, 0, self.controlled]))
+        you = tile_rc(self.tasks, int(self.env.game_state["opp"][0, 0, self.controlled]))
         _ring(img, you, tile)
         self.blit_array(surface, img, (0, HUD_H, self.size, self.size))
         self.text(surface, f"{self.agent.pack.name}  ·  level {self.level_name} "
@@ -174,7 +175,7 @@ class VersusApp(App):
             self.bar(surface, (self.width // 6, HUD_H + self.size // 2, 2 * self.width // 3, 18),
                      ad.progress)
         elif self.done:
-            word = game_outcome(self.env.state) or "TIME UP"
+            word = game_outcome(self.env.game_state) or "TIME UP"
             good = word == "CAUGHT!"
             self.text(surface, "YOU CAUGHT IT!" if good else f"AGENT: {word}",
                       (self.width // 2, HUD_H + self.size // 2), GOOD if good else BAD, 52,
