@@ -52,7 +52,7 @@ class GameEnv(gym.Env):
         if options and options.get("level") is not None:
             fixed = level_index(self.pack, self.split, options["level"])
         self.tasks, self.game_state = start_level(self.pack, self.game, self.split, fixed,
-                                             self.np_random)
+                                                  self.np_random)
         return self._obs(), self._info()
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:

@@ -85,8 +85,12 @@ class VersusApp(App):
         self.obs, _ = self.env.reset(seed=self.episode_seed)
         self.generator = torch.Generator().manual_seed(self.episode_seed)
         self.steps, self.ret, self.done, self._end_timer = 0, 0.0, False, 0
-        self.trail = [np.array(tile_rc(self.tasks, int(self.env.game_state["pos"][0, 0])), float)]
+        self.trail = [self._player_tile()]
         self.keys.clear()
+
+    def _player_tile(self) -> np.ndarray:
+        """The player's (row, col) now, for the trail."""
+        return np.array(tile_rc(self.tasks, int(self.env.game_state["pos"][0, 0])), float)
 
     @property
     def player_name(self) -> str:
@@ -147,8 +151,7 @@ class VersusApp(App):
         self.obs, rewards, terms, truncs, infos = self.env.step(actions)
         self.steps += 1
         self.ret += rewards[self.player_name]
-        pos = int(self.env.game_state["pos"][0, 0])
-        self.trail.append(np.array(tile_rc(self.tasks, pos), float))
+        self.trail.append(self._player_tile())
         if terms[self.player_name] or truncs[self.player_name]:
             self.done = True
             outcome = infos[self.player_name]["outcome"]
