@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import platform
 import time
-from contextlib import nullcontext
 from typing import Any
 
 import torch
 
 from mamlgame import cpu
 from mamlgame.config import TrainConfig
-from mamlgame.distributed import resolve_device
+from mamlgame.distributed import default_device, resolve_device
 from mamlgame.meta import MetaLearner
 from mamlgame.packs import load_pack
 from mamlgame.policy import make_policy, params_of
@@ -39,7 +38,7 @@ def seconds_per_iteration(algo: str, iterations: int = 5, warmup: int = 2, tasks
     pool = pack.pool("train").to(dev)
     sync = torch.cuda.synchronize if dev.type == "cuda" else lambda: None
     times = []
-    with torch.device(dev) if dev.type != "cpu" else nullcontext():
+    with default_device(dev):
         for i in range(warmup + iterations):
             sync()
             t0 = time.perf_counter()

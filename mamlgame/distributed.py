@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +77,12 @@ def resolve_device(spec: str, local_rank: int = 0, local_procs: int = 1) -> torc
     if spec.startswith("cuda:"):
         return torch.device(spec)
     return torch.device("cuda", local_rank)
+
+
+def default_device(device: torch.device) -> AbstractContextManager:
+    """Makes new tensors land on `device` (rollouts and families create them without one).
+    On the CPU a no-op: torch's device context intercepts every op, which costs time there."""
+    return torch.device(device) if device.type != "cpu" else nullcontext()
 
 
 def init(ctx: Context, device: torch.device) -> None:

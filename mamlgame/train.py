@@ -20,7 +20,7 @@ import signal
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -196,9 +196,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool,
     log = metrics_path.open("a") if ctx.is_main else None
     bad, done, stop = 0, start, _StopFlag()
     try:
-        # tensors the rollout and families create go to `device` (a no-op context on CPU)
-        on_device = torch.device(device) if device.type != "cpu" else nullcontext()
-        with _catch_signals(stop), on_device:
+        # tensors the rollout and families create go to `device`
+        with _catch_signals(stop), distributed.default_device(device):
             for it in bar:
                 t0 = time.perf_counter()
                 if cfg.anneal_lr:

@@ -20,8 +20,8 @@ def _to(state: dict, device: str) -> dict:
 
 @pytest.mark.parametrize("name", PACKS)
 def test_family_steps_on_the_gpu_as_on_the_cpu(name):
-    family = make_family(load_pack(name))
-    tasks = load_pack(name).tasks("test", 6)
+    pack = load_pack(name)
+    family, tasks = make_family(pack), pack.tasks("test", 6)
     gen = torch.Generator().manual_seed(0)
     state = family.reset(tasks, 5, gen)
     gpu_tasks, gpu_state = tasks.to("cuda"), _to(state, "cuda")
