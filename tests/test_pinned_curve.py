@@ -1,0 +1,38 @@
+"""Same seed, same numbers: short training curves pinned before the code was reorganised.
+
+The values were produced by this code at commit 3c018d9 (before the families moved to
+`mamlgame.families`); a change that alters them changes behaviour, not just structure.
+"""
+
+import json
+
+import pytest
+
+from mamlgame.config import TrainConfig
+from mamlgame.train import train
+
+# (loss, return_before, return_after) per iteration
+PINNED = {
+    ("mixed", "maml"): [(-0.0027237855829298496, -4.343750476837158, -4.0343756675720215),
+                        (-0.0010087701957672834, -3.984375476837158, -5.5625),
+                        (-0.003565051592886448, -3.793750286102295, -4.9562506675720215)],
+    ("navigation", "maml"): [(0.00018546730279922485, -8.050597190856934, -8.929450988769531),
+                             (-0.044002141803503036, -7.180878639221191, -6.083914279937744),
+                             (-0.0960477739572525, -5.6144866943359375, -5.995893478393555)],
+    ("arena", "metasgd"): [(-0.0033059665001928806, 1.0749998092651367, 0.1312500238418579),
+                           (-0.011696867644786835, 2.081249952316284, 0.20624993741512299),
+                           (-0.011128404177725315, 0.006249915808439255, 0.6749999523162842)],
+    ("navigation", "reptile"): [(0.009104285389184952, -8.050597190856934, -7.1653971672058105),
+                                (0.008845703676342964, -7.782838821411133, -5.950668811798096),
+                                (-0.0031538130715489388, -5.478088855743408, -6.880537986755371)],
+}
+
+
+@pytest.mark.parametrize("pack,algo", sorted(PINNED))
+def test_same_seed_gives_the_pinned_training_curve(tmp_path, pack, algo):
+    cfg = TrainConfig(pack=pack, algo=algo, iterations=3, meta_batch=4, episodes=4,
+                      hidden=(16, 16), seed=3, horizon=15)
+    train(cfg, tmp_path, progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    got = [(r["loss"], r["return_before"], r["return_after"]) for r in rows]
+    assert got == pytest.approx(PINNED[pack, algo], rel=1e-4, abs=1e-5)
