@@ -1,6 +1,6 @@
 """Draw mamlgame's sprites as small PNGs (pixel art from the character grids below).
 
-Run `python assets/make_sprites.py` to regenerate `assets/sprites/*.png`. Every sprite is made
+Run `python assets/make_sprites.py` to regenerate `mamlgame/assets/sprites/*.png`. Every sprite is made
 here from these grids; nothing is downloaded. See `assets/LICENSE.md`.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-OUT = Path(__file__).resolve().parent / "sprites"
+OUT = Path(__file__).resolve().parents[1] / "mamlgame" / "assets" / "sprites"  # package data
 
 PALETTE: dict[str, tuple[int, int, int, int]] = {
     ".": (0, 0, 0, 0),          # transparent

@@ -18,10 +18,13 @@ def levels() -> None:
 
 @levels.command("list")
 def list_packs() -> None:
-    """List the shipped level packs."""
+    """List the shipped level packs and the folder they live in."""
+    folder = None
     for name in shipped_packs():
         pack = load_pack(name)
+        folder = Path(pack.path).resolve().parent
         click.echo(f"{name:<12} {pack.family:<10} {pack.description}")
+    click.echo(f"shipped packs in {folder} (copy one to start your own)")
 
 
 def _fmt(value: Any) -> str:

@@ -21,7 +21,7 @@ from mamlgame.packs.schema import Field, FieldError
 from mamlgame.packs.tasks import Tasks
 
 FAMILIES = ("velocity", "navigation", "terrain", "bandit", "game")
-LEVELS_DIR = Path(__file__).resolve().parents[2] / "levels"
+LEVELS_DIR = Path(__file__).resolve().parents[1] / "levels"  # package data: mamlgame/levels
 DEFAULT_PACK = "mixed"
 
 PACK_FIELDS = {

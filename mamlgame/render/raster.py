@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 Color = tuple[int, int, int]
-SPRITES_DIR = Path(__file__).resolve().parents[2] / "assets" / "sprites"
+SPRITES_DIR = Path(__file__).resolve().parents[1] / "assets" / "sprites"  # mamlgame/assets
 BACKGROUND: Color = (24, 26, 33)
 
 
