@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from mamlgame.envs import GameEnv
+from mamlgame.families.game.engine import Game
 from mamlgame.packs import load_pack
-from mamlgame.tasks.game import Game
 
 
 def batched_rate(pack, levels: int, steps: int, seed: int = 0) -> float:

@@ -19,10 +19,10 @@ import torch
 
 import mamlgame.policy as policy_module
 from mamlgame import cpu
+from mamlgame.families import make_family
 from mamlgame.meta import MetaLearner
 from mamlgame.packs import load_pack
 from mamlgame.policy import make_policy, params_of
-from mamlgame.tasks import make_family
 
 
 def ms(f, n: int = 30) -> float:

@@ -15,8 +15,8 @@ import math
 
 import torch
 
+from mamlgame.families import make_family
 from mamlgame.packs import Tasks, load_pack
-from mamlgame.tasks import make_family
 
 BINS = 720
 pack = load_pack("navigation")

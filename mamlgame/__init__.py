@@ -15,11 +15,11 @@ from mamlgame.checkpoint import load_agent
 from mamlgame.config import TrainConfig
 from mamlgame.errors import CheckpointError, MamlgameError, PackError, TrainingError
 from mamlgame.evaluate import evaluate
+from mamlgame.families import make_family
 from mamlgame.meta import MAML, MetaLearner
 from mamlgame.packs import LevelPack, Tasks, load_pack
 from mamlgame.policy import make_policy
 from mamlgame.rollout import Episodes, rollout
-from mamlgame.tasks import make_family
 from mamlgame.train import train
 
 __version__ = "0.1.0"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from mamlgame.families.game.engine import Game
 from mamlgame.packs import Tasks, parse_pack
-from mamlgame.tasks.game import Game
 
 REWARD = "[reward]\ngoal = 10.0\ncaught = -10.0\nhazard = -5.0\nstep = -0.05\nshaping = 1.0\n"
 

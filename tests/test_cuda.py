@@ -6,8 +6,8 @@ import torch
 
 from mamlgame.checkpoint import load_agent
 from mamlgame.config import TrainConfig
+from mamlgame.families import make_family
 from mamlgame.packs import load_pack, resolve_pack_path
-from mamlgame.tasks import make_family
 from mamlgame.train import train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")

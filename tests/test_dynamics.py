@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
+from mamlgame.families import make_family
 from mamlgame.packs import Tasks, load_pack
 from mamlgame.rollout import rollout
-from mamlgame.tasks import make_family
 
 
 def close(t: torch.Tensor, expected: list) -> bool:

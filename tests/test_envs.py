@@ -15,8 +15,8 @@ from mamlgame.envs import ENV_ID, GameEnv, GameParallelEnv
 from mamlgame.envs.parallel_env import PLAYER as PLAYER_0
 from mamlgame.envs.parallel_env import opponent_agent
 from mamlgame.errors import PackError
+from mamlgame.families.game.draw import PLAYER, tile_center
 from mamlgame.packs import load_pack
-from mamlgame.render.game import PLAYER, tile_center
 
 GAME_PACKS = ["arena", "chasers", "speedway", "platformer", "mixed"]
 

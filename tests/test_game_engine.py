@@ -5,9 +5,9 @@ import pytest
 import torch
 from game_util import one_level, rc, run, tile
 
+from mamlgame.families.game.engine import Game
+from mamlgame.families.game.levels import FAR
 from mamlgame.packs import load_pack
-from mamlgame.packs.game_levels import FAR
-from mamlgame.tasks.game import Game
 
 STAY, LEFT, RIGHT, UP, DOWN = 0, 1, 2, 3, 4       # topdown
 JUMP, JUMP_LEFT, JUMP_RIGHT = 3, 4, 5             # platformer

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from mamlgame.errors import PackError
+from mamlgame.families.game.generate import generate_level
+from mamlgame.families.game.levels import check_reachable, distances_from, player_graph
 from mamlgame.packs import load_pack, parse_pack
-from mamlgame.packs.game_generate import generate_level
-from mamlgame.packs.game_levels import check_reachable, distances_from, player_graph
 
 GAME_PACKS = ["arena", "chasers", "speedway", "platformer", "mixed"]
 

@@ -6,8 +6,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from mamlgame.cli import cli
+from mamlgame.families.game.draw import GOAL, HAZARD, OPPONENT, PLAYER, WALL, tile_center
 from mamlgame.packs import load_pack
-from mamlgame.render.game import GOAL, HAZARD, OPPONENT, PLAYER, WALL, tile_center
 
 GAME_PACKS = ["arena", "chasers", "speedway", "platformer", "mixed"]
 

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mamlgame.errors import PackError
+from mamlgame.families.game.generate import LAYOUTS, generate_level
+from mamlgame.families.game.levels import check_reachable
+from mamlgame.families.game.schema import GENERATE, LEVEL, REWARD
 from mamlgame.packs import parse_pack
-from mamlgame.packs.game import GENERATE, LEVEL, REWARD
-from mamlgame.packs.game_generate import LAYOUTS, generate_level
-from mamlgame.packs.game_levels import check_reachable
 
 PATH = "fuzz.toml"
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "120"))  # more for a deeper search

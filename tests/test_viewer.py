@@ -223,7 +223,7 @@ def test_play_platformer_jumps_with_space():
 
 
 def test_game_keys_map_to_actions():
-    from mamlgame.viewer.game_scene import game_action
+    from mamlgame.families.game.scene import game_action
 
     pack = parse_pack(TINY_GAME)
     levels = {t: pack.pool("train").select([i]) for i, t in enumerate(("hall", "hop"))}
@@ -234,7 +234,7 @@ def test_game_keys_map_to_actions():
              (platformer, ["jump"], 3), (platformer, ["left", "jump"], 4),
              (platformer, ["right", "up"], 5), (platformer, ["right"], 2)]
     for tasks, keys, action in cases:
-        assert int(game_action(None, tasks, keys)) == action, keys
+        assert int(game_action(tasks, keys)) == action, keys
 
 
 def test_play_game_cli_default_pack_records(tmp_path):

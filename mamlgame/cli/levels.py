@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+from PIL import Image
 
 from mamlgame.errors import MamlgameError, PackError
+from mamlgame.families import family_spec
 from mamlgame.packs import Dist, LevelPack, load_pack, shipped_packs
 
 
@@ -45,19 +47,6 @@ def _fmt(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _describe_level(pack: LevelPack, level: dict[str, Any]) -> list[str]:
-    split = "test" if level["name"] in pack.test_levels else "train"
-    spec = level.get("spec")
-    if spec is None:  # a continuous family: the level is its parameters
-        values = ", ".join(f"{k} = {_fmt(v)}" for k, v in level.items() if k != "name")
-        return [f"  {level['name']} ({split}): {values}"]
-    h, w = spec.shape
-    opps = ", ".join(f"{o.behaviour} {o.speed:g}" for o in spec.opponents) or "none"
-    lines = [f"  {spec.name} ({split}, {spec.mode}, {w}x{h}, player speed "
-             f"{spec.player_speed:g}, opponents: {opps})"]
-    return lines + ["    " + row for row in spec.ascii().splitlines()]
-
-
 @levels.command()
 @click.argument("pack_spec", metavar="PACK")
 def show(pack_spec: str) -> None:
@@ -80,8 +69,9 @@ def show(pack_spec: str) -> None:
         out += [f"  {k} = {_fmt(v)}" for k, v in pack.reward.items()]
     if pack.levels:
         out.append("levels:")
+        describe = family_spec(pack.family).describe_level
         for level in pack.levels:
-            out += _describe_level(pack, level)
+            out += describe(level, "test" if level["name"] in pack.test_levels else "train")
     click.echo("\n".join(out))
 
 
@@ -131,19 +121,14 @@ def find_level(pack: LevelPack, level: str | None, split: str | None) -> tuple[s
               help="Split to take the level from (default: where the name is, else train).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
               help="PNG file to write.")
-@click.option("--tile", type=click.IntRange(4, 128), default=24, help="Pixels per tile.")
+@click.option("--tile", type=click.IntRange(4, 128), default=24,
+              help="Pixels per tile (game packs; other families scale with it).")
 def preview(pack_spec: str, level: str | None, split: str | None, out: str, tile: int) -> None:
-    """Draw a level of a game pack to a PNG file."""
-    from PIL import Image  # noqa: PLC0415
-
-    from mamlgame.render.game import draw_game  # noqa: PLC0415
-
+    """Draw a level (or task) of a pack as it starts to a PNG file."""
     pack = load_pack(pack_spec)
-    if pack.family != "game":
-        raise PackError(f"{pack.path}: preview draws game packs (this pack is {pack.family})")
     split, index = find_level(pack, level, split)
     tasks = pack.pool(split).select([index])
-    img = draw_game(tasks, tile=tile)
+    img = family_spec(pack.family).preview(tasks, tile)
     try:
         Image.fromarray(img).save(out, format="PNG")
     except OSError as e:

@@ -1,6 +1,6 @@
 """Ecosystem adapters over the game engine: a Gymnasium `Env` and a PettingZoo `ParallelEnv`.
 
-Both run `mamlgame.tasks.game.Game` with a batch of one level and one episode, so every
+Both run `mamlgame.families.game.engine.Game` with a batch of one level and one episode, so every
 rule has exactly one implementation. Importing this package registers `mamlgame/Game-v0`:
 
     import gymnasium as gym, mamlgame.envs

@@ -6,18 +6,20 @@ import numpy as np
 import torch
 
 from mamlgame.errors import PackError
+from mamlgame.families import make_family
+from mamlgame.families.game import Game, draw_game
 from mamlgame.packs import LevelPack, Tasks, load_pack
-from mamlgame.tasks.game import Game
 
 
 def open_game(pack: str | LevelPack, split: str, horizon: int | None) -> tuple[LevelPack, Game]:
     """The pack (a shipped name, a path or a loaded pack) and its game engine."""
     pack = pack if isinstance(pack, LevelPack) else load_pack(pack)
-    if pack.family != "game":
+    game = make_family(pack, horizon)
+    if not isinstance(game, Game):
         raise PackError(f"{pack.path}: the game envs need a game pack (this one is "
                         f"{pack.family})")
     pack.pool(split)  # validates the split name and generates it
-    return pack, Game(pack, horizon)
+    return pack, game
 
 
 def level_index(pack: LevelPack, split: str, level: int | str | None) -> int | None:
@@ -46,8 +48,6 @@ def render_frame(render_mode: str | None, tasks: Tasks | None,
     """The `rgb_array` frame both adapters return (None without a state or render mode)."""
     if render_mode != "rgb_array" or state is None:
         return None
-    from mamlgame.render.game import draw_game  # noqa: PLC0415
-
     return draw_game(tasks, state, tile=tile)
 
 

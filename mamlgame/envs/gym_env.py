@@ -10,9 +10,9 @@ import torch
 from gymnasium import spaces
 
 from mamlgame.envs.common import level_index, open_game, player_obs, render_frame, start_level
+from mamlgame.families.game.engine import OBS_BOUND, OUTCOMES
+from mamlgame.families.game.rules import N_ACTIONS
 from mamlgame.packs import LevelPack
-from mamlgame.packs.game_rules import N_ACTIONS
-from mamlgame.tasks.game import OBS_BOUND, OUTCOMES
 
 
 class GameEnv(gym.Env):
@@ -24,7 +24,7 @@ class GameEnv(gym.Env):
 
     Action Space: Discrete(6): 0 stay, 1 left, 2 right, 3 up / jump, 4 down / jump-left,
     5 stay / jump-right (topdown / platformer).
-    Observation Space: Box(-8, 8, (obs_dim,), float32), see `mamlgame.tasks.game`.
+    Observation Space: Box(-8, 8, (obs_dim,), float32), see `mamlgame.families.game.engine`.
     Rewards: the pack's `[reward]` (goal, caught, hazard, step, path-distance shaping).
     Termination: goal, caught or hazard. Truncation: at the horizon.
     Info: `level` (its id), `outcome` (running | goal | caught | hazard), `success`.

@@ -10,9 +10,9 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from mamlgame.envs.common import level_index, open_game, player_obs, render_frame, start_level
+from mamlgame.families.game.engine import OBS_BOUND, OUTCOMES
+from mamlgame.families.game.rules import MOVES, N_ACTIONS
 from mamlgame.packs import LevelPack
-from mamlgame.packs.game_rules import MOVES, N_ACTIONS
-from mamlgame.tasks.game import OBS_BOUND, OUTCOMES
 
 PLAYER = "player_0"
 

@@ -1,7 +1,6 @@
-"""Level packs: TOML task sets with validation, procedural generation and train/test splits."""
+"""Level packs: the TOML loader with located errors, the field schema, train/test splits and
+the `Tasks` data. The families' own keys come from their `FamilySpec` (`mamlgame.families`)."""
 
-from mamlgame.packs import game as _game  # noqa: F401  (registers the game schema)
-from mamlgame.packs.families import FAMILY_SCHEMAS, FamilySchema, register_schema
 from mamlgame.packs.loader import (
     LEVELS_DIR,
     LevelPack,
@@ -10,10 +9,10 @@ from mamlgame.packs.loader import (
     resolve_pack_path,
     shipped_packs,
 )
-from mamlgame.packs.schema import Dist, Field, FieldError
+from mamlgame.packs.schema import Dist, FamilySchema, Field, FieldError
 from mamlgame.packs.tasks import Tasks
 
 __all__ = [
-    "FAMILY_SCHEMAS", "Dist", "FamilySchema", "Field", "FieldError", "LEVELS_DIR", "LevelPack",
-    "Tasks", "load_pack", "parse_pack", "register_schema", "resolve_pack_path", "shipped_packs",
+    "Dist", "FamilySchema", "Field", "FieldError", "LEVELS_DIR", "LevelPack", "Tasks",
+    "load_pack", "parse_pack", "resolve_pack_path", "shipped_packs",
 ]

@@ -16,17 +16,15 @@ from typing import Any
 import torch
 
 from mamlgame.errors import PackError
-from mamlgame.packs.families import FAMILY_SCHEMAS, FamilySchema
-from mamlgame.packs.schema import Field, FieldError
+from mamlgame.packs.schema import SCHEMAS, FamilySchema, Field, FieldError
 from mamlgame.packs.tasks import Tasks
 
-FAMILIES = ("velocity", "navigation", "terrain", "bandit", "game")
 LEVELS_DIR = Path(__file__).resolve().parents[1] / "levels"  # package data: mamlgame/levels
 DEFAULT_PACK = "mixed"
 
 PACK_FIELDS = {
     "name": Field("str", "", "unique id, [a-z0-9-]"),
-    "family": Field("str", "game", "task family", choices=FAMILIES),
+    "family": Field("str", "game", "task family (a registered family: `mamlgame.families`)"),
     "description": Field("str", "", "one line shown by `levels list`"),
     "horizon": Field("int", 0, "steps per episode (0: the family's default)", lo=0, hi=100_000),
     "seed": Field("int", 0, "seed of every generated level", lo=0, hi=2**62),
@@ -125,7 +123,7 @@ class LevelPack:
 
     @property
     def schema(self) -> FamilySchema:
-        return FAMILY_SCHEMAS[self.family]
+        return SCHEMAS[self.family]
 
     def split_levels(self, split: str) -> list[dict[str, Any]]:
         """Hand-designed levels of a split: `test_levels` for test, the others for train."""
@@ -223,9 +221,10 @@ def parse_pack(text: str, path: str = "<pack>") -> LevelPack:
             raise rep.error("pack", "", f"missing key '{key}'")
     if not _NAME_RE.match(head["name"]):
         raise rep.error("pack", "name", f'expected [a-z0-9-], got "{head["name"]}"')
-    if head["family"] not in FAMILY_SCHEMAS:
-        raise rep.error("pack", "family", f'family "{head["family"]}" is not available')
-    schema = FAMILY_SCHEMAS[head["family"]]
+    if head["family"] not in SCHEMAS:
+        raise rep.error("pack", "family", f'expected one of {", ".join(SCHEMAS)}, '
+                        f'got "{head["family"]}"')
+    schema = SCHEMAS[head["family"]]
 
     split_raw = raw.get("split", {})
     split = rep.section("split", split_raw, SPLIT_FIELDS, allow=("test_levels",))

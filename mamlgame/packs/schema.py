@@ -1,4 +1,5 @@
-"""Typed fields of the level-pack schema: numbers, choices and distributions, with validation.
+"""Typed fields of the level-pack schema: numbers, choices and distributions, with validation;
+and `FamilySchema`, the keys one task family's packs may hold.
 
 A field checks a raw TOML value and returns the parsed value or raises `FieldError` with the
 expected form; the pack loader adds the file, line and key path.
@@ -8,10 +9,15 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from mamlgame.packs.loader import LevelPack
+    from mamlgame.packs.tasks import Tasks
 
 
 class FieldError(ValueError):
@@ -171,3 +177,31 @@ class Field:
 
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _no_check(table: str, values: dict[str, Any]) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class FamilySchema:
+    """What a pack of one family may contain and how its tasks are generated.
+
+    `build(pack, generate, hand_levels, n, split, seed, exclude) -> Tasks` makes a split:
+    the hand-designed levels first, then `n` generated ones, none equal to a task of `exclude`.
+    `parse_level(level, generate) -> level` completes a validated `[[level]]` table.
+    `check(table, values)` validates cross-key constraints (raise FieldError("key: msg")).
+    """
+
+    horizon: int
+    generate: dict[str, Field]
+    reward: dict[str, Field]
+    level: dict[str, Field]
+    build: Callable[[LevelPack, dict[str, Any], list[dict[str, Any]], int, str, int,
+                     Tasks | None], Tasks]
+    parse_level: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+    check: Callable[[str, dict[str, Any]], None] = field(default=_no_check)
+
+
+# family name -> schema; filled by `mamlgame.families.register` (the loader only reads it)
+SCHEMAS: dict[str, FamilySchema] = {}

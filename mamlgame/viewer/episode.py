@@ -9,27 +9,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from mamlgame.families import FamilySpec, State, TaskFamily, family_spec
 from mamlgame.packs import Tasks
 from mamlgame.policy import MLPPolicy, Params, sample
-from mamlgame.render.families import draw_family, trail_point
-from mamlgame.tasks import State, TaskFamily
-
-# simulation steps per second the viewer starts with, per family
-DEFAULT_SPEED = {"game": 6.0, "navigation": 30.0, "velocity": 10.0, "terrain": 20.0,
-                 "bandit": 2.0}
 
 
 def draw_state(family: TaskFamily, tasks: Tasks, state: State, trail: list[np.ndarray],
                size: int, step: int = 0) -> np.ndarray:
     """The drawing of task 0, episode 0 of a batched state (any family)."""
-    if family.name == "game":
-        from mamlgame.viewer.game_scene import draw_game_state  # noqa: PLC0415
-
-        return draw_game_state(family, tasks, state, trail, size)
-    task = {k: float(v.reshape(len(tasks), -1)[0, 0]) for k, v in tasks.params.items()}
-    one = {k: v[0, 0].detach().cpu().numpy() for k, v in state.items()}
     tr = np.stack(trail) if trail else None
-    return draw_family(family.name, task, one, tr, size=size, step=step)
+    return family_spec(family.name).draw(tasks, state, tr, size, step)
 
 
 class Episode:
@@ -37,6 +26,7 @@ class Episode:
 
     def __init__(self, family: TaskFamily, tasks: Tasks, seed: int = 0):
         self.family, self.tasks = family, tasks
+        self.spec: FamilySpec = family_spec(family.name)
         self.reset(seed)
 
     def reset(self, seed: int) -> None:
@@ -46,18 +36,12 @@ class Episode:
         self.steps, self.ret, self.done, self.success = 0, 0.0, False, False
         self.last_reward = 0.0
         # a one-step bandit keeps its recent actions across episodes; other trails restart
-        keep = self.family.name == "bandit" and hasattr(self, "trail")
+        keep = self.spec.keep_trail and hasattr(self, "trail")
         self.trail: list[np.ndarray] = self.trail[-29:] if keep else []
         self._record(None)
 
     def _record(self, action: torch.Tensor | None) -> None:
-        one = {k: v[0, 0].detach().cpu().numpy() for k, v in self.state.items()}
-        point = trail_point(self.family.name, one, None if action is None
-                            else action.reshape(-1).cpu().numpy())
-        if self.family.name == "game":
-            from mamlgame.viewer.game_scene import game_trail_point  # noqa: PLC0415
-
-            point = game_trail_point(self.tasks, self.state)
+        point = self.spec.trail_point(self.tasks, self.state, action)
         if point is not None:
             self.trail.append(point)
 
@@ -88,13 +72,7 @@ class Episode:
         """A banner word for how the episode ended ('' while running)."""
         if not self.done:
             return ""
-        if self.family.name == "game":
-            from mamlgame.viewer.game_scene import game_outcome  # noqa: PLC0415
-
-            word = game_outcome(self.state)
-            if word:
-                return word
-        return "SUCCESS" if self.success else "TIME UP"
+        return self.spec.outcome(self.state) or ("SUCCESS" if self.success else "TIME UP")
 
 
 class PolicyPlayer:
@@ -110,19 +88,4 @@ class PolicyPlayer:
 
 def task_caption(family: TaskFamily, tasks: Tasks) -> str:
     """What the viewer (not the agent) knows about the level: its hidden parameters."""
-    if family.name == "game":
-        from mamlgame.viewer.game_scene import game_caption  # noqa: PLC0415
-
-        return game_caption(family, tasks)
-    t = {k: float(v.reshape(len(tasks), -1)[0, 0]) for k, v in tasks.params.items()}
-    if family.name in ("navigation",):
-        return f"hidden goal ({t['goal_x']:+.2f}, {t['goal_y']:+.2f})"
-    if family.name == "terrain":
-        ground = "ice" if t["friction"] < 0.6 else ("mud" if t["friction"] > 1.3 else "grass")
-        return (f"goal ({t['goal_x']:+.2f}, {t['goal_y']:+.2f})   friction {t['friction']:.2f}"
-                f" ({ground})   payload {t['payload']:.2f}")
-    if family.name == "velocity":
-        return f"target speed {t['target_velocity']:+.2f}"
-    if family.name == "bandit":
-        return f"hidden target {t['target']:+.2f}"
-    return ""
+    return family_spec(family.name).caption(tasks)

@@ -1,18 +1,19 @@
 """Human play: a person steers the player with the keyboard.
 
-Keys: arrows/WASD move, space jumps (platformer levels), R restarts, N/P next/previous
-level, +/- change the speed, Esc quits. Continuous families map the arrows to a unit action
-(shift for fine steps); the bandit moves a cursor with left/right and commits it with space.
+Keys: R restarts, N/P next/previous level, +/- change the speed, Esc quits; the family's
+controls (its `FamilySpec.controls`) turn the arrows/WASD and space into actions: the game
+moves and jumps, continuous families take a unit action (shift for fine steps), the bandit
+moves a cursor and commits it with space.
 """
 
 from __future__ import annotations
 
 import torch
 
+from mamlgame.families import family_spec, make_family
 from mamlgame.packs import LevelPack
-from mamlgame.tasks import make_family
 from mamlgame.viewer.app import ACCENT, BAD, DIM, GOOD, HUD_BG, App
-from mamlgame.viewer.episode import DEFAULT_SPEED, Episode, task_caption
+from mamlgame.viewer.episode import Episode, task_caption
 from mamlgame.viewer.levels import LevelList
 
 HUD_H, FOOT_H = 78, 22
@@ -60,21 +61,6 @@ class KeyState:
         self.held, self.pressed = [], set()
 
 
-def continuous_action(family_name: str, keys: list[str], fine: bool = False,
-                      max_force: float = 5.0) -> torch.Tensor:
-    """Arrow keys as the action of a continuous family: a unit direction (navigation, terrain;
-    their dynamics scale and clip it) or the full force (velocity)."""
-    dx = ("right" in keys) - ("left" in keys)
-    dy = ("up" in keys) - ("down" in keys)
-    scale = 0.2 if fine else 1.0
-    if family_name == "velocity":
-        return torch.tensor([float(dx) * max_force * scale])
-    d = torch.tensor([float(dx), float(dy)])
-    if d.norm() > 0:
-        d = d / d.norm()
-    return d * scale
-
-
 class PlayApp(App):
     """A person plays one pack's levels."""
 
@@ -83,13 +69,12 @@ class PlayApp(App):
     def __init__(self, pack: LevelPack, level: str | int | None = None, headless: bool = True,
                  speed: float | None = None, seed: int = 0, size: int = 480,
                  split: str | None = None):
-        super().__init__(size, size + HUD_H + FOOT_H, headless,
-                         speed or DEFAULT_SPEED.get(pack.family, 10.0))
+        self.spec = family_spec(pack.family)
+        super().__init__(size, size + HUD_H + FOOT_H, headless, speed or self.spec.speed)
         self.pack, self.size, self.seed = pack, size, seed
         self.family = make_family(pack)
         self.levels = LevelList(pack, split)
         self.keys = KeyState(self.pg)
-        self.cursor = 0.0  # bandit
         self.wins = 0
         self._end_timer = 0
         self.load(self.levels.resolve(level))
@@ -98,6 +83,7 @@ class PlayApp(App):
         """Switch to viewer level `index` and start an episode."""
         self.index = index
         self.tasks, self.level_name = self.levels.get(index)
+        self.controls = self.spec.controls(self.family, self.tasks)
         self.episode = Episode(self.family, self.tasks, self.seed)
         self.keys.clear()
         self._end_timer = 0
@@ -126,27 +112,22 @@ class PlayApp(App):
                 self.change_speed(1.5)
             elif event.key in (pg.K_MINUS, pg.K_KP_MINUS):
                 self.change_speed(1 / 1.5)
-            elif self.family.name == "bandit" and event.key == pg.K_SPACE:
-                self.episode.step(torch.tensor([self.cursor]))
-            else:
+            elif not self._act_on_press(event.key):
                 self.keys.press(event.key, mods)
         elif event.type == pg.KEYUP:
             self.keys.release(event.key)
 
+    def _act_on_press(self, key: int) -> bool:
+        """Let the family's controls act on a key press at once (the bandit's space)."""
+        name = self.keys.map.get(key)
+        action = None if name is None else self.controls.press(name)
+        if action is not None:
+            self.episode.step(action)
+        return action is not None
+
     def action(self) -> torch.Tensor | None:
         """The action of this simulation step from the keys (None: wait)."""
-        keys = self.keys.active()
-        name = self.family.name
-        if name == "game":
-            from mamlgame.viewer.game_scene import game_action  # noqa: PLC0415
-
-            return game_action(self.family, self.tasks, keys)
-        if name == "bandit":
-            self.cursor += 0.05 * (("right" in keys) - ("left" in keys))
-            self.cursor = max(min(self.cursor, 3.0), -3.0)
-            return None
-        return continuous_action(name, keys, self.keys.fine,
-                                 getattr(self.family, "max_force", 5.0))
+        return self.controls.action(self.keys.active(), self.keys.fine)
 
     def update(self) -> None:
         if self.episode.done:
@@ -174,12 +155,12 @@ class PlayApp(App):
         self.text(surface, f"step {ep.steps}/{self.family.horizon}   return {ep.ret:+.2f}   "
                   f"speed {self.speed:.0f}/s   wins {self.wins}", (8, 30), DIM, 20)
         self.text(surface, task_caption(self.family, self.tasks), (8, 54), DIM, 18)
-        if self.family.name == "bandit":
-            self.text(surface, f"cursor {self.cursor:+.2f} (space: commit)",
-                      (self.width - 8, 30), ACCENT, 20, "topright")
+        status = self.controls.status()
+        if status:
+            self.text(surface, status, (self.width - 8, 30), ACCENT, 20, "topright")
         if ep.done:
             self.text(surface, ep.outcome(), (self.width // 2, HUD_H + self.size // 2),
                       GOOD if ep.success else BAD, 64, "center")
-        help_ = "arrows/WASD move   space jump   R restart   N/P level   +/- speed   Esc quit"
+        help_ = f"{self.spec.help}   R restart   N/P level   +/- speed   Esc quit"
         self.text(surface, help_, (8, self.height - 4), DIM, 15, "bottomleft")
         self.frame_counter(surface)

@@ -11,18 +11,21 @@ import numpy as np
 import torch
 
 from mamlgame.checkpoint import Agent
+from mamlgame.envs import GameParallelEnv
 from mamlgame.errors import MamlgameError
+from mamlgame.families.game import SPEC as GAME
+from mamlgame.families.game import Game
+from mamlgame.families.game.scene import draw_game_state, game_caption, game_outcome, tile_rc
 from mamlgame.policy import sample
+from mamlgame.render.raster import disk
 from mamlgame.viewer.adapt import LiveAdaptation
 from mamlgame.viewer.app import ACCENT, BAD, DIM, GOOD, HUD_BG, App
-from mamlgame.viewer.episode import DEFAULT_SPEED
-from mamlgame.viewer.game_scene import draw_game_state, game_caption, game_outcome, tile_rc
 from mamlgame.viewer.levels import LevelList
 from mamlgame.viewer.play import KeyState
 
 HUD_H = 78
 END_HOLD_FRAMES = 30
-MOVE_OF_KEY = {"up": 1, "down": 2, "left": 3, "right": 4}  # game_rules.MOVES
+MOVE_OF_KEY = {"up": 1, "down": 2, "left": 3, "right": 4}  # families.game.rules.MOVES
 
 
 class VersusApp(App):
@@ -33,10 +36,10 @@ class VersusApp(App):
     def __init__(self, agent: Agent, level: str | int | None = None, headless: bool = True,
                  speed: float | None = None, seed: int = 0, size: int = 480,
                  episodes: int | None = None, greedy: bool = False, split: str | None = None):
-        if agent.family.name != "game":
+        if not isinstance(agent.family, Game):
             raise MamlgameError(f"--as opponent needs a game pack (this agent's pack "
                                 f"{agent.pack.name} is {agent.family.name})")
-        super().__init__(size, size + HUD_H, headless, speed or DEFAULT_SPEED["game"])
+        super().__init__(size, size + HUD_H, headless, speed or GAME.speed)
         self.agent, self.size, self.seed, self.greedy = agent, size, seed, greedy
         self.episodes = episodes
         self.keys = KeyState(self.pg)
@@ -60,8 +63,6 @@ class VersusApp(App):
         raise MamlgameError(f"pack {self.agent.pack.name} has no level with an opponent")
 
     def load(self, index: int) -> None:
-        from mamlgame.envs import GameParallelEnv  # noqa: PLC0415
-
         self.index = index
         self.tasks, self.level_name = self.levels.get(index)
         self.env = GameParallelEnv(self.agent.pack, level=index, split=self.levels.split,
@@ -159,7 +160,7 @@ class VersusApp(App):
 
     def render(self, surface) -> None:
         surface.fill(HUD_BG)
-        img = draw_game_state(self.env.game, self.tasks, self.env.game_state, self.trail, self.size)
+        img = draw_game_state(self.tasks, self.env.game_state, self.trail, self.size)
         tile = img.shape[1] // int(self.tasks["dims"][0, 1])
         you = tile_rc(self.tasks, int(self.env.game_state["opp"][0, 0, self.controlled]))
         _ring(img, you, tile)
@@ -170,7 +171,7 @@ class VersusApp(App):
         self.text(surface, f"step {self.steps}/{self.env.game.horizon}   agent return "
                   f"{self.ret:+.2f}   agent goals {self.tally['goal']}   your catches "
                   f"{self.tally['caught']}   speed {self.speed:.0f}/s", (8, 30), DIM, 18)
-        self.text(surface, game_caption(self.env.game, self.tasks), (8, 54), DIM, 18)
+        self.text(surface, game_caption(self.tasks), (8, 54), DIM, 18)
         if self.adaptation.running:
             ad = self.adaptation
             self.text(surface, f"agent adapting: {ad.collected}/{ad.n_episodes} episodes",
@@ -190,7 +191,5 @@ class VersusApp(App):
 
 def _ring(img: np.ndarray, rc: tuple[int, int], tile: int) -> None:
     """A yellow ring around the tile of the opponent you control."""
-    from mamlgame.render.families import disk  # noqa: PLC0415
-
     cx, cy = (rc[1] + 0.5) * tile, (rc[0] + 0.5) * tile
     disk(img, cx, cy, tile * 0.62, ACCENT, inner=tile * 0.52)

@@ -9,9 +9,10 @@ speed, R restarts the episode, N/P next/previous level, Esc quits.
 from __future__ import annotations
 
 from mamlgame.checkpoint import Agent
+from mamlgame.families import family_spec
 from mamlgame.viewer.adapt import LiveAdaptation
 from mamlgame.viewer.app import ACCENT, BAD, DIM, GOOD, HUD_BG, TEXT, App
-from mamlgame.viewer.episode import DEFAULT_SPEED, Episode, PolicyPlayer, task_caption
+from mamlgame.viewer.episode import Episode, PolicyPlayer, task_caption
 from mamlgame.viewer.levels import LevelList
 
 HUD_H, FOOT_H, GAP = 58, 92, 6
@@ -44,7 +45,7 @@ class WatchApp(App):
                  speed: float | None = None, seed: int = 0, pane: int = 400,
                  episodes: int | None = None, greedy: bool = False, split: str | None = None):
         super().__init__(2 * pane + GAP, HUD_H + pane + FOOT_H, headless,
-                         speed or DEFAULT_SPEED.get(agent.family.name, 10.0))
+                         speed or family_spec(agent.pack.family).speed)
         self.agent, self.pane, self.seed, self.greedy = agent, pane, seed, greedy
         self.episodes = episodes
         self.levels = LevelList(agent.pack, split)

@@ -1,6 +1,6 @@
 """The game's movement rules as pure batched tensor functions.
 
-One implementation, shared by the engine (`mamlgame.tasks.game`), the level generators'
+One implementation, shared by the engine (`mamlgame.families.game.engine`), the level generators'
 reachability analysis and, through the engine, the Gymnasium and PettingZoo adapters.
 
 Maps are flat: a level of `h x w` tiles sits in a padded grid of `height x width` tiles with

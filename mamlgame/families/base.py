@@ -2,12 +2,13 @@
 
 A family is configured by a pack (horizon, reward settings); per-task parameters come in
 `Tasks`. State is a dict of tensors with leading dims [T, E]. Nothing here loops over tasks
-or episodes.
+or episodes. `TaskFamily` is the protocol the core API (rollout, meta-learners, evaluation)
+takes; `FamilyBase` is a convenient base class that implements its bookkeeping.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
@@ -16,12 +17,40 @@ from mamlgame.packs import LevelPack, Tasks
 State = dict[str, torch.Tensor]
 
 
-class TaskFamily:
-    """Base class of task families.
+@runtime_checkable
+class TaskFamily(Protocol):
+    """Batched dynamics of one task family.
 
-    Attributes: `name`, `obs_dim`, `discrete` (categorical actions), `action_dim` (number of
-    continuous action dims, or of discrete actions), `horizon`.
+    `obs_dim`: observation size; `discrete`: categorical actions; `action_dim`: number of
+    continuous action dims, or of discrete actions; `horizon`: steps per episode.
     """
+
+    name: str
+    obs_dim: int
+    discrete: bool
+    action_dim: int
+    horizon: int
+
+    def reset(self, tasks: Tasks, n_episodes: int, generator: torch.Generator | None) -> State:
+        """Initial state for every task and episode."""
+        ...
+
+    def step(self, tasks: Tasks, state: State, action: torch.Tensor
+             ) -> tuple[State, torch.Tensor, torch.Tensor]:
+        """One step for all [T, E]: (next state, reward [T, E], done [T, E] bool)."""
+        ...
+
+    def observe(self, tasks: Tasks, state: State) -> torch.Tensor:
+        """Observation [T, E, obs_dim] (float)."""
+        ...
+
+    def success(self, tasks: Tasks, state: State) -> torch.Tensor:
+        """Whether each episode reached its goal [T, E] (False for families without one)."""
+        ...
+
+
+class FamilyBase:
+    """Base class of the shipped families: pack, reward settings, horizon and `success`."""
 
     name = ""
     obs_dim = 0
@@ -33,21 +62,8 @@ class TaskFamily:
         self.reward_cfg: dict[str, Any] = dict(pack.reward)
         self.horizon = int(horizon or pack.horizon)
 
-    def reset(self, tasks: Tasks, n_episodes: int, generator: torch.Generator | None) -> State:
-        """Initial state for every task and episode."""
-        raise NotImplementedError
-
-    def step(self, tasks: Tasks, state: State, action: torch.Tensor
-             ) -> tuple[State, torch.Tensor, torch.Tensor]:
-        """One step for all [T, E]: (next state, reward [T, E], done [T, E] bool)."""
-        raise NotImplementedError
-
-    def observe(self, tasks: Tasks, state: State) -> torch.Tensor:
-        """Observation [T, E, obs_dim] (float)."""
-        raise NotImplementedError
-
     def success(self, tasks: Tasks, state: State) -> torch.Tensor:
-        """Whether each episode reached its goal [T, E] (False for families without one)."""
+        """`state["success"]`, or all False for families without a goal."""
         return state["success"] if "success" in state else torch.zeros(
             next(iter(state.values())).shape[:2], dtype=torch.bool)
 

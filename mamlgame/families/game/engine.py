@@ -1,7 +1,7 @@
 """The tile game (family `game`), batched over [tasks, episodes]: topdown and platformer
 levels, fractional speeds, scripted opponents, hazards, a hidden goal.
 
-Action Space: Discrete(6), the same indices in both modes (`mamlgame.packs.game_rules`):
+Action Space: Discrete(6), the same indices in both modes (`mamlgame.families.game.rules`):
 0 stay, 1 left, 2 right, 3 up / jump, 4 down / jump-left, 5 stay / jump-right.
 
 Step order: speeds give each mover 0..2 one-tile moves this step (fractions accumulate).
@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import torch
 
-from mamlgame.packs import LevelPack, Tasks
-from mamlgame.packs.game_levels import BEHAVIOURS
-from mamlgame.packs.game_rules import (
+from mamlgame.families.base import FamilyBase, State
+from mamlgame.families.game.levels import BEHAVIOURS
+from mamlgame.families.game.rules import (
     MAX_MOVES,
     N_ACTIONS,
     REVERSE,
@@ -38,7 +38,7 @@ from mamlgame.packs.game_rules import (
     player_submove,
     speed_moves,
 )
-from mamlgame.tasks.base import State, TaskFamily
+from mamlgame.packs import LevelPack, Tasks
 
 CHASE, PATROL, RANDOM, GUARD = (BEHAVIOURS.index(b) for b in BEHAVIOURS)
 OUTCOMES = ("running", "goal", "caught", "hazard")
@@ -54,7 +54,7 @@ def _mix(x: torch.Tensor) -> torch.Tensor:
     return x ^ (x >> 15)
 
 
-class Game(TaskFamily):
+class Game(FamilyBase):
     """Functional batched tile game; see the module docstring for the rules."""
 
     name = "game"

@@ -1,19 +1,19 @@
-"""The game family in the viewer: keys -> actions, the trail, the caption, the drawing.
-
-Drawing is `mamlgame.render.game.draw_game` (the one drawing of game levels), decorated
-with the trail and sprites by `mamlgame.render.families.draw_game_decorated`. No pygame here.
-"""
+"""The game family in the viewer: keys -> actions, the trail, the caption, the outcome and
+the drawing at a tile size that fits. No pygame here."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import torch
 
+from mamlgame.families.base import State
+from mamlgame.families.game.draw import draw_game_decorated
+from mamlgame.families.game.levels import BEHAVIOURS
 from mamlgame.packs import Tasks
-from mamlgame.render.families import draw_game_decorated
-from mamlgame.tasks import State, TaskFamily
 
-# keys -> action index (`mamlgame.packs.game_rules.ACTIONS`)
+# keys -> action index (`mamlgame.families.game.rules.ACTIONS`)
 TOPDOWN_KEYS = {"left": 1, "right": 2, "up": 3, "down": 4}
 OUTCOME_WORDS = {1: "GOAL!", 2: "CAUGHT!", 3: "HAZARD!"}
 
@@ -22,7 +22,7 @@ def is_platformer(tasks: Tasks) -> bool:
     return bool(tasks["platformer"][0])
 
 
-def game_action(family: TaskFamily, tasks: Tasks, keys: list[str]) -> torch.Tensor:
+def game_action(tasks: Tasks, keys: list[str]) -> torch.Tensor:
     """The action for the held/tapped keys (most recent last): topdown moves in the latest
     direction; platformer: left/right, space or up jumps (with the held direction)."""
     if is_platformer(tasks):
@@ -37,13 +37,29 @@ def game_action(family: TaskFamily, tasks: Tasks, keys: list[str]) -> torch.Tens
     return torch.tensor([[a]], dtype=torch.long)
 
 
+class GameControls:
+    """Arrows/WASD move, space jumps (platformer levels)."""
+
+    def __init__(self, tasks: Tasks):
+        self.tasks = tasks
+
+    def action(self, keys: list[str], fine: bool) -> torch.Tensor:
+        return game_action(self.tasks, keys)
+
+    def press(self, key: str) -> torch.Tensor | None:
+        return None
+
+    def status(self) -> str:
+        return ""
+
+
 def tile_rc(tasks: Tasks, flat: int) -> tuple[int, int]:
     """Map (row, col) as drawn by `draw_game` of a flat tile index of the padded grid."""
     ww = int(tasks["grid"][0, 1])
     return flat // ww - 1, flat % ww - 1
 
 
-def game_trail_point(tasks: Tasks, state: State) -> np.ndarray:
+def game_trail_point(tasks: Tasks, state: State, action: Any = None) -> np.ndarray:
     """The player's (row, col) in map coordinates."""
     return np.array(tile_rc(tasks, int(state["pos"][0, 0])), np.float64)
 
@@ -53,10 +69,8 @@ def game_outcome(state: State) -> str:
     return OUTCOME_WORDS.get(int(state["outcome"][0, 0]), "") if "outcome" in state else ""
 
 
-def game_caption(family: TaskFamily, tasks: Tasks) -> str:
+def game_caption(tasks: Tasks) -> str:
     """Mode, size, speeds and opponents of the level (the goal is shown on the map)."""
-    from mamlgame.packs.game_levels import BEHAVIOURS  # noqa: PLC0415
-
     h, w = (int(x) for x in tasks["dims"][0])
     mode = "platformer" if is_platformer(tasks) else "topdown"
     opp = [f"{BEHAVIOURS[int(b)]} {float(s):.2g}" for b, s, m in zip(
@@ -65,9 +79,21 @@ def game_caption(family: TaskFamily, tasks: Tasks) -> str:
     return text + (f"   opponents: {', '.join(opp)}" if opp else "")
 
 
-def draw_game_state(family: TaskFamily, tasks: Tasks, state: State,
-                    trail: list[np.ndarray], size: int) -> np.ndarray:
+def draw_game_state(tasks: Tasks, state: State | None, trail: np.ndarray | list | None,
+                    size: int, step: int = 0) -> np.ndarray:
     """The level at a tile size that fits `size` pixels, with trail and sprites."""
     h, w = (int(x) for x in tasks["dims"][0])
     tile = max(4, size // max(h, w))
-    return draw_game_decorated(tasks, state, np.stack(trail) if trail else None, tile)
+    if isinstance(trail, list):
+        trail = np.stack(trail) if trail else None
+    return draw_game_decorated(tasks, state, trail, tile)
+
+
+def describe_level(level: dict[str, Any], split: str) -> list[str]:
+    """A hand-designed level for `levels show`: mode, size, speeds, opponents and its map."""
+    spec = level["spec"]
+    h, w = spec.shape
+    opps = ", ".join(f"{o.behaviour} {o.speed:g}" for o in spec.opponents) or "none"
+    lines = [f"  {spec.name} ({split}, {spec.mode}, {h}x{w}, player speed "
+             f"{spec.player_speed:g}, opponents: {opps})"]
+    return lines + ["    " + row for row in spec.ascii().splitlines()]

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from mamlgame.packs.game_levels import (
+from mamlgame.families.game.levels import (
     LevelSpec,
     Opponent,
     distances_from,

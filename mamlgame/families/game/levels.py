@@ -2,7 +2,7 @@
 and the batched tensors of a split (`specs_to_tasks`).
 
 A spec's coordinates include a one-tile wall border: map row `i`, column `j` of an ASCII map
-is tile `(i + 1, j + 1)`. Path distances use the rules of `mamlgame.packs.game_rules`.
+is tile `(i + 1, j + 1)`. Path distances use the rules of `mamlgame.families.game.rules`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from mamlgame.packs.game_rules import N_ACTIONS, player_submove
+from mamlgame.families.game.rules import N_ACTIONS, player_submove
 from mamlgame.packs.schema import FieldError
 from mamlgame.packs.tasks import Tasks
 

@@ -1,7 +1,7 @@
 """The `game` family's pack schema: `[generate]`, `[reward]` and `[[level]]` keys, and how a
 split's levels are built (hand-designed first, then procedural) into padded tensors.
 
-See DESIGN.md "Level packs" and "Game rules"; the rules themselves are in `game_rules`.
+See DESIGN.md "Level packs" and "Game rules"; the rules themselves are in `rules`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from mamlgame.packs.families import FamilySchema, register_schema
-from mamlgame.packs.game_generate import LAYOUTS, generate_level, mode_layouts
-from mamlgame.packs.game_levels import (
+from mamlgame.families.game.generate import LAYOUTS, generate_level, mode_layouts
+from mamlgame.families.game.levels import (
     BEHAVIOURS,
     MAX_OPPONENTS,
     MODES,
@@ -23,7 +22,7 @@ from mamlgame.packs.game_levels import (
     parse_map,
     specs_to_tasks,
 )
-from mamlgame.packs.schema import Dist, Field, FieldError, _fmt
+from mamlgame.packs.schema import Dist, FamilySchema, Field, FieldError, _fmt
 from mamlgame.packs.tasks import Tasks
 
 if TYPE_CHECKING:
@@ -177,5 +176,4 @@ def build(pack: LevelPack, gen: dict[str, Any], hand: list[dict[str, Any]], n: i
         torch.set_num_threads(threads)
 
 
-SCHEMA = FamilySchema("game", HORIZON, GENERATE, REWARD, LEVEL, build, parse_level, check)
-register_schema(SCHEMA)
+SCHEMA = FamilySchema(HORIZON, GENERATE, REWARD, LEVEL, build, parse_level, check)

@@ -1,0 +1,33 @@
+"""The tile game (family `game`): one home for its rules (`rules`), hand-designed and
+procedural levels (`levels`, `generate`), pack keys (`schema`), batched engine (`engine`),
+drawing (`draw`) and viewer hints (`scene`). See DESIGN.md "Game rules"."""
+
+from mamlgame.families.game.draw import draw_game
+from mamlgame.families.game.engine import Game
+from mamlgame.families.game.scene import (
+    GameControls,
+    describe_level,
+    draw_game_state,
+    game_caption,
+    game_outcome,
+    game_trail_point,
+)
+from mamlgame.families.game.schema import SCHEMA
+from mamlgame.families.spec import FamilySpec
+
+SPEC = FamilySpec(
+    name="game",
+    schema=SCHEMA,
+    dynamics=Game,
+    draw=draw_game_state,
+    trail_point=game_trail_point,
+    preview=lambda tasks, tile: draw_game(tasks, tile=tile),
+    caption=game_caption,
+    describe_level=describe_level,
+    controls=lambda family, tasks: GameControls(tasks),
+    help="arrows/WASD move   space jump",
+    outcome=game_outcome,
+    speed=6.0,
+)
+
+__all__ = ["SPEC", "Game", "draw_game"]
