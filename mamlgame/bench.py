@@ -9,32 +9,33 @@ from typing import Any
 
 import torch
 
-from mamlgame import cpu
 from mamlgame.config import TrainConfig
 from mamlgame.distributed import default_device, resolve_device
-from mamlgame.meta import MetaLearner
+from mamlgame.families import make_family
+from mamlgame.meta import MetaLearner, meta_step
 from mamlgame.packs import load_pack
 from mamlgame.policy import make_policy, params_of
-from mamlgame.tasks import make_family
 
 DEFAULTS = TrainConfig()
 WORKLOAD = "navigation: 20 tasks x (20 inner + 20 outer) episodes x 100 steps, MLP 2x100 relu"
 
 
 def seconds_per_iteration(algo: str, iterations: int = 5, warmup: int = 2, tasks: int = 20,
-                          episodes: int = 20, threads: int = 1, estimator: str = DEFAULTS.estimator,
+                          episodes: int = 20, estimator: str = DEFAULTS.estimator,
                           device: str = "cpu") -> float:
-    """Median wall time of one meta-iteration (sample, adapt, outer rollout, backward, Adam)."""
-    cpu.configure(threads)
+    """Median wall time of one meta-iteration (sample, adapt, outer rollout, backward, Adam)
+    with the caller's torch thread count (`mamlgame bench --threads` sets it)."""
     dev = resolve_device(device)
-    pack = load_pack("navigation")
-    family = make_family(pack)
-    torch.manual_seed(0)
-    policy = make_policy(family).to(dev)
-    learner = MetaLearner(policy, family, algo, episodes=episodes, estimator=estimator)
+    cfg = TrainConfig(pack="navigation", algo=algo, meta_batch=tasks, episodes=episodes,
+                      estimator=estimator, seed=0)
+    pack = load_pack(cfg.pack)
+    cfg = cfg.resolved(pack)
+    family = make_family(pack, cfg.horizon)
+    policy = make_policy(family, cfg.hidden, cfg.activation, cfg.init_std, seed=cfg.seed).to(dev)
+    learner = MetaLearner.from_config(policy, family, cfg)
     params = params_of(policy)
     opt = torch.optim.Adam(learner.meta_parameters(params), lr=1e-3)
-    gen = torch.Generator(dev).manual_seed(0)
+    gen = torch.Generator(dev).manual_seed(cfg.seed)
     pool = pack.pool("train").to(dev)
     sync = torch.cuda.synchronize if dev.type == "cuda" else lambda: None
     times = []
@@ -43,9 +44,7 @@ def seconds_per_iteration(algo: str, iterations: int = 5, warmup: int = 2, tasks
             sync()
             t0 = time.perf_counter()
             batch = pool.select(torch.randint(len(pool), (tasks,), generator=gen, device=dev))
-            loss, _ = learner.meta_loss(params, batch, gen)
-            opt.zero_grad()
-            loss.backward()
+            meta_step(learner, params, batch, gen)
             opt.step()
             sync()
             if i >= warmup:
@@ -53,14 +52,13 @@ def seconds_per_iteration(algo: str, iterations: int = 5, warmup: int = 2, tasks
     return sorted(times)[len(times) // 2]
 
 
-def run_bench(algos: list[str], iterations: int = 5, threads: int = 1,
-              device: str = "cpu") -> dict[str, Any]:
-    """The DESIGN.md bench report."""
+def run_bench(algos: list[str], iterations: int = 5, device: str = "cpu") -> dict[str, Any]:
+    """The DESIGN.md bench report (timed with the caller's torch thread count)."""
     dev = resolve_device(device)
     where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
-    return {"workload": WORKLOAD, "threads": threads, "torch": torch.__version__,
+    return {"workload": WORKLOAD, "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "device": where,
-            "seconds_per_iteration": {a: round(seconds_per_iteration(a, iterations,
-                                                                     threads=threads,
-                                                                     device=device), 4)
-                                      for a in algos}}
+            "seconds_per_iteration": {
+                a: round(seconds_per_iteration(a, iterations, device=device), 4)
+                for a in algos}}

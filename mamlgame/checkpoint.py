@@ -1,5 +1,9 @@
 """The checkpoint format: one file of tensors and plain data, written atomically and loaded
-with `torch.load(weights_only=True)` (no arbitrary pickles)."""
+with `torch.load(weights_only=True)` (no arbitrary pickles).
+
+This module owns the keys: `checkpoint_state` builds the dict that training saves, and
+`Checkpoint.from_state` reads it back as a typed view (a missing key is a `CheckpointError`).
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,16 @@ import torch
 
 from mamlgame.config import TrainConfig
 from mamlgame.errors import CheckpointError
+from mamlgame.families import TaskFamily, make_family
+from mamlgame.meta import MetaLearner
 from mamlgame.packs import LevelPack, load_pack, parse_pack
 from mamlgame.policy import MLPPolicy, Params
-from mamlgame.tasks import TaskFamily, make_family
 
 FORMAT = "mamlgame-checkpoint-1"
+# what every checkpoint holds besides "format" ("inner_lrs" may be None; "family" and
+# "world_size" are informative)
+REQUIRED = ("params", "optimizer", "iteration", "rng", "config", "policy", "pack_text",
+            "pack_path")
 
 
 def atomic_write_bytes(path: Path, write) -> None:
@@ -69,9 +78,29 @@ def numbered_checkpoints(path: Path) -> list[Path]:
     return [p for _, p in sorted(found, reverse=True)]
 
 
+def _cpu_copy(params: Params | None) -> Params | None:
+    return None if params is None else {k: v.detach().cpu().clone() for k, v in params.items()}
+
+
+def checkpoint_state(params: Params, inner_lrs: Params | None,
+                     optimizer: torch.optim.Optimizer, iteration: int,
+                     generator: torch.Generator, config: TrainConfig, policy: MLPPolicy,
+                     pack: LevelPack, world_size: int = 1) -> dict[str, Any]:
+    """The dict a checkpoint holds after `iteration` meta-iterations: policy params (and
+    Meta-SGD's step sizes) as CPU copies, optimiser state, the task generator's state, the
+    run's config as given (its sentinels are resolved against the pack it is used with), the
+    policy's constructor arguments and the pack's text."""
+    return {"params": _cpu_copy(params), "inner_lrs": _cpu_copy(inner_lrs),
+            "optimizer": optimizer.state_dict(), "iteration": int(iteration),
+            "rng": {"tasks": generator.get_state()}, "config": config.to_dict(),
+            "policy": policy.config(), "family": pack.family, "pack_text": pack.text,
+            "pack_path": str(pack.path), "world_size": world_size}
+
+
 def save_checkpoint(path: Path, state: dict[str, Any], keep: int = 0) -> None:
-    """Atomically save a checkpoint dict (adds the format tag) to `path`; with `keep` > 0 also
-    as a numbered sibling for `state["iteration"]`, keeping the newest `keep` of those."""
+    """Atomically save a `checkpoint_state` dict (adds the format tag) to `path`; with
+    `keep` > 0 also as a numbered sibling for `state["iteration"]`, keeping the newest `keep`
+    of those."""
     path = Path(path)
     payload = {"format": FORMAT, **state}
     atomic_write_bytes(path, lambda f: torch.save(payload, f))
@@ -97,16 +126,70 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return state
 
 
-def load_newest_good(path: str | Path) -> tuple[dict[str, Any], Path, list[str]]:
-    """Load `path`, or else the newest numbered sibling that loads; returns the state, the file
-    it came from and one message per file skipped. None loading raises `CheckpointError`."""
+@dataclass
+class Checkpoint:
+    """A checkpoint read back: what `checkpoint_state` wrote, typed."""
+
+    params: Params
+    inner_lrs: Params | None  # Meta-SGD's learned step sizes
+    optimizer: dict[str, Any]  # the optimiser's state_dict
+    iteration: int  # meta-iterations done
+    rng: dict[str, torch.Tensor]  # generator states: "tasks" drives task sampling and rollouts
+    config: TrainConfig  # as given to `train` (sentinels kept)
+    policy_config: dict[str, Any]  # MLPPolicy constructor arguments
+    pack_text: str
+    pack_path: str
+    world_size: int = 1  # processes that wrote it
+
+    @staticmethod
+    def from_state(state: dict[str, Any], source: str | Path = "<checkpoint>") -> Checkpoint:
+        """The typed view of a checkpoint dict; a missing or malformed entry raises
+        `CheckpointError` naming `source` and the key."""
+        missing = [k for k in REQUIRED if k not in state]
+        if missing:
+            raise CheckpointError(f"{source}: checkpoint is incomplete (missing "
+                                  f"{', '.join(map(repr, missing))})")
+        if "tasks" not in state["rng"]:
+            raise CheckpointError(f"{source}: checkpoint is incomplete (missing 'rng.tasks')")
+        try:
+            config = TrainConfig.from_dict(state["config"])
+        except (TypeError, AttributeError) as e:
+            raise CheckpointError(f"{source}: checkpoint has a bad config ({e})") from None
+        return Checkpoint(state["params"], state.get("inner_lrs"), state["optimizer"],
+                          int(state["iteration"]), state["rng"], config, state["policy"],
+                          state["pack_text"], state["pack_path"], int(state.get("world_size", 1)))
+
+    def pack(self) -> LevelPack:
+        """The pack the run trained on, from the text saved inside the checkpoint."""
+        return parse_pack(self.pack_text, self.pack_path)
+
+    def make_policy(self, source: str | Path = "<checkpoint>") -> MLPPolicy:
+        """The policy module with the saved params loaded."""
+        try:
+            policy = MLPPolicy(**{**self.policy_config,
+                                  "hidden": tuple(self.policy_config["hidden"])})
+            policy.load_state_dict(self.params)
+        except (KeyError, TypeError, RuntimeError) as e:
+            raise CheckpointError(f"{source}: checkpoint is incomplete ({e})") from None
+        return policy
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    """Load a checkpoint file as a typed `Checkpoint` (errors as in `load_checkpoint`)."""
+    return Checkpoint.from_state(load_checkpoint(path), path)
+
+
+def load_newest_good(path: str | Path) -> tuple[Checkpoint, Path, list[str]]:
+    """Read `path`, or else the newest numbered sibling that reads; returns the checkpoint,
+    the file it came from and one message per file skipped. None reading raises
+    `CheckpointError`."""
     path = Path(path)
     skipped: list[str] = []
     for candidate in [path, *numbered_checkpoints(path)]:
         if candidate == path and not path.exists():
             continue
         try:
-            return load_checkpoint(candidate), candidate, skipped
+            return read_checkpoint(candidate), candidate, skipped
         except CheckpointError as e:
             skipped.append(str(e))
     if not skipped:
@@ -116,7 +199,8 @@ def load_newest_good(path: str | Path) -> tuple[dict[str, Any], Path, list[str]]
 
 @dataclass
 class Agent:
-    """A trained policy ready to evaluate or watch: policy module, params and settings."""
+    """A trained policy ready to evaluate or watch: policy module, params and settings
+    (`config` resolved against `pack`)."""
 
     policy: MLPPolicy
     params: Params
@@ -126,37 +210,27 @@ class Agent:
     family: TaskFamily
     iteration: int
 
-    def learner(self, episodes: int | None = None, **overrides: Any):
+    def learner(self, episodes: int | None = None, **overrides: Any) -> MetaLearner:
         """The meta-learner configured as in training (for adapting to new tasks)."""
-        from mamlgame.meta import MetaLearner  # noqa: PLC0415
-
-        c = self.config
-        kw = dict(algo=c.algo, inner_lr=c.inner_lr, inner_steps=c.inner_steps,
-                  episodes=episodes or c.episodes, estimator=c.estimator, gamma=c.gamma,
-                  baseline=c.baseline, normalize=c.normalize, gae_lambda=c.gae_lambda)
-        kw.update(overrides)
-        learner = MetaLearner(self.policy, self.family, **kw)
-        if self.inner_lrs is not None and kw["algo"] == "metasgd":
+        if episodes:
+            overrides["episodes"] = episodes
+        learner = MetaLearner.from_config(self.policy, self.family, self.config, **overrides)
+        if self.inner_lrs is not None and learner.algo == "metasgd":
             learner.inner_lrs = {k: v.clone() for k, v in self.inner_lrs.items()}
         return learner
 
 
 def load_agent(path: str | Path, pack: str | Path | None = None) -> Agent:
     """Load a checkpoint's policy; `pack` overrides the pack stored inside it."""
-    state = load_checkpoint(path)
-    try:
-        config = TrainConfig.from_dict(state["config"])
-        policy = MLPPolicy(**{**state["policy"], "hidden": tuple(state["policy"]["hidden"])})
-        params = {k: v.clone() for k, v in state["params"].items()}
-        policy.load_state_dict(params)
-    except (KeyError, TypeError, RuntimeError) as e:
-        raise CheckpointError(f"{path}: checkpoint is incomplete ({e})") from None
-    lp = load_pack(pack) if pack else parse_pack(state["pack_text"], state["pack_path"])
-    family = make_family(lp, config.horizon or None)
+    ck = read_checkpoint(path)
+    policy = ck.make_policy(path)
+    params = {k: v.clone() for k, v in ck.params.items()}
+    lp = load_pack(pack) if pack else ck.pack()
+    config = ck.config.resolved(lp)
+    family = make_family(lp, config.horizon)
     if (family.obs_dim, family.action_dim, family.discrete) != (
             policy.obs_dim, policy.action_dim, policy.discrete):
         raise CheckpointError(
             f"{path}: the policy (obs {policy.obs_dim}, actions {policy.action_dim}) does not fit "
             f"pack {lp.path} ({lp.family}: obs {family.obs_dim}, actions {family.action_dim})")
-    return Agent(policy, params, state.get("inner_lrs"), config, lp, family,
-                 int(state["iteration"]))
+    return Agent(policy, params, ck.inner_lrs, config, lp, family, ck.iteration)

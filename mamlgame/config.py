@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import asdict, dataclass, fields, replace
+from typing import TYPE_CHECKING, Any
+
+from mamlgame.meta import default_inner_steps
+
+if TYPE_CHECKING:
+    from mamlgame.packs import LevelPack
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,13 @@ class TrainConfig:
     device: str = "cpu"  # cpu | cuda | auto
     checkpoint_every: int = 10  # iterations between checkpoints
     keep_checkpoints: int = 3  # numbered checkpoints kept besides checkpoint.pt
+
+    def resolved(self, pack: LevelPack) -> TrainConfig:
+        """This config with its sentinels replaced by what they stand for: `inner_steps=0` by
+        the algorithm's default, `horizon=0` by the pack's horizon. Training resolves once and
+        saves the result; resolving a resolved config changes nothing."""
+        return replace(self, inner_steps=default_inner_steps(self.algo, self.inner_steps),
+                       horizon=self.horizon or pack.horizon)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

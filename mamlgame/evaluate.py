@@ -12,7 +12,7 @@ import torch
 
 from mamlgame.checkpoint import Agent, atomic_write_bytes
 from mamlgame.packs import LevelPack, Tasks
-from mamlgame.policy import Params, params_of
+from mamlgame.policy import Params, params_of, seeded_init
 from mamlgame.rollout import Episodes, rollout
 
 
@@ -70,9 +70,10 @@ def evaluate(agent: Agent, pack: LevelPack | None = None, split: str = "test",
 
 
 def random_init_agent(agent: Agent) -> Agent:
-    """The same architecture and inner-loop settings with freshly initialised weights."""
-    torch.manual_seed(agent.config.seed)
-    fresh = type(agent.policy)(**{**agent.policy.config(), "hidden": agent.policy.hidden})
+    """The same architecture and inner-loop settings with freshly initialised weights (from
+    the run's seed: the weights training started from)."""
+    with seeded_init(agent.config.seed):
+        fresh = type(agent.policy)(**{**agent.policy.config(), "hidden": agent.policy.hidden})
     params = {k: v.detach().clone() for k, v in params_of(fresh).items()}
     return Agent(fresh, params, None, agent.config, agent.pack, agent.family, 0)
 
@@ -95,7 +96,7 @@ def format_table(report: dict[str, Any]) -> str:
     for name, curve in report.get("baselines", {}).items():
         rows.append((name, *cells(curve)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     head = (f"{report['pack']} / {report['split']}: {report['tasks']} tasks, "
             f"{report['episodes']} episodes per step; mean return ± s.e. (success rate ± s.e.)")
@@ -111,10 +112,10 @@ def write_json(report: dict[str, Any], path: str | Path) -> None:
 
 def plot_report(report: dict[str, Any], path: str | Path) -> None:
     """PNG: per-task return before vs after one step, and the 0..K adaptation curve."""
-    import matplotlib  # noqa: PLC0415
+    import matplotlib  # lazily: heavy, and only charts need it
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     r = report["returns"]

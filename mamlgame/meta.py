@@ -21,20 +21,28 @@ Estimators (`estimator=`):
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
-from mamlgame import shard
 from mamlgame.packs import Tasks
 from mamlgame.policy import MLPPolicy, Params, expand_params, is_batched, log_prob
 from mamlgame.returns import advantages
 from mamlgame.rollout import Episodes, rollout
+from mamlgame.shard import Shard
+
+if TYPE_CHECKING:
+    from mamlgame.config import TrainConfig
 
 ALGOS = ("maml", "fomaml", "reptile", "metasgd", "pretrain")
 # Reptile with one inner step is joint training (its update is the plain multi-task gradient)
 DEFAULT_INNER_STEPS = {"reptile": 3}
 ESTIMATORS = ("dice", "lvc", "naive")
+
+
+def default_inner_steps(algo: str, inner_steps: int = 0) -> int:
+    """`inner_steps`, or the algorithm's default when it is 0 (3 for reptile, else 1)."""
+    return inner_steps or DEFAULT_INNER_STEPS.get(algo, 1)
 
 
 def task_baseline(returns: torch.Tensor, tasks: Tasks, reg: float = 1e-3,
@@ -91,7 +99,7 @@ class MetaLearner:
             raise ValueError(f"unknown estimator {estimator!r} (expected {', '.join(ESTIMATORS)})")
         self.policy, self.family, self.algo = policy, family, algo
         self.inner_lr, self.episodes = inner_lr, episodes
-        self.inner_steps = inner_steps or DEFAULT_INNER_STEPS.get(algo, 1)  # 0: the default
+        self.inner_steps = default_inner_steps(algo, inner_steps)
         self.estimator, self.gamma = estimator, gamma
         self.baseline, self.normalize, self.gae_lambda = baseline, normalize, gae_lambda
         self.first_order = first_order or algo in ("fomaml", "reptile", "pretrain")
@@ -100,6 +108,16 @@ class MetaLearner:
         if algo == "metasgd":
             self.inner_lrs = {k: torch.full_like(v, inner_lr).requires_grad_()
                               for k, v in policy.named_parameters()}
+
+    @staticmethod
+    def from_config(policy: MLPPolicy, family, cfg: TrainConfig, **overrides) -> MetaLearner:
+        """The learner a training config describes: the one place a `TrainConfig` maps to
+        constructor arguments. `overrides` replace some of them (e.g. `episodes=` to
+        evaluate with more episodes per step)."""
+        kw = dict(algo=cfg.algo, inner_lr=cfg.inner_lr, inner_steps=cfg.inner_steps,
+                  episodes=cfg.episodes, estimator=cfg.estimator, gamma=cfg.gamma,
+                  baseline=cfg.baseline, normalize=cfg.normalize, gae_lambda=cfg.gae_lambda)
+        return MetaLearner(policy, family, **{**kw, **overrides})
 
     def meta_parameters(self, params: Params) -> list[torch.Tensor]:
         """Everything the outer optimiser updates."""
@@ -119,10 +137,12 @@ class MetaLearner:
 
     def adapt(self, params: Params, tasks: Tasks, generator: torch.Generator | None = None,
               steps: int | None = None, create_graph: bool = False,
-              first_episodes: Episodes | None = None) -> Adaptation:
+              first_episodes: Episodes | None = None, shard: Shard | None = None
+              ) -> Adaptation:
         """Take `steps` inner policy-gradient steps per task, vectorised over tasks.
 
         With `create_graph`, the result is differentiable w.r.t. `params` to second order.
+        `shard`: `tasks` are this process's share of a split meta-batch (see `rollout`).
         """
         steps = self.inner_steps if steps is None else steps
         if not any(v.requires_grad for v in params.values()):
@@ -131,36 +151,42 @@ class MetaLearner:
         episodes, score = [], torch.zeros(len(tasks))
         for k in range(steps):
             ep = first_episodes if (k == 0 and first_episodes is not None) else rollout(
-                self.family, tasks, self.policy, p, self.episodes, generator)
+                self.family, tasks, self.policy, p, self.episodes, generator, shard=shard)
             adv, _ = self._advantages(ep)
             loss, logp = self.inner_loss(p, ep, adv, create_graph)
             grads = torch.autograd.grad(loss.sum(), list(p.values()), create_graph=create_graph)
             lrs = self.inner_lrs or {}
             p = {name: v - lrs.get(name, self.inner_lr) * g
-                 for (name, v), g in zip(p.items(), grads)}
+                 for (name, v), g in zip(p.items(), grads, strict=True)}
             score = score + (logp * ep.mask).sum((1, 2))
             episodes.append(ep)
         return Adaptation(p, episodes, score)
 
     # ---- outer objective --------------------------------------------------------------
-    def meta_loss(self, params: Params, tasks: Tasks, generator: torch.Generator | None = None
-                  ) -> tuple[torch.Tensor, dict[str, float]]:
-        """The meta-loss for one batch of tasks and a dict of metrics for logging."""
+    def meta_loss(self, params: Params, tasks: Tasks, generator: torch.Generator | None = None,
+                  shard: Shard | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """The meta-loss for one batch of tasks and a dict of metrics for logging.
+
+        With `shard`, `tasks` are this process's share of a meta-batch split over processes:
+        random draws and the dice baseline then see the whole batch (see `mamlgame.shard`).
+        """
         if self.algo == "pretrain":
-            return self._pretrain_loss(params, tasks, generator)
+            return self._pretrain_loss(params, tasks, generator, shard)
         second_order = not self.first_order
         detached = {k: v.detach() for k, v in params.items()} if self.algo == "reptile" else params
-        ad = self.adapt(detached, tasks, generator, create_graph=second_order)
-        after = rollout(self.family, tasks, self.policy, ad.params, self.episodes, generator)
+        ad = self.adapt(detached, tasks, generator, create_graph=second_order, shard=shard)
+        after = rollout(self.family, tasks, self.policy, ad.params, self.episodes, generator,
+                        shard=shard)
         if self.algo == "reptile":
             # gradient (theta - mean_tau theta'_tau): Reptile's update direction for Adam
             loss = sum((params[k] * (params[k] - v.mean(0)).detach()).sum()
                        for k, v in ad.params.items())
         else:
-            loss = -self._outer_objective(ad, after, tasks).mean()
+            loss = -self._outer_objective(ad, after, tasks, shard).mean()
         return loss, self._metrics(ad.episodes[0], after)
 
-    def _outer_objective(self, ad: Adaptation, out: Episodes, tasks: Tasks) -> torch.Tensor:
+    def _outer_objective(self, ad: Adaptation, out: Episodes, tasks: Tasks,
+                         shard: Shard | None = None) -> torch.Tensor:
         adv, scale = self._advantages(out)
         logp = log_prob(self.policy, ad.params, out.obs, out.actions)
         n = out.mask.sum((1, 2)).clamp(min=1)
@@ -168,19 +194,23 @@ class MetaLearner:
         if self.estimator == "dice" and not self.first_order:
             ret = out.total_reward.mean(1)  # R_tau
             # the baseline sees the whole meta-batch, also when it is split over processes
-            base = shard.local(task_baseline(shard.gather(ret), shard.whole(tasks)))
+            base = (task_baseline(ret, tasks) if shard is None
+                    else shard.rows(task_baseline(shard.gather(ret), shard.batch())))
             coef = out.obs.shape[1] * (ret - base) / scale.reshape(-1)
             obj = obj + coef.detach() * (ad.score - ad.score.detach())
         return obj / n
 
-    def _pretrain_loss(self, params: Params, tasks: Tasks, generator: torch.Generator | None):
-        ep = rollout(self.family, tasks, self.policy, params, self.episodes, generator)
+    def _pretrain_loss(self, params: Params, tasks: Tasks, generator: torch.Generator | None,
+                       shard: Shard | None = None):
+        ep = rollout(self.family, tasks, self.policy, params, self.episodes, generator,
+                     shard=shard)
         adv, _ = self._advantages(ep)
         loss, _ = self.inner_loss(params, ep, adv)
         # for logging only: the return after one inner step from the same episodes
         ad = self.adapt({k: v.detach() for k, v in params.items()}, tasks, generator, steps=1,
-                        first_episodes=ep)
-        after = rollout(self.family, tasks, self.policy, ad.params, self.episodes, generator)
+                        first_episodes=ep, shard=shard)
+        after = rollout(self.family, tasks, self.policy, ad.params, self.episodes, generator,
+                        shard=shard)
         return loss.mean(), self._metrics(ep, after)
 
     @staticmethod
@@ -198,3 +228,29 @@ class MAML(MetaLearner):
                  first_order: bool = False, **kwargs):
         super().__init__(policy, family, "fomaml" if first_order else "maml", inner_lr,
                          inner_steps, first_order=first_order, **kwargs)
+
+
+class MetaStep(NamedTuple):
+    """One meta-gradient of this process's share of a meta-batch (see `meta_step`)."""
+
+    loss: torch.Tensor  # the share's meta-loss (mean over its tasks)
+    metrics: dict[str, float]  # the share's metrics (means over its tasks)
+    weight: float  # the share's fraction of the meta-batch (1 in a single process)
+
+
+def meta_step(learner: MetaLearner, params: Params, tasks: Tasks,
+              generator: torch.Generator | None, shard: Shard | None = None) -> MetaStep:
+    """The meta-gradient of one meta-batch `tasks`, in the `.grad` of the meta-parameters.
+
+    Takes this process's share of `tasks` (all of them without `shard`), its meta-loss, and
+    backpropagates it scaled by the share's weight into fresh gradients: summed over the
+    processes (`distributed.all_reduce_step`) they are the gradient of the whole batch's mean.
+    Train, bench and the distributed test all take their step through here.
+    """
+    for p in learner.meta_parameters(params):
+        p.grad = None  # what optimizer.zero_grad() does
+    local = shard.local(tasks) if shard is not None else tasks
+    loss, metrics = learner.meta_loss(params, local, generator, shard)
+    weight = shard.size / shard.total if shard is not None else 1.0
+    (loss * weight).backward()
+    return MetaStep(loss, metrics, weight)

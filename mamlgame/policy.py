@@ -9,12 +9,14 @@ same pure function, `policy.apply_params(params, obs)`, directly.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mamlgame import shard
+from mamlgame.shard import Shard
 
 Params = dict[str, torch.Tensor]
 ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh}
@@ -93,9 +95,23 @@ class MLPPolicy(nn.Module):
                 "activation": self.activation, "discrete": self.discrete}
 
 
+@contextmanager
+def seeded_init(seed: int) -> Iterator[None]:
+    """Module initialisations inside draw from `seed` (the weights `torch.manual_seed(seed)`
+    before them would give) and leave the global RNG as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(seed)
+        yield
+
+
 def make_policy(family, hidden: tuple[int, ...] = (100, 100), activation: str = "relu",
-                init_std: float = 1.0) -> MLPPolicy:
-    """The policy for a task family: Gaussian for continuous actions, categorical for discrete."""
+                init_std: float = 1.0, seed: int | None = None) -> MLPPolicy:
+    """The policy for a task family: Gaussian for continuous actions, categorical for discrete.
+    With `seed`, its initial weights come from that seed (`seeded_init`); without, from the
+    global RNG."""
+    if seed is not None:
+        with seeded_init(seed):
+            return make_policy(family, hidden, activation, init_std)
     return MLPPolicy(family.obs_dim, family.action_dim, tuple(hidden), activation,
                      family.discrete, init_std)
 
@@ -128,17 +144,26 @@ def log_prob(policy: MLPPolicy, params: Params, obs: torch.Tensor,
 
 @torch.no_grad()
 def sample(policy: MLPPolicy, params: Params, obs: torch.Tensor,
-           generator: torch.Generator | None = None, deterministic: bool = False) -> torch.Tensor:
-    """Actions for `obs`: float [..., A] (Gaussian) or long [...] (categorical)."""
+           generator: torch.Generator | None = None, deterministic: bool = False,
+           shard: Shard | None = None) -> torch.Tensor:
+    """Actions for `obs`: float [..., A] (Gaussian) or long [...] (categorical).
+
+    With `shard`, `obs` [T_local, ...] are this process's share of a split meta-batch and the
+    noise is drawn as the whole batch draws it (`Shard.randn`, `Shard.multinomial`)."""
     out = policy.apply_params(params, obs)
     if policy.discrete:
         if deterministic:
             return out.argmax(-1)
-        return shard.multinomial(torch.softmax(out, -1), generator)
+        probs = torch.softmax(out, -1)
+        if shard is not None:
+            return shard.multinomial(probs, generator)
+        return torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1,
+                                 generator=generator).reshape(probs.shape[:-1])
     if deterministic:
         return out
     std = torch.exp(_log_std(params, obs, is_batched(policy, params)))
-    noise = shard.randn(out.shape, generator, out.dtype, out.device)
+    noise = (torch.randn(out.shape, generator=generator, dtype=out.dtype, device=out.device)
+             if shard is None else shard.randn(out.shape, generator, out.dtype, out.device))
     return out + std * noise
 
 

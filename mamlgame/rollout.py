@@ -6,9 +6,9 @@ from typing import NamedTuple
 
 import torch
 
-from mamlgame import shard
 from mamlgame.packs import Tasks
 from mamlgame.policy import MLPPolicy, Params, sample
+from mamlgame.shard import Shard
 
 
 class Episodes(NamedTuple):
@@ -34,19 +34,22 @@ def _freeze(alive: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.
 @torch.no_grad()
 def rollout(family, tasks: Tasks, policy: MLPPolicy, params: Params, n_episodes: int,
             generator: torch.Generator | None = None, deterministic: bool = False,
-            horizon: int | None = None) -> Episodes:
+            horizon: int | None = None, shard: Shard | None = None) -> Episodes:
     """Sample `n_episodes` per task with `params` (shared, or per task [T, ...]).
 
     Runs without an autograd graph; episodes that end keep a frozen state and zero mask.
+    With `shard`, `tasks` are this process's share of a meta-batch split over processes: it
+    draws what the whole batch draws and steps as long as the longest share (a collective).
     """
     H = horizon or family.horizon
-    state = shard.reset(family, tasks, n_episodes, generator)
+    state = (family.reset(tasks, n_episodes, generator) if shard is None
+             else shard.reset(family, tasks, n_episodes, generator))
     alive = torch.ones(len(tasks), n_episodes, dtype=torch.bool)
     obs_l, act_l, rew_l, mask_l = [], [], [], []
     steps, stop = 0, None  # stop: the step count every task of the meta-batch is done by
     while stop is None or steps < stop:
         obs = family.observe(tasks, state)
-        action = sample(policy, params, obs, generator, deterministic)
+        action = sample(policy, params, obs, generator, deterministic, shard)
         new_state, reward, done = family.step(tasks, state, action)
         obs_l.append(obs)
         act_l.append(action)
@@ -56,7 +59,8 @@ def rollout(family, tasks: Tasks, policy: MLPPolicy, params: Params, n_episodes:
         alive = alive & ~done
         steps += 1
         if stop is None and (steps == H or not alive.any()):
-            stop = shard.max_steps(steps)  # a split batch steps as far as its furthest share
+            # a split batch steps as far as its furthest share
+            stop = steps if shard is None else shard.max_steps(steps)
 
     def stack(xs: list[torch.Tensor]) -> torch.Tensor:
         out = torch.stack(xs, 2)

@@ -19,21 +19,29 @@ import math
 import signal
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from mamlgame import cpu, distributed, shard
-from mamlgame.checkpoint import atomic_write_bytes, load_newest_good, save_checkpoint
+from mamlgame import distributed
+from mamlgame.checkpoint import (
+    Checkpoint,
+    atomic_write_bytes,
+    checkpoint_state,
+    load_newest_good,
+    save_checkpoint,
+)
 from mamlgame.config import TrainConfig
 from mamlgame.errors import CheckpointError, MamlgameError, TrainingError
-from mamlgame.meta import MetaLearner
-from mamlgame.packs import load_pack
-from mamlgame.policy import make_policy, params_of
-from mamlgame.tasks import make_family
+from mamlgame.families import make_family
+from mamlgame.meta import MetaLearner, MetaStep, meta_step
+from mamlgame.packs import LevelPack, Tasks, load_pack
+from mamlgame.policy import MLPPolicy, Params, make_policy, params_of
+from mamlgame.shard import Shard
 
 MAX_BAD_STEPS = 3  # consecutive non-finite updates before the run stops
 METRICS = ("return_before", "return_after", "success_before", "success_after")
@@ -69,6 +77,31 @@ def _catch_signals(flag: _StopFlag) -> Iterator[None]:
             signal.signal(s, h)
 
 
+class _MetricsLog:
+    """Process 0's `metrics.jsonl`: one JSON line per meta-iteration. A fresh run starts a
+    fresh file; a resumed one keeps the lines of the iterations before `start`."""
+
+    def __init__(self, path: Path, start: int, resume: bool):
+        if resume:
+            _keep_metrics_before(path, start)
+        else:
+            path.unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = path.open("a")
+
+    def write(self, iteration: int, seconds: float, loss: float, grad_norm: float,
+              metrics: dict[str, float], skipped: bool, world_size: int) -> None:
+        row = {"iteration": iteration, "seconds": round(seconds, 4), "loss": _finite(loss),
+               "grad_norm": _finite(grad_norm),
+               **{k: _finite(float(v)) for k, v in metrics.items()},
+               "skipped": skipped, "world_size": world_size}
+        self.file.write(json.dumps(row) + "\n")
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
 def _keep_metrics_before(path: Path, upto: int) -> None:
     """Keep metric lines of iterations < upto (drop lines logged after the checkpoint and any
     line cut short by a crash)."""
@@ -89,18 +122,71 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _resume_state(ckpt_path: Path, ctx: distributed.Context) -> dict:
-    """Process 0 loads the newest good checkpoint and hands it to the others."""
-    result: dict | str
+def check_split(meta_batch: int, processes: int) -> None:
+    """A clear error when the meta-batch cannot give every process a task."""
+    if meta_batch < processes:
+        raise MamlgameError(f"--meta-batch {meta_batch} is smaller than the number of "
+                            f"processes ({processes}): every process needs a task")
+
+
+# ---- resume: the saved run, and what the caller asked for ---------------------------------
+def _option(name: str, value: object) -> str:
+    if isinstance(value, tuple):
+        value = ",".join(map(str, value))
+    return f"--{name.replace('_', '-')} {value}"
+
+
+def _pack_change(ck: Checkpoint, spec: str) -> str | None:
+    """Refuse another pack than the run's; a note when the same pack's file has changed."""
+    saved, asked = ck.pack(), load_pack(spec)
+    if asked.name != saved.name:
+        raise MamlgameError(f"--resume: this run trained on pack {saved.name!r}, not "
+                            f"{asked.name!r}; drop PACK to continue it, or train into "
+                            "another --out")
+    if asked.text != saved.text:
+        return f"PACK {spec} (changed since the run began: the checkpoint's copy is used)"
+    return None
+
+
+def resume_config(ck: Checkpoint, cfg: TrainConfig, given: Collection[str] | None = None
+                  ) -> tuple[TrainConfig, str | None]:
+    """The config a resumed run continues with: the saved one, with `RUNTIME_KEYS` taken from
+    `cfg`, and one line naming every other setting in `cfg` that differs from the saved run
+    (ignored), or None. Only the fields in `given` are compared (None: all of them).
+
+    Raises `MamlgameError` when `cfg` asks for another pack or algorithm than the run's."""
+    names = [f.name for f in fields(TrainConfig)]
+    compared = [k for k in names if given is None or k in given]
+    if "algo" in compared and cfg.algo != ck.config.algo:
+        raise MamlgameError(f"--resume: this run trained with --algo {ck.config.algo}, not "
+                            f"{cfg.algo}; drop --algo to continue it, or train into another "
+                            "--out")
+    notes = [_pack_change(ck, cfg.pack)] if "pack" in compared else []
+    pack = ck.pack()
+    saved, new = ck.config.resolved(pack), cfg.resolved(pack)
+    notes += [f"{_option(k, getattr(cfg, k))} (the run's: {_option(k, getattr(saved, k))})"
+              for k in compared if k not in ("pack", "algo", *RUNTIME_KEYS)
+              and getattr(new, k) != getattr(saved, k)]
+    notes = [n for n in notes if n]
+    config = replace(ck.config, **{k: getattr(cfg, k) for k in RUNTIME_KEYS})
+    message = None
+    if notes:
+        message = ("--resume continues the run with its saved settings (only --iterations, "
+                   f"--device and --threads may change); ignoring {'; '.join(notes)}")
+    return config, message
+
+
+def _resume_checkpoint(ckpt_path: Path, ctx: distributed.Context) -> Checkpoint:
+    """Process 0 reads the newest good checkpoint and hands it to the others."""
+    result: Checkpoint | str
     if ctx.is_main:
         try:
-            state, used, skipped = load_newest_good(ckpt_path)
+            ck, used, skipped = load_newest_good(ckpt_path)
             for msg in skipped:
                 warnings.warn(f"skipping checkpoint: {msg}", stacklevel=1)
             if used != ckpt_path:
-                warnings.warn(f"resuming from {used} (iteration {state['iteration']})",
-                              stacklevel=1)
-            result = state
+                warnings.warn(f"resuming from {used} (iteration {ck.iteration})", stacklevel=1)
+            result = ck
         except CheckpointError as e:
             result = str(e)
     else:
@@ -111,152 +197,166 @@ def _resume_state(ckpt_path: Path, ctx: distributed.Context) -> dict:
     return result
 
 
-def check_split(meta_batch: int, processes: int) -> None:
-    """A clear error when the meta-batch cannot give every process a task."""
-    if meta_batch < processes:
-        raise MamlgameError(f"--meta-batch {meta_batch} is smaller than the number of "
-                            f"processes ({processes}): every process needs a task")
+# ---- setup ---------------------------------------------------------------------------------
+@dataclass
+class _Run:
+    """What the loop works on, set up fresh or from a checkpoint."""
+
+    config: TrainConfig  # as given (saved in checkpoints)
+    cfg: TrainConfig  # resolved: what the loop reads
+    pack: LevelPack
+    pool: Tasks
+    policy: MLPPolicy
+    learner: MetaLearner
+    params: Params
+    meta_params: list[torch.Tensor]
+    optimizer: torch.optim.Adam
+    gen: torch.Generator
+    start: int
 
 
+def _setup(config: TrainConfig, ck: Checkpoint | None, device: torch.device) -> _Run:
+    """Pack, family, policy, learner, optimiser and generator for `config`, restored from
+    `ck` when resuming."""
+    pack = load_pack(config.pack) if ck is None else ck.pack()
+    cfg = config.resolved(pack)
+    family = make_family(pack, cfg.horizon)
+    policy = make_policy(family, cfg.hidden, cfg.activation, cfg.init_std,
+                         seed=cfg.seed).to(device)
+    learner = MetaLearner.from_config(policy, family, cfg)
+    params = params_of(policy)
+    meta_params = learner.meta_parameters(params)
+    optimizer = torch.optim.Adam(meta_params, lr=cfg.outer_lr)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    if ck is not None:
+        policy.load_state_dict(ck.params)
+        if learner.inner_lrs is not None:
+            with torch.no_grad():
+                for k, v in learner.inner_lrs.items():
+                    v.copy_(ck.inner_lrs[k])
+        optimizer.load_state_dict(ck.optimizer)
+        gen.set_state(ck.rng["tasks"])
+    return _Run(config, cfg, pack, pack.pool("train").to(device), policy, learner, params,
+                meta_params, optimizer, gen, 0 if ck is None else ck.iteration)
+
+
+def _save(run: _Run, path: Path, iteration: int, ctx: distributed.Context) -> None:
+    """Process 0 writes the checkpoint after `iteration` meta-iterations."""
+    if ctx.is_main:
+        save_checkpoint(path, checkpoint_state(
+            run.params, run.learner.inner_lrs, run.optimizer, iteration, run.gen, run.config,
+            run.policy, run.pack, ctx.world), keep=run.cfg.keep_checkpoints)
+
+
+# ---- one iteration's pieces ----------------------------------------------------------------
+def _anneal(optimizer: torch.optim.Optimizer, cfg: TrainConfig, it: int) -> None:
+    """The outer learning rate of iteration `it` (linear decay to 0 with `anneal_lr`)."""
+    if cfg.anneal_lr:
+        for group in optimizer.param_groups:
+            group["lr"] = cfg.outer_lr * (1.0 - it / cfg.iterations)
+
+
+def _all_reduce(step: MetaStep, meta_params: list[torch.Tensor], stop: bool,
+                ctx: distributed.Context, device: torch.device
+                ) -> tuple[float, dict[str, float], bool]:
+    """Sum gradients, loss, metrics and stop requests over the processes in one all-reduce
+    (a no-op in one process); returns the batch's loss, metrics and whether any process was
+    asked to stop."""
+    extra = torch.tensor([step.loss.item(), *(step.metrics[k] for k in METRICS), 0.0],
+                         dtype=torch.float64)
+    extra[:-1] *= step.weight
+    extra[-1] = float(stop)
+    if ctx.distributed:
+        extra = distributed.all_reduce_step(meta_params, extra.to(device)).cpu()
+    loss, *values, stops = extra.tolist()
+    return loss, {**step.metrics, **dict(zip(METRICS, values, strict=True))}, stops > 0
+
+
+def _update(optimizer: torch.optim.Optimizer, finite: bool, bad: int, it: int,
+            ctx: distributed.Context) -> int:
+    """The meta-update, or skip it when the loss or gradient is not finite; returns how
+    many updates in a row were skipped."""
+    if finite:
+        optimizer.step()
+        return 0
+    if ctx.is_main:
+        warnings.warn(f"iteration {it}: non-finite loss or meta-gradient; update skipped",
+                      stacklevel=1)
+    return bad + 1
+
+
+def _stop_if_diverged(bad: int, it: int, ckpt_path: Path) -> None:
+    if bad >= MAX_BAD_STEPS:
+        last = ("no checkpoint was written" if not ckpt_path.exists()
+                else f"the last good checkpoint is {ckpt_path}")
+        raise TrainingError(f"{bad} non-finite losses or meta-gradients in a row at iteration "
+                            f"{it}; stopped ({last}). Check the rewards; try a lower "
+                            "--outer-lr or --inner-lr")
+
+
+# ---- the loop ------------------------------------------------------------------------------
 def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
-          progress: bool = True) -> Path:
+          progress: bool = True, given: Collection[str] | None = None) -> Path:
     """Meta-train per `cfg`, writing `out_dir/metrics.jsonl` and `out_dir/checkpoint.pt`.
 
     Returns the checkpoint path. `resume` continues from the newest good checkpoint in
-    `out_dir` (same config, same RNG state: the result equals an uninterrupted run).
+    `out_dir` (same config, same RNG state: the result equals an uninterrupted run); it
+    refuses another pack or algorithm and warns about other settings that differ from the
+    saved run (those in `given`, the fields the caller set on purpose; None: all of them).
+    Process-wide settings (threads, allocator) are the caller's: see `mamlgame.cpu`.
     """
     ctx = distributed.context()
     device = distributed.resolve_device(cfg.device, ctx.local_rank, ctx.local_world)
     check_split(cfg.meta_batch, ctx.world)
     distributed.init(ctx, device)
     try:
-        return _train(cfg, Path(out_dir), resume, progress, ctx, device)
+        out = Path(out_dir)
+        ck = _resume_checkpoint(out / "checkpoint.pt", ctx) if resume else None
+        if ck is not None:
+            cfg, message = resume_config(ck, cfg, given)
+            if message and ctx.is_main:
+                warnings.warn(message, stacklevel=2)
+            check_split(cfg.meta_batch, ctx.world)
+        return _train(_setup(cfg, ck, device), out, resume, progress, ctx, device)
     finally:
         distributed.shutdown()
 
 
-def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool,
-           ctx: distributed.Context, device: torch.device) -> Path:
-    ckpt_path, metrics_path = out / "checkpoint.pt", out / "metrics.jsonl"
-    start, state = 0, None
-    if resume:
-        state = _resume_state(ckpt_path, ctx)
-        saved = TrainConfig.from_dict(state["config"])
-        cfg = TrainConfig.from_dict({**saved.to_dict(),
-                                     **{k: getattr(cfg, k) for k in RUNTIME_KEYS}})
-        start = int(state["iteration"])
-        check_split(cfg.meta_batch, ctx.world)
-    cpu.configure(cfg.threads)
-
-    # ---- setup: pack, family, policy, learner, optimiser, generator ----------------------------
-    pack = load_pack(cfg.pack) if state is None else _pack_from_state(state)
-    family = make_family(pack, cfg.horizon or None)
-    torch.manual_seed(cfg.seed)
-    policy = make_policy(family, cfg.hidden, cfg.activation, cfg.init_std).to(device)
-    learner = MetaLearner(policy, family, cfg.algo, cfg.inner_lr, cfg.inner_steps, cfg.episodes,
-                          cfg.estimator, gamma=cfg.gamma, baseline=cfg.baseline,
-                          normalize=cfg.normalize, gae_lambda=cfg.gae_lambda)
-    params = params_of(policy)
-    meta_params = learner.meta_parameters(params)
-    optimizer = torch.optim.Adam(meta_params, lr=cfg.outer_lr)
-    gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    if state is not None:
-        policy.load_state_dict(state["params"])
-        if learner.inner_lrs is not None:
-            with torch.no_grad():
-                for k, v in learner.inner_lrs.items():
-                    v.copy_(state["inner_lrs"][k])
-        optimizer.load_state_dict(state["optimizer"])
-        gen.set_state(state["rng"]["tasks"])
-        if "torch" in state["rng"]:
-            torch.set_rng_state(state["rng"]["torch"])
-        if ctx.is_main:
-            _keep_metrics_before(metrics_path, start)
-    elif ctx.is_main and metrics_path.exists():
-        metrics_path.unlink()  # a fresh run in an old folder starts a fresh log
-
-    def checkpoint(iteration: int) -> None:
-        if not ctx.is_main:
-            return
-        save_checkpoint(ckpt_path, {
-            "params": {k: v.detach().cpu().clone() for k, v in params.items()},
-            "inner_lrs": ({k: v.detach().cpu().clone() for k, v in learner.inner_lrs.items()}
-                          if learner.inner_lrs is not None else None),
-            "optimizer": optimizer.state_dict(), "iteration": iteration,
-            "rng": {"tasks": gen.get_state(), "torch": torch.get_rng_state()},
-            "config": cfg.to_dict(), "policy": policy.config(), "family": pack.family,
-            "pack_text": pack.text, "pack_path": pack.path, "world_size": ctx.world,
-        }, keep=cfg.keep_checkpoints)
-
-    pool = pack.pool("train").to(device)
-    if ctx.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-    bar = tqdm(range(start, cfg.iterations), initial=start, total=cfg.iterations,
-               disable=not (progress and ctx.is_main), desc=f"{cfg.algo} {pack.name}", unit="it")
-    log = metrics_path.open("a") if ctx.is_main else None
-    bad, done, stop = 0, start, _StopFlag()
-    try:
-        # tensors the rollout and families create go to `device`
+def _train(run: _Run, out: Path, resume: bool, progress: bool, ctx: distributed.Context,
+           device: torch.device) -> Path:
+    cfg, ckpt_path = run.cfg, out / "checkpoint.pt"
+    log = _MetricsLog(out / "metrics.jsonl", run.start, resume) if ctx.is_main else None
+    bar = tqdm(range(run.start, cfg.iterations), initial=run.start, total=cfg.iterations,
+               disable=not (progress and ctx.is_main), desc=f"{cfg.algo} {run.pack.name}",
+               unit="it")
+    bad, done, stop = 0, run.start, _StopFlag()
+    try:  # tensors the rollout and families create go to `device`
         with _catch_signals(stop), distributed.default_device(device):
             for it in bar:
                 t0 = time.perf_counter()
-                if cfg.anneal_lr:
-                    for group in optimizer.param_groups:
-                        group["lr"] = cfg.outer_lr * (1.0 - it / cfg.iterations)
-                # ---- sample this iteration's tasks; this process takes its share ----------
-                idx = torch.randint(len(pool), (cfg.meta_batch,), generator=gen, device=device)
-                tasks = pool.select(idx)
-                part = shard.Shard.of(ctx.rank, ctx.world, tasks) if ctx.distributed else None
-                with shard.use(part):
-                    local = part.local(tasks) if part else tasks
-                    loss, m = learner.meta_loss(params, local, gen)
-                    weight = part.size / part.total if part else 1.0
-                    optimizer.zero_grad()
-                    (loss * weight).backward()
-                # ---- one all-reduce: gradients, loss, metrics, stop requests ---------------
-                extra = torch.tensor([loss.item(), *(m[k] for k in METRICS), 0.0],
-                                     dtype=torch.float64)
-                extra[:-1] *= weight
-                extra[-1] = float(stop.set)
-                if ctx.distributed:
-                    extra = distributed.all_reduce_step(meta_params, extra.to(device)).cpu()
-                loss_value, *values, stops = extra.tolist()
-                m = {**m, **dict(zip(METRICS, values, strict=True))}
-                grad_norm = torch.nn.utils.clip_grad_norm_(meta_params, math.inf).item()
-                finite = math.isfinite(loss_value) and math.isfinite(grad_norm)
-                # ---- meta-update, or skip it when the loss or gradient is not finite -------
-                if finite:
-                    optimizer.step()
-                    bad = 0
-                else:
-                    bad += 1
-                    if ctx.is_main:
-                        warnings.warn(f"iteration {it}: non-finite loss or meta-gradient; "
-                                      "update skipped", stacklevel=1)
-                # ---- log, checkpoint -------------------------------------------------------
+                _anneal(run.optimizer, cfg, it)
+                idx = torch.randint(len(run.pool), (cfg.meta_batch,), generator=run.gen,
+                                    device=device)
+                tasks = run.pool.select(idx)
+                part = Shard.of(ctx.rank, ctx.world, tasks) if ctx.distributed else None
+                step = meta_step(run.learner, run.params, tasks, run.gen, part)
+                loss, m, stops = _all_reduce(step, run.meta_params, stop.set, ctx, device)
+                grad_norm = torch.nn.utils.clip_grad_norm_(run.meta_params, math.inf).item()
+                finite = math.isfinite(loss) and math.isfinite(grad_norm)
+                bad = _update(run.optimizer, finite, bad, it, ctx)
                 done = it + 1
                 if log is not None:
-                    row = {"iteration": it, "seconds": round(time.perf_counter() - t0, 4),
-                           "loss": _finite(loss_value), "grad_norm": _finite(grad_norm),
-                           **{k: _finite(float(v)) for k, v in m.items()},
-                           "skipped": not finite, "world_size": ctx.world}
-                    log.write(json.dumps(row) + "\n")
-                    log.flush()
+                    log.write(it, time.perf_counter() - t0, loss, grad_norm, m, not finite,
+                              ctx.world)
                 bar.set_postfix(before=f"{m['return_before']:.2f}",
                                 after=f"{m['return_after']:.2f}")
-                if bad >= MAX_BAD_STEPS:
-                    last = ("no checkpoint was written" if not ckpt_path.exists()
-                            else f"the last good checkpoint is {ckpt_path}")
-                    raise TrainingError(
-                        f"{bad} non-finite losses or meta-gradients in a row at iteration {it}; "
-                        f"stopped ({last}). Check the rewards; try a lower --outer-lr or "
-                        f"--inner-lr")
-                if stops > 0:
-                    checkpoint(done)
+                _stop_if_diverged(bad, it, ckpt_path)
+                if stops:
+                    _save(run, ckpt_path, done, ctx)
                     raise Interrupted(f"interrupted after iteration {done}; checkpoint saved "
                                       f"to {ckpt_path} (continue with --resume)")
                 if done % cfg.checkpoint_every == 0 or done == cfg.iterations:
-                    checkpoint(done)
+                    _save(run, ckpt_path, done, ctx)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted during iteration {done} (second signal); the last "
                           f"checkpoint in {out} is kept (continue with --resume)") from None
@@ -265,11 +365,5 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool,
         if log is not None:
             log.close()
     if not ckpt_path.exists():
-        checkpoint(done)
+        _save(run, ckpt_path, done, ctx)
     return ckpt_path
-
-
-def _pack_from_state(state: dict):
-    from mamlgame.packs import parse_pack  # noqa: PLC0415
-
-    return parse_pack(state["pack_text"], state["pack_path"])

@@ -10,14 +10,15 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from mamlgame import distributed, shard
+from mamlgame import distributed
 from mamlgame.config import TrainConfig
-from mamlgame.meta import MetaLearner
+from mamlgame.families import make_family
+from mamlgame.families.navigation import Navigation
+from mamlgame.meta import MetaLearner, meta_step
 from mamlgame.packs import load_pack, resolve_pack_path
 from mamlgame.policy import make_policy, params_of
 from mamlgame.rollout import rollout
-from mamlgame.tasks import make_family
-from mamlgame.tasks.navigation import Navigation
+from mamlgame.shard import Shard
 from mamlgame.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,11 +41,7 @@ def meta_gradient(case: tuple[str, str, str], rank: int = 0, world: int = 1) -> 
     gen = torch.Generator().manual_seed(1)
     tasks = pack.pool("train").select(torch.randint(len(pack.pool("train")), (META_BATCH,),
                                                     generator=gen))
-    part = shard.Shard.of(rank, world, tasks) if world > 1 else None
-    with shard.use(part):
-        loss, _ = learner.meta_loss(params, part.local(tasks) if part else tasks, gen)
-        weight = part.size / part.total if part else 1.0
-        (loss * weight).backward()
+    meta_step(learner, params, tasks, gen, Shard.of(rank, world, tasks) if world > 1 else None)
     meta = learner.meta_parameters(params)
     if world > 1:
         distributed.all_reduce_step(meta, torch.zeros(1))
@@ -78,10 +75,9 @@ def early_rollout(rank: int = 0, world: int = 1) -> dict:
     torch.manual_seed(0)
     policy = make_policy(family, (8,))
     gen = torch.Generator().manual_seed(2)
-    part = shard.Shard.of(rank, world, tasks) if world > 1 else None
-    with shard.use(part):
-        ep = rollout(family, part.local(tasks) if part else tasks, policy, params_of(policy),
-                     3, gen)
+    part = Shard.of(rank, world, tasks) if world > 1 else None
+    ep = rollout(family, part.local(tasks) if part else tasks, policy, params_of(policy), 3, gen,
+                 shard=part)
     return {**ep._asdict(), "rng": gen.get_state()}
 
 
@@ -135,7 +131,7 @@ def test_split_rollout_draws_what_one_process_draws(two_process_gradients):
 
 def test_shard_shares_are_contiguous_and_cover_the_batch():
     tasks = load_pack("bandit").tasks("train", 7)
-    parts = [shard.Shard.of(r, 3, tasks) for r in range(3)]
+    parts = [Shard.of(r, 3, tasks) for r in range(3)]
     assert [(p.start, p.stop) for p in parts] == [(0, 2), (2, 4), (4, 7)]
     assert sum(len(p.local(tasks)) for p in parts) == 7
 

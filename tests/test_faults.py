@@ -18,8 +18,8 @@ from mamlgame.checkpoint import load_checkpoint, numbered_checkpoints
 from mamlgame.config import TrainConfig
 from mamlgame.distributed import resolve_device
 from mamlgame.errors import CheckpointError, MamlgameError, TrainingError
+from mamlgame.families.navigation import Navigation
 from mamlgame.packs import resolve_pack_path
-from mamlgame.tasks.navigation import Navigation
 from mamlgame.train import train
 
 ROOT = Path(__file__).resolve().parents[1]

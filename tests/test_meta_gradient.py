@@ -10,10 +10,10 @@ import math
 import pytest
 import torch
 
+from mamlgame.families import make_family
 from mamlgame.meta import MAML, MetaLearner
 from mamlgame.packs import Tasks, load_pack
 from mamlgame.policy import MLPPolicy, params_of
-from mamlgame.tasks import make_family
 
 TARGET, ALPHA, N_INNER = 1.0, 0.1, 10
 MU0, LOG_STD0 = 0.2, math.log(0.7)

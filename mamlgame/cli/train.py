@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
+from mamlgame import cpu, distributed
 from mamlgame.config import TrainConfig
 from mamlgame.errors import MamlgameError
 from mamlgame.meta import ALGOS, ESTIMATORS
 from mamlgame.packs import load_pack
+from mamlgame.train import Interrupted, check_split
+from mamlgame.train import train as run_training
 
 DEFAULTS = TrainConfig()
+CONFIG_FIELDS = frozenset(f.name for f in fields(TrainConfig))
 
 
 @click.command()
@@ -63,12 +69,10 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, quiet: b
     """Meta-train on PACK (a path or shipped pack name; default: mixed).
 
     With --nproc N, N local processes share each meta-batch (same results as one process);
-    across machines, start it with torchrun (docs/distributed.md).
+    across machines, start it with torchrun (docs/distributed.md). --resume continues the run
+    in --out with its saved settings: another PACK or --algo is an error, other changed
+    options are ignored with a warning (only --iterations, --device and --threads may change).
     """
-    from mamlgame import distributed  # noqa: PLC0415
-    from mamlgame.train import Interrupted, check_split  # noqa: PLC0415
-    from mamlgame.train import train as run_training  # noqa: PLC0415
-
     try:
         sizes = tuple(int(h) for h in hidden.split(",") if h.strip())
     except ValueError:
@@ -85,8 +89,10 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, quiet: b
             raise MamlgameError("--nproc: already running under torchrun; drop --nproc")
         ctx.exit(distributed.launch(_argv(ctx), nproc))
     main = distributed.context().is_main
+    cpu.configure(cfg.threads)  # process-wide: set here, by the command, not by `train()`
     try:
-        ckpt = run_training(cfg, out_dir, resume=resume, progress=not quiet)
+        ckpt = run_training(cfg, out_dir, resume=resume, progress=not quiet,
+                            given=_given(ctx) & CONFIG_FIELDS)
     except Interrupted as e:
         if main:
             click.echo(f"error: {e}", err=True)
@@ -99,12 +105,20 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, quiet: b
         click.echo(f"checkpoint: {ckpt}\nmetrics:    {out_dir / 'metrics.jsonl'}")
 
 
+def _given(ctx: click.Context) -> set[str]:
+    """The parameters set on the command line (or the environment), not left at defaults."""
+    return {name for name in ctx.params
+            if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)}
+
+
 def _argv(ctx: click.Context) -> list[str]:
-    """The command line of this invocation without --nproc (for the worker processes)."""
+    """The options given to this invocation, without --nproc (for the worker processes:
+    they see what was given, so that --resume compares the same options)."""
     args: list[str] = []
+    given = _given(ctx)
     for p in ctx.command.params:
         value = ctx.params[p.name]
-        if p.name == "nproc" or value is None:
+        if p.name == "nproc" or p.name not in given or value is None:
             continue
         if isinstance(p, click.Argument):
             args.append(str(value))
