@@ -1,7 +1,7 @@
 """Draw mamlgame's sprites as small PNGs (pixel art from the character grids below).
 
-Run `python assets/make_sprites.py` to regenerate `mamlgame/assets/sprites/*.png`. Every sprite is made
-here from these grids; nothing is downloaded. See `assets/LICENSE.md`.
+Run `python assets/make_sprites.py` to regenerate `mamlgame/assets/sprites/*.png`. Every
+sprite is made here from these grids; nothing is downloaded. See `assets/LICENSE.md`.
 """
 
 from __future__ import annotations

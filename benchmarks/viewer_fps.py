@@ -73,8 +73,8 @@ def measure(app, frames: int) -> float:
 
 
 def checkpoint_for(pack_path: Path, out: Path) -> Path:
-    from mamlgame.config import TrainConfig  # noqa: PLC0415
-    from mamlgame.train import train  # noqa: PLC0415
+    from mamlgame.config import TrainConfig
+    from mamlgame.train import train
 
     cfg = TrainConfig(pack=str(pack_path), iterations=1, meta_batch=2, episodes=4,
                       hidden=(64, 64), checkpoint_every=1)
@@ -88,9 +88,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
 
-    from mamlgame.checkpoint import load_agent  # noqa: PLC0415
-    from mamlgame.viewer.play import PlayApp  # noqa: PLC0415
-    from mamlgame.viewer.watch import WatchApp  # noqa: PLC0415
+    from mamlgame.checkpoint import load_agent
+    from mamlgame.viewer.play import PlayApp
+    from mamlgame.viewer.watch import WatchApp
 
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,7 +106,7 @@ def main() -> None:
         app.run(max_frames=100)  # the live adaptation finishes first
         assert not app.adaptation.running
         results["watch_game16_30steps_fps"] = measure(app, args.frames)
-        from mamlgame.packs import load_pack  # noqa: PLC0415
+        from mamlgame.packs import load_pack
 
         app = PlayApp(load_pack("navigation"), headless=True, speed=30.0)
         results["play_navigation_30steps_fps"] = measure(app, args.frames)

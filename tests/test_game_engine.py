@@ -336,8 +336,8 @@ def test_invariants_under_random_play(mixed):
 
 
 def test_rollout_with_the_categorical_policy(mixed):
-    from mamlgame.policy import make_policy, params_of  # noqa: PLC0415
-    from mamlgame.rollout import rollout  # noqa: PLC0415
+    from mamlgame.policy import make_policy, params_of
+    from mamlgame.rollout import rollout
 
     game, tasks = mixed
     policy = make_policy(game)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from mamlgame.families import bandit, family_spec, navigation, terrain, velocity
+from mamlgame.families import family_spec, navigation, terrain, velocity
 from mamlgame.render import palette, raster
 
 
@@ -36,7 +36,8 @@ def test_navigation_agent_off_field_is_drawn_at_the_edge():
     assert (img[:, -6:] == palette.AGENT).all(-1).any()
 
 
-@pytest.mark.parametrize("friction,ground", [(0.0, terrain.ICE), (1.0, terrain.GRASS), (2.0, terrain.MUD)])
+@pytest.mark.parametrize("friction,ground",
+                         [(0.0, terrain.ICE), (1.0, terrain.GRASS), (2.0, terrain.MUD)])
 def test_terrain_ground_colour_follows_friction(friction, ground):
     img = terrain.draw_terrain((0.5, 0.5), (0.0, 0.0), (0.0, 0.0), friction, 1.0, size=160)
     colours = {tuple(c) for c in img[20:40, 100:120].reshape(-1, 3)}
@@ -167,4 +168,4 @@ def test_previews_of_levels_as_they_start():
     for name in ("navigation", "terrain", "velocity", "bandit"):
         pack = load_pack(name)
         t = pack.pool("test").select([0])
-        assert family_spec(name).preview(t, 24).shape[1] == 320
+        assert family_spec(name).preview_image(t).shape[1] == 320

@@ -128,7 +128,7 @@ def preview(pack_spec: str, level: str | None, split: str | None, out: str, tile
     pack = load_pack(pack_spec)
     split, index = find_level(pack, level, split)
     tasks = pack.pool(split).select([index])
-    img = family_spec(pack.family).preview(tasks, tile)
+    img = family_spec(pack.family).preview_image(tasks, tile)
     try:
         Image.fromarray(img).save(out, format="PNG")
     except OSError as e:

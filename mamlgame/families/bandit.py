@@ -86,10 +86,7 @@ SPEC = FamilySpec(
     draw=lambda tasks, state, trail, size, step=0: draw_bandit(
         scalar.first_task(tasks)["target"], trail, size=size),
     trail_point=_trail_point,
-    preview=lambda tasks, tile: draw_bandit(scalar.first_task(tasks)["target"],
-                                            size=scalar.preview_size(tile)),
     caption=lambda tasks: f"hidden target {scalar.first_task(tasks)['target']:+.2f}",
-    describe_level=scalar.describe_level,
     controls=lambda family, tasks: CursorControls(),
     help="left/right move the cursor   space commit",
     speed=2.0,

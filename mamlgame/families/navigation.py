@@ -93,9 +93,6 @@ SPEC = FamilySpec(
     draw=_draw,
     trail_point=lambda tasks, state, action: scalar.first_state(state)["p"].astype(
         np.float64).reshape(2),
-    preview=lambda tasks, tile: _draw(tasks, None, None, scalar.preview_size(tile)),
     caption=_caption,
-    describe_level=scalar.describe_level,
-    controls=lambda family, tasks: scalar.ArrowControls(2),
     speed=30.0,
 )

@@ -1,6 +1,6 @@
 """What the scalar families (velocity, navigation, terrain, bandit) share: a task is a vector of
-scalars, each drawn from its `[generate]` key; the viewer reads task 0 and episode 0 as floats;
-the arrow keys give a unit action.
+scalars, each drawn from its `[generate]` key, and the drawings read task 0 and episode 0 as
+floats.
 """
 
 from __future__ import annotations
@@ -61,36 +61,3 @@ def first_task(tasks: Tasks) -> dict[str, float]:
 def first_state(state: State) -> dict[str, np.ndarray]:
     """Episode 0 of task 0 of a batched state, as arrays."""
     return {k: v[0, 0].detach().cpu().numpy() for k, v in state.items()}
-
-
-def describe_level(level: dict[str, Any], split: str) -> list[str]:
-    """A hand-designed scalar task for `levels show`: its parameters."""
-    values = ", ".join(f"{k} = {v:g}" for k, v in level.items() if k != "name")
-    return [f"  {level['name']} ({split}): {values}"]
-
-
-class ArrowControls:
-    """Arrow keys as a unit direction (shift: 0.2 of it), times `scale`; `dims` 1 uses the
-    horizontal axis only."""
-
-    def __init__(self, dims: int = 2, scale: float = 1.0):
-        self.dims, self.scale = dims, scale
-
-    def action(self, keys: list[str], fine: bool) -> torch.Tensor:
-        dx = float(("right" in keys) - ("left" in keys))
-        dy = float(("up" in keys) - ("down" in keys))
-        d = torch.tensor([dx, dy][:self.dims])
-        if d.norm() > 0:
-            d = d / d.norm()
-        return d * self.scale * (0.2 if fine else 1.0)
-
-    def press(self, key: str) -> torch.Tensor | None:
-        return None
-
-    def status(self) -> str:
-        return ""
-
-
-def preview_size(tile: int) -> int:
-    """Image size of a scalar family's level preview: 13 tiles' worth (320 px at 24)."""
-    return max(64, round(tile * 320 / 24))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -33,7 +33,43 @@ class Controls(Protocol):
     def status(self) -> str: ...
 
 
-def _no_outcome(state: State) -> str:
+class ArrowControls:
+    """Arrow keys as a unit direction (shift: 0.2 of it), times `scale`; `dims` 1 uses the
+    horizontal axis only. The default controls of continuous families."""
+
+    def __init__(self, dims: int = 2, scale: float = 1.0):
+        self.dims, self.scale = dims, scale
+
+    def action(self, keys: list[str], fine: bool) -> torch.Tensor:
+        dx = float(("right" in keys) - ("left" in keys))
+        dy = float(("up" in keys) - ("down" in keys))
+        d = torch.tensor([dx, dy][:self.dims])
+        if d.norm() > 0:
+            d = d / d.norm()
+        return d * self.scale * (0.2 if fine else 1.0)
+
+    def press(self, key: str) -> torch.Tensor | None:
+        return None
+
+    def status(self) -> str:
+        return ""
+
+
+def describe_params(level: dict[str, Any], split: str) -> list[str]:
+    """A hand-designed task whose parameters are numbers, for `levels show`."""
+    values = ", ".join(f"{k} = {v:g}" for k, v in level.items() if k != "name")
+    return [f"  {level['name']} ({split}): {values}"]
+
+
+def _arrows(family: TaskFamily, tasks: Tasks) -> Controls:
+    return ArrowControls(min(family.action_dim, 2))
+
+
+def _no_trail(tasks: Tasks, state: State, action: torch.Tensor | None) -> None:
+    return None
+
+
+def _no_text(_: Any) -> str:
     return ""
 
 
@@ -46,7 +82,8 @@ class FamilySpec:
     - `draw(tasks, state, trail, size, step) -> RGB uint8 [h, w, 3]`: task 0, episode 0 of a
       batched state (`state` None: as the level starts), the trail as recorded by
       `trail_point(tasks, state, action)` (one point per step, or None).
-    - `preview(tasks, tile) -> RGB`: the level as it starts, for `levels preview`.
+    - `preview(tasks, tile) -> RGB`: the level as it starts, for `levels preview` (None:
+      `draw` with no state at 320 px per 24 px tile).
     - `caption(tasks) -> str`: what the viewer (not the agent) knows about task 0.
     - `describe_level(level, split) -> lines`: a hand-designed level for `levels show`.
     - `controls(family, tasks) -> Controls`: keys -> actions for human play; `help` its keys.
@@ -60,12 +97,18 @@ class FamilySpec:
     schema: FamilySchema
     dynamics: Callable[[LevelPack, int | None], TaskFamily]
     draw: Callable[[Tasks, State | None, np.ndarray | None, int, int], np.ndarray]
-    trail_point: Callable[[Tasks, State, torch.Tensor | None], np.ndarray | None]
-    preview: Callable[[Tasks, int], np.ndarray]
-    caption: Callable[[Tasks], str]
-    describe_level: Callable[[dict, str], list[str]]
-    controls: Callable[[TaskFamily, Tasks], Controls]
+    trail_point: Callable[[Tasks, State, torch.Tensor | None], np.ndarray | None] = _no_trail
+    preview: Callable[[Tasks, int], np.ndarray] | None = None
+    caption: Callable[[Tasks], str] = _no_text
+    describe_level: Callable[[dict, str], list[str]] = describe_params
+    controls: Callable[[TaskFamily, Tasks], Controls] = _arrows
     help: str = "arrows/WASD move"
-    outcome: Callable[[State], str] = _no_outcome
+    outcome: Callable[[State], str] = _no_text
     speed: float = 10.0
     keep_trail: bool = False
+
+    def preview_image(self, tasks: Tasks, tile: int = 24) -> np.ndarray:
+        """Task 0 as it starts, `tile` pixels per game tile (other families scale with it)."""
+        if self.preview is not None:
+            return self.preview(tasks, tile)
+        return self.draw(tasks, None, None, max(64, round(tile * 320 / 24)), 0)

@@ -17,7 +17,7 @@ import torch
 
 from mamlgame.families import scalar
 from mamlgame.families.base import FamilyBase, State, task_param
-from mamlgame.families.spec import FamilySpec
+from mamlgame.families.spec import ArrowControls, FamilySpec
 from mamlgame.packs import Field, Tasks
 from mamlgame.render.palette import AGENT, BACKGROUND, BORDER, NEEDLE, TARGET
 from mamlgame.render.raster import Color, canvas, disk, draw_sprite, fill_rect, polyline
@@ -121,9 +121,7 @@ SPEC = FamilySpec(
     draw=_draw,
     trail_point=lambda tasks, state, action: scalar.first_state(state)["v"].astype(
         np.float64).reshape(1),
-    preview=lambda tasks, tile: _draw(tasks, None, None, scalar.preview_size(tile)),
     caption=lambda tasks: f"target speed {scalar.first_task(tasks)['target_velocity']:+.2f}",
-    describe_level=scalar.describe_level,
-    controls=lambda family, tasks: scalar.ArrowControls(1, family.max_force),
+    controls=lambda family, tasks: ArrowControls(1, family.max_force),
     help="left/right push (shift: gently)",
 )

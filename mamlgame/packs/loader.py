@@ -200,15 +200,43 @@ def load_pack(spec: str | Path | None = None) -> LevelPack:
 
 def parse_pack(text: str, path: str = "<pack>") -> LevelPack:
     """Parse and validate pack text."""
+    raw = _toml(text, path)
+    rep = _Reporter(path, text)
+    head = _head(raw, rep, path)
+    schema = SCHEMAS[head["family"]]
+    split_raw = raw.get("split", {})
+    split = rep.section("split", split_raw, SPLIT_FIELDS, allow=("test_levels",))
+    test_levels = split_raw.get("test_levels", []) if isinstance(split_raw, dict) else []
+    if not (isinstance(test_levels, list) and all(isinstance(t, str) for t in test_levels)):
+        raise rep.error("split", "test_levels", "expected a list of level names")
+    generate, gen_test, reward = _generate_and_reward(raw, rep, schema)
+    levels = _levels(raw, rep, schema, generate)
+    names = {lv["name"] for lv in levels}
+    for name in test_levels:
+        if name not in names:
+            raise rep.error("split", "test_levels", f'no [[level]] named "{name}"')
+    return LevelPack(
+        path=path, text=text, name=head["name"], family=head["family"],
+        description=head["description"], horizon=head["horizon"] or schema.horizon,
+        seed=head["seed"], n_train=split["train"], n_test=split["test"],
+        test_levels=tuple(test_levels), generate=generate, generate_test=gen_test,
+        reward=reward, levels=tuple(levels),
+    )
+
+
+def _toml(text: str, path: str) -> dict[str, Any]:
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         msg = str(e)
         m = re.search(r"\(at line (\d+), column \d+\)", msg)
         loc = f"{path}:{m.group(1)}" if m else path
         msg = re.sub(r" \(at .*\)", "", msg)
         raise PackError(f"{loc}: invalid TOML: {msg}") from None
-    rep = _Reporter(path, text)
+
+
+def _head(raw: dict[str, Any], rep: _Reporter, path: str) -> dict[str, Any]:
+    """The sections present and the validated `[pack]` table (name and a known family)."""
     allowed = {"pack", "split", "generate", "reward", "level"}
     for key in raw:
         if key not in allowed:
@@ -224,14 +252,12 @@ def parse_pack(text: str, path: str = "<pack>") -> LevelPack:
     if head["family"] not in SCHEMAS:
         raise rep.error("pack", "family", f'expected one of {", ".join(SCHEMAS)}, '
                         f'got "{head["family"]}"')
-    schema = SCHEMAS[head["family"]]
+    return head
 
-    split_raw = raw.get("split", {})
-    split = rep.section("split", split_raw, SPLIT_FIELDS, allow=("test_levels",))
-    test_levels = split_raw.get("test_levels", []) if isinstance(split_raw, dict) else []
-    if not (isinstance(test_levels, list) and all(isinstance(t, str) for t in test_levels)):
-        raise rep.error("split", "test_levels", "expected a list of level names")
 
+def _generate_and_reward(raw: dict[str, Any], rep: _Reporter, schema: FamilySchema
+                         ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """`[generate]`, `[generate]` with `[generate.test]` applied, and `[reward]`, checked."""
     gen_raw = dict(raw.get("generate", {})) if isinstance(raw.get("generate", {}), dict) else None
     if gen_raw is None:
         raise rep.error("generate", "", "expected a table")
@@ -246,7 +272,12 @@ def parse_pack(text: str, path: str = "<pack>") -> LevelPack:
         except FieldError as e:
             key, _, msg = str(e).partition(": ")
             raise rep.error(table, key, msg) from None
+    return generate, gen_test, reward
 
+
+def _levels(raw: dict[str, Any], rep: _Reporter, schema: FamilySchema,
+            generate: dict[str, Any]) -> list[dict[str, Any]]:
+    """The validated `[[level]]` tables, completed by the family's `parse_level`."""
     levels_raw = raw.get("level", [])
     if not isinstance(levels_raw, list):
         raise rep.error("level", "", "expected [[level]] tables")
@@ -260,19 +291,8 @@ def parse_pack(text: str, path: str = "<pack>") -> LevelPack:
             raise rep.error("level", "name", f'duplicate level name "{parsed["name"]}"', arr=i)
         names.add(parsed["name"])
         try:
-            parsed = schema.parse_level(parsed, generate)
+            levels.append(schema.parse_level(parsed, generate))
         except FieldError as e:
             key, _, msg = str(e).partition(": ")
             raise rep.error("level", key, msg, arr=i) from None
-        levels.append(parsed)
-    for name in test_levels:
-        if name not in names:
-            raise rep.error("split", "test_levels", f'no [[level]] named "{name}"')
-
-    return LevelPack(
-        path=path, text=text, name=head["name"], family=head["family"],
-        description=head["description"], horizon=head["horizon"] or schema.horizon,
-        seed=head["seed"], n_train=split["train"], n_test=split["test"],
-        test_levels=tuple(test_levels), generate=generate, generate_test=gen_test,
-        reward=reward, levels=tuple(levels),
-    )
+    return levels

@@ -141,7 +141,11 @@ class Field:
             return value
         if k == "weights":
             return self._parse_weights(value, bad)
-        # dist / intdist
+        return self._parse_dist(value, bad)
+
+    def _parse_dist(self, value: Any, bad: FieldError) -> Dist:
+        """A `dist` / `intdist` value: a constant, [lo, hi] or (with choices) weights."""
+        k = self.kind
         if _is_number(value):
             if not (math.isfinite(value) and self.lo <= value <= self.hi):
                 raise bad

@@ -79,7 +79,7 @@ def sprite(name: str, size: int) -> np.ndarray | None:
     path = SPRITES_DIR / f"{name}.png"
     if not path.is_file() or size < 1:
         return None
-    from PIL import Image  # noqa: PLC0415
+    from PIL import Image
 
     with Image.open(path) as im:
         rgba = np.asarray(im.convert("RGBA"))

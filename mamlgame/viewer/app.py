@@ -31,7 +31,7 @@ def init_pygame(headless: bool):
         os.environ["SDL_VIDEODRIVER"] = "dummy"
         os.environ["SDL_AUDIODRIVER"] = "dummy"
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    import pygame  # noqa: PLC0415
+    import pygame
 
     pygame.display.init()
     pygame.font.init()

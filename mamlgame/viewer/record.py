@@ -34,7 +34,7 @@ class Recorder:
             self.frames = [frame]
 
     def save(self) -> Path:
-        from PIL import Image  # noqa: PLC0415
+        from PIL import Image
 
         if not self.frames:
             raise MamlgameError(f"{self.path}: nothing to record (no frames were drawn)")

@@ -1,0 +1,100 @@
+"""The architecture as a test: layers import downwards only, no import cycle, and no family
+name is compared outside that family's home (`mamlgame/families/`)."""
+
+import ast
+from pathlib import Path
+
+from mamlgame.families import BUILTIN
+
+ROOT = Path(__file__).resolve().parents[1] / "mamlgame"
+CORE = ("mamlgame.rollout", "mamlgame.meta", "mamlgame.policy", "mamlgame.returns",
+        "mamlgame.shard", "mamlgame.train", "mamlgame.evaluate", "mamlgame.checkpoint",
+        "mamlgame.config", "mamlgame.bench", "mamlgame.compare", "mamlgame.distributed")
+# module prefix -> prefixes it must not import (at module level or inside functions)
+FORBIDDEN = {
+    "mamlgame.packs": ("mamlgame.families", "mamlgame.render", "mamlgame.viewer",
+                       "mamlgame.cli", "mamlgame.envs", *CORE),
+    "mamlgame.render": ("mamlgame.families", "mamlgame.packs", "mamlgame.viewer",
+                        "mamlgame.cli", "mamlgame.envs", *CORE),
+    "mamlgame.families": ("mamlgame.viewer", "mamlgame.cli", "mamlgame.envs", *CORE),
+    **{m: ("mamlgame.viewer", "mamlgame.cli") for m in CORE},
+    "mamlgame.viewer": ("mamlgame.cli",),
+}
+
+
+def modules() -> dict[str, ast.Module]:
+    out = {}
+    for path in ROOT.rglob("*.py"):
+        parts = path.relative_to(ROOT.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = ast.parse(path.read_text(), str(path))
+    return out
+
+
+def imported(name: str, tree: ast.Module, known: set[str], top_level: bool) -> set[str]:
+    """mamlgame modules `name` imports (module-level statements only with `top_level`)."""
+    package = name if (ROOT.parent / name.replace(".", "/") / "__init__.py").exists() else \
+        name.rpartition(".")[0]
+    nodes = tree.body if top_level else list(ast.walk(tree))
+    found = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1]
+                                + ([base] if base else []))
+            subs = {f"{base}.{a.name}" for a in node.names}
+            found |= subs if subs <= known else subs | {base}  # `from pkg import module`
+    return {m for m in found if m in known}
+
+
+def test_layers_import_downwards_only():
+    mods = modules()
+    bad = []
+    for name, tree in mods.items():
+        for prefix, forbidden in FORBIDDEN.items():
+            if name == prefix or name.startswith(prefix + "."):
+                for dep in imported(name, tree, set(mods), top_level=False):
+                    if any(dep == f or dep.startswith(f + ".") for f in forbidden):
+                        bad.append(f"{name} imports {dep}")
+    assert not bad, bad
+
+
+def test_no_import_cycle():
+    mods = modules()
+    graph = {n: imported(n, t, set(mods), top_level=True) - {n} for n, t in mods.items()}
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for dep in graph[node]:
+            if state.get(dep) == 1:
+                cycles.append(stack[stack.index(dep):] + [dep])
+            elif dep not in state:
+                visit(dep, stack + [dep])
+        state[node] = 2
+
+    for node in graph:
+        if node not in state:
+            visit(node, [node])
+    assert not cycles, cycles
+
+
+def test_no_family_name_is_compared_outside_its_home():
+    names = set(BUILTIN)
+    bad = []
+    for path in ROOT.rglob("*.py"):
+        if (ROOT / "families") in path.parents:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare):
+                consts = [c for c in [node.left, *node.comparators] if isinstance(c, ast.Constant)]
+                consts += [e for c in node.comparators if isinstance(c, (ast.Tuple, ast.List,
+                                                                          ast.Set))
+                           for e in c.elts if isinstance(e, ast.Constant)]
+                if any(c.value in names for c in consts):
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not bad, bad
