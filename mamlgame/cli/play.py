@@ -35,7 +35,7 @@ def play(pack: str | None, level: str | None, split: str | None, checkpoint: str
     Play:  arrows/WASD move, space jumps, R restarts, N/P next/previous level, Esc quits.
     Watch: A adapts again, + another inner step, space pauses, . one frame, up/down speed.
     """
-    from mamlgame.viewer import record as rec_mod  # noqa: PLC0415
+    from mamlgame.viewer import record as rec_mod
 
     if headless and frames is None:
         raise MamlgameError("--headless needs --frames N (the number of frames to run)")
@@ -55,21 +55,21 @@ def play(pack: str | None, level: str | None, split: str | None, checkpoint: str
 
 
 def _make_app(pack, level, split, checkpoint, role, headless, speed, seed, episodes, greedy):
-    from mamlgame.packs import load_pack  # noqa: PLC0415
+    from mamlgame.packs import load_pack
 
     if checkpoint is None:
-        from mamlgame.viewer.play import PlayApp  # noqa: PLC0415
+        from mamlgame.viewer.play import PlayApp
 
         return PlayApp(load_pack(pack), level, headless, speed, seed, split=split)
-    from mamlgame.checkpoint import load_agent  # noqa: PLC0415
+    from mamlgame.checkpoint import load_agent
 
     agent = load_agent(checkpoint, pack)
     if role == "opponent":
-        from mamlgame.viewer.versus import VersusApp  # noqa: PLC0415
+        from mamlgame.viewer.versus import VersusApp
 
         return VersusApp(agent, level, headless, speed, seed, episodes=episodes, greedy=greedy,
                          split=split)
-    from mamlgame.viewer.watch import WatchApp  # noqa: PLC0415
+    from mamlgame.viewer.watch import WatchApp
 
     return WatchApp(agent, level, headless, speed, seed, episodes=episodes, greedy=greedy,
                     split=split)
