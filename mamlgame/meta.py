@@ -21,10 +21,11 @@ Estimators (`estimator=`):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 
+from mamlgame.families import TaskFamily
 from mamlgame.packs import Tasks
 from mamlgame.policy import MLPPolicy, Params, expand_params, is_batched, log_prob
 from mamlgame.returns import advantages
@@ -89,10 +90,10 @@ class MetaLearner:
     params (and `inner_lrs` for Meta-SGD) is the algorithm's meta-gradient.
     """
 
-    def __init__(self, policy: MLPPolicy, family, algo: str = "maml", inner_lr: float = 0.1,
-                 inner_steps: int = 0, episodes: int = 20, estimator: str = "lvc",
-                 first_order: bool = False, gamma: float = 0.99, baseline: bool = True,
-                 normalize: bool = True, gae_lambda: float = 1.0):
+    def __init__(self, policy: MLPPolicy, family: TaskFamily, algo: str = "maml",
+                 inner_lr: float = 0.1, inner_steps: int = 0, episodes: int = 20,
+                 estimator: str = "lvc", first_order: bool = False, gamma: float = 0.99,
+                 baseline: bool = True, normalize: bool = True, gae_lambda: float = 1.0):
         if algo not in ALGOS:
             raise ValueError(f"unknown algo {algo!r} (expected one of {', '.join(ALGOS)})")
         if estimator not in ESTIMATORS:
@@ -110,7 +111,8 @@ class MetaLearner:
                               for k, v in policy.named_parameters()}
 
     @staticmethod
-    def from_config(policy: MLPPolicy, family, cfg: TrainConfig, **overrides) -> MetaLearner:
+    def from_config(policy: MLPPolicy, family: TaskFamily, cfg: TrainConfig,
+                    **overrides: Any) -> MetaLearner:
         """The learner a training config describes: the one place a `TrainConfig` maps to
         constructor arguments. `overrides` replace some of them (e.g. `episodes=` to
         evaluate with more episodes per step)."""
@@ -224,8 +226,8 @@ class MetaLearner:
 class MAML(MetaLearner):
     """MAML (second order unless `first_order=True`); see `MetaLearner`."""
 
-    def __init__(self, policy: MLPPolicy, family, inner_lr: float = 0.1, inner_steps: int = 1,
-                 first_order: bool = False, **kwargs):
+    def __init__(self, policy: MLPPolicy, family: TaskFamily, inner_lr: float = 0.1,
+                 inner_steps: int = 1, first_order: bool = False, **kwargs: Any):
         super().__init__(policy, family, "fomaml" if first_order else "maml", inner_lr,
                          inner_steps, first_order=first_order, **kwargs)
 

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mamlgame.families import TaskFamily
 from mamlgame.shard import Shard
 
 Params = dict[str, torch.Tensor]
@@ -104,7 +105,7 @@ def seeded_init(seed: int) -> Iterator[None]:
         yield
 
 
-def make_policy(family, hidden: tuple[int, ...] = (100, 100), activation: str = "relu",
+def make_policy(family: TaskFamily, hidden: tuple[int, ...] = (100, 100), activation: str = "relu",
                 init_std: float = 1.0, seed: int | None = None) -> MLPPolicy:
     """The policy for a task family: Gaussian for continuous actions, categorical for discrete.
     With `seed`, its initial weights come from that seed (`seeded_init`); without, from the

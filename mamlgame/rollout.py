@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 import torch
 
+from mamlgame.families import TaskFamily
 from mamlgame.packs import Tasks
 from mamlgame.policy import MLPPolicy, Params, sample
 from mamlgame.shard import Shard
@@ -32,7 +33,7 @@ def _freeze(alive: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.
 
 
 @torch.no_grad()
-def rollout(family, tasks: Tasks, policy: MLPPolicy, params: Params, n_episodes: int,
+def rollout(family: TaskFamily, tasks: Tasks, policy: MLPPolicy, params: Params, n_episodes: int,
             generator: torch.Generator | None = None, deterministic: bool = False,
             horizon: int | None = None, shard: Shard | None = None) -> Episodes:
     """Sample `n_episodes` per task with `params` (shared, or per task [T, ...]).

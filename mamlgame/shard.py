@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from mamlgame.families import TaskFamily
 from mamlgame.packs import Tasks
 
 
@@ -78,7 +79,7 @@ class Shard:
         out = torch.multinomial(full.reshape(-1, k), 1, generator=generator)
         return self.rows(out.reshape(full.shape[:-1]))
 
-    def reset(self, family, tasks: Tasks, n_episodes: int,
+    def reset(self, family: TaskFamily, tasks: Tasks, n_episodes: int,
               generator: torch.Generator | None) -> dict:
         """`family.reset` as the whole batch would run it (families draw by shape, not
         value)."""
