@@ -1,41 +1,105 @@
-"""`TrainConfig`: every setting of a meta-training run, saved inside each checkpoint."""
+"""`TrainConfig`: every setting of a meta-training run, saved inside each checkpoint.
+
+Each field is described once, by its `setting(...)` metadata: one doc line, its bounds or
+choices, and whether it is a command-line option and a pack `[train]` key. The `train`
+command derives its click options from it (`mamlgame.cli.options`) and the pack loader its
+`[train]` keys (`mamlgame.packs.loader`), so this module is a stdlib-only leaf.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+import math
+import re
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
-
-from mamlgame.meta import default_inner_steps
 
 if TYPE_CHECKING:
     from mamlgame.packs import LevelPack
 
+ALGOS = ("maml", "fomaml", "reptile", "metasgd", "pretrain")
+# Reptile with one inner step is joint training (its update is the plain multi-task gradient)
+DEFAULT_INNER_STEPS = {"reptile": 3}
+ESTIMATORS = ("dice", "lvc", "naive")
+
+
+def default_inner_steps(algo: str, inner_steps: int = 0) -> int:
+    """`inner_steps`, or the algorithm's default when it is 0 (3 for reptile, else 1)."""
+    return inner_steps or DEFAULT_INNER_STEPS.get(algo, 1)
+
+
+def setting(default: Any, doc: str, *, lo: float | None = None, hi: float | None = None,
+            choices: tuple[str, ...] = (), kind: str = "", option: bool = True,
+            recipe: bool = True) -> Any:
+    """A `TrainConfig` field with its description: `doc` (the `--help` line), `lo`/`hi`
+    bounds (numbers) or `choices` (strings), `kind` when the default's type does not say it
+    ("sizes", "duration"); `option`: a `train` command-line option; `recipe`: allowed in a
+    pack's `[train]` section."""
+    kind = kind or type(default).__name__
+    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "choices": choices,
+                                            "kind": kind, "option": option, "recipe": recipe})
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One `TrainConfig` field as described by its metadata."""
+
+    name: str
+    default: Any
+    doc: str
+    kind: str  # "int" | "float" | "bool" | "str" | "sizes" (tuple of ints) | "duration" (s)
+    lo: float | None
+    hi: float | None
+    choices: tuple[str, ...]
+    option: bool  # a `mamlgame train` option (--name-with-dashes)
+    recipe: bool  # a key of a pack's [train] section
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
-    pack: str = "mixed"  # level pack: a path or a shipped pack name
-    algo: str = "maml"  # maml | fomaml | reptile | metasgd | pretrain
-    estimator: str = "lvc"  # second-order estimator: lvc | dice (unbiased) | naive
-    iterations: int = 100  # meta-iterations
-    meta_batch: int = 20  # tasks per meta-iteration
-    episodes: int = 20  # episodes per task for each inner step and for the outer loss
-    inner_steps: int = 0  # K inner policy-gradient steps; 0: 3 for reptile, else 1
-    inner_lr: float = 0.1  # inner step size alpha (Meta-SGD: its initial value)
-    outer_lr: float = 0.003  # Adam learning rate of the meta-update
-    anneal_lr: bool = True  # decay the outer learning rate linearly to 0 over the iterations
-    gamma: float = 0.99  # discount of the policy-gradient returns
-    gae_lambda: float = 1.0  # GAE lambda on the linear baseline (1: returns minus baseline)
-    hidden: tuple[int, ...] = (100, 100)  # policy MLP hidden sizes
-    activation: str = "relu"  # relu | tanh (relu is much faster on CPU)
-    init_std: float = 1.0  # initial standard deviation of the Gaussian policy
-    baseline: bool = True  # linear feature baseline for advantages
-    normalize: bool = True  # normalise advantages per task
-    horizon: int = 0  # steps per episode; 0 = the pack's horizon
-    seed: int = 0  # seeds policy init, task sampling and rollouts
-    threads: int = 1  # torch CPU threads
-    device: str = "cpu"  # cpu | cuda | auto
-    checkpoint_every: int = 10  # iterations between checkpoints
-    keep_checkpoints: int = 3  # numbered checkpoints kept besides checkpoint.pt
+    pack: str = setting("mixed", "level pack: a path or a shipped pack name", kind="str",
+                        option=False, recipe=False)
+    algo: str = setting("maml", "meta-learning algorithm", choices=ALGOS)
+    estimator: str = setting("lvc", "second-order meta-gradient estimator (lvc, dice: "
+                             "unbiased; naive)", choices=ESTIMATORS)
+    # with a time limit, iterations is a cap; 0 there: none (what `train --time-limit` uses
+    # when no --iterations is given)
+    iterations: int = setting(100, "meta-iterations (with --time-limit: at most this many)",
+                              lo=1)
+    time_limit: float = setting(0.0, "wall-clock budget: 90s, 20m, 1.5h or seconds; training "
+                                "stops after the iteration that spends it (0: none)",
+                                kind="duration", lo=0)
+    meta_batch: int = setting(20, "tasks per meta-iteration", lo=1)
+    episodes: int = setting(20, "episodes per task for each inner step and for the outer loss",
+                            lo=1)
+    inner_steps: int = setting(0, "inner policy-gradient steps K; 0: 3 for reptile, else 1",
+                               lo=0)
+    inner_lr: float = setting(0.1, "inner step size alpha (Meta-SGD: its initial value)")
+    outer_lr: float = setting(0.003, "Adam learning rate of the meta-update")
+    anneal_lr: bool = setting(True, "decay the outer learning rate linearly to 0 over the "
+                              "iterations (over the time limit when it comes first)")
+    gamma: float = setting(0.99, "discount of the policy-gradient returns", lo=0, hi=1)
+    gae_lambda: float = setting(1.0, "GAE lambda on the linear baseline (1: returns minus "
+                                "baseline)", lo=0, hi=1)
+    hidden: tuple[int, ...] = setting((100, 100), "policy MLP hidden sizes, comma separated",
+                                      kind="sizes")
+    activation: str = setting("relu", "hidden activation (relu is much faster on CPU)",
+                              choices=("relu", "tanh"))
+    init_std: float = setting(1.0, "initial standard deviation of the Gaussian policy",
+                              lo=1e-3)
+    baseline: bool = setting(True, "linear feature baseline for advantages", option=False)
+    normalize: bool = setting(True, "normalise advantages per task", option=False)
+    horizon: int = setting(0, "steps per episode; 0: the pack's horizon", lo=0)
+    seed: int = setting(0, "seeds policy init, task sampling and rollouts")
+    threads: int = setting(1, "torch CPU threads", lo=1, recipe=False)
+    device: str = setting("cpu", "where training runs (auto: cuda when available)",
+                          choices=("auto", "cpu", "cuda"), recipe=False)
+    checkpoint_every: int = setting(10, "iterations between checkpoints", lo=1, recipe=False)
+    keep_checkpoints: int = setting(3, "numbered checkpoints kept besides checkpoint.pt",
+                                    lo=0, recipe=False)
 
     def resolved(self, pack: LevelPack) -> TrainConfig:
         """This config with its sentinels replaced by what they stand for: `inner_steps=0` by
@@ -57,3 +121,49 @@ class TrainConfig:
         if "hidden" in kw:
             kw["hidden"] = tuple(kw["hidden"])
         return cls(**kw)
+
+
+def settings() -> list[Setting]:
+    """Every `TrainConfig` field's description, in field order."""
+    out = []
+    for f in fields(TrainConfig):
+        m = f.metadata
+        default = f.default if f.default is not MISSING else None
+        out.append(Setting(f.name, default, m["doc"], m["kind"], m["lo"], m["hi"],
+                           m["choices"], m["option"], m["recipe"]))
+    return out
+
+
+SETTINGS = {s.name: s for s in settings()}
+
+# ---- durations (--time-limit / [train] time_limit) ----------------------------------------
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smh]?)\s*$")
+_UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
+DURATION_FORM = 'a duration like "90s", "20m", "1.5h" or a number of seconds (>= 0)'
+
+
+def parse_duration(value: str | float) -> float:
+    """Seconds in `value`: `90s`, `20m`, `1.5h`, or a plain number of seconds (>= 0).
+    Raises `ValueError` naming the expected form."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        m = _DURATION_RE.match(value) if isinstance(value, str) else None
+        if m is None:
+            raise ValueError(f"expected {DURATION_FORM}, got {value!r}")
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise ValueError(f"expected {DURATION_FORM}, got {value!r}")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """`seconds` as `1h20m`, `20m`, `1m30s`, `45s` or `2.5s` (what `parse_duration` reads
+    back when it is one unit)."""
+    if seconds < 60:
+        return f"{seconds:.3g}s" if seconds < 10 else f"{round(seconds)}s"
+    total = round(seconds)
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    parts = [f"{h}h" if h else "", f"{m}m" if m else "", f"{s}s" if s else ""]
+    return "".join(parts)
