@@ -8,12 +8,18 @@ surrogate, and J(phi) = E_{pi_phi}[sum_t r_t]. Its gradient has two parts:
     grad F = E[ dJ/dtheta' * dtheta'/dtheta |_D ]  +  E[ J(theta') * grad log p_theta(D) ].
 
 Estimators (`estimator=`):
-- `dice`: unbiased. The first part differentiates through the plain surrogate's gradient
-  (with D fixed that is the exact dtheta'/dtheta); the second is DiCE's magic box over both
-  stages: each outer return carries the log-probabilities S_in of its task's inner episodes,
-  i.e. (R_tau - b_tau) * (S_in - stop(S_in)), with a leave-one-task-out baseline b_tau: a ridge
+- `dice`: unbiased, also with the default baselines and normalisation. The first part
+  differentiates through the plain surrogate's gradient (with D fixed that is the exact
+  dtheta'/dtheta); the second is DiCE's magic box over both stages: each outer return carries
+  the log-probabilities S_in of its task's inner episodes, i.e.
+  (R_tau - b_tau) * (S_in - stop(S_in)), with a leave-one-task-out baseline b_tau: a ridge
   regression of the other tasks' returns on their task parameters, evaluated at this task's
-  parameters (it does not depend on the task's own inner episodes: still unbiased).
+  parameters (it does not depend on the task's own inner episodes: still unbiased). Every
+  linear feature baseline is fitted leave-one-episode-out (an episode's own return never
+  enters its baseline), and the outer advantages are divided by `adv_scale`, a scale carried
+  over from earlier iterations (fixed before the batch is drawn, so it multiplies the
+  gradient by a positive constant) instead of the batch's own statistics. The inner step may
+  use the batch's statistics: it is part of the objective's definition, theta'(theta, D).
 - `lvc`: ProMP's low-variance curvature: the inner surrogate uses per-step magic boxes
   pi/stop(pi) (adds the E[grad log pi grad log pi^T A] curvature), no inner score term. Biased.
 - `naive`: the surrogate differentiated twice, as published PyTorch MAML-RL code does. Biased.
@@ -25,25 +31,17 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 
+from mamlgame.config import ALGOS, ESTIMATORS, default_inner_steps  # defined there; re-exported
 from mamlgame.families import TaskFamily
 from mamlgame.packs import Tasks
 from mamlgame.policy import MLPPolicy, Params, expand_params, is_batched, log_prob
-from mamlgame.returns import advantages
+from mamlgame.returns import advantage_std, advantages
 from mamlgame.rollout import Episodes, rollout
 from mamlgame.shard import Shard
 
 if TYPE_CHECKING:
     from mamlgame.config import TrainConfig
-
-ALGOS = ("maml", "fomaml", "reptile", "metasgd", "pretrain")
-# Reptile with one inner step is joint training (its update is the plain multi-task gradient)
-DEFAULT_INNER_STEPS = {"reptile": 3}
-ESTIMATORS = ("dice", "lvc", "naive")
-
-
-def default_inner_steps(algo: str, inner_steps: int = 0) -> int:
-    """`inner_steps`, or the algorithm's default when it is 0 (3 for reptile, else 1)."""
-    return inner_steps or DEFAULT_INNER_STEPS.get(algo, 1)
+ADV_SCALE_DECAY = 0.9  # the unbiased estimator's carried advantage scale: an EMA over batches
 
 
 def task_baseline(returns: torch.Tensor, tasks: Tasks, reg: float = 1e-3,
@@ -106,6 +104,8 @@ class MetaLearner:
         self.first_order = first_order or algo in ("fomaml", "reptile", "pretrain")
         # Meta-SGD: a learned inner step size per parameter entry
         self.inner_lrs: Params | None = None
+        # dice: the outer advantages' scale carried over from earlier batches (None: not yet)
+        self.adv_scale: float | None = None
         if algo == "metasgd":
             self.inner_lrs = {k: torch.full_like(v, inner_lr).requires_grad_()
                               for k, v in policy.named_parameters()}
@@ -125,8 +125,35 @@ class MetaLearner:
         """Everything the outer optimiser updates."""
         return list(params.values()) + list((self.inner_lrs or {}).values())
 
-    def _advantages(self, ep: Episodes) -> tuple[torch.Tensor, torch.Tensor]:
-        return advantages(ep, self.gamma, self.baseline, self.normalize, self.gae_lambda)
+    @property
+    def unbiased(self) -> bool:
+        """Whether the meta-gradient is the unbiased one (`dice`, second order)."""
+        return self.estimator == "dice" and not self.first_order
+
+    def _advantages(self, ep: Episodes, scale: float | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return advantages(ep, self.gamma, self.baseline, self.normalize, self.gae_lambda,
+                          leave_one_out=self.unbiased and self.baseline, scale=scale)
+
+    def _outer_scale(self, ad: Adaptation, out: Episodes, shard: Shard | None
+                     ) -> float | None:
+        """The unbiased estimator's outer advantage scale: `adv_scale` as carried over from
+        earlier batches (the first batch starts it from its inner episodes), then updated
+        with this batch's outer advantages for the next one (an EMA over the whole batch)."""
+        if not (self.unbiased and self.normalize):
+            return None
+
+        def batch_std(ep: Episodes) -> float:
+            adv, _ = advantages(ep, self.gamma, self.baseline, False, self.gae_lambda,
+                                leave_one_out=self.baseline)
+            std = advantage_std(adv, ep.mask)
+            return float((std if shard is None else shard.gather(std)).mean()) + 1e-8
+
+        if self.adv_scale is None:
+            self.adv_scale = batch_std(ad.episodes[-1])
+        used = self.adv_scale
+        self.adv_scale = ADV_SCALE_DECAY * used + (1 - ADV_SCALE_DECAY) * batch_std(out)
+        return used
 
     # ---- inner loop -------------------------------------------------------------------
     def inner_loss(self, params: Params, ep: Episodes, adv: torch.Tensor,
@@ -189,11 +216,11 @@ class MetaLearner:
 
     def _outer_objective(self, ad: Adaptation, out: Episodes, tasks: Tasks,
                          shard: Shard | None = None) -> torch.Tensor:
-        adv, scale = self._advantages(out)
+        adv, scale = self._advantages(out, self._outer_scale(ad, out, shard))
         logp = log_prob(self.policy, ad.params, out.obs, out.actions)
         n = out.mask.sum((1, 2)).clamp(min=1)
         obj = (logp * adv).sum((1, 2))
-        if self.estimator == "dice" and not self.first_order:
+        if self.unbiased:
             ret = out.total_reward.mean(1)  # R_tau
             # the baseline sees the whole meta-batch, also when it is split over processes
             base = (task_baseline(ret, tasks) if shard is None

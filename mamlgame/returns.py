@@ -26,15 +26,26 @@ def baseline_features(obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def linear_baseline(obs: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor,
-                    reg: float = 1e-5) -> torch.Tensor:
+                    reg: float = 1e-5, leave_one_out: bool = False) -> torch.Tensor:
     """Fit the linear feature baseline per task (one batched least-squares solve) and return
-    its values [T, E, H]. obs [T, E, H, D], returns and mask [T, E, H]."""
-    T = obs.shape[0]
-    X = baseline_features(obs, mask).reshape(T, -1, 2 * obs.shape[-1] + 4).double()
-    y = (returns * mask).reshape(T, -1, 1).double()
-    XtX = X.transpose(1, 2) @ X
-    eye = torch.eye(X.shape[-1], dtype=X.dtype)
-    w = torch.linalg.solve(XtX + reg * eye, X.transpose(1, 2) @ y)
+    its values [T, E, H]. obs [T, E, H, D], returns and mask [T, E, H].
+
+    `leave_one_out`: each episode's values come from a fit on the task's *other* episodes, so
+    an episode's own return never enters its baseline (the policy gradient stays unbiased)."""
+    T, E = obs.shape[:2]
+    d = 2 * obs.shape[-1] + 4
+    if not leave_one_out:
+        X = baseline_features(obs, mask).reshape(T, -1, d).double()
+        y = (returns * mask).reshape(T, -1, 1).double()
+        XtX = X.transpose(1, 2) @ X
+        eye = torch.eye(X.shape[-1], dtype=X.dtype)
+        w = torch.linalg.solve(XtX + reg * eye, X.transpose(1, 2) @ y)
+        return (X @ w).reshape(returns.shape).to(returns.dtype) * mask
+    X = baseline_features(obs, mask).reshape(T, E, -1, d).double()
+    y = (returns * mask).reshape(T, E, -1, 1).double()
+    A, b = X.transpose(2, 3) @ X, X.transpose(2, 3) @ y  # per episode [T, E, d, d], [T, E, d, 1]
+    eye = torch.eye(d, dtype=X.dtype)
+    w = torch.linalg.solve(A.sum(1, keepdim=True) - A + reg * eye, b.sum(1, keepdim=True) - b)
     return (X @ w).reshape(returns.shape).to(returns.dtype) * mask
 
 
@@ -57,16 +68,28 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: 
 
 
 def advantages(ep: Episodes, gamma: float, baseline: bool = True, normalize: bool = True,
-               lam: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+               lam: float = 1.0, leave_one_out: bool = False,
+               scale: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Advantages [T, E, H] (GAE(lam) on the fitted baseline, i.e. returns minus the baseline
     when lam = 1, optionally normalised per task) and the per-task scale they were divided by
-    [T, 1, 1] (ones when not normalised)."""
+    [T, 1, 1] (ones when not normalised).
+
+    `leave_one_out` fits each episode's baseline on the other episodes (`linear_baseline`);
+    `scale`, when given, replaces the per-task normalisation: the advantages are only divided
+    by this number (fixed before the batch was drawn, it keeps an estimator unbiased)."""
     ret = discounted_returns(ep.rewards, ep.mask, gamma)
     if not baseline:
         adv = ret
     else:
-        values = linear_baseline(ep.obs, ret, ep.mask)
+        values = linear_baseline(ep.obs, ret, ep.mask, leave_one_out=leave_one_out)
         adv = ret - values if lam == 1.0 else gae(ep.rewards, values, ep.mask, gamma, lam)
+    if scale is not None:
+        return adv * ep.mask / scale, torch.full((adv.shape[0], 1, 1), scale, dtype=adv.dtype)
     if normalize:
         return weighted_normalize(adv, ep.mask)
     return adv * ep.mask, torch.ones(adv.shape[0], 1, 1, dtype=adv.dtype)
+
+
+def advantage_std(adv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The standard deviation of each task's advantages over its valid steps [T]."""
+    return weighted_normalize(adv, mask)[1].reshape(-1)
