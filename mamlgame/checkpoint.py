@@ -24,7 +24,7 @@ from mamlgame.policy import MLPPolicy, Params
 
 FORMAT = "mamlgame-checkpoint-1"
 # what every checkpoint holds besides "format" ("inner_lrs" may be None; "family" and
-# "world_size" are informative)
+# "world_size" are informative; "elapsed", the wall time spent, is 0 in older checkpoints)
 REQUIRED = ("params", "optimizer", "iteration", "rng", "config", "policy", "pack_text",
             "pack_path")
 
@@ -85,16 +85,18 @@ def _cpu_copy(params: Params | None) -> Params | None:
 def checkpoint_state(params: Params, inner_lrs: Params | None,
                      optimizer: torch.optim.Optimizer, iteration: int,
                      generator: torch.Generator, config: TrainConfig, policy: MLPPolicy,
-                     pack: LevelPack, world_size: int = 1) -> dict[str, Any]:
+                     pack: LevelPack, world_size: int = 1, elapsed: float = 0.0
+                     ) -> dict[str, Any]:
     """The dict a checkpoint holds after `iteration` meta-iterations: policy params (and
     Meta-SGD's step sizes) as CPU copies, optimiser state, the task generator's state, the
     run's config as given (its sentinels are resolved against the pack it is used with), the
-    policy's constructor arguments and the pack's text."""
+    policy's constructor arguments, the pack's text and the wall time spent so far (seconds,
+    what `--time-limit` counts against)."""
     return {"params": _cpu_copy(params), "inner_lrs": _cpu_copy(inner_lrs),
             "optimizer": optimizer.state_dict(), "iteration": int(iteration),
             "rng": {"tasks": generator.get_state()}, "config": config.to_dict(),
             "policy": policy.config(), "family": pack.family, "pack_text": pack.text,
-            "pack_path": str(pack.path), "world_size": world_size}
+            "pack_path": str(pack.path), "world_size": world_size, "elapsed": float(elapsed)}
 
 
 def save_checkpoint(path: Path, state: dict[str, Any], keep: int = 0) -> None:
@@ -140,6 +142,7 @@ class Checkpoint:
     pack_text: str
     pack_path: str
     world_size: int = 1  # processes that wrote it
+    elapsed: float = 0.0  # wall-clock seconds the run has spent (its time budget's use)
 
     @staticmethod
     def from_state(state: dict[str, Any], source: str | Path = "<checkpoint>") -> Checkpoint:
@@ -157,7 +160,8 @@ class Checkpoint:
             raise CheckpointError(f"{source}: checkpoint has a bad config ({e})") from None
         return Checkpoint(state["params"], state.get("inner_lrs"), state["optimizer"],
                           int(state["iteration"]), state["rng"], config, state["policy"],
-                          state["pack_text"], state["pack_path"], int(state.get("world_size", 1)))
+                          state["pack_text"], state["pack_path"], int(state.get("world_size", 1)),
+                          float(state.get("elapsed", 0.0)))
 
     def pack(self) -> LevelPack:
         """The pack the run trained on, from the text saved inside the checkpoint."""

@@ -67,7 +67,7 @@ class TrainConfig:
                              "unbiased; naive)", choices=ESTIMATORS)
     # with a time limit, iterations is a cap; 0 there: none (what `train --time-limit` uses
     # when no --iterations is given)
-    iterations: int = setting(100, "meta-iterations (with --time-limit: at most this many)",
+    iterations: int = setting(100, "meta-iterations (with a time limit: at most this many)",
                               lo=1)
     time_limit: float = setting(0.0, "wall-clock budget: 90s, 20m, 1.5h or seconds; training "
                                 "stops after the iteration that spends it (0: none)",
@@ -137,31 +137,34 @@ def settings() -> list[Setting]:
 SETTINGS = {s.name: s for s in settings()}
 
 # ---- durations (--time-limit / [train] time_limit) ----------------------------------------
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smh]?)\s*$")
-_UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
-DURATION_FORM = 'a duration like "90s", "20m", "1.5h" or a number of seconds (>= 0)'
+_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
+_PART_RE = re.compile(rf"({_NUMBER})([hms])")
+_UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+DURATION_FORM = 'a duration like "90s", "20m", "1.5h", "1h30m" or a number of seconds (>= 0)'
 
 
 def parse_duration(value: str | float) -> float:
-    """Seconds in `value`: `90s`, `20m`, `1.5h`, or a plain number of seconds (>= 0).
-    Raises `ValueError` naming the expected form."""
+    """Seconds in `value`: `90s`, `20m`, `1.5h`, `1h30m`, or a plain number of seconds
+    (>= 0). Raises `ValueError` naming the expected form."""
+    seconds = math.nan
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = float(value)
-    else:
-        m = _DURATION_RE.match(value) if isinstance(value, str) else None
-        if m is None:
-            raise ValueError(f"expected {DURATION_FORM}, got {value!r}")
-        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    elif isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(_NUMBER, text):
+            seconds = float(text)
+        elif re.fullmatch(rf"(?:{_NUMBER}[hms])+", text):
+            seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _PART_RE.findall(text))
     if not (math.isfinite(seconds) and seconds >= 0):
         raise ValueError(f"expected {DURATION_FORM}, got {value!r}")
     return seconds
 
 
 def format_duration(seconds: float) -> str:
-    """`seconds` as `1h20m`, `20m`, `1m30s`, `45s` or `2.5s` (what `parse_duration` reads
-    back when it is one unit)."""
+    """`seconds` as `1h20m`, `20m`, `1m30s`, `45s` or `2.5s` (what `parse_duration` reads;
+    a minute or more is rounded to the second)."""
     if seconds < 60:
-        return f"{seconds:.3g}s" if seconds < 10 else f"{round(seconds)}s"
+        return f"{seconds:.3g}s"
     total = round(seconds)
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)

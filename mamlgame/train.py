@@ -10,18 +10,25 @@ Faults: SIGINT/SIGTERM finish the current iteration, write a checkpoint and rais
 `Interrupted` (a second signal stops at once); checkpoints hold every RNG state, so a run
 resumed after SIGKILL ends where an uninterrupted one does; a non-finite loss or
 meta-gradient skips the update, MAX_BAD_STEPS in a row stop the run.
+
+Time budget (`time_limit`): the run stops after the first iteration that ends past the budget
+(`iterations` is then a cap; 0: none) and writes its checkpoint; the annealed outer learning
+rate follows the fraction of the budget used. The wall time spent is saved in every
+checkpoint, so a resumed run continues the same budget; processes agree on it through the
+all-reduce (their mean), so they stop together and use the same learning rate.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import signal
 import time
 import warnings
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
@@ -35,7 +42,7 @@ from mamlgame.checkpoint import (
     load_newest_good,
     save_checkpoint,
 )
-from mamlgame.config import TrainConfig
+from mamlgame.config import TrainConfig, format_duration
 from mamlgame.errors import CheckpointError, MamlgameError, TrainingError
 from mamlgame.families import make_family
 from mamlgame.meta import MetaLearner, MetaStep, meta_step
@@ -45,7 +52,9 @@ from mamlgame.shard import Shard
 
 MAX_BAD_STEPS = 3  # consecutive non-finite updates before the run stops
 METRICS = ("return_before", "return_after", "success_before", "success_after")
-RUNTIME_KEYS = ("iterations", "device", "threads")  # settings a resumed run may change
+# settings a resumed run may change; BUDGET_KEYS a resume keeps from the run unless given
+RUNTIME_KEYS = ("iterations", "time_limit", "device", "threads")
+BUDGET_KEYS = ("iterations", "time_limit")
 
 
 class Interrupted(MamlgameError):
@@ -151,8 +160,9 @@ def _pack_change(ck: Checkpoint, spec: str) -> str | None:
 def resume_config(ck: Checkpoint, cfg: TrainConfig, given: Collection[str] | None = None
                   ) -> tuple[TrainConfig, str | None]:
     """The config a resumed run continues with: the saved one, with `RUNTIME_KEYS` taken from
-    `cfg`, and one line naming every other setting in `cfg` that differs from the saved run
-    (ignored), or None. Only the fields in `given` are compared (None: all of them).
+    `cfg` (`BUDGET_KEYS` only when in `given`: a plain resume keeps the run's budget), and one
+    line naming every other setting in `cfg` that differs from the saved run (ignored), or
+    None. Only the fields in `given` are compared (None: all of them).
 
     Raises `MamlgameError` when `cfg` asks for another pack or algorithm than the run's."""
     names = [f.name for f in fields(TrainConfig)]
@@ -168,11 +178,13 @@ def resume_config(ck: Checkpoint, cfg: TrainConfig, given: Collection[str] | Non
               for k in compared if k not in ("pack", "algo", *RUNTIME_KEYS)
               and getattr(new, k) != getattr(saved, k)]
     notes = [n for n in notes if n]
-    config = replace(ck.config, **{k: getattr(cfg, k) for k in RUNTIME_KEYS})
+    config = replace(ck.config, **{k: getattr(cfg, k) for k in RUNTIME_KEYS
+                                   if k not in BUDGET_KEYS or given is None or k in given})
     message = None
     if notes:
         message = ("--resume continues the run with its saved settings (only --iterations, "
-                   f"--device and --threads may change); ignoring {'; '.join(notes)}")
+                   f"--time-limit, --device and --threads may change); ignoring "
+                   f"{'; '.join(notes)}")
     return config, message
 
 
@@ -213,6 +225,19 @@ class _Run:
     optimizer: torch.optim.Adam
     gen: torch.Generator
     start: int
+    spent: float  # wall-clock seconds spent before this session (from the checkpoint)
+
+
+@dataclass
+class _Clock:
+    """This process's view of the run's wall time: what earlier sessions spent plus the time
+    since this session began (its setup included)."""
+
+    before: float = 0.0
+    start: float = field(default_factory=time.perf_counter)
+
+    def spent(self) -> float:
+        return self.before + (time.perf_counter() - self.start)
 
 
 def _setup(config: TrainConfig, ck: Checkpoint | None, device: torch.device) -> _Run:
@@ -237,39 +262,58 @@ def _setup(config: TrainConfig, ck: Checkpoint | None, device: torch.device) -> 
         optimizer.load_state_dict(ck.optimizer)
         gen.set_state(ck.rng["tasks"])
     return _Run(config, cfg, pack, pack.pool("train").to(device), policy, learner, params,
-                meta_params, optimizer, gen, 0 if ck is None else ck.iteration)
+                meta_params, optimizer, gen, 0 if ck is None else ck.iteration,
+                0.0 if ck is None else ck.elapsed)
 
 
-def _save(run: _Run, path: Path, iteration: int, ctx: distributed.Context) -> None:
-    """Process 0 writes the checkpoint after `iteration` meta-iterations."""
+def _save(run: _Run, path: Path, iteration: int, ctx: distributed.Context,
+          spent: float) -> None:
+    """Process 0 writes the checkpoint after `iteration` meta-iterations, `spent` seconds
+    into the run."""
     if ctx.is_main:
         save_checkpoint(path, checkpoint_state(
             run.params, run.learner.inner_lrs, run.optimizer, iteration, run.gen, run.config,
-            run.policy, run.pack, ctx.world), keep=run.cfg.keep_checkpoints)
+            run.policy, run.pack, ctx.world, spent), keep=run.cfg.keep_checkpoints)
 
 
 # ---- one iteration's pieces ----------------------------------------------------------------
-def _anneal(optimizer: torch.optim.Optimizer, cfg: TrainConfig, it: int) -> None:
-    """The outer learning rate of iteration `it` (linear decay to 0 with `anneal_lr`)."""
+def outer_lr_at(cfg: TrainConfig, it: int, spent: float = 0.0) -> float:
+    """The outer learning rate of iteration `it`, begun `spent` seconds into the run: with
+    `anneal_lr` a linear decay to 0 over the iterations, or with a time limit over the
+    budget (over the iterations when they are the tighter bound: the larger fraction used)."""
+    if not cfg.anneal_lr:
+        return cfg.outer_lr
+    if cfg.time_limit <= 0:
+        return cfg.outer_lr * (1.0 - it / cfg.iterations)
+    used = min(spent / cfg.time_limit, 1.0)
+    if cfg.iterations:
+        used = max(used, it / cfg.iterations)
+    return cfg.outer_lr * (1.0 - used)
+
+
+def _anneal(optimizer: torch.optim.Optimizer, cfg: TrainConfig, it: int, spent: float) -> None:
+    """Set the outer learning rate of iteration `it` (see `outer_lr_at`)."""
     if cfg.anneal_lr:
         for group in optimizer.param_groups:
-            group["lr"] = cfg.outer_lr * (1.0 - it / cfg.iterations)
+            group["lr"] = outer_lr_at(cfg, it, spent)
 
 
-def _all_reduce(step: MetaStep, meta_params: list[torch.Tensor], stop: bool,
+def _all_reduce(step: MetaStep, meta_params: list[torch.Tensor], stop: bool, spent: float,
                 ctx: distributed.Context, device: torch.device
-                ) -> tuple[float, dict[str, float], bool]:
+                ) -> tuple[float, dict[str, float], bool, float]:
     """Sum gradients, loss, metrics and stop requests over the processes in one all-reduce
-    (a no-op in one process); returns the batch's loss, metrics and whether any process was
-    asked to stop."""
-    extra = torch.tensor([step.loss.item(), *(step.metrics[k] for k in METRICS), 0.0],
+    (a no-op in one process); returns the batch's loss, metrics, whether any process was
+    asked to stop, and the mean over processes of the wall time `spent` (one value for all)."""
+    extra = torch.tensor([step.loss.item(), *(step.metrics[k] for k in METRICS), 0.0, 0.0],
                          dtype=torch.float64)
-    extra[:-1] *= step.weight
-    extra[-1] = float(stop)
+    extra[:-2] *= step.weight
+    extra[-2] = float(stop)
+    extra[-1] = spent / ctx.world
     if ctx.distributed:
         extra = distributed.all_reduce_step(meta_params, extra.to(device)).cpu()
-    loss, *values, stops = extra.tolist()
-    return loss, {**step.metrics, **dict(zip(METRICS, values, strict=True))}, stops > 0
+    loss, *values, stops, mean_spent = extra.tolist()
+    return (loss, {**step.metrics, **dict(zip(METRICS, values, strict=True))}, stops > 0,
+            mean_spent)
 
 
 def _update(optimizer: torch.optim.Optimizer, finite: bool, bad: int, it: int,
@@ -296,15 +340,20 @@ def _stop_if_diverged(bad: int, it: int, ckpt_path: Path) -> None:
 
 # ---- the loop ------------------------------------------------------------------------------
 def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
-          progress: bool = True, given: Collection[str] | None = None) -> Path:
+          progress: bool = True, given: Collection[str] | None = None,
+          echo: Callable[[str], None] | None = None) -> Path:
     """Meta-train per `cfg`, writing `out_dir/metrics.jsonl` and `out_dir/checkpoint.pt`.
 
     Returns the checkpoint path. `resume` continues from the newest good checkpoint in
     `out_dir` (same config, same RNG state: the result equals an uninterrupted run); it
     refuses another pack or algorithm and warns about other settings that differ from the
     saved run (those in `given`, the fields the caller set on purpose; None: all of them).
-    Process-wide settings (threads, allocator) are the caller's: see `mamlgame.cpu`.
+    With `cfg.time_limit` the run stops after the iteration that spends the budget (see the
+    module docstring); `echo` (process 0 only) receives a line on the budget when resuming
+    and at the end. Process-wide settings (threads, allocator) are the caller's: see
+    `mamlgame.cpu`.
     """
+    clock = _Clock()  # the budget counts this session's setup too
     ctx = distributed.context()
     device = distributed.resolve_device(cfg.device, ctx.local_rank, ctx.local_world)
     check_split(cfg.meta_batch, ctx.world)
@@ -317,30 +366,85 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
             if message and ctx.is_main:
                 warnings.warn(message, stacklevel=2)
             check_split(cfg.meta_batch, ctx.world)
-        return _train(_setup(cfg, ck, device), out, resume, progress, ctx, device)
+            clock.before = ck.elapsed
+        _check_budget(cfg)
+        say = echo if ctx.is_main else None
+        if say is not None and ck is not None and cfg.time_limit > 0:
+            say(f"--resume: iteration {ck.iteration}, {format_duration(ck.elapsed)} of the "
+                f"time limit {format_duration(cfg.time_limit)} spent, "
+                f"{format_duration(max(cfg.time_limit - ck.elapsed, 0.0))} left")
+        return _train(_setup(cfg, ck, device), out, resume, progress, ctx, device, clock, say)
     finally:
         distributed.shutdown()
 
 
+def _check_budget(cfg: TrainConfig) -> None:
+    if cfg.iterations < 1 and cfg.time_limit <= 0:
+        raise MamlgameError(f"iterations = {cfg.iterations}: training needs at least one "
+                            "iteration (0 means no cap only with a time limit)")
+
+
+def _iterations(start: int, cfg: TrainConfig) -> Iterable[int]:
+    """The iteration numbers the loop may run (without a cap: until the time limit)."""
+    return range(start, cfg.iterations) if cfg.iterations else itertools.count(start)
+
+
+def _progress_bar(run: _Run, enabled: bool) -> tqdm:
+    """Iterations done of `iterations`, or with a time limit seconds spent of the budget."""
+    cfg, desc = run.cfg, f"{run.cfg.algo} {run.pack.name}"
+    if cfg.time_limit > 0:
+        return tqdm(total=cfg.time_limit, initial=min(run.spent, cfg.time_limit),
+                    disable=not enabled, desc=desc,
+                    bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s of the time limit "
+                               "[{elapsed}<{remaining}{postfix}]")
+    return tqdm(total=cfg.iterations, initial=run.start, disable=not enabled, desc=desc,
+                unit="it")
+
+
+def _tick(bar: tqdm, cfg: TrainConfig, done: int, spent: float, m: dict[str, float]) -> None:
+    if cfg.time_limit > 0:
+        bar.update(min(spent, cfg.time_limit) - bar.n)
+    else:
+        bar.update(1)
+    extra = {"it": done} if cfg.time_limit > 0 else {}
+    bar.set_postfix(**extra, before=f"{m['return_before']:.2f}",
+                    after=f"{m['return_after']:.2f}")
+
+
+def _budget_note(run: _Run, done: int, spent: float) -> str:
+    """The end-of-run line of a time-limited run: iterations run in the budget."""
+    cfg = run.cfg
+    line = (f"time limit {format_duration(cfg.time_limit)}: {done} iterations in "
+            f"{format_duration(spent)}")
+    if run.start:
+        line += f" ({done - run.start} in this session)"
+    if spent < cfg.time_limit:
+        line += (f"; stopped at --iterations {cfg.iterations} with "
+                 f"{format_duration(cfg.time_limit - spent)} left")
+    return line
+
+
 def _train(run: _Run, out: Path, resume: bool, progress: bool, ctx: distributed.Context,
-           device: torch.device) -> Path:
+           device: torch.device, clock: _Clock, say: Callable[[str], None] | None) -> Path:
     cfg, ckpt_path = run.cfg, out / "checkpoint.pt"
     log = _MetricsLog(out / "metrics.jsonl", run.start, resume) if ctx.is_main else None
-    bar = tqdm(range(run.start, cfg.iterations), initial=run.start, total=cfg.iterations,
-               disable=not (progress and ctx.is_main), desc=f"{cfg.algo} {run.pack.name}",
-               unit="it")
-    bad, done, stop = 0, run.start, _StopFlag()
+    bar = _progress_bar(run, progress and ctx.is_main)
+    # `spent`: the run's wall time as all processes agree on it (after each all-reduce)
+    bad, done, stop, spent = 0, run.start, _StopFlag(), run.spent
     try:  # tensors the rollout and families create go to `device`
         with _catch_signals(stop), distributed.default_device(device):
-            for it in bar:
+            for it in _iterations(run.start, cfg):
+                if 0 < cfg.time_limit <= spent:
+                    break
                 t0 = time.perf_counter()
-                _anneal(run.optimizer, cfg, it)
+                _anneal(run.optimizer, cfg, it, spent)
                 idx = torch.randint(len(run.pool), (cfg.meta_batch,), generator=run.gen,
                                     device=device)
                 tasks = run.pool.select(idx)
                 part = Shard.of(ctx.rank, ctx.world, tasks) if ctx.distributed else None
                 step = meta_step(run.learner, run.params, tasks, run.gen, part)
-                loss, m, stops = _all_reduce(step, run.meta_params, stop.set, ctx, device)
+                loss, m, stops, spent = _all_reduce(step, run.meta_params, stop.set,
+                                                    clock.spent(), ctx, device)
                 grad_norm = torch.nn.utils.clip_grad_norm_(run.meta_params, math.inf).item()
                 finite = math.isfinite(loss) and math.isfinite(grad_norm)
                 bad = _update(run.optimizer, finite, bad, it, ctx)
@@ -348,15 +452,15 @@ def _train(run: _Run, out: Path, resume: bool, progress: bool, ctx: distributed.
                 if log is not None:
                     log.write(it, time.perf_counter() - t0, loss, grad_norm, m, not finite,
                               ctx.world)
-                bar.set_postfix(before=f"{m['return_before']:.2f}",
-                                after=f"{m['return_after']:.2f}")
+                _tick(bar, cfg, done, spent, m)
                 _stop_if_diverged(bad, it, ckpt_path)
                 if stops:
-                    _save(run, ckpt_path, done, ctx)
+                    _save(run, ckpt_path, done, ctx, spent)
                     raise Interrupted(f"interrupted after iteration {done}; checkpoint saved "
                                       f"to {ckpt_path} (continue with --resume)")
-                if done % cfg.checkpoint_every == 0 or done == cfg.iterations:
-                    _save(run, ckpt_path, done, ctx)
+                if (done % cfg.checkpoint_every == 0 or done == cfg.iterations
+                        or 0 < cfg.time_limit <= spent):
+                    _save(run, ckpt_path, done, ctx, spent)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted during iteration {done} (second signal); the last "
                           f"checkpoint in {out} is kept (continue with --resume)") from None
@@ -365,5 +469,7 @@ def _train(run: _Run, out: Path, resume: bool, progress: bool, ctx: distributed.
         if log is not None:
             log.close()
     if not ckpt_path.exists():
-        _save(run, ckpt_path, done, ctx)
+        _save(run, ckpt_path, done, ctx, spent)
+    if say is not None and cfg.time_limit > 0:
+        say(_budget_note(run, done, spent))
     return ckpt_path

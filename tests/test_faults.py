@@ -19,7 +19,7 @@ from mamlgame.config import TrainConfig
 from mamlgame.distributed import resolve_device
 from mamlgame.errors import CheckpointError, MamlgameError, TrainingError
 from mamlgame.families.navigation import Navigation
-from mamlgame.packs import resolve_pack_path
+from mamlgame.packs import load_pack, resolve_pack_path
 from mamlgame.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # constant outer learning rate, so that a shorter first run is a prefix of the longer one
 RUN = dict(pack=str(resolve_pack_path("navigation")), meta_batch=8, episodes=8, horizon=20,
            hidden=(32, 32), iterations=24, checkpoint_every=3, keep_checkpoints=2,
-           anneal_lr=False)
+           anneal_lr=False, **load_pack("navigation").train)  # + the recipe, as the CLI does
 ARGS = ["navigation", "--meta-batch", "8", "--episodes", "8", "--horizon", "20", "--hidden",
         "32,32", "--iterations", "24", "--checkpoint-every", "3", "--keep-checkpoints", "2",
         "--no-anneal-lr", "--quiet"]

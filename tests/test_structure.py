@@ -12,8 +12,10 @@ CORE = ("mamlgame.rollout", "mamlgame.meta", "mamlgame.policy", "mamlgame.return
         "mamlgame.config", "mamlgame.bench", "mamlgame.compare", "mamlgame.distributed")
 # module prefix -> prefixes it must not import (at module level or inside functions)
 FORBIDDEN = {
+    # packs read `mamlgame.config` (a stdlib-only leaf) for the [train] recipe's keys
     "mamlgame.packs": ("mamlgame.families", "mamlgame.render", "mamlgame.viewer",
-                       "mamlgame.cli", "mamlgame.envs", *CORE),
+                       "mamlgame.cli", "mamlgame.envs",
+                       *(m for m in CORE if m != "mamlgame.config")),
     "mamlgame.render": ("mamlgame.families", "mamlgame.packs", "mamlgame.viewer",
                         "mamlgame.cli", "mamlgame.envs", *CORE),
     "mamlgame.families": ("mamlgame.viewer", "mamlgame.cli", "mamlgame.envs", *CORE),

@@ -3,41 +3,43 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from mamlgame import cpu
-from mamlgame.cli.options import algo_list
+from mamlgame.cli.options import algo_list, config_options, pack_recipe, recipe_text
 from mamlgame.compare import compare as run_compare
 from mamlgame.compare import format_comparison
 from mamlgame.config import TrainConfig
 from mamlgame.packs import load_pack
 
 DEFAULTS = TrainConfig()
+OPTIONS = ("iterations", "meta_batch", "episodes", "inner_lr", "outer_lr", "horizon", "seed")
 
 
 @click.command()
 @click.argument("pack", required=False, default=DEFAULTS.pack)
 @click.option("--algos", default="maml,fomaml,reptile,metasgd", show_default=True)
-@click.option("--iterations", type=click.IntRange(1), default=50, show_default=True)
-@click.option("--meta-batch", type=click.IntRange(1), default=DEFAULTS.meta_batch,
-              show_default=True)
-@click.option("--episodes", type=click.IntRange(1), default=DEFAULTS.episodes,
-              show_default=True)
-@click.option("--inner-lr", type=float, default=DEFAULTS.inner_lr, show_default=True)
-@click.option("--outer-lr", type=float, default=DEFAULTS.outer_lr, show_default=True)
-@click.option("--horizon", type=click.IntRange(0), default=0)
-@click.option("--seed", type=int, default=0, show_default=True)
+@config_options(OPTIONS, defaults={"iterations": 50})
 @click.option("--eval-tasks", type=click.IntRange(1), default=40, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default="runs/compare",
               show_default=True)
 @click.option("--quiet", is_flag=True)
-def compare(pack: str, algos: str, out: str, eval_tasks: int, quiet: bool, **options) -> None:
+@click.pass_context
+def compare(ctx: click.Context, pack: str, algos: str, out: str, eval_tasks: int, quiet: bool,
+            **options: Any) -> None:
     """Train each algorithm with the same seed and budget; table + chart of cost and
-    adaptation."""
+    adaptation. The pack's [train] recipe applies (except its algo and time_limit: every
+    algorithm gets the same --iterations); the options given here override it."""
     names = algo_list(algos)
     lp = load_pack(pack)
-    base = TrainConfig(pack=str(lp.path), **options)
+    given = {k for k in options if ctx.get_parameter_source(k) is not ParameterSource.DEFAULT}
+    recipe = pack_recipe(lp.train, given, skip=("algo", "time_limit"))
+    if recipe:
+        click.echo(f"recipe from {Path(lp.path).name}: {recipe_text(recipe)}")
+    base = TrainConfig(pack=str(lp.path), **{**options, **recipe})
     cpu.configure(base.threads)
     result = run_compare(base, names, out, eval_tasks, progress=not quiet)
     click.echo(format_comparison(result))

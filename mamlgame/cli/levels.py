@@ -8,6 +8,7 @@ from typing import Any
 import click
 from PIL import Image
 
+from mamlgame.config import format_duration
 from mamlgame.errors import MamlgameError, PackError
 from mamlgame.families import family_spec
 from mamlgame.packs import Dist, LevelPack, load_pack, shipped_packs
@@ -42,6 +43,8 @@ def _fmt(value: Any) -> str:
                                 zip(value.choices, value.weights, strict=True)) + " }"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
     if isinstance(value, str):
         return f'"{value}"'
     return f"{value:g}" if isinstance(value, float) else str(value)
@@ -50,7 +53,8 @@ def _fmt(value: Any) -> str:
 @levels.command()
 @click.argument("pack_spec", metavar="PACK")
 def show(pack_spec: str) -> None:
-    """Summarise a pack: family, splits, generate settings and hand-designed levels."""
+    """Summarise a pack: family, splits, generate settings, training recipe and
+    hand-designed levels."""
     pack = load_pack(pack_spec)
     out = [f"pack:     {pack.name} ({pack.path})", f"family:   {pack.family}",
            f"about:    {pack.description}", f"horizon:  {pack.horizon}   seed: {pack.seed}"]
@@ -67,6 +71,10 @@ def show(pack_spec: str) -> None:
     if pack.reward:
         out.append("[reward]")
         out += [f"  {k} = {_fmt(v)}" for k, v in pack.reward.items()]
+    if pack.train:
+        out.append("[train]  (the recipe `mamlgame train` uses; the command line overrides it)")
+        out += [f"  {k} = " + (f'"{format_duration(v)}"' if k == "time_limit" else _fmt(v))
+                for k, v in pack.train.items()]
     if pack.levels:
         out.append("levels:")
         describe = family_spec(pack.family).describe_level
@@ -180,6 +188,14 @@ caught = -10.0
 hazard = -5.0
 step = -0.05
 shaping = 0.5                    # shaping * (d_prev - d_now), d = path distance to the goal
+
+# Optional: the recipe `mamlgame train` uses for this pack. Any `mamlgame train` option may
+# appear (with _ for -; not device, threads or checkpointing); the command line overrides it.
+# [train]
+# inner_lr = 0.1                 # inner step size
+# hidden = [100, 100]            # policy hidden layer sizes
+# time_limit = "20m"             # stop after 20 minutes (90s, 1.5h or seconds also work)
+# iterations = 300               # with time_limit: at most this many
 
 # Hand-designed levels. Legend: # wall, . floor, S start, G goal, O opponent, ^ hazard.
 [[level]]

@@ -1,10 +1,17 @@
-"""Option parsing shared by several commands."""
+"""Option parsing shared by several commands, and the click options derived from
+`TrainConfig`'s field descriptions (`mamlgame.config.setting`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
 import click
 
-from mamlgame.meta import ALGOS
+from mamlgame.config import ALGOS, SETTINGS, Setting, format_duration, parse_duration
+from mamlgame.errors import MamlgameError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def algo_list(value: str, param_hint: str = "--algos") -> list[str]:
@@ -15,3 +22,124 @@ def algo_list(value: str, param_hint: str = "--algos") -> list[str]:
         raise click.BadParameter(f"unknown algo(s) {', '.join(unknown) or '(none)'}; "
                                  f"choose from {', '.join(ALGOS)}", param_hint=param_hint)
     return names
+
+
+class Sizes(click.ParamType):
+    """Comma-separated positive layer sizes (`100,100`) as a tuple of ints."""
+
+    name = "sizes"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> tuple[int, ...]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            sizes = tuple(int(h) for h in str(value).split(",") if h.strip())
+        except ValueError:
+            sizes = (0,)
+        if any(h < 1 for h in sizes):
+            self.fail(f"expected sizes like 100,100, got {value!r}", param, ctx)
+        return sizes
+
+
+class Duration(click.ParamType):
+    """A wall-clock duration (`90s`, `20m`, `1.5h` or seconds) as float seconds. A bad value
+    is a one-line `error: --time-limit: ...` (a `MamlgameError`)."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> float:
+        try:
+            return parse_duration(value)
+        except ValueError as e:
+            flag = param.opts[0] if param is not None and param.opts else "duration"
+            raise MamlgameError(f"{flag}: {e}") from None
+
+
+def _number_type(s: Setting) -> click.ParamType:
+    base = int if s.kind == "int" else float
+    if s.lo is None and s.hi is None:
+        return click.INT if base is int else click.FLOAT
+    ranged = click.IntRange if base is int else click.FloatRange
+    return ranged(s.lo, s.hi)
+
+
+def _cli_default(s: Setting, default: Any) -> Any:
+    """A default as command-line text where its type converts it (shown as typed)."""
+    if s.kind == "sizes":
+        return ",".join(map(str, default))
+    if s.kind == "duration":
+        return format_duration(default) if default else "0"
+    return default
+
+
+def click_option(s: Setting, default: Any = None) -> Callable[[F], F]:
+    """The click option of one setting: `--name-with-dashes` (`--x/--no-x` for booleans),
+    its type and bounds, its default (`default`, else the field's) and its doc as help."""
+    default = s.default if default is None else default
+    kw: dict[str, Any] = dict(default=_cli_default(s, default), show_default=True,
+                              help=s.doc[:1].upper() + s.doc[1:] + ".")
+    decls = [s.flag]
+    if s.kind == "bool":
+        decls = [f"{s.flag}/--no-{s.flag[2:]}"]
+    elif s.choices:
+        kw["type"] = click.Choice(s.choices)
+    elif s.kind == "sizes":
+        kw["type"] = Sizes()
+    elif s.kind == "duration":
+        kw["type"] = Duration()
+    elif s.kind in ("int", "float"):
+        kw["type"] = _number_type(s)
+    else:
+        kw["type"] = click.STRING
+    return click.option(*decls, s.name, **kw)
+
+
+def config_options(names: Iterable[str] | None = None,
+                   defaults: dict[str, Any] | None = None) -> Callable[[F], F]:
+    """A decorator adding the click options of `TrainConfig` settings: `names` (in that
+    order; default: every setting marked as an option, in field order), with `defaults`
+    replacing some of the fields' defaults."""
+    chosen = [SETTINGS[n] for n in names] if names is not None else \
+        [s for s in SETTINGS.values() if s.option]
+    defaults = defaults or {}
+
+    def decorate(f: F) -> F:
+        for s in reversed(chosen):  # click lists options in decoration order, bottom up
+            f = click_option(s, defaults.get(s.name))(f)
+        return f
+
+    return decorate
+
+
+def option_text(value: Any) -> str:
+    """An option's value written back as command-line text (`16,16` for sizes)."""
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def recipe_text(values: dict[str, Any]) -> str:
+    """Recipe values for a one-line note: `inner_lr 0.6, hidden 64,64, time_limit 20m`."""
+    def one(k: str, v: Any) -> str:
+        if SETTINGS[k].kind == "duration":
+            return format_duration(v)
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return option_text(v)
+    return ", ".join(f"{k} {one(k, v)}" for k, v in values.items())
+
+
+BUDGET = frozenset({"iterations", "time_limit"})  # one budget: given together or not at all
+
+
+def pack_recipe(recipe: dict[str, Any], given: Iterable[str],
+                skip: Iterable[str] = ()) -> dict[str, Any]:
+    """The values of a pack's `[train]` recipe a command uses: those whose option was not
+    `given` on the command line, less `skip`. A given --iterations or --time-limit replaces
+    both of the recipe's (the run's length is one budget)."""
+    drop = set(given) | set(skip)
+    if set(given) & BUDGET:
+        drop |= BUDGET
+    return {k: v for k, v in recipe.items() if k not in drop}

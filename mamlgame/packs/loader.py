@@ -6,6 +6,8 @@ Errors are `PackError("file:line: key.path: expected ..., got ...")`.
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from typing import Any
 
 import torch
 
+from mamlgame.config import DURATION_FORM, SETTINGS, Setting, parse_duration
 from mamlgame.errors import PackError
 from mamlgame.packs.schema import SCHEMAS, FamilySchema, Field, FieldError
 from mamlgame.packs.tasks import Tasks
@@ -34,6 +37,20 @@ SPLIT_FIELDS = {
     "test": Field("int", 100, "procedurally generated test tasks", lo=0, hi=1_000_000),
 }
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+MAX_LAYER = 100_000  # largest hidden layer a [train] recipe may ask for
+
+
+def _recipe_field(s: Setting) -> Field:
+    """The pack `Field` of a `TrainConfig` setting with a plain kind (its bounds, choices)."""
+    lo = -math.inf if s.lo is None else s.lo
+    hi = math.inf if s.hi is None else s.hi
+    return Field(s.kind, s.default, s.doc, lo=lo, hi=hi, choices=s.choices)
+
+
+# [train]: the recipe `mamlgame train` uses; every TrainConfig setting marked as a recipe key
+TRAIN_KEYS = {name: s for name, s in SETTINGS.items() if s.recipe}
+TRAIN_FIELDS = {name: _recipe_field(s) for name, s in TRAIN_KEYS.items()
+                if s.kind in ("int", "float", "bool", "str")}
 
 
 def _line_index(text: str) -> dict[tuple[str, int, str], int]:
@@ -120,6 +137,7 @@ class LevelPack:
     generate_test: dict[str, Any]
     reward: dict[str, Any]
     levels: tuple[dict[str, Any], ...] = field(default=())
+    train: dict[str, Any] = field(default_factory=dict)  # [train]: TrainConfig field -> value
 
     @property
     def schema(self) -> FamilySchema:
@@ -220,7 +238,7 @@ def parse_pack(text: str, path: str = "<pack>") -> LevelPack:
         description=head["description"], horizon=head["horizon"] or schema.horizon,
         seed=head["seed"], n_train=split["train"], n_test=split["test"],
         test_levels=tuple(test_levels), generate=generate, generate_test=gen_test,
-        reward=reward, levels=tuple(levels),
+        reward=reward, levels=tuple(levels), train=_train(raw.get("train", {}), rep),
     )
 
 
@@ -237,7 +255,7 @@ def _toml(text: str, path: str) -> dict[str, Any]:
 
 def _head(raw: dict[str, Any], rep: _Reporter, path: str) -> dict[str, Any]:
     """The sections present and the validated `[pack]` table (name and a known family)."""
-    allowed = {"pack", "split", "generate", "reward", "level"}
+    allowed = {"pack", "split", "generate", "reward", "level", "train"}
     for key in raw:
         if key not in allowed:
             raise rep.error(key, "", f"unknown section (known: {', '.join(sorted(allowed))})")
@@ -296,3 +314,43 @@ def _levels(raw: dict[str, Any], rep: _Reporter, schema: FamilySchema,
             key, _, msg = str(e).partition(": ")
             raise rep.error("level", key, msg, arr=i) from None
     return levels
+
+
+def _train(raw: Any, rep: _Reporter) -> dict[str, Any]:
+    """The validated `[train]` recipe: only the keys given, as `TrainConfig` values."""
+    if not isinstance(raw, dict):
+        raise rep.error("train", "", "expected a table")
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in TRAIN_KEYS:
+            known = ", ".join(sorted(TRAIN_KEYS))
+            raise rep.error("train", key, f"unknown key (known keys: {known})")
+        try:
+            out[key] = _train_value(TRAIN_KEYS[key], value)
+        except FieldError as e:
+            raise rep.error("train", key, str(e)) from None
+    return out
+
+
+def _train_value(s: Setting, value: Any) -> Any:
+    """One recipe value, checked like the `train` option of the same name."""
+    if s.kind == "sizes":
+        if not (isinstance(value, list) and all(
+                isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= MAX_LAYER
+                for h in value)):
+            raise FieldError(f"expected a list of layer sizes (integers in [1, {MAX_LAYER}]), "
+                             f"got {_toml_text(value)}")
+        return tuple(value)
+    if s.kind == "duration":
+        try:
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise ValueError
+            return parse_duration(value)
+        except ValueError:
+            raise FieldError(f"expected {DURATION_FORM}, got {_toml_text(value)}") from None
+    parsed = TRAIN_FIELDS[s.name].parse(value)
+    return float(parsed) if s.kind == "float" else parsed
+
+
+def _toml_text(value: Any) -> str:
+    return json.dumps(value, default=str)
