@@ -151,13 +151,61 @@ def test_scripted_opponents_act_unless_given(packs):
 
 
 def test_render_rgb_array_draws_the_level(packs):
-    env = GameEnv(packs["chasers"], level="corridor", split="test", render_mode="rgb_array",
-                  tile=10)
+    pack = packs["chasers"]
+    env = GameEnv(pack, level="corridor", split="test", render_mode="rgb_array", tile=10)
     env.reset(seed=0)
     img = env.render()
-    assert img.dtype == np.uint8 and img.shape == (50, 90, 3)
+    # padded to the pack's largest map, whatever the level's size (corridor is 5 x 9)
+    dims = torch.cat([pack.pool(s)["dims"] for s in ("train", "test")]).amax(0)
+    assert img.dtype == np.uint8 and img.shape == (int(dims[0]) * 10, int(dims[1]) * 10, 3)
     assert tuple(img[tile_center(1, 1, 10)]) == PLAYER
+    assert tuple(img[-1, -1]) == (24, 26, 33)  # the padding is the background
     assert GameEnv(packs["chasers"]).render() is None
+
+
+def test_every_level_renders_at_one_frame_size(packs):
+    env = GameEnv(packs["mixed"], render_mode="rgb_array", tile=6)
+    sizes = set()
+    for seed in range(12):
+        env.reset(seed=seed)
+        sizes.add(env.render().shape)
+    assert len(sizes) == 1  # video recorders and frame stacks need one size
+
+
+def test_human_render_mode_opens_a_window(packs):
+    env = GameEnv(packs["arena"], render_mode="human")
+    env.reset(seed=0)
+    assert env.render() is None and env.renderer.window is not None
+    env.close()
+    assert env.renderer.window is None
+    # PettingZoo's render test (AEC API) over the parallel env, both render modes
+    from pettingzoo.test import render_test
+
+    render_test(lambda render_mode=None: parallel_to_aec(
+        GameParallelEnv(packs["arena"], render_mode=render_mode)))
+
+
+def test_async_vector_env_does_not_hang_after_torch_started_threads(tmp_path):
+    """Forked workers used to deadlock in OpenMP; run in a fresh process with a time limit."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "vec.py"
+    script.write_text(
+        "import torch\n"
+        "torch.set_num_threads(2)\n"
+        "x = torch.randn(1500, 1500); (x @ x).sum()  # the parent's thread pool is running\n"
+        "import gymnasium as gym, mamlgame.envs\n"
+        "envs = gym.make_vec('mamlgame/Game-v0', num_envs=2, vectorization_mode='async',\n"
+        "                    pack='arena')\n"
+        "envs.reset(seed=0)\n"
+        "for _ in range(5):\n"
+        "    envs.step(envs.action_space.sample())\n"
+        "envs.close()\n"
+        "print('stepped')\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "stepped" in done.stdout, done.stderr[-2000:]
 
 
 def test_level_arguments_are_checked(packs):

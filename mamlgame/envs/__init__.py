@@ -9,10 +9,18 @@ rule has exactly one implementation. Importing this package registers `mamlgame/
 
 from __future__ import annotations
 
+import os
+
 import gymnasium
+import torch
 
 from mamlgame.envs.gym_env import GameEnv
 from mamlgame.envs.parallel_env import GameParallelEnv
+
+# A forked worker (gymnasium's AsyncVectorEnv, multiprocessing) inherits torch's OpenMP pool
+# in a state that deadlocks at its first parallel op; one thread there is also the fast
+# choice for a batch of one.
+os.register_at_fork(after_in_child=lambda: torch.set_num_threads(1))
 
 ENV_ID = "mamlgame/Game-v0"
 if ENV_ID not in gymnasium.registry:

@@ -9,6 +9,9 @@ from mamlgame.errors import PackError
 from mamlgame.families import make_family
 from mamlgame.families.game import Game, draw_game
 from mamlgame.packs import LevelPack, Tasks, load_pack
+from mamlgame.render.raster import BACKGROUND
+
+RENDER_MODES = ["human", "rgb_array"]
 
 
 def open_game(pack: str | LevelPack, split: str, horizon: int | None) -> tuple[LevelPack, Game]:
@@ -43,12 +46,46 @@ def player_obs(game: Game, tasks: Tasks, state: dict[str, torch.Tensor]) -> np.n
     return game.observe(tasks, state)[0, 0].numpy().astype(np.float32)
 
 
-def render_frame(render_mode: str | None, tasks: Tasks | None,
-                 state: dict[str, torch.Tensor] | None, tile: int) -> np.ndarray | None:
-    """The `rgb_array` frame both adapters return (None without a state or render mode)."""
-    if render_mode != "rgb_array" or state is None:
+class Renderer:
+    """Frames of one env: `rgb_array` returns the level drawn at `tile` pixels per tile, padded
+    to the largest map of the pack (both splits), so every level gives a frame of the same
+    size (video recorders and frame stacks need that); `human` shows it in a pygame window."""
+
+    def __init__(self, pack: LevelPack, render_mode: str | None, tile: int):
+        if render_mode not in RENDER_MODES + [None]:
+            raise ValueError(f"render_mode must be None or one of {RENDER_MODES}, got "
+                             f"{render_mode!r}")
+        self.mode, self.tile, self.window = render_mode, tile, None
+        dims = torch.cat([pack.pool(s)["dims"] for s in ("train", "test")]).amax(0)
+        self.shape = (int(dims[0]) * tile, int(dims[1]) * tile, 3)
+
+    def frame(self, tasks: Tasks, state: dict[str, torch.Tensor]) -> np.ndarray:
+        """The padded frame of task 0, episode 0 (the padding is the background colour)."""
+        img = draw_game(tasks, state, tile=self.tile)
+        out = np.empty(self.shape, np.uint8)
+        out[:] = BACKGROUND
+        out[:img.shape[0], :img.shape[1]] = img
+        return out
+
+    def render(self, tasks: Tasks | None, state: dict[str, torch.Tensor] | None
+               ) -> np.ndarray | None:
+        """The `rgb_array` frame, or None (human mode draws into its window)."""
+        if self.mode is None or state is None:
+            return None
+        img = self.frame(tasks, state)
+        if self.mode == "rgb_array":
+            return img
+        if self.window is None:
+            from mamlgame.viewer.window import FrameWindow  # pygame only when a window opens
+
+            self.window = FrameWindow(img.shape[1], img.shape[0], "mamlgame")
+        self.window.show(img)
         return None
-    return draw_game(tasks, state, tile=tile)
+
+    def close(self) -> None:
+        if self.window is not None:
+            self.window.close()
+            self.window = None
 
 
 def start_level(pack: LevelPack, game: Game, split: str, fixed: int | None,

@@ -9,7 +9,14 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from mamlgame.envs.common import level_index, open_game, player_obs, render_frame, start_level
+from mamlgame.envs.common import (
+    RENDER_MODES,
+    Renderer,
+    level_index,
+    open_game,
+    player_obs,
+    start_level,
+)
 from mamlgame.families.game.engine import OBS_BOUND, OUTCOMES
 from mamlgame.families.game.rules import N_ACTIONS
 from mamlgame.packs import LevelPack
@@ -20,7 +27,8 @@ class GameEnv(gym.Env):
 
     Arguments: `pack` (shipped name, path or `LevelPack`; default "mixed"), `level` (name or
     index in the split; None draws a level at every reset), `split` ("train" or "test"),
-    `render_mode` (None or "rgb_array"), `horizon` (default: the pack's).
+    `render_mode` (None, "rgb_array": a frame of the same size for every level of the
+    pack, or "human": a pygame window), `horizon` (default: the pack's).
 
     Action Space: Discrete(6): 0 stay, 1 left, 2 right, 3 up / jump, 4 down / jump-left,
     5 stay / jump-right (topdown / platformer).
@@ -30,15 +38,17 @@ class GameEnv(gym.Env):
     Info: `level` (its id), `outcome` (running | goal | caught | hazard), `success`.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 8}
+    metadata = {"render_modes": RENDER_MODES, "render_fps": 8}
 
     def __init__(self, pack: str | LevelPack = "mixed", level: int | str | None = None,
                  split: str = "train", render_mode: str | None = None,
                  horizon: int | None = None, tile: int = 24):
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        if render_mode not in (None, *RENDER_MODES):
+            raise ValueError(f"render_mode must be None or one of {RENDER_MODES}, got "
+                             f"{render_mode!r}")
         self.pack, self.game = open_game(pack, split, horizon)
         self.split, self.render_mode, self.tile = split, render_mode, tile
+        self.renderer = Renderer(self.pack, render_mode, tile)
         self.fixed_level = level_index(self.pack, split, level)
         self.observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (self.game.obs_dim,),
                                             np.float32)
@@ -65,7 +75,10 @@ class GameEnv(gym.Env):
         return self._obs(), float(reward[0, 0]), terminated, truncated, self._info()
 
     def render(self) -> np.ndarray | None:
-        return render_frame(self.render_mode, self.tasks, self.game_state, self.tile)
+        return self.renderer.render(self.tasks, self.game_state)
+
+    def close(self) -> None:
+        self.renderer.close()
 
     def _obs(self) -> np.ndarray:
         return player_obs(self.game, self.tasks, self.game_state)

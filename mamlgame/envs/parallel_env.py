@@ -9,7 +9,14 @@ import torch
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from mamlgame.envs.common import level_index, open_game, player_obs, render_frame, start_level
+from mamlgame.envs.common import (
+    RENDER_MODES,
+    Renderer,
+    level_index,
+    open_game,
+    player_obs,
+    start_level,
+)
 from mamlgame.families.game.engine import OBS_BOUND, OUTCOMES
 from mamlgame.families.game.rules import MOVES, N_ACTIONS
 from mamlgame.packs import LevelPack
@@ -32,16 +39,18 @@ class GameParallelEnv(ParallelEnv):
     opponents a level of the split has; `agents` those of the current level.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "name": "mamlgame_game_v0",
+    metadata = {"render_modes": RENDER_MODES, "name": "mamlgame_game_v0",
                 "is_parallelizable": True, "render_fps": 8}
 
     def __init__(self, pack: str | LevelPack = "mixed", level: int | str | None = None,
                  split: str = "train", render_mode: str | None = None,
                  horizon: int | None = None, tile: int = 24):
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        if render_mode not in (None, *RENDER_MODES):
+            raise ValueError(f"render_mode must be None or one of {RENDER_MODES}, got "
+                             f"{render_mode!r}")
         self.pack, self.game = open_game(pack, split, horizon)
         self.split, self.render_mode, self.tile = split, render_mode, tile
+        self.renderer = Renderer(self.pack, render_mode, tile)
         self.fixed_level = level_index(self.pack, split, level)
         mask = self.pack.pool(split)["opp_mask"]
         if self.fixed_level is not None:
@@ -104,7 +113,7 @@ class GameParallelEnv(ParallelEnv):
         return obs, rewards, terms, truncs, infos
 
     def render(self) -> np.ndarray | None:
-        return render_frame(self.render_mode, self.tasks, self.game_state, self.tile)
+        return self.renderer.render(self.tasks, self.game_state)
 
     def state(self) -> np.ndarray:
         """PettingZoo's global state (for centralised critics): the player's observation, then
@@ -119,7 +128,7 @@ class GameParallelEnv(ParallelEnv):
         return out
 
     def close(self) -> None:
-        pass
+        self.renderer.close()
 
     def _observations(self) -> dict[str, np.ndarray]:
         out = {PLAYER: player_obs(self.game, self.tasks, self.game_state)}
