@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,16 @@ def evaluate(agent: Agent, pack: LevelPack | None = None, split: str = "test",
              episodes: int | None = None, seed: int = 0,
              baselines: dict[str, Agent] | None = None) -> dict[str, Any]:
     """The eval report (DESIGN.md "Output files"): returns per number of inner steps on the
-    first `n_tasks` tasks of `split`, plus optional baseline rows (same tasks and seed)."""
+    first `n_tasks` tasks of `split` (each task once: a larger `n_tasks` takes the whole
+    split, with a warning), plus optional baseline rows (same tasks and seed)."""
     pack = pack or agent.pack
     steps = sorted(set(steps or [0, 1, 2, 3]))
     episodes = episodes or agent.config.episodes
+    size = len(pack.pool(split))
+    if n_tasks is not None and n_tasks > size:
+        warnings.warn(f"--tasks {n_tasks}: the {split} split of {pack.name} has {size} tasks; "
+                      f"evaluating each of them once", stacklevel=2)
+        n_tasks = size
     tasks = pack.tasks(split, n_tasks)
     report: dict[str, Any] = {
         "pack": pack.name, "split": split, "tasks": len(tasks), "algo": agent.config.algo,

@@ -65,6 +65,21 @@ def test_eval_writes_json_and_plot(trained, tmp_path):
     assert "1 step" in result.output
 
 
+def test_eval_takes_each_task_once(trained, tmp_path):
+    """More --tasks than the split holds: every task once, and a one-line warning."""
+    from mamlgame.packs import load_pack
+
+    size = len(load_pack("navigation").pool("test"))
+    js = tmp_path / "e.json"
+    result = CliRunner().invoke(
+        cli, ["eval", str(trained / "checkpoint.pt"), "--tasks", str(size + 7), "--steps", "0",
+              "--episodes", "2", "--json", str(js)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(js.read_text())
+    assert report["tasks"] == size and len(set(report["task_ids"])) == size
+    assert f"has {size} tasks" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_compare_writes_table_and_chart(tmp_path):
     result = run("compare", "bandit", "--algos", "maml,fomaml", "--iterations", "2",
                  "--meta-batch", "3", "--episodes", "3", "--eval-tasks", "3",
