@@ -259,6 +259,7 @@ def _setup(config: TrainConfig, ck: Checkpoint | None, device: torch.device) -> 
             with torch.no_grad():
                 for k, v in learner.inner_lrs.items():
                     v.copy_(ck.inner_lrs[k])
+        learner.adv_scale = ck.adv_scale
         optimizer.load_state_dict(ck.optimizer)
         gen.set_state(ck.rng["tasks"])
     return _Run(config, cfg, pack, pack.pool("train").to(device), policy, learner, params,
@@ -273,7 +274,8 @@ def _save(run: _Run, path: Path, iteration: int, ctx: distributed.Context,
     if ctx.is_main:
         save_checkpoint(path, checkpoint_state(
             run.params, run.learner.inner_lrs, run.optimizer, iteration, run.gen, run.config,
-            run.policy, run.pack, ctx.world, spent), keep=run.cfg.keep_checkpoints)
+            run.policy, run.pack, ctx.world, spent, run.learner.adv_scale),
+            keep=run.cfg.keep_checkpoints)
 
 
 # ---- one iteration's pieces ----------------------------------------------------------------

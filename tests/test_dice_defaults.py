@@ -103,3 +103,21 @@ def test_lvc_and_naive_are_biased_with_the_defaults():
         c = max(float(mean @ exact / (exact @ exact)), 0.0)  # the best positive scaling
         z = z_scores(samples, c * exact, c * exact_se)
         assert z.abs().max() > 6.0, f"{estimator}: c {c}, z-scores {z.tolist()}"
+
+
+def test_dice_resumes_with_its_carried_scale(tmp_path):
+    """The carried scale is saved in checkpoints: a resumed run equals an uninterrupted one."""
+    from mamlgame.checkpoint import load_checkpoint
+    from mamlgame.config import TrainConfig
+    from mamlgame.train import train
+
+    cfg = TrainConfig(pack="navigation", estimator="dice", iterations=4, meta_batch=3,
+                      episodes=3, horizon=10, hidden=(8,), anneal_lr=False, seed=2)
+    whole = train(cfg, tmp_path / "whole", progress=False)
+    train(TrainConfig(**{**cfg.to_dict(), "hidden": (8,), "iterations": 2}), tmp_path / "cut",
+          progress=False)
+    resumed = train(cfg, tmp_path / "cut", resume=True, progress=False)
+    a, b = load_checkpoint(whole), load_checkpoint(resumed)
+    assert a["adv_scale"] is not None and a["adv_scale"] == b["adv_scale"]
+    for k in a["params"]:
+        assert torch.equal(a["params"][k], b["params"][k]), k
