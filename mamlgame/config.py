@@ -60,6 +60,10 @@ class Setting:
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """Every setting of a meta-training run. Each field's `setting(...)` is its one
+    description: the doc line `--help` shows, its bounds, and whether it is a command-line
+    option and a pack `[train]` key."""
+
     pack: str = setting("mixed", "level pack: a path or a shipped pack name", kind="str",
                         option=False, recipe=False)
     algo: str = setting("maml", "meta-learning algorithm", choices=ALGOS)
