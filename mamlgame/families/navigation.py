@@ -91,8 +91,7 @@ SPEC = FamilySpec(
               "goal_y": Field("dist", [-0.5, 0.5], "goal y", lo=-10, hi=10)}, {}),
     dynamics=Navigation,
     draw=_draw,
-    trail_point=lambda tasks, state, action: scalar.first_state(state)["p"].astype(
-        np.float64).reshape(2),
+    trail_point=scalar.position_trail,
     caption=_caption,
     speed=30.0,
 )

@@ -61,3 +61,8 @@ def first_task(tasks: Tasks) -> dict[str, float]:
 def first_state(state: State) -> dict[str, np.ndarray]:
     """Episode 0 of task 0 of a batched state, as arrays."""
     return {k: v[0, 0].detach().cpu().numpy() for k, v in state.items()}
+
+
+def position_trail(tasks: Tasks, state: State, action: torch.Tensor | None) -> np.ndarray:
+    """The trail point of a 2D arena family: episode 0's position `p`."""
+    return first_state(state)["p"].astype(np.float64).reshape(2)

@@ -143,8 +143,7 @@ SPEC = FamilySpec(
         {"control": scalar.CONTROL}),
     dynamics=Terrain,
     draw=_draw,
-    trail_point=lambda tasks, state, action: scalar.first_state(state)["p"].astype(
-        np.float64).reshape(2),
+    trail_point=scalar.position_trail,
     caption=_caption,
     speed=20.0,
 )
