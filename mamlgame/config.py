@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mamlgame.packs import LevelPack
 
-ALGOS = ("maml", "fomaml", "reptile", "metasgd", "pretrain")
+ALGOS = ("maml", "fomaml", "reptile", "metasgd", "cavia", "pretrain")
+CAVIA_CONTEXT = 8  # context inputs `cavia` gives the policy unless `context` says otherwise
 # Reptile with one inner step is joint training (its update is the plain multi-task gradient)
 DEFAULT_INNER_STEPS = {"reptile": 3}
 ESTIMATORS = ("dice", "lvc", "naive")
@@ -92,6 +93,8 @@ class TrainConfig:
                                       kind="sizes")
     activation: str = setting("relu", "hidden activation (relu is much faster on CPU)",
                               choices=("relu", "tanh"))
+    context: int = setting(0, "context inputs of the policy, the only parameters --algo cavia "
+                           f"adapts (0: none; {CAVIA_CONTEXT} with cavia)", lo=0, hi=4096)
     init_std: float = setting(1.0, "initial standard deviation of the Gaussian policy",
                               lo=1e-3)
     baseline: bool = setting(True, "linear feature baseline for advantages", option=False)
@@ -107,10 +110,12 @@ class TrainConfig:
 
     def resolved(self, pack: LevelPack) -> TrainConfig:
         """This config with its sentinels replaced by what they stand for: `inner_steps=0` by
-        the algorithm's default, `horizon=0` by the pack's horizon. Training resolves once and
-        saves the result; resolving a resolved config changes nothing."""
+        the algorithm's default, `horizon=0` by the pack's horizon, `context=0` by cavia's
+        context size. Training resolves once and saves the result; resolving a resolved
+        config changes nothing."""
+        context = self.context or (CAVIA_CONTEXT if self.algo == "cavia" else 0)
         return replace(self, inner_steps=default_inner_steps(self.algo, self.inner_steps),
-                       horizon=self.horizon or pack.horizon)
+                       horizon=self.horizon or pack.horizon, context=context)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -1,5 +1,6 @@
-"""Meta-learners as pure functions of (params, tasks): MAML, FOMAML, Reptile, Meta-SGD and the
-multi-task `pretrain` baseline.
+"""Meta-learners as pure functions of (params, tasks): MAML, FOMAML, Reptile, Meta-SGD, CAVIA
+(the inner step adapts only the policy's context inputs) and the multi-task `pretrain`
+baseline.
 
 The MAML-RL objective is F(theta) = E_{D ~ pi_theta}[ J(theta'(theta, D)) ], with inner episodes
 D drawn from pi_theta, theta' = theta - alpha * g(theta, D), g the gradient of the inner
@@ -176,20 +177,34 @@ class MetaLearner:
         steps = self.inner_steps if steps is None else steps
         if not any(v.requires_grad for v in params.values()):
             params = {k: v.detach().requires_grad_() for k, v in params.items()}
-        p = params if is_batched(self.policy, params) else expand_params(params, len(tasks))
+        p, adapted = self._per_task(params, len(tasks))
         episodes, score = [], torch.zeros(len(tasks))
         for k in range(steps):
             ep = first_episodes if (k == 0 and first_episodes is not None) else rollout(
                 self.family, tasks, self.policy, p, self.episodes, generator, shard=shard)
             adv, _ = self._advantages(ep)
             loss, logp = self.inner_loss(p, ep, adv, create_graph)
-            grads = torch.autograd.grad(loss.sum(), list(p.values()), create_graph=create_graph)
+            grads = torch.autograd.grad(loss.sum(), [p[n] for n in adapted],
+                                        create_graph=create_graph)
             lrs = self.inner_lrs or {}
-            p = {name: v - lrs.get(name, self.inner_lr) * g
-                 for (name, v), g in zip(p.items(), grads, strict=True)}
+            p = {**p, **{name: p[name] - lrs.get(name, self.inner_lr) * g
+                         for name, g in zip(adapted, grads, strict=True)}}
             score = score + (logp * ep.mask).sum((1, 2))
             episodes.append(ep)
         return Adaptation(p, episodes, score)
+
+    def _per_task(self, params: Params, n: int) -> tuple[Params, list[str]]:
+        """The params the inner loop starts from, per task where it adapts them, and the names
+        it adapts: every parameter, or (cavia) only the context, the rest staying shared."""
+        if self.algo == "cavia":
+            if "context" not in params:
+                raise ValueError("cavia adapts the policy's context: make the policy with "
+                                 "context > 0")
+            c = params["context"]
+            return {**params, "context": c if c.dim() == 2 else c.expand(n, *c.shape)}, [
+                "context"]
+        p = params if is_batched(self.policy, params) else expand_params(params, n)
+        return p, list(p)
 
     # ---- outer objective --------------------------------------------------------------
     def meta_loss(self, params: Params, tasks: Tasks, generator: torch.Generator | None = None,

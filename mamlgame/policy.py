@@ -50,18 +50,27 @@ class _NarrowLinear(torch.autograd.Function):
 
 class MLPPolicy(nn.Module):
     """An MLP from observations to Gaussian means (with a state-independent log-std) or to
-    categorical logits (`discrete=True`)."""
+    categorical logits (`discrete=True`).
+
+    `context` > 0 adds a context vector (param "context", zeros at init) as extra inputs of
+    the first layer: CAVIA's task context, the only thing `--algo cavia` adapts. It enters as
+    a per-task bias of the first layer, b + W_c c, so a context per task [T, C] works with
+    shared weights."""
 
     def __init__(self, obs_dim: int, action_dim: int, hidden: tuple[int, ...] = (100, 100),
-                 activation: str = "relu", discrete: bool = False, init_std: float = 1.0):
+                 activation: str = "relu", discrete: bool = False, init_std: float = 1.0,
+                 context: int = 0):
         super().__init__()
-        sizes = (obs_dim, *hidden, action_dim)
+        sizes = (obs_dim + context, *hidden, action_dim)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
         self.activation = activation
         self.discrete = discrete
         self.obs_dim, self.action_dim, self.hidden = obs_dim, action_dim, tuple(hidden)
+        self.context_dim = context
         if not discrete:
             self.log_std = nn.Parameter(torch.full((action_dim,), math.log(init_std)))
+        if context:
+            self.context = nn.Parameter(torch.zeros(context))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Means or logits [..., action_dim] (also under `functional_call`)."""
@@ -78,7 +87,9 @@ class MLPPolicy(nn.Module):
         last = len(self.layers) - 1
         for i in range(last + 1):
             w, b = params[f"layers.{i}.weight"], params[f"layers.{i}.bias"]
-            if not batched:
+            if i == 0 and self.context_dim:
+                x = self._first_layer(params, x, batched)
+            elif not batched:
                 x = F.linear(x, w, b)
             elif x.shape[1] < _LOSS_ROWS:
                 x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
@@ -90,10 +101,25 @@ class MLPPolicy(nn.Module):
                 x = act(x)
         return x.reshape(*shape[:-1], x.shape[-1])
 
+    def _first_layer(self, params: Params, x: torch.Tensor, batched: bool) -> torch.Tensor:
+        """W_x x + (b + W_c c): the context as a bias; c is [C] or per task [T, C] (with
+        shared or per-task weights)."""
+        w, b, c = params["layers.0.weight"], params["layers.0.bias"], params["context"]
+        d = self.obs_dim
+        w_x, w_c = w[..., :d], w[..., d:]
+        if batched:  # w [T, h, d + C], c [T, C], x [T, N, d]
+            bias = b + torch.bmm(w_c, c.unsqueeze(-1)).squeeze(-1)
+            return torch.baddbmm(bias.unsqueeze(1), x, w_x.transpose(1, 2))
+        bias = b + c @ w_c.T  # [h] or [T, h]
+        if bias.dim() == 2:  # per-task context with shared weights: x [T, ..., d]
+            bias = bias.reshape(bias.shape[0], *([1] * (x.dim() - 2)), bias.shape[1])
+        return F.linear(x, w_x) + bias
+
     def config(self) -> dict:
         """Constructor arguments, for checkpoints."""
         return {"obs_dim": self.obs_dim, "action_dim": self.action_dim, "hidden": list(self.hidden),
-                "activation": self.activation, "discrete": self.discrete}
+                "activation": self.activation, "discrete": self.discrete,
+                "context": self.context_dim}
 
 
 @contextmanager
@@ -106,15 +132,15 @@ def seeded_init(seed: int) -> Iterator[None]:
 
 
 def make_policy(family: TaskFamily, hidden: tuple[int, ...] = (100, 100), activation: str = "relu",
-                init_std: float = 1.0, seed: int | None = None) -> MLPPolicy:
-    """The policy for a task family: Gaussian for continuous actions, categorical for discrete.
-    With `seed`, its initial weights come from that seed (`seeded_init`); without, from the
-    global RNG."""
+                init_std: float = 1.0, seed: int | None = None, context: int = 0) -> MLPPolicy:
+    """The policy for a task family: Gaussian for continuous actions, categorical for discrete
+    (with `context` context inputs, see `MLPPolicy`). With `seed`, its initial weights come
+    from that seed (`seeded_init`); without, from the global RNG."""
     if seed is not None:
         with seeded_init(seed):
-            return make_policy(family, hidden, activation, init_std)
+            return make_policy(family, hidden, activation, init_std, context=context)
     return MLPPolicy(family.obs_dim, family.action_dim, tuple(hidden), activation,
-                     family.discrete, init_std)
+                     family.discrete, init_std, context)
 
 
 def params_of(policy: nn.Module) -> Params:

@@ -247,7 +247,7 @@ def _setup(config: TrainConfig, ck: Checkpoint | None, device: torch.device) -> 
     cfg = config.resolved(pack)
     family = make_family(pack, cfg.horizon)
     policy = make_policy(family, cfg.hidden, cfg.activation, cfg.init_std,
-                         seed=cfg.seed).to(device)
+                         seed=cfg.seed, context=cfg.context).to(device)
     learner = MetaLearner.from_config(policy, family, cfg)
     params = params_of(policy)
     meta_params = learner.meta_parameters(params)

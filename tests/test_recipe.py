@@ -109,7 +109,7 @@ def test_recipe_values_are_parsed_as_config_values():
     ("gamma = 1.5", "train.gamma: expected a number in [0, 1], got 1.5"),
     ("inner_lr = \"big\"", 'train.inner_lr: expected a number, got "big"'),
     ("algo = \"sgd\"", 'train.algo: expected one of "maml", "fomaml", "reptile", "metasgd", '
-                       '"pretrain", got "sgd"'),
+                       '"cavia", "pretrain", got "sgd"'),
     ("anneal_lr = 1", "train.anneal_lr: expected true or false, got 1"),
     ("hidden = [64, 0]", "train.hidden: expected a list of layer sizes (integers in "
                          "[1, 100000]), got [64, 0]"),
