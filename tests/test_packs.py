@@ -62,3 +62,21 @@ def test_errors_name_file_line_key_and_expectation(text, message):
 def test_missing_pack_is_a_pack_error():
     with pytest.raises(PackError, match="no such level pack"):
         load_pack("does-not-exist")
+
+
+def test_valid_split_is_held_out_from_the_training_distribution():
+    parse = parse_pack
+    text = ('[pack]\nname = "v"\nfamily = "game"\n[split]\ntrain = 30\nvalid = 12\ntest = 5\n'
+            '[generate]\nsize = [7, 9]\nopponents = 0\n[generate.test]\nsize = [12, 13]\n'
+            'opponents = 2\n')
+    pack = parse(text, "v.toml")
+    assert pack.splits == ("train", "valid", "test")
+    valid, train = pack.pool("valid"), pack.pool("train")
+    assert valid.ids == tuple(f"valid-{i}" for i in range(12))
+    assert not set(valid["digest"].tolist()) & set(train["digest"].tolist())
+    # drawn from [generate], not [generate.test]: small maps, no opponents
+    assert int(valid["dims"].max()) <= 9 and not bool(valid["opp_mask"].any())
+    assert int(pack.pool("test")["dims"].max()) >= 12
+    assert parse(text.replace("valid = 12\n", ""), "v.toml").splits == ("train", "test")
+    with pytest.raises(PackError, match="unknown split 'dev'"):
+        pack.pool("dev")

@@ -23,7 +23,8 @@ def _int_list(value: str, name: str) -> list[int]:
 @click.command("eval")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.option("--pack", default=None, help="Evaluate on another pack of the same family.")
-@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
+@click.option("--split", type=click.Choice(["test", "valid", "train"]), default="test",
+              show_default=True, help="valid: held-out levels from the training distribution.")
 @click.option("--tasks", "n_tasks", type=click.IntRange(1), default=40, show_default=True)
 @click.option("--steps", default="0,1,2,3", show_default=True, help="Inner steps to report.")
 @click.option("--episodes", type=click.IntRange(1), default=None,

@@ -58,7 +58,9 @@ def show(pack_spec: str) -> None:
     pack = load_pack(pack_spec)
     out = [f"pack:     {pack.name} ({pack.path})", f"family:   {pack.family}",
            f"about:    {pack.description}", f"horizon:  {pack.horizon}   seed: {pack.seed}"]
-    for split, n in (("train", pack.n_train), ("test", pack.n_test)):
+    counts = {"train": pack.n_train, "valid": pack.n_valid, "test": pack.n_test}
+    for split in pack.splits:
+        n = counts[split]
         hand = [lv["name"] for lv in pack.split_levels(split)]
         extra = f" + {len(hand)} hand-designed ({', '.join(hand)})" if hand else ""
         out.append(f"{split + ':':<9} {n} generated{extra}")
@@ -86,17 +88,18 @@ def show(pack_spec: str) -> None:
 @levels.command()
 @click.argument("packs", nargs=-1, required=True)
 def validate(packs: tuple[str, ...]) -> None:
-    """Check packs: every key, value and level; generate both splits."""
+    """Check packs: every key, value and level; generate every split."""
     failed = 0
     for spec in packs:
         try:
             pack = load_pack(spec)
-            n_train, n_test = len(pack.pool("train")), len(pack.pool("test"))
+            sizes = {split: len(pack.pool(split)) for split in pack.splits}
         except PackError as e:
             click.echo(f"error: {e}", err=True)
             failed += 1
             continue
-        click.echo(f"ok: {pack.path} ({pack.family}, {n_train} train / {n_test} test tasks)")
+        counts = " / ".join(f"{n} {split}" for split, n in sizes.items())
+        click.echo(f"ok: {pack.path} ({pack.family}, {counts} tasks)")
     if failed:
         raise click.exceptions.Exit(1)
 
@@ -104,7 +107,7 @@ def validate(packs: tuple[str, ...]) -> None:
 def find_level(pack: LevelPack, level: str | None, split: str | None) -> tuple[str, int]:
     """(split, index into that split's pool) of a level given by name or index."""
     if level is not None and not level.lstrip("-").isdigit():
-        splits = [split] if split else ["train", "test"]
+        splits = [split] if split else list(pack.splits)
         for s in splits:
             ids = pack.pool(s).ids
             if level in ids:
@@ -125,7 +128,7 @@ def find_level(pack: LevelPack, level: str | None, split: str | None) -> tuple[s
 @levels.command()
 @click.argument("pack_spec", metavar="PACK")
 @click.option("--level", "level", default=None, help="Level name or index (default 0).")
-@click.option("--split", type=click.Choice(["train", "test"]), default=None,
+@click.option("--split", type=click.Choice(["train", "valid", "test"]), default=None,
               help="Split to take the level from (default: where the name is, else train).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
               help="PNG file to write.")
@@ -158,6 +161,7 @@ seed = 1                         # makes every generated level reproducible
 
 [split]
 train = 200                      # procedurally generated training levels
+valid = 0                        # held-out levels of the training distribution (--split valid)
 test = 20                        # generated test levels (never equal to a training level)
 test_levels = ["my-first-level"] # hand-designed levels held out for evaluation
 

@@ -10,7 +10,7 @@ from mamlgame.errors import MamlgameError
 @click.command()
 @click.argument("pack", required=False, default=None)
 @click.option("--level", default=None, help="Level name or index (default 0).")
-@click.option("--split", type=click.Choice(["train", "test"]), default=None,
+@click.option("--split", type=click.Choice(["train", "valid", "test"]), default=None,
               help="Split to take the level from (default: where the name is, else train).")
 @click.option("--agent", "checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Checkpoint to watch: before | after adaptation, side by side.")

@@ -56,7 +56,7 @@ class Renderer:
             raise ValueError(f"render_mode must be None or one of {RENDER_MODES}, got "
                              f"{render_mode!r}")
         self.mode, self.tile, self.window = render_mode, tile, None
-        dims = torch.cat([pack.pool(s)["dims"] for s in ("train", "test")]).amax(0)
+        dims = torch.cat([pack.pool(s)["dims"] for s in pack.splits]).amax(0)
         self.shape = (int(dims[0]) * tile, int(dims[1]) * tile, 3)
 
     def frame(self, tasks: Tasks, state: dict[str, torch.Tensor]) -> np.ndarray:

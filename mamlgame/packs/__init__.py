@@ -3,6 +3,7 @@ the `Tasks` data. The families' own keys come from their `FamilySpec` (`mamlgame
 
 from mamlgame.packs.loader import (
     LEVELS_DIR,
+    SPLITS,
     LevelPack,
     load_pack,
     parse_pack,
@@ -13,6 +14,6 @@ from mamlgame.packs.schema import Dist, FamilySchema, Field, FieldError
 from mamlgame.packs.tasks import Tasks
 
 __all__ = [
-    "Dist", "FamilySchema", "Field", "FieldError", "LEVELS_DIR", "LevelPack", "Tasks",
+    "Dist", "FamilySchema", "Field", "FieldError", "LEVELS_DIR", "SPLITS", "LevelPack", "Tasks",
     "load_pack", "parse_pack", "resolve_pack_path", "shipped_packs",
 ]

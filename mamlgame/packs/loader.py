@@ -34,8 +34,12 @@ PACK_FIELDS = {
 }
 SPLIT_FIELDS = {
     "train": Field("int", 1000, "procedurally generated training tasks", lo=0, hi=1_000_000),
-    "test": Field("int", 100, "procedurally generated test tasks", lo=0, hi=1_000_000),
+    "valid": Field("int", 0, "held-out tasks from the training distribution ([generate]: "
+                   "in-distribution evaluation, never a train task)", lo=0, hi=1_000_000),
+    "test": Field("int", 100, "procedurally generated test tasks ([generate] with "
+                  "[generate.test] applied)", lo=0, hi=1_000_000),
 }
+SPLITS = ("train", "valid", "test")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 MAX_LAYER = 100_000  # largest hidden layer a [train] recipe may ask for
 
@@ -132,6 +136,7 @@ class LevelPack:
     seed: int
     n_train: int
     n_test: int
+    n_valid: int
     test_levels: tuple[str, ...]
     generate: dict[str, Any]
     generate_test: dict[str, Any]
@@ -143,8 +148,16 @@ class LevelPack:
     def schema(self) -> FamilySchema:
         return SCHEMAS[self.family]
 
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """The splits this pack has: train, test, and valid when `[split] valid` > 0."""
+        return ("train", "valid", "test") if self.n_valid else ("train", "test")
+
     def split_levels(self, split: str) -> list[dict[str, Any]]:
-        """Hand-designed levels of a split: `test_levels` for test, the others for train."""
+        """Hand-designed levels of a split: `test_levels` for test, the others for train,
+        none for valid (it is generated only)."""
+        if split == "valid":
+            return []
         held = set(self.test_levels)
         return [lv for lv in self.levels if (lv["name"] in held) == (split == "test")]
 
@@ -158,12 +171,13 @@ class LevelPack:
 
     def pool(self, split: str) -> Tasks:
         """All tasks of a split (hand-designed first), generated once and cached."""
-        if split not in ("train", "test"):
-            raise PackError(f"{self.path}: unknown split '{split}' (expected train or test)")
+        if split not in SPLITS:
+            raise PackError(f"{self.path}: unknown split '{split}' (expected "
+                            f"{', '.join(SPLITS)})")
         if split not in self._pools:
             gen = self.generate_test if split == "test" else self.generate
-            n = self.n_test if split == "test" else self.n_train
-            exclude = self.pool("train") if split == "test" else None
+            n = {"train": self.n_train, "valid": self.n_valid, "test": self.n_test}[split]
+            exclude = None if split == "train" else self.pool("train")
             try:
                 tasks = self.schema.build(self, gen, self.split_levels(split), n, split,
                                           self._seed(split), exclude)
@@ -237,6 +251,7 @@ def parse_pack(text: str, path: str = "<pack>") -> LevelPack:
         path=path, text=text, name=head["name"], family=head["family"],
         description=head["description"], horizon=head["horizon"] or schema.horizon,
         seed=head["seed"], n_train=split["train"], n_test=split["test"],
+        n_valid=split["valid"],
         test_levels=tuple(test_levels), generate=generate, generate_test=gen_test,
         reward=reward, levels=tuple(levels), train=_train(raw.get("train", {}), rep),
     )

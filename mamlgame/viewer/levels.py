@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 from mamlgame.errors import PackError
-from mamlgame.packs import LevelPack, Tasks
-
-SPLITS = ("train", "test")
+from mamlgame.packs import SPLITS, LevelPack, Tasks
 
 
 class LevelList:
@@ -15,7 +13,8 @@ class LevelList:
 
     def __init__(self, pack: LevelPack, split: str | None = None):
         if split is not None and split not in SPLITS:
-            raise PackError(f"{pack.path}: unknown split '{split}' (expected train or test)")
+            raise PackError(f"{pack.path}: unknown split '{split}' (expected "
+                            f"{', '.join(SPLITS)})")
         self.pack, self.fixed = pack, split is not None
         self.split = split or "train"
 
@@ -45,6 +44,8 @@ class LevelList:
             order = [self.split]
         elif text in self.pack.test_levels or text.startswith("test-"):
             order = ["test", "train"]
+        elif text.startswith("valid-") and "valid" in self.pack.splits:
+            order = ["valid"]
         else:
             order = ["train", "test"]
         for split in order:
