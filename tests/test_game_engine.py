@@ -267,6 +267,19 @@ def test_observation_hides_the_goal_unless_asked():
     assert not torch.equal(obs, g_game.observe(b2, state))
 
 
+def test_onehot_position_codes_the_row_and_column():
+    game, tasks = one_level("#######\n#S...G#\n#.....#\n#######", generate='position = "onehot"')
+    plain, _ = one_level("#######\n#S...G#\n#.....#\n#######")
+    assert game.obs_dim == plain.obs_dim + 2 * 24
+    states, _, _ = run(game, tasks, [4, 2, 2])  # down, then right twice: map (2, 3)
+    obs = game.observe(tasks, states[-1])[0, 0]
+    rows, cols = obs[8:32], obs[32:56]
+    assert rows.sum() == cols.sum() == 1 and int(rows.argmax()) == 2 and int(cols.argmax()) == 3
+    # the rest is the plain observation
+    rest = plain.observe(tasks, states[-1])[0, 0]
+    assert torch.equal(torch.cat([obs[:8], obs[56:]]), rest)
+
+
 @pytest.fixture(scope="module")
 def mixed():
     pack = load_pack("mixed")

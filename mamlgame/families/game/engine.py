@@ -20,7 +20,10 @@ Observation (float, `obs_dim`): position (2), speed and its accumulator (2), pla
 on-ground flag, rise / jump height, time / horizon (4); the tile patch of radius `view`
 around the player (walls, hazards, and the goal with `observe_goal`); the nearest
 `observe_opponents` opponents' relative (row, col) / 10 and a mask; with `observe_goal` the
-goal's relative (row, col) / 10. The goal is not observed by default.
+goal's relative (row, col) / 10. The goal is not observed by default. With `position =
+"onehot"`, one-hot codes of the map row and column follow the first 8 features (`ONEHOT` each;
+larger maps share the last code): a first-layer weight per row and per column, which one
+inner gradient step can move.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ CHASE, PATROL, RANDOM, GUARD = (BEHAVIOURS.index(b) for b in BEHAVIOURS)
 OUTCOMES = ("running", "goal", "caught", "hazard")
 SCALE = 10.0
 OBS_BOUND = 8.0  # every observation entry lies in [-OBS_BOUND, OBS_BOUND]
+ONEHOT = 24  # row / column codes of `position = "onehot"` (the largest generated map)
 _M31 = 0x7FFFFFFF
 
 
@@ -68,8 +72,9 @@ class Game(FamilyBase):
         self.n_opponents = int(gen["observe_opponents"])
         self.observe_goal = bool(gen["observe_goal"])
         self.channels = 3 if self.observe_goal else 2
-        self.obs_dim = (8 + self.channels * (2 * self.view + 1) ** 2 + 3 * self.n_opponents
-                        + 2 * self.observe_goal)
+        self.onehot = gen["position"] == "onehot"
+        self.obs_dim = (8 + 2 * ONEHOT * self.onehot + self.channels * (2 * self.view + 1) ** 2
+                        + 3 * self.n_opponents + 2 * self.observe_goal)
 
     # ---- reset ------------------------------------------------------------------------------
     def reset(self, tasks: Tasks, n_episodes: int, generator: torch.Generator | None) -> State:
@@ -216,6 +221,10 @@ class Game(FamilyBase):
             (state["t"] / self.horizon).clamp(max=1.0),
         ]
         out = [torch.stack([f.float() for f in feats], -1)]
+        if self.onehot:
+            for x in (r, c):
+                out.append(torch.nn.functional.one_hot((x - 1).clamp(0, ONEHOT - 1),
+                                                       ONEHOT).float())
 
         inside, idx = self._patch(r, c, hh, ww)
         out.append(torch.where(inside, at(tasks["wall"], idx), True).float())

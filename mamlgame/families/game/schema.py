@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 HORIZON = 60
 LAYOUT_NAMES = tuple(n for names in LAYOUTS.values() for n in names)
 # keys that fix the observation size: the test split cannot override them
-OBS_KEYS = ("observe_goal", "view", "observe_opponents")
+OBS_KEYS = ("observe_goal", "view", "observe_opponents", "position")
 MAX_SPEED = 2.0
 # chase/guard levels store all-pairs path distances: ((size + 2) ** 2) ** 2 bytes per level
 MAX_GENERATED_SIZE = 24
@@ -58,6 +58,9 @@ GENERATE = {
     "hazards": Field("intdist", 0, "extra hazard tiles", lo=0, hi=200),
     "observe_goal": Field("bool", False, "add the goal to the observation"),
     "view": Field("int", 2, "radius of the observed tile patch", lo=0, hi=5),
+    "position": Field("str", "scaled", "how the player's position is observed: scaled (row and "
+                      "column / map size) or onehot (also one-hot row and column codes)",
+                      choices=("scaled", "onehot")),
     "observe_opponents": Field("int", 2, "nearest opponents in the observation",
                                lo=0, hi=MAX_OPPONENTS),
 }
