@@ -23,7 +23,7 @@ around the player (walls, hazards, and the goal with `observe_goal`); the neares
 goal's relative (row, col) / 10. The goal is not observed by default. With `position =
 "onehot"`, one-hot codes of the map row and column follow the first 8 features (`ONEHOT` each;
 larger maps share the last code): a first-layer weight per row and per column, which one
-inner gradient step can move.
+inner gradient step can move; `position = "tile"` codes the tile itself (`ONEHOT`² codes).
 """
 
 from __future__ import annotations
@@ -72,8 +72,9 @@ class Game(FamilyBase):
         self.n_opponents = int(gen["observe_opponents"])
         self.observe_goal = bool(gen["observe_goal"])
         self.channels = 3 if self.observe_goal else 2
-        self.onehot = gen["position"] == "onehot"
-        self.obs_dim = (8 + 2 * ONEHOT * self.onehot + self.channels * (2 * self.view + 1) ** 2
+        self.position = gen["position"]
+        codes = {"scaled": 0, "onehot": 2 * ONEHOT, "tile": ONEHOT * ONEHOT}[self.position]
+        self.obs_dim = (8 + codes + self.channels * (2 * self.view + 1) ** 2
                         + 3 * self.n_opponents + 2 * self.observe_goal)
 
     # ---- reset ------------------------------------------------------------------------------
@@ -221,10 +222,11 @@ class Game(FamilyBase):
             (state["t"] / self.horizon).clamp(max=1.0),
         ]
         out = [torch.stack([f.float() for f in feats], -1)]
-        if self.onehot:
-            for x in (r, c):
-                out.append(torch.nn.functional.one_hot((x - 1).clamp(0, ONEHOT - 1),
-                                                       ONEHOT).float())
+        if self.position != "scaled":
+            mr, mc = (r - 1).clamp(0, ONEHOT - 1), (c - 1).clamp(0, ONEHOT - 1)
+            codes = [mr * ONEHOT + mc] if self.position == "tile" else [mr, mc]
+            n = ONEHOT * ONEHOT if self.position == "tile" else ONEHOT
+            out += [torch.nn.functional.one_hot(x, n).float() for x in codes]
 
         inside, idx = self._patch(r, c, hh, ww)
         out.append(torch.where(inside, at(tasks["wall"], idx), True).float())
