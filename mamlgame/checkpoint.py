@@ -36,6 +36,7 @@ def atomic_write_bytes(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        _chmod_like_open(fd, path)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -45,6 +46,31 @@ def atomic_write_bytes(path: Path, write) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    """The process's umask (from /proc on Linux: reading it there changes nothing)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _chmod_like_open(fd: int, path: Path) -> None:
+    """Give `mkstemp`'s file (mode 0600) the mode `open(path, "w")` would: the existing
+    file's mode, else 0666 less the umask (0644 with the usual umask 022)."""
+    if not hasattr(os, "fchmod"):  # pragma: no cover - Windows
+        return
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except OSError:
+        mode = 0o666 & ~_umask()
+    os.fchmod(fd, mode)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -130,6 +156,43 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return state
 
 
+def _check_tensors(value: Any, key: str, source: str | Path) -> None:
+    """`value` is a dict of finite float32 tensors (policy params, Meta-SGD step sizes)."""
+    if not isinstance(value, dict) or not value or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items()):
+        raise CheckpointError(f"{source}: checkpoint has a bad {key!r} (expected a dict of "
+                              "named tensors)")
+    for name, t in value.items():
+        if t.dtype != torch.float32:
+            raise CheckpointError(f"{source}: checkpoint {key}[{name!r}] is {t.dtype}, "
+                                  "expected torch.float32")
+        if not torch.isfinite(t).all():
+            raise CheckpointError(f"{source}: checkpoint {key}[{name!r}] holds non-finite "
+                                  "values (nan or inf): the run diverged or the file was "
+                                  "altered")
+
+
+def _check_entries(state: dict[str, Any], source: str | Path) -> None:
+    """Types, dtypes and finiteness of a checkpoint's entries, before anything uses them."""
+    kinds = {"iteration": int, "pack_text": str, "pack_path": str, "config": dict,
+             "policy": dict, "optimizer": dict}
+    for key, kind in kinds.items():
+        value = state[key]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise CheckpointError(f"{source}: checkpoint has a bad {key!r} (expected "
+                                  f"{kind.__name__}, got {type(value).__name__})")
+    if state["iteration"] < 0:
+        raise CheckpointError(f"{source}: checkpoint has a bad 'iteration' "
+                              f"({state['iteration']})")
+    rng = state["rng"]["tasks"]
+    if not (isinstance(rng, torch.Tensor) and rng.dtype == torch.uint8):
+        raise CheckpointError(f"{source}: checkpoint has a bad 'rng.tasks' (expected a "
+                              "generator state)")
+    _check_tensors(state["params"], "params", source)
+    if state.get("inner_lrs") is not None:
+        _check_tensors(state["inner_lrs"], "inner_lrs", source)
+
+
 @dataclass
 class Checkpoint:
     """A checkpoint read back: what `checkpoint_state` wrote, typed."""
@@ -155,11 +218,12 @@ class Checkpoint:
         if missing:
             raise CheckpointError(f"{source}: checkpoint is incomplete (missing "
                                   f"{', '.join(map(repr, missing))})")
-        if "tasks" not in state["rng"]:
+        if not isinstance(state["rng"], dict) or "tasks" not in state["rng"]:
             raise CheckpointError(f"{source}: checkpoint is incomplete (missing 'rng.tasks')")
+        _check_entries(state, source)
         try:
             config = TrainConfig.from_dict(state["config"])
-        except (TypeError, AttributeError) as e:
+        except (TypeError, AttributeError, ValueError) as e:
             raise CheckpointError(f"{source}: checkpoint has a bad config ({e})") from None
         return Checkpoint(state["params"], state.get("inner_lrs"), state["optimizer"],
                           int(state["iteration"]), state["rng"], config, state["policy"],

@@ -8,21 +8,35 @@ from typing import Any
 
 from mamlgame.checkpoint import atomic_write_bytes, load_agent
 from mamlgame.config import TrainConfig
+from mamlgame.errors import MamlgameError
 from mamlgame.evaluate import evaluate, write_json
-from mamlgame.train import train
+from mamlgame.train import LOCK_NAME, train
+
+
+def check_compare_dir(out: Path, algos: list[str], overwrite: bool = False) -> None:
+    """Refuse an `out` holding an earlier comparison's runs of `algos` unless `overwrite`."""
+    held = [a for a in algos if (out / a).is_dir()
+            and any(p.name != LOCK_NAME for p in (out / a).iterdir())]
+    if held and not overwrite:
+        raise MamlgameError(f"--out {out}: holds runs of an earlier comparison "
+                            f"({', '.join(f'{a}/' for a in held)}); replace them with "
+                            "--overwrite, or choose another --out")
 
 
 def compare(base: TrainConfig, algos: list[str], out_dir: str | Path, eval_tasks: int = 40,
-            eval_steps: list[int] | None = None, progress: bool = True) -> dict[str, Any]:
+            eval_steps: list[int] | None = None, progress: bool = True,
+            overwrite: bool = False) -> dict[str, Any]:
     """Train each algo with `base`'s settings, evaluate on the test split, write
-    `compare.json`, `compare.md` and `compare.png` into `out_dir`."""
+    `compare.json`, `compare.md` and `compare.png` into `out_dir` (one run folder per algo;
+    an earlier comparison's are refused unless `overwrite`)."""
     out = Path(out_dir)
+    check_compare_dir(out, algos, overwrite)
     steps = eval_steps or [0, 1]
     rows = []
     for algo in algos:
         cfg = TrainConfig.from_dict({**base.to_dict(), "algo": algo})
         t0 = time.perf_counter()
-        ckpt = train(cfg, out / algo, progress=progress)
+        ckpt = train(cfg, out / algo, progress=progress, overwrite=overwrite)
         seconds = time.perf_counter() - t0
         report = evaluate(load_agent(ckpt), n_tasks=eval_tasks, steps=steps, seed=base.seed)
         rows.append({"algo": algo, "train_seconds": round(seconds, 2),

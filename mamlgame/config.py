@@ -21,6 +21,9 @@ CAVIA_CONTEXT = 8  # context inputs `cavia` gives the policy unless `context` sa
 # Reptile with one inner step is joint training (its update is the plain multi-task gradient)
 DEFAULT_INNER_STEPS = {"reptile": 3}
 ESTIMATORS = ("dice", "lvc", "naive")
+SEED_MAX = 2**63 - 1  # seeds are 0..SEED_MAX (torch generators take 64 bits)
+MAX_HORIZON = 100_000  # steps per episode (a pack's [pack] horizon has the same bound)
+MAX_INNER_STEPS = 1000  # inner steps (the papers use 1 to 5)
 
 
 def default_inner_steps(algo: str, inner_steps: int = 0) -> int:
@@ -29,15 +32,17 @@ def default_inner_steps(algo: str, inner_steps: int = 0) -> int:
 
 
 def setting(default: Any, doc: str, *, lo: float | None = None, hi: float | None = None,
-            choices: tuple[str, ...] = (), kind: str = "", option: bool = True,
-            recipe: bool = True) -> Any:
+            lo_open: bool = False, choices: tuple[str, ...] = (), kind: str = "",
+            option: bool = True, recipe: bool = True) -> Any:
     """A `TrainConfig` field with its description: `doc` (the `--help` line), `lo`/`hi`
-    bounds (numbers) or `choices` (strings), `kind` when the default's type does not say it
-    ("sizes", "duration"); `option`: a `train` command-line option; `recipe`: allowed in a
-    pack's `[train]` section."""
+    bounds (numbers; `lo_open`: values must exceed `lo`; floats are always finite) or
+    `choices` (strings), `kind` when the default's type does not say it ("sizes",
+    "duration"); `option`: a `train` command-line option; `recipe`: allowed in a pack's
+    `[train]` section."""
     kind = kind or type(default).__name__
-    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "choices": choices,
-                                            "kind": kind, "option": option, "recipe": recipe})
+    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "lo_open": lo_open,
+                                            "choices": choices, "kind": kind, "option": option,
+                                            "recipe": recipe})
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class Setting:
     choices: tuple[str, ...]
     option: bool  # a `mamlgame train` option (--name-with-dashes)
     recipe: bool  # a key of a pack's [train] section
+    lo_open: bool = False  # values must be > lo (not >=)
 
     @property
     def flag(self) -> str:
@@ -81,9 +87,11 @@ class TrainConfig:
     episodes: int = setting(20, "episodes per task for each inner step and for the outer loss",
                             lo=1)
     inner_steps: int = setting(0, "inner policy-gradient steps K; 0: 3 for reptile, else 1",
-                               lo=0)
-    inner_lr: float = setting(0.1, "inner step size alpha (Meta-SGD: its initial value)")
-    outer_lr: float = setting(0.003, "Adam learning rate of the meta-update")
+                               lo=0, hi=MAX_INNER_STEPS)
+    inner_lr: float = setting(0.1, "inner step size alpha (Meta-SGD: its initial value)",
+                              lo=0)
+    outer_lr: float = setting(0.003, "Adam learning rate of the meta-update", lo=0,
+                              lo_open=True)
     anneal_lr: bool = setting(True, "decay the outer learning rate linearly to 0 over the "
                               "iterations (over the time limit when it comes first)")
     gamma: float = setting(0.99, "discount of the policy-gradient returns", lo=0, hi=1)
@@ -99,8 +107,9 @@ class TrainConfig:
                               lo=1e-3)
     baseline: bool = setting(True, "linear feature baseline for advantages", option=False)
     normalize: bool = setting(True, "normalise advantages per task", option=False)
-    horizon: int = setting(0, "steps per episode; 0: the pack's horizon", lo=0)
-    seed: int = setting(0, "seeds policy init, task sampling and rollouts")
+    horizon: int = setting(0, "steps per episode; 0: the pack's horizon", lo=0,
+                           hi=MAX_HORIZON)
+    seed: int = setting(0, "seeds policy init, task sampling and rollouts", lo=0, hi=SEED_MAX)
     threads: int = setting(1, "torch CPU threads", lo=1, recipe=False)
     device: str = setting("cpu", "where training runs (auto: cuda when available)",
                           choices=("auto", "cpu", "cuda"), recipe=False)
@@ -139,7 +148,7 @@ def settings() -> list[Setting]:
         m = f.metadata
         default = f.default if f.default is not MISSING else None
         out.append(Setting(f.name, default, m["doc"], m["kind"], m["lo"], m["hi"],
-                           m["choices"], m["option"], m["recipe"]))
+                           m["choices"], m["option"], m["recipe"], m["lo_open"]))
     return out
 
 

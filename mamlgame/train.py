@@ -7,7 +7,8 @@ all-reduce sums gradients and metrics, and all take the same optimiser step; pro
 writes metrics and checkpoints. Same seed -> the same parameters as one process.
 
 Faults: SIGINT/SIGTERM finish the current iteration, write a checkpoint and raise
-`Interrupted` (a second signal stops at once); checkpoints hold every RNG state, so a run
+`Interrupted` (a second signal, or an iteration still running STOP_GRACE_SECONDS after the
+first, stops at once with the last checkpoint kept); checkpoints hold every RNG state, so a run
 resumed after SIGKILL ends where an uninterrupted one does; a non-finite loss or
 meta-gradient skips the update, MAX_BAD_STEPS in a row stop the run.
 
@@ -23,7 +24,9 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import signal
+import sys
 import time
 import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -40,6 +43,7 @@ from mamlgame.checkpoint import (
     atomic_write_bytes,
     checkpoint_state,
     load_newest_good,
+    numbered_checkpoints,
     save_checkpoint,
 )
 from mamlgame.config import TrainConfig, format_duration
@@ -50,7 +54,13 @@ from mamlgame.packs import LevelPack, Tasks, load_pack
 from mamlgame.policy import MLPPolicy, Params, make_policy, params_of
 from mamlgame.shard import Shard
 
+try:  # POSIX: an advisory lock that the OS drops when the process dies (SIGKILL included)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no run-directory lock
+    fcntl = None  # type: ignore[assignment]
+
 MAX_BAD_STEPS = 3  # consecutive non-finite updates before the run stops
+STOP_GRACE_SECONDS = 30.0  # after a stop signal, how long the current iteration may still run
 METRICS = ("return_before", "return_after", "success_before", "success_after")
 # settings a resumed run may change; BUDGET_KEYS a resume keeps from the run unless given
 RUNTIME_KEYS = ("iterations", "time_limit", "device", "threads")
@@ -62,7 +72,9 @@ class Interrupted(MamlgameError):
 
 
 class _StopFlag:
-    """Set by the first SIGINT/SIGTERM; a second one raises KeyboardInterrupt at once."""
+    """Set by the first SIGINT/SIGTERM, which also arms a SIGALRM timer: a second signal,
+    or the timer (the iteration still running after STOP_GRACE_SECONDS), raises
+    KeyboardInterrupt at once."""
 
     def __init__(self) -> None:
         self.set = False
@@ -71,17 +83,27 @@ class _StopFlag:
         if self.set:
             raise KeyboardInterrupt
         self.set = True
+        if hasattr(signal, "setitimer"):
+            signal.setitimer(signal.ITIMER_REAL, STOP_GRACE_SECONDS)
+
+    def expired(self, signum: int, _frame) -> None:
+        raise KeyboardInterrupt
 
 
 @contextmanager
 def _catch_signals(flag: _StopFlag) -> Iterator[None]:
+    alarm = getattr(signal, "SIGALRM", None)  # not on Windows
     try:
         old = {s: signal.signal(s, flag) for s in (signal.SIGINT, signal.SIGTERM)}
+        if alarm is not None:
+            old[alarm] = signal.signal(alarm, flag.expired)
     except ValueError:  # not the main thread: leave signals alone
         old = {}
     try:
         yield
     finally:
+        if alarm in old:
+            signal.setitimer(signal.ITIMER_REAL, 0)  # disarm the grace timer
         for s, h in old.items():
             signal.signal(s, h)
 
@@ -91,12 +113,19 @@ class _MetricsLog:
     fresh file; a resumed one keeps the lines of the iterations before `start`."""
 
     def __init__(self, path: Path, start: int, resume: bool):
-        if resume:
-            _keep_metrics_before(path, start)
-        else:
-            path.unlink(missing_ok=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = path.open("a")
+        self.path = path
+        try:
+            if resume:
+                _keep_metrics_before(path, start)
+            else:
+                path.unlink(missing_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.file = path.open("a")
+        except OSError as e:
+            raise self._error(e) from None
+
+    def _error(self, e: OSError) -> TrainingError:
+        return TrainingError(f"{self.path}: cannot write the metrics ({e.strerror or e})")
 
     def write(self, iteration: int, seconds: float, loss: float, grad_norm: float,
               metrics: dict[str, float], skipped: bool, world_size: int) -> None:
@@ -104,8 +133,11 @@ class _MetricsLog:
                "grad_norm": _finite(grad_norm),
                **{k: _finite(float(v)) for k, v in metrics.items()},
                "skipped": skipped, "world_size": world_size}
-        self.file.write(json.dumps(row) + "\n")
-        self.file.flush()
+        try:
+            self.file.write(json.dumps(row) + "\n")
+            self.file.flush()
+        except OSError as e:
+            raise self._error(e) from None
 
     def close(self) -> None:
         self.file.close()
@@ -136,6 +168,95 @@ def check_split(meta_batch: int, processes: int) -> None:
     if meta_batch < processes:
         raise MamlgameError(f"--meta-batch {meta_batch} is smaller than the number of "
                             f"processes ({processes}): every process needs a task")
+
+
+# ---- the run directory: refuse to mix runs, one `train` at a time --------------------------
+LOCK_NAME = ".lock"  # held (flock) by the process writing the run; left in place afterwards
+
+
+def run_files(out: Path) -> list[Path]:
+    """The files of a run in `out`: checkpoint.pt, its numbered siblings and metrics.jsonl."""
+    out = Path(out)
+    ckpt = out / "checkpoint.pt"
+    return [p for p in (ckpt, out / "metrics.jsonl") if p.exists()] + numbered_checkpoints(ckpt)
+
+
+def check_out_dir(out: Path, resume: bool = False, overwrite: bool = False) -> None:
+    """Refuse to start a fresh run in a non-empty `out` (DESIGN.md "CLI"): `resume` continues
+    the run there, `overwrite` deletes its run files (checkpoints, numbered checkpoints,
+    metrics) first and leaves any other file alone."""
+    out = Path(out)
+    if resume and overwrite:
+        raise MamlgameError("--resume and --overwrite: choose one (continue the run in --out, "
+                            "or replace it)")
+    if resume or not out.exists():
+        return
+    if not out.is_dir():
+        raise MamlgameError(f"--out {out}: exists and is not a directory")
+    if overwrite:
+        for p in run_files(out):
+            p.unlink(missing_ok=True)
+        return
+    found = sorted(p.name for p in out.iterdir() if p.name != LOCK_NAME)
+    if found:
+        shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+        what = "holds a run" if run_files(out) else "is not empty"
+        raise MamlgameError(f"--out {out}: {what} ({shown}); continue it with --resume, "
+                            "replace it with --overwrite (deletes its checkpoints and "
+                            "metrics), or choose another --out")
+
+
+class RunLock:
+    """An exclusive lock on a run directory (`out/.lock`), so that two `train` runs never
+    write one directory; creating it is also the first check that `out` is writable."""
+
+    def __init__(self, out: Path):
+        self.path, self.fd = Path(out) / LOCK_NAME, None
+
+    def acquire(self) -> RunLock:
+        out = self.path.parent
+        if out.exists() and not out.is_dir():
+            raise MamlgameError(f"--out {out}: exists and is not a directory")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e:
+            raise MamlgameError(f"--out {out}: cannot write the run directory here "
+                                f"({e.strerror or e})") from None
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise MamlgameError(f"--out {out}: another `mamlgame train` is writing this "
+                                    f"run (it holds {self.path}); wait for it to end, or "
+                                    "choose another --out") from None
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing drops the flock
+            self.fd = None
+
+
+def _claim_out_dir(out: Path, resume: bool, overwrite: bool,
+                   ctx: distributed.Context) -> RunLock | None:
+    """Process 0 locks `out` and checks it (`check_out_dir`); every process raises the same
+    error, so that none waits for another that has stopped."""
+    lock, error = None, ""
+    if ctx.is_main:
+        try:
+            lock = RunLock(out).acquire()
+            check_out_dir(out, resume, overwrite)
+        except MamlgameError as e:
+            if lock is not None:
+                lock.release()
+            lock, error = None, str(e)
+    error = distributed.broadcast(error, ctx)
+    if error:
+        raise MamlgameError(error)
+    return lock
 
 
 # ---- resume: the saved run, and what the caller asked for ---------------------------------
@@ -246,6 +367,7 @@ def _setup(config: TrainConfig, ck: Checkpoint | None, device: torch.device) -> 
     pack = load_pack(config.pack) if ck is None else ck.pack()
     cfg = config.resolved(pack)
     family = make_family(pack, cfg.horizon)
+    _check_memory(cfg, family.obs_dim, family.action_dim, device)
     policy = make_policy(family, cfg.hidden, cfg.activation, cfg.init_std,
                          seed=cfg.seed, context=cfg.context).to(device)
     learner = MetaLearner.from_config(policy, family, cfg)
@@ -267,15 +389,55 @@ def _setup(config: TrainConfig, ck: Checkpoint | None, device: torch.device) -> 
                 0.0 if ck is None else ck.elapsed)
 
 
+def _memory_of(device: torch.device) -> int | None:
+    """Bytes of memory on `device` (the machine's RAM for the CPU), None if unknown."""
+    try:
+        if device.type == "cuda":
+            return int(torch.cuda.get_device_properties(device).total_memory)
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError, RuntimeError):
+        return None
+
+
+def rollout_bytes(cfg: TrainConfig, obs_dim: int, action_dim: int) -> int:
+    """A lower estimate of the memory one meta-iteration holds (cfg resolved): per episode
+    step, the observation, action, rewards and log-probabilities, and the hidden activations
+    autograd keeps, for every rollout of the inner and outer loop, as float32."""
+    per_step = obs_dim + action_dim + 8 + 2 * sum(cfg.hidden) + cfg.context
+    rollouts = cfg.inner_steps + 1
+    return 4 * cfg.meta_batch * cfg.episodes * cfg.horizon * per_step * rollouts
+
+
+def _check_memory(cfg: TrainConfig, obs_dim: int, action_dim: int,
+                  device: torch.device) -> None:
+    """A clear error, before allocating, for a run that cannot fit in memory."""
+    need, have = rollout_bytes(cfg, obs_dim, action_dim), _memory_of(device)
+    if have is not None and need > have:
+        raise MamlgameError(
+            f"--meta-batch {cfg.meta_batch} x --episodes {cfg.episodes} x --horizon "
+            f"{cfg.horizon} x {cfg.inner_steps + 1} rollouts (--inner-steps "
+            f"{cfg.inner_steps} + 1) needs about {_gib(need)} of memory, more than the "
+            f"{_gib(have)} of {device.type}; lower one of them")
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.3g} GiB"
+
+
 def _save(run: _Run, path: Path, iteration: int, ctx: distributed.Context,
           spent: float) -> None:
     """Process 0 writes the checkpoint after `iteration` meta-iterations, `spent` seconds
     into the run."""
     if ctx.is_main:
-        save_checkpoint(path, checkpoint_state(
-            run.params, run.learner.inner_lrs, run.optimizer, iteration, run.gen, run.config,
-            run.policy, run.pack, ctx.world, spent, run.learner.adv_scale),
-            keep=run.cfg.keep_checkpoints)
+        try:
+            save_checkpoint(path, checkpoint_state(
+                run.params, run.learner.inner_lrs, run.optimizer, iteration, run.gen,
+                run.config, run.policy, run.pack, ctx.world, spent, run.learner.adv_scale),
+                keep=run.cfg.keep_checkpoints)
+        except OSError as e:  # disk full, read-only file system, ...: the old file stays
+            kept = f"{path} is kept" if path.exists() else "no checkpoint was written"
+            raise TrainingError(f"{path}: cannot write the checkpoint of iteration {iteration} "
+                                f"({e.strerror or e}); the previous {kept}") from None
 
 
 # ---- one iteration's pieces ----------------------------------------------------------------
@@ -343,25 +505,29 @@ def _stop_if_diverged(bad: int, it: int, ckpt_path: Path) -> None:
 # ---- the loop ------------------------------------------------------------------------------
 def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
           progress: bool = True, given: Collection[str] | None = None,
-          echo: Callable[[str], None] | None = None) -> Path:
+          echo: Callable[[str], None] | None = None, overwrite: bool = False) -> Path:
     """Meta-train per `cfg`, writing `out_dir/metrics.jsonl` and `out_dir/checkpoint.pt`.
 
-    Returns the checkpoint path. `resume` continues from the newest good checkpoint in
-    `out_dir` (same config, same RNG state: the result equals an uninterrupted run); it
-    refuses another pack or algorithm and warns about other settings that differ from the
-    saved run (those in `given`, the fields the caller set on purpose; None: all of them).
-    With `cfg.time_limit` the run stops after the iteration that spends the budget (see the
-    module docstring); `echo` (process 0 only) receives a line on the budget when resuming
-    and at the end. Process-wide settings (threads, allocator) are the caller's: see
-    `mamlgame.cpu`.
+    Returns the checkpoint path. A fresh run refuses a non-empty `out_dir` unless
+    `overwrite` (which deletes the old run's checkpoints and metrics first); the directory is
+    locked while the run writes it (a second run on it is an error). `resume` continues from
+    the newest good checkpoint in `out_dir` (same config, same RNG state: the result equals
+    an uninterrupted run); it refuses another pack or algorithm and warns about other
+    settings that differ from the saved run (those in `given`, the fields the caller set on
+    purpose; None: all of them). With `cfg.time_limit` the run stops after the iteration that
+    spends the budget (see the module docstring); `echo` (process 0 only) receives a line on
+    where a resumed run starts, on its budget, and at the end. Process-wide settings
+    (threads, allocator) are the caller's: see `mamlgame.cpu`.
     """
     clock = _Clock()  # the budget counts this session's setup too
     ctx = distributed.context()
     device = distributed.resolve_device(cfg.device, ctx.local_rank, ctx.local_world)
     check_split(cfg.meta_batch, ctx.world)
     distributed.init(ctx, device)
+    lock = None
     try:
         out = Path(out_dir)
+        lock = _claim_out_dir(out, resume, overwrite, ctx)
         ck = _resume_checkpoint(out / "checkpoint.pt", ctx) if resume else None
         if ck is not None:
             cfg, message = resume_config(ck, cfg, given)
@@ -371,13 +537,40 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
             clock.before = ck.elapsed
         _check_budget(cfg)
         say = echo if ctx.is_main else None
-        if say is not None and ck is not None and cfg.time_limit > 0:
-            say(f"--resume: iteration {ck.iteration}, {format_duration(ck.elapsed)} of the "
-                f"time limit {format_duration(cfg.time_limit)} spent, "
-                f"{format_duration(max(cfg.time_limit - ck.elapsed, 0.0))} left")
+        if ck is not None:
+            if say is not None:
+                say(_resume_note(ck, cfg))
+            if _budget_reached(ck, cfg):
+                return out / "checkpoint.pt"
         return _train(_setup(cfg, ck, device), out, resume, progress, ctx, device, clock, say)
     finally:
+        if lock is not None:
+            lock.release()
         distributed.shutdown()
+
+
+def _budget_reached(ck: Checkpoint, cfg: TrainConfig) -> bool:
+    """Whether a resumed run has nothing left to do (its iterations or time limit spent)."""
+    if cfg.time_limit > 0 and ck.elapsed >= cfg.time_limit:
+        return True
+    return 0 < cfg.iterations <= ck.iteration
+
+
+def _resume_note(ck: Checkpoint, cfg: TrainConfig) -> str:
+    """The line a resumed run starts with: where it starts, or that it is already done."""
+    name = ck.pack().name
+    if 0 < cfg.iterations <= ck.iteration:
+        return (f"--resume: {name} has already run {ck.iteration} iterations (--iterations "
+                f"{cfg.iterations}); nothing to do (raise --iterations to continue)")
+    if cfg.time_limit > 0:
+        left = max(cfg.time_limit - ck.elapsed, 0.0)
+        line = (f"--resume: iteration {ck.iteration}, {format_duration(ck.elapsed)} of the "
+                f"time limit {format_duration(cfg.time_limit)} spent, "
+                f"{format_duration(left)} left (pack {name})")
+        if left <= 0:
+            line += "; nothing to do (raise --time-limit to continue)"
+        return line
+    return f"resuming {name} at iteration {ck.iteration} of {cfg.iterations}"
 
 
 def _check_budget(cfg: TrainConfig) -> None:
@@ -391,9 +584,46 @@ def _iterations(start: int, cfg: TrainConfig) -> Iterable[int]:
     return range(start, cfg.iterations) if cfg.iterations else itertools.count(start)
 
 
-def _progress_bar(run: _Run, enabled: bool) -> tqdm:
-    """Iterations done of `iterations`, or with a time limit seconds spent of the budget."""
+class _LogProgress:
+    """The progress bar's stand-in when stderr is not a terminal (a log file, CI): a plain
+    line at each tenth of the total, not a carriage-return update per iteration."""
+
+    STEPS = 10
+
+    def __init__(self, total: float, initial: float, desc: str, unit: str):
+        self.total, self.n, self.desc, self.unit = total, initial, desc, unit
+        self.shown = self._tenth(initial)
+        self.postfix: dict[str, object] = {}
+
+    def _tenth(self, n: float) -> int:
+        return int(self.STEPS * min(n, self.total) / self.total) if self.total > 0 else 0
+
+    def update(self, n: float = 1) -> None:
+        self.n += n
+
+    def set_postfix(self, **kw: object) -> None:
+        self.postfix = kw
+        tenth = self._tenth(self.n)
+        if tenth > self.shown:
+            self.shown = tenth
+            extra = ", ".join(f"{k} {v}" for k, v in self.postfix.items())
+            print(f"{self.desc}: {self.n:.0f}/{self.total:.0f} {self.unit} "
+                  f"({100 * tenth // self.STEPS}%){', ' + extra if extra else ''}",
+                  file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        return None
+
+
+def _progress_bar(run: _Run, enabled: bool) -> tqdm | _LogProgress:
+    """Iterations done of `iterations`, or with a time limit seconds spent of the budget
+    (a bar on a terminal, else a line per tenth: `_LogProgress`)."""
     cfg, desc = run.cfg, f"{run.cfg.algo} {run.pack.name}"
+    if enabled and not _is_terminal(sys.stderr):
+        if cfg.time_limit > 0:
+            return _LogProgress(cfg.time_limit, min(run.spent, cfg.time_limit), desc,
+                                "s of the time limit")
+        return _LogProgress(cfg.iterations, run.start, desc, "iterations")
     if cfg.time_limit > 0:
         return tqdm(total=cfg.time_limit, initial=min(run.spent, cfg.time_limit),
                     disable=not enabled, desc=desc,
@@ -403,7 +633,15 @@ def _progress_bar(run: _Run, enabled: bool) -> tqdm:
                 unit="it")
 
 
-def _tick(bar: tqdm, cfg: TrainConfig, done: int, spent: float, m: dict[str, float]) -> None:
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
+
+
+def _tick(bar: tqdm | _LogProgress, cfg: TrainConfig, done: int, spent: float,
+          m: dict[str, float]) -> None:
     if cfg.time_limit > 0:
         bar.update(min(spent, cfg.time_limit) - bar.n)
     else:
@@ -464,7 +702,8 @@ def _train(run: _Run, out: Path, resume: bool, progress: bool, ctx: distributed.
                         or 0 < cfg.time_limit <= spent):
                     _save(run, ckpt_path, done, ctx, spent)
     except KeyboardInterrupt:
-        raise Interrupted(f"interrupted during iteration {done} (second signal); the last "
+        raise Interrupted(f"interrupted during iteration {done} (second signal, or the "
+                          f"iteration did not end within {STOP_GRACE_SECONDS:g}s); the last "
                           f"checkpoint in {out} is kept (continue with --resume)") from None
     finally:
         bar.close()

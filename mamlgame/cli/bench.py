@@ -6,7 +6,7 @@ import click
 
 from mamlgame import cpu
 from mamlgame.bench import run_bench
-from mamlgame.cli.options import algo_list
+from mamlgame.cli.options import algo_list, output_file, write_output
 from mamlgame.evaluate import write_json
 
 
@@ -19,12 +19,14 @@ from mamlgame.evaluate import write_json
 def bench(algos: str, iterations: int, threads: int, device: str, json_path: str | None) -> None:
     """Seconds per meta-iteration on the paper's 2D-navigation workload."""
     names = algo_list(algos)
+    if json_path:
+        output_file(json_path, "--json")
     cpu.configure(threads)
     report = run_bench(names, iterations, device)
     for algo, s in report["seconds_per_iteration"].items():
         click.echo(f"{algo:<10} {s:.3f} s/iteration")
     if json_path:
-        write_json(report, json_path)
+        write_output(lambda p: write_json(report, p), json_path, "--json")
         click.echo(f"json: {json_path}")
 
 

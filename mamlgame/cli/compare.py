@@ -9,9 +9,16 @@ import click
 from click.core import ParameterSource
 
 from mamlgame import cpu
-from mamlgame.cli.options import algo_list, config_options, pack_recipe, recipe_text
+from mamlgame.cli.options import (
+    algo_list,
+    config_options,
+    pack_recipe,
+    recipe_text,
+    writable_dir,
+    write_output,
+)
+from mamlgame.compare import check_compare_dir, format_comparison
 from mamlgame.compare import compare as run_compare
-from mamlgame.compare import format_comparison
 from mamlgame.config import TrainConfig
 from mamlgame.packs import load_pack
 
@@ -26,22 +33,32 @@ OPTIONS = ("iterations", "meta_batch", "episodes", "inner_lr", "outer_lr", "hori
 @click.option("--eval-tasks", type=click.IntRange(1), default=40, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default="runs/compare",
               show_default=True)
+@click.option("--overwrite", is_flag=True,
+              help="Replace an earlier comparison's runs in --out.")
 @click.option("--quiet", is_flag=True)
 @click.pass_context
-def compare(ctx: click.Context, pack: str, algos: str, out: str, eval_tasks: int, quiet: bool,
-            **options: Any) -> None:
+def compare(ctx: click.Context, pack: str, algos: str, out: str, eval_tasks: int,
+            overwrite: bool, quiet: bool, **options: Any) -> None:
     """Train each algorithm with the same seed and budget; table + chart of cost and
     adaptation. The pack's [train] recipe applies (except its algo and time_limit: every
     algorithm gets the same --iterations); the options given here override it."""
     names = algo_list(algos)
     lp = load_pack(pack)
+    check_compare_dir(Path(out), names, overwrite)
+    writable_dir(out, "--out")  # before the training: a one-line error, not a traceback
     given = {k for k in options if ctx.get_parameter_source(k) is not ParameterSource.DEFAULT}
     recipe = pack_recipe(lp.train, given, skip=("algo", "time_limit"))
     if recipe:
         click.echo(f"recipe from {Path(lp.path).name}: {recipe_text(recipe)}")
     base = TrainConfig(pack=str(lp.path), **{**options, **recipe})
     cpu.configure(base.threads)
-    result = run_compare(base, names, out, eval_tasks, progress=not quiet)
+    result: dict[str, Any] = {}
+
+    def run(folder: Path) -> None:
+        result.update(run_compare(base, names, folder, eval_tasks, progress=not quiet,
+                                  overwrite=overwrite))
+
+    write_output(run, out, "--out")
     click.echo(format_comparison(result))
     click.echo(f"files: {Path(out) / 'compare.json'} {Path(out) / 'compare.md'} "
                f"{Path(out) / 'compare.png'}")

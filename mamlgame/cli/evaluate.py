@@ -6,6 +6,8 @@ import click
 
 from mamlgame import cpu
 from mamlgame.checkpoint import load_agent
+from mamlgame.cli.options import output_file, write_output
+from mamlgame.config import SEED_MAX
 from mamlgame.evaluate import evaluate, format_table, plot_report, random_init_agent, write_json
 
 
@@ -29,19 +31,24 @@ def _int_list(value: str, name: str) -> list[int]:
 @click.option("--steps", default="0,1,2,3", show_default=True, help="Inner steps to report.")
 @click.option("--episodes", type=click.IntRange(1), default=None,
               help="Episodes per task and step [default: the checkpoint's].")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True)
 @click.option("--baselines", is_flag=True, help="Add rows for random init (and --pretrained).")
 @click.option("--pretrained", type=click.Path(dir_okay=False), default=None,
               help="A `--algo pretrain` checkpoint for the baseline row.")
 @click.option("--threads", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None)
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="PNG chart: per-task before/after and the adaptation curve.")
 def eval_cmd(checkpoint: str, pack: str | None, split: str, n_tasks: int, steps: str,
              episodes: int | None, seed: int, baselines: bool, pretrained: str | None,
              threads: int, json_path: str | None, plot_path: str | None) -> None:
     """Returns after 0..K inner steps on held-out tasks, for CHECKPOINT."""
     cpu.configure(threads)
     step_list = _int_list(steps, "--steps")
+    if json_path:  # before the work: an output that cannot be written is a one-line error
+        output_file(json_path, "--json")
+    if plot_path:
+        output_file(plot_path, "--plot", (".png",))
     agent = load_agent(checkpoint, pack)
     extra = {}
     if baselines or pretrained:
@@ -51,10 +58,10 @@ def eval_cmd(checkpoint: str, pack: str | None, split: str, n_tasks: int, steps:
     report = evaluate(agent, agent.pack, split, n_tasks, step_list, episodes, seed, extra)
     click.echo(format_table(report))
     if json_path:
-        write_json(report, json_path)
+        write_output(lambda p: write_json(report, p), json_path, "--json")
         click.echo(f"json: {json_path}")
     if plot_path:
-        plot_report(report, plot_path)
+        write_output(lambda p: plot_report(report, p), plot_path, "--plot")
         click.echo(f"plot: {plot_path}")
 
 

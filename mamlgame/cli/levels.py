@@ -8,10 +8,12 @@ from typing import Any
 import click
 from PIL import Image
 
+from mamlgame.cli.options import output_file, write_output
 from mamlgame.config import format_duration
 from mamlgame.errors import MamlgameError, PackError
 from mamlgame.families import family_spec
 from mamlgame.packs import Dist, LevelPack, load_pack, shipped_packs
+from mamlgame.viewer.levels import LEVEL_HELP, LevelList
 
 
 @click.group()
@@ -105,29 +107,16 @@ def validate(packs: tuple[str, ...]) -> None:
 
 
 def find_level(pack: LevelPack, level: str | None, split: str | None) -> tuple[str, int]:
-    """(split, index into that split's pool) of a level given by name or index."""
-    if level is not None and not level.lstrip("-").isdigit():
-        splits = [split] if split else list(pack.splits)
-        for s in splits:
-            ids = pack.pool(s).ids
-            if level in ids:
-                return s, ids.index(level)
-        named = ", ".join(lv["name"] for lv in pack.levels) or "none"
-        raise PackError(f"{pack.path}: no level named '{level}' in the "
-                        f"{' or '.join(splits)} split (hand-designed levels: {named}; "
-                        f"generated ones are train-N and test-N)")
-    split = split or "train"
-    index = int(level or 0)
-    n = len(pack.pool(split))
-    if not 0 <= index < n:
-        raise PackError(f"{pack.path}: level index {index} is out of range "
-                        f"(the {split} split has {n} levels: 0..{n - 1})")
-    return split, index
+    """(split, index into that split's pool) of a level given by name, id or index, as
+    `mamlgame play --level` reads it (`mamlgame.viewer.levels.LevelList`)."""
+    levels = LevelList(pack, split)
+    index = levels.resolve(level)
+    return levels.split, index
 
 
 @levels.command()
 @click.argument("pack_spec", metavar="PACK")
-@click.option("--level", "level", default=None, help="Level name or index (default 0).")
+@click.option("--level", "level", default=None, help=LEVEL_HELP)
 @click.option("--split", type=click.Choice(["train", "valid", "test"]), default=None,
               help="Split to take the level from (default: where the name is, else train).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
@@ -136,15 +125,14 @@ def find_level(pack: LevelPack, level: str | None, split: str | None) -> tuple[s
               help="Pixels per tile (game packs; other families scale with it).")
 def preview(pack_spec: str, level: str | None, split: str | None, out: str, tile: int) -> None:
     """Draw a level (or task) of a pack as it starts to a PNG file."""
+    output_file(out, "--out", (".png",))
     pack = load_pack(pack_spec)
     split, index = find_level(pack, level, split)
     tasks = pack.pool(split).select([index])
     img = family_spec(pack.family).preview_image(tasks, tile)
-    try:
-        Image.fromarray(img).save(out, format="PNG")
-    except OSError as e:
-        raise MamlgameError(f"{out}: cannot write: {e}") from None
-    click.echo(f"{out}: {tasks.ids[0]} ({split} split, {img.shape[1]}x{img.shape[0]} px)")
+    write_output(lambda p: Image.fromarray(img).save(p, format="PNG"), out, "--out")
+    click.echo(f"{out}: {tasks.ids[0]} (index {index} of the {split} split, "
+               f"{img.shape[1]}x{img.shape[0]} px)")
 
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789")
@@ -169,7 +157,8 @@ test_levels = ["my-first-level"] # hand-designed levels held out for evaluation
 # a number is a constant; [lo, hi] is uniform (integers if both are integers);
 # a table of weights {{ a = 0.5, b = 0.5 }} is a categorical choice.
 mode = "topdown"                 # topdown | platformer (or weights to mix them)
-size = [9, 12]                   # map height and width in tiles, outer walls included
+size = [9, 12]                   # [lo, hi]: height and width each drawn from 9..12 tiles,
+                                 # outer walls included (a number: square maps of that size)
 layout = {{ open = 0.5, rooms = 0.3, maze = 0.2 }}   # platformer: platforms, gaps
 goal_distance = [3, 10]          # path distance (steps) from start to goal
 player_speed = [0.75, 1.0]       # tiles per step (fractions accumulate; platformer <= 1)

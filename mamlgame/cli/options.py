@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import math
+import os
+import tempfile
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -37,7 +41,7 @@ class Sizes(click.ParamType):
             sizes = tuple(int(h) for h in str(value).split(",") if h.strip())
         except ValueError:
             sizes = (0,)
-        if any(h < 1 for h in sizes):
+        if not sizes or any(h < 1 for h in sizes):
             self.fail(f"expected sizes like 100,100, got {value!r}", param, ctx)
         return sizes
 
@@ -57,12 +61,25 @@ class Duration(click.ParamType):
             raise MamlgameError(f"{flag}: {e}") from None
 
 
+class FiniteFloat(click.FloatRange):
+    """A float option that must be finite (`nan` and `inf` are errors), within bounds."""
+
+    name = "float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> float:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"expected a finite number, got {value!r}", param, ctx)
+        return super().convert(number, param, ctx)
+
+
 def _number_type(s: Setting) -> click.ParamType:
-    base = int if s.kind == "int" else float
-    if s.lo is None and s.hi is None:
-        return click.INT if base is int else click.FLOAT
-    ranged = click.IntRange if base is int else click.FloatRange
-    return ranged(s.lo, s.hi)
+    if s.kind == "int":
+        if s.lo is None and s.hi is None:
+            return click.INT
+        return click.IntRange(s.lo, s.hi)
+    return FiniteFloat(s.lo, s.hi, min_open=s.lo_open)
 
 
 def _cli_default(s: Setting, default: Any) -> Any:
@@ -143,3 +160,41 @@ def pack_recipe(recipe: dict[str, Any], given: Iterable[str],
     if set(given) & BUDGET:
         drop |= BUDGET
     return {k: v for k, v in recipe.items() if k not in drop}
+
+
+# ---- output files: checked before the work, written with a one-line error -----------------
+def writable_dir(folder: str | Path, flag: str, shown: str | Path | None = None) -> Path:
+    """`folder`, created if missing, after a probe file showed it can be written (read-only
+    file systems, /proc and /sys, a file in the way...); else a one-line `MamlgameError`
+    naming `flag` and `shown` (default: the folder)."""
+    folder = Path(folder)
+    shown = folder if shown is None else shown
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".mamlgame-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise MamlgameError(f"{flag} {shown}: cannot write there ({e.strerror or e})") from None
+    return folder
+
+
+def output_file(path: str | Path, flag: str, suffixes: tuple[str, ...] = ()) -> Path:
+    """Check, before any work, that the output file `path` of option `flag` can be written
+    (and ends in one of `suffixes`, when given): a one-line `MamlgameError` otherwise."""
+    p = Path(path)
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise MamlgameError(f"{flag} {p}: expected a {' or '.join(suffixes)} file name "
+                            f"(it writes {suffixes[0][1:].upper()})")
+    if p.is_dir():
+        raise MamlgameError(f"{flag} {p}: is a directory (expected a file name)")
+    writable_dir(p.parent, flag, p)
+    return p
+
+
+def write_output(write: Callable[[Path], None], path: str | Path, flag: str) -> None:
+    """`write(path)`, with an OS error (disk full, ...) as a one-line `MamlgameError`."""
+    try:
+        write(Path(path))
+    except OSError as e:
+        raise MamlgameError(f"{flag} {path}: cannot write ({e.strerror or e})") from None

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import click
 
+from mamlgame.config import SEED_MAX
 from mamlgame.errors import MamlgameError
+from mamlgame.viewer.levels import LEVEL_HELP
 
 
 @click.command()
 @click.argument("pack", required=False, default=None)
-@click.option("--level", default=None, help="Level name or index (default 0).")
+@click.option("--level", default=None, help=LEVEL_HELP)
 @click.option("--split", type=click.Choice(["train", "valid", "test"]), default=None,
               help="Split to take the level from (default: where the name is, else train).")
 @click.option("--agent", "checkpoint", type=click.Path(dir_okay=False), default=None,
@@ -22,7 +24,8 @@ from mamlgame.errors import MamlgameError
 @click.option("--frames", type=click.IntRange(1), default=None, help="Stop after N frames.")
 @click.option("--speed", type=click.FloatRange(0.5, 240), default=None,
               help="Simulation steps per second [default: per family].")
-@click.option("--seed", type=int, default=0, show_default=True, help="Episode seed.")
+@click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True,
+              help="Episode seed.")
 @click.option("--episodes", type=click.IntRange(1), default=None,
               help="Episodes for each live inner step [default: the checkpoint's config].")
 @click.option("--greedy", is_flag=True, help="Show the policies' most likely actions.")

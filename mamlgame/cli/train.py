@@ -14,7 +14,7 @@ from mamlgame.cli.options import config_options, option_text, pack_recipe, recip
 from mamlgame.config import TrainConfig
 from mamlgame.errors import MamlgameError
 from mamlgame.packs import load_pack
-from mamlgame.train import Interrupted, check_split
+from mamlgame.train import Interrupted, check_out_dir, check_split
 from mamlgame.train import train as run_training
 
 DEFAULTS = TrainConfig()
@@ -29,10 +29,12 @@ CONFIG_FIELDS = frozenset(f.name for f in fields(TrainConfig))
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Output folder [default: runs/PACKNAME-ALGO].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace the run in --out (deletes its checkpoints and metrics).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def train(ctx: click.Context, pack: str, out: str | None, resume: bool, quiet: bool,
-          nproc: int, **options: Any) -> None:
+def train(ctx: click.Context, pack: str, out: str | None, resume: bool, overwrite: bool,
+          quiet: bool, nproc: int, **options: Any) -> None:
     """Meta-train on PACK (a path or shipped pack name; default: mixed).
 
     Options the command line does not give come from the pack's [train] recipe, if it has
@@ -40,10 +42,12 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, quiet: b
     of the recipe's). With --time-limit, --iterations (if given) is an upper bound.
 
     With --nproc N, N local processes share each meta-batch (same results as one process);
-    across machines, start it with torchrun (docs/distributed.md). --resume continues the run
-    in --out with its saved settings: another PACK or --algo is an error, other changed
-    options are ignored with a warning (only --iterations, --time-limit, --device and
-    --threads may change).
+    across machines, start it with torchrun (docs/distributed.md).
+
+    A non-empty --out is refused unless --resume or --overwrite; one run at a time writes a
+    directory. --resume continues the run in --out with its saved settings: another PACK or
+    --algo is an error, other changed options are ignored with a warning (only --iterations,
+    --time-limit, --device and --threads may change).
     """
     lp = load_pack(pack)  # fail early with a located error
     given = _given(ctx)
@@ -57,6 +61,8 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, quiet: b
     out_dir = Path(out or f"runs/{lp.name}-{cfg.algo}")
     if nproc > 1:
         check_split(cfg.meta_batch, nproc)
+        if not overwrite:
+            check_out_dir(out_dir, resume)  # (process 0 checks again, holding the lock)
         if distributed.context().distributed:
             raise MamlgameError("--nproc: already running under torchrun; drop --nproc")
         ctx.exit(distributed.launch(_argv(ctx), nproc))
@@ -66,7 +72,7 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, quiet: b
     cpu.configure(cfg.threads)  # process-wide: set here, by the command, not by `train()`
     try:
         ckpt = run_training(cfg, out_dir, resume=resume, progress=not quiet,
-                            given=given & CONFIG_FIELDS, echo=click.echo)
+                            given=given & CONFIG_FIELDS, echo=click.echo, overwrite=overwrite)
     except Interrupted as e:
         if main:
             click.echo(f"error: {e}", err=True)

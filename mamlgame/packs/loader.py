@@ -10,6 +10,7 @@ import json
 import math
 import re
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -19,7 +20,7 @@ import torch
 
 from mamlgame.config import DURATION_FORM, SETTINGS, Setting, parse_duration
 from mamlgame.errors import PackError
-from mamlgame.packs.schema import SCHEMAS, FamilySchema, Field, FieldError
+from mamlgame.packs.schema import SCHEMAS, FamilySchema, Field, FieldError, FieldWarning
 from mamlgame.packs.tasks import Tasks
 
 LEVELS_DIR = Path(__file__).resolve().parents[1] / "levels"  # package data: mamlgame/levels
@@ -42,13 +43,16 @@ SPLIT_FIELDS = {
 SPLITS = ("train", "valid", "test")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 MAX_LAYER = 100_000  # largest hidden layer a [train] recipe may ask for
+MAX_PACK_CHARS = 5_000_000  # a pack's text (hand-designed levels included)
+MAX_LEVELS = 10_000  # [[level]] tables in a pack
+_GENERATED_ID = re.compile(r"^(train|valid|test)-\d+$")  # the ids of generated levels
 
 
 def _recipe_field(s: Setting) -> Field:
     """The pack `Field` of a `TrainConfig` setting with a plain kind (its bounds, choices)."""
     lo = -math.inf if s.lo is None else s.lo
     hi = math.inf if s.hi is None else s.hi
-    return Field(s.kind, s.default, s.doc, lo=lo, hi=hi, choices=s.choices)
+    return Field(s.kind, s.default, s.doc, lo=lo, hi=hi, choices=s.choices, lo_open=s.lo_open)
 
 
 # [train]: the recipe `mamlgame train` uses; every TrainConfig setting marked as a recipe key
@@ -258,8 +262,14 @@ def parse_pack(text: str, path: str = "<pack>") -> LevelPack:
 
 
 def _toml(text: str, path: str) -> dict[str, Any]:
+    if len(text) > MAX_PACK_CHARS:
+        raise PackError(f"{path}: the pack is {len(text) / 1e6:.1f} MB; at most "
+                        f"{MAX_PACK_CHARS // 1_000_000} MB of text (generate levels with "
+                        "[generate] instead of writing them out)")
     try:
         return tomllib.loads(text)
+    except RecursionError:
+        raise PackError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
     except tomllib.TOMLDecodeError as e:
         msg = str(e)
         m = re.search(r"\(at line (\d+), column \d+\)", msg)
@@ -302,6 +312,10 @@ def _generate_and_reward(raw: dict[str, Any], rep: _Reporter, schema: FamilySche
     for table, values in (("generate", generate), ("generate.test", gen_test), ("reward", reward)):
         try:
             schema.check(table, values)
+        except FieldWarning as e:  # works, but not as written: a located warning
+            key, _, msg = str(e).partition(": ")
+            if table != "generate.test" or values[key] != generate[key]:  # say it once
+                warnings.warn(str(rep.error(table, key, msg)), stacklevel=2)
         except FieldError as e:
             key, _, msg = str(e).partition(": ")
             raise rep.error(table, key, msg) from None
@@ -315,11 +329,15 @@ def _levels(raw: dict[str, Any], rep: _Reporter, schema: FamilySchema,
     if not isinstance(levels_raw, list):
         raise rep.error("level", "", "expected [[level]] tables")
     level_fields = {"name": Field("str", "")} | schema.level
+    if len(levels_raw) > MAX_LEVELS:
+        raise rep.error("level", "", f"{len(levels_raw)} [[level]] tables; at most "
+                        f"{MAX_LEVELS}")
     levels, names = [], set()
     for i, lv in enumerate(levels_raw):
         if not isinstance(lv, dict) or "name" not in lv:
             raise rep.error("level", "", "each [[level]] needs a name", arr=i)
         parsed = rep.section("level", lv, level_fields, arr=i, defaults=False)
+        _check_level_name(parsed["name"], rep, i)
         if parsed["name"] in names:
             raise rep.error("level", "name", f'duplicate level name "{parsed["name"]}"', arr=i)
         names.add(parsed["name"])
@@ -329,6 +347,17 @@ def _levels(raw: dict[str, Any], rep: _Reporter, schema: FamilySchema,
             key, _, msg = str(e).partition(": ")
             raise rep.error("level", key, msg, arr=i) from None
     return levels
+
+
+def _check_level_name(name: str, rep: _Reporter, i: int) -> None:
+    """A level name is a visible id that cannot be read as an index or a generated id."""
+    if not name.strip() or name != name.strip() or "\n" in name:
+        problem = "an empty name" if not name.strip() else "spaces around or inside lines"
+        raise rep.error("level", "name", f'expected a name like "corridor", got "{name}" '
+                        f"({problem})", arr=i)
+    if name.isdigit() or _GENERATED_ID.match(name):
+        raise rep.error("level", "name", f'"{name}" reads as a level index or a generated '
+                        "level's id (train-N, valid-N, test-N); choose another name", arr=i)
 
 
 def _train(raw: Any, rep: _Reporter) -> dict[str, Any]:
@@ -350,7 +379,7 @@ def _train(raw: Any, rep: _Reporter) -> dict[str, Any]:
 def _train_value(s: Setting, value: Any) -> Any:
     """One recipe value, checked like the `train` option of the same name."""
     if s.kind == "sizes":
-        if not (isinstance(value, list) and all(
+        if not (isinstance(value, list) and value and all(
                 isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= MAX_LAYER
                 for h in value)):
             raise FieldError(f"expected a list of layer sizes (integers in [1, {MAX_LAYER}]), "
@@ -363,6 +392,8 @@ def _train_value(s: Setting, value: Any) -> Any:
             return parse_duration(value)
         except ValueError:
             raise FieldError(f"expected {DURATION_FORM}, got {_toml_text(value)}") from None
+    if s.kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise FieldError(f"expected a number, got {_toml_text(value)}")  # the type first
     parsed = TRAIN_FIELDS[s.name].parse(value)
     return float(parsed) if s.kind == "float" else parsed
 

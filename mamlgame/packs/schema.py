@@ -24,6 +24,11 @@ class FieldError(ValueError):
     """A value does not match its field; the message says what was expected and what came."""
 
 
+class FieldWarning(FieldError):
+    """Raised by a family's `check` for values that work but not as written (the loader
+    shows it as a located warning and goes on); `check` raises it only after its errors."""
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, str):
         return f'"{value}"'
@@ -90,6 +95,7 @@ class Field:
     lo: float = -math.inf
     hi: float = math.inf
     choices: tuple[str, ...] = ()
+    lo_open: bool = False  # numbers must be > lo (not >=)
 
     def _bounds(self) -> str:
         if self.lo > -math.inf and self.hi < math.inf:
@@ -105,6 +111,9 @@ class Field:
         k = self.kind
         if k in ("float", "int"):
             what = "an integer" if k == "int" else "a number"
+            if self.lo_open:
+                above = f"{what} > {_num(self.lo)}"
+                return above + (f" and <= {_num(self.hi)}" if self.hi < math.inf else "")
             if self.lo > -math.inf and self.hi < math.inf:
                 return f"{what} in [{_num(self.lo)}, {_num(self.hi)}]"
             if self.lo > -math.inf:
@@ -137,6 +146,8 @@ class Field:
             if not _is_number(value) or (k == "int" and not isinstance(value, int)):
                 raise bad
             if not (self.lo <= value <= self.hi) or not math.isfinite(value):
+                raise bad
+            if self.lo_open and value <= self.lo:
                 raise bad
             return value
         if k == "weights":
@@ -171,8 +182,8 @@ class Field:
         for name, w in value.items():
             if name not in self.choices or not _is_number(w) or not (0 <= w < math.inf):
                 raise bad
-        if sum(value.values()) <= 0:
-            raise FieldError(f"expected weights with a positive sum, got {_fmt(value)}")
+        if not 0 < sum(value.values()) < math.inf:
+            raise FieldError(f"expected weights with a positive, finite sum, got {_fmt(value)}")
         return Dist("choice", choices=tuple(value), weights=tuple(float(w) for w in value.values()))
 
     def default_value(self) -> Any:

@@ -6,6 +6,9 @@ from __future__ import annotations
 from mamlgame.errors import PackError
 from mamlgame.packs import SPLITS, LevelPack, Tasks
 
+LEVEL_HELP = ("Level: a name, an id (train-3, test-0) or an index into the split, counted "
+              "with the hand-designed levels first (default: index 0).")
+
 
 class LevelList:
     """The levels of one split of a pack. Without an explicit `split`, a level name picks
@@ -38,7 +41,8 @@ class LevelList:
             index, n = int(text), len(self)
             if not 0 <= index < n:
                 raise PackError(f"{self.pack.path}: level index {index} is out of range (the "
-                                f"{self.split} split has {n} levels: 0..{n - 1})")
+                                f"{self.split} split has {n} levels: 0..{n - 1}; ids like "
+                                f"{self.split}-0 name the generated ones)")
             return index
         if self.fixed:
             order = [self.split]
