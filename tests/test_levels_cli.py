@@ -97,3 +97,34 @@ def test_new_writes_a_valid_commented_starter_and_never_overwrites(tmp_path):
     again = CliRunner().invoke(cli, ["levels", "new", str(path)])
     assert again.exit_code == 1 and "already exists" in again.output
     assert path.read_text() == text
+
+
+def test_preview_and_play_read_level_alike_and_say_both_index_and_id(tmp_path):
+    """--level N is the index into the split (hand-designed levels first), as in play; the
+    preview names the id and the index, so the two never look like they disagree."""
+    from mamlgame.cli.levels import find_level
+    from mamlgame.viewer.levels import LevelList
+
+    pack = load_pack("arena")
+    for spec, split in [("5", None), ("test-0", None), ("pillars", None), ("2", "test")]:
+        levels = LevelList(pack, split)
+        index = levels.resolve(spec)  # what `play --level` shows
+        assert find_level(pack, spec, split) == (levels.split, index)
+    out = tmp_path / "x.png"
+    result = run("levels", "preview", "arena", "--level", "5", "--out", str(out))
+    assert result.exit_code == 0
+    assert f"{out}: train-4 (index 5 of the train split" in result.output
+    result = run("levels", "preview", "arena", "--level", "test-0", "--out", str(out))
+    assert "test-0 (index 2 of the test split" in result.output
+
+
+def test_starter_and_show_describe_sizes_plainly(tmp_path):
+    path = tmp_path / "mine.toml"
+    assert run("levels", "new", str(path)).exit_code == 0
+    line = next(ln for ln in path.read_text().splitlines() if ln.startswith("size ="))
+    assert "[lo, hi]" in line
+    shown = run("levels", "show", "arena").output
+    pillars = next(ln for ln in shown.splitlines() if ln.strip().startswith("pillars ("))
+    rows = load_pack("arena").levels[[lv["name"] for lv in load_pack("arena").levels]
+                                     .index("pillars")]["spec"].rows
+    assert f"{len(rows)}x{len(rows[0])}" in pillars  # height x width, as the viewer
