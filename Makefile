@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/mamlgame train navigation --iterations 150 --out runs/demo
+	$(BIN)/mamlgame train navigation --iterations 150 --out runs/demo --overwrite
 	$(BIN)/mamlgame eval runs/demo/checkpoint.pt --tasks 40 --steps 0,1 --baselines \
 		--json runs/demo/eval.json --plot runs/demo/eval.png
 	@echo "Files: runs/demo/metrics.jsonl (training curve), runs/demo/checkpoint.pt,"

@@ -20,7 +20,7 @@ sed '/^\[generate\]/a observe_goal = true' "$SRC" > "$OUT/$NAME-goal.toml"
 
 run() {  # run NAME PACKFILE ALGO SEED
   local d="$OUT/$1-$3-$4"
-  $BIN/mamlgame train "$2" --algo "$3" --time-limit "$BUDGET" --seed "$4" --out "$d" --quiet
+  $BIN/mamlgame train "$2" --algo "$3" --time-limit "$BUDGET" --seed "$4" --out "$d" --overwrite --quiet
   for split in valid test; do
     $BIN/mamlgame eval "$d/checkpoint.pt" --split "$split" --tasks 64 --steps 0,1,2,3 \
       --episodes 20 --json "$d/eval-$split.json" | tail -n 4

@@ -8,9 +8,9 @@ N=${1:-300}
 OUT=${OUT:-runs/paper}
 BIN=.venv/bin
 /usr/bin/time -f "maml training: %e s wall" $BIN/mamlgame train navigation --algo maml \
-  --iterations "$N" --meta-batch 20 --episodes 20 --inner-lr 0.6 --out "$OUT/maml" --quiet
+  --iterations "$N" --meta-batch 20 --episodes 20 --inner-lr 0.6 --out "$OUT/maml" --overwrite --quiet
 /usr/bin/time -f "pretrain training: %e s wall" $BIN/mamlgame train navigation --algo pretrain \
-  --iterations "$N" --meta-batch 20 --episodes 20 --inner-lr 0.6 --out "$OUT/pretrain" --quiet
+  --iterations "$N" --meta-batch 20 --episodes 20 --inner-lr 0.6 --out "$OUT/pretrain" --overwrite --quiet
 $BIN/mamlgame eval "$OUT/maml/checkpoint.pt" --tasks 40 --episodes 40 --steps 0,1,2,3 \
   --baselines --pretrained "$OUT/pretrain/checkpoint.pt" \
   --json "$OUT/eval.json" --plot "$OUT/eval.png"

@@ -50,7 +50,7 @@ def agent_for(pack: str, iterations: int, retrain: bool):
     if retrain or not ckpt.exists():
         print(f"training {pack} ({iterations} iterations) -> {ckpt}")
         train(TrainConfig(pack=pack, iterations=iterations, seed=0, checkpoint_every=50),
-              ckpt.parent, progress=False)
+              ckpt.parent, progress=False, overwrite=True)
     return load_agent(ckpt)
 
 
