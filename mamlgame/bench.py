@@ -32,7 +32,8 @@ def seconds_per_iteration(algo: str, iterations: int = 5, warmup: int = 2, tasks
     cfg = cfg.resolved(pack)
     family = make_family(pack, cfg.horizon)
     policy = make_policy(family, cfg.hidden, cfg.activation, cfg.init_std, seed=cfg.seed,
-                         context=cfg.context).to(dev)
+                         context=cfg.context,
+                         tile_table=cfg.algo == "cavia").to(dev)
     learner = MetaLearner.from_config(policy, family, cfg)
     params = params_of(policy)
     opt = torch.optim.Adam(learner.meta_parameters(params), lr=1e-3)

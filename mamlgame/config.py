@@ -95,6 +95,8 @@ class TrainConfig:
     anneal_lr: bool = setting(True, "decay the outer learning rate linearly to 0 over the "
                               "iterations (over the time limit when it comes first)")
     gamma: float = setting(0.99, "discount of the policy-gradient returns", lo=0, hi=1)
+    inner_gamma: float = setting(-1.0, "discount of the inner step's returns (-1: --gamma; a "
+                                 "short one credits each step's own reward)", lo=-1, hi=1)
     gae_lambda: float = setting(1.0, "GAE lambda on the linear baseline (1: returns minus "
                                 "baseline)", lo=0, hi=1)
     hidden: tuple[int, ...] = setting((100, 100), "policy MLP hidden sizes, comma separated",
@@ -120,11 +122,12 @@ class TrainConfig:
     def resolved(self, pack: LevelPack) -> TrainConfig:
         """This config with its sentinels replaced by what they stand for: `inner_steps=0` by
         the algorithm's default, `horizon=0` by the pack's horizon, `context=0` by cavia's
-        context size. Training resolves once and saves the result; resolving a resolved
-        config changes nothing."""
+        context size, `inner_gamma=-1` by `gamma`. Training resolves once and saves the
+        result; resolving a resolved config changes nothing."""
         context = self.context or (CAVIA_CONTEXT if self.algo == "cavia" else 0)
         return replace(self, inner_steps=default_inner_steps(self.algo, self.inner_steps),
-                       horizon=self.horizon or pack.horizon, context=context)
+                       horizon=self.horizon or pack.horizon, context=context,
+                       inner_gamma=self.gamma if self.inner_gamma < 0 else self.inner_gamma)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -92,7 +92,8 @@ class MetaLearner:
     def __init__(self, policy: MLPPolicy, family: TaskFamily, algo: str = "maml",
                  inner_lr: float = 0.1, inner_steps: int = 0, episodes: int = 20,
                  estimator: str = "lvc", first_order: bool = False, gamma: float = 0.99,
-                 baseline: bool = True, normalize: bool = True, gae_lambda: float = 1.0):
+                 baseline: bool = True, normalize: bool = True, gae_lambda: float = 1.0,
+                 inner_gamma: float | None = None):
         if algo not in ALGOS:
             raise ValueError(f"unknown algo {algo!r} (expected one of {', '.join(ALGOS)})")
         if estimator not in ESTIMATORS:
@@ -101,6 +102,8 @@ class MetaLearner:
         self.inner_lr, self.episodes = inner_lr, episodes
         self.inner_steps = default_inner_steps(algo, inner_steps)
         self.estimator, self.gamma = estimator, gamma
+        # the inner step's discount (None: gamma); a short one credits each step's own reward
+        self.inner_gamma = gamma if inner_gamma is None or inner_gamma < 0 else inner_gamma
         self.baseline, self.normalize, self.gae_lambda = baseline, normalize, gae_lambda
         self.first_order = first_order or algo in ("fomaml", "reptile", "pretrain")
         # Meta-SGD: a learned inner step size per parameter entry
@@ -119,21 +122,25 @@ class MetaLearner:
         evaluate with more episodes per step)."""
         kw = dict(algo=cfg.algo, inner_lr=cfg.inner_lr, inner_steps=cfg.inner_steps,
                   episodes=cfg.episodes, estimator=cfg.estimator, gamma=cfg.gamma,
-                  baseline=cfg.baseline, normalize=cfg.normalize, gae_lambda=cfg.gae_lambda)
+                  baseline=cfg.baseline, normalize=cfg.normalize, gae_lambda=cfg.gae_lambda,
+                  inner_gamma=cfg.inner_gamma)
         return MetaLearner(policy, family, **{**kw, **overrides})
 
     def meta_parameters(self, params: Params) -> list[torch.Tensor]:
-        """Everything the outer optimiser updates."""
-        return list(params.values()) + list((self.inner_lrs or {}).values())
+        """Everything the outer optimiser updates (not a tile table: it starts empty at every
+        level)."""
+        return ([v for k, v in params.items() if k != "table"]
+                + list((self.inner_lrs or {}).values()))
 
     @property
     def unbiased(self) -> bool:
         """Whether the meta-gradient is the unbiased one (`dice`, second order)."""
         return self.estimator == "dice" and not self.first_order
 
-    def _advantages(self, ep: Episodes, scale: float | None = None
+    def _advantages(self, ep: Episodes, scale: float | None = None, inner: bool = False
                     ) -> tuple[torch.Tensor, torch.Tensor]:
-        return advantages(ep, self.gamma, self.baseline, self.normalize, self.gae_lambda,
+        return advantages(ep, self.inner_gamma if inner else self.gamma, self.baseline,
+                          self.normalize, self.gae_lambda,
                           leave_one_out=self.unbiased and self.baseline, scale=scale)
 
     def _outer_scale(self, ad: Adaptation, out: Episodes, shard: Shard | None
@@ -182,7 +189,7 @@ class MetaLearner:
         for k in range(steps):
             ep = first_episodes if (k == 0 and first_episodes is not None) else rollout(
                 self.family, tasks, self.policy, p, self.episodes, generator, shard=shard)
-            adv, _ = self._advantages(ep)
+            adv, _ = self._advantages(ep, inner=True)
             loss, logp = self.inner_loss(p, ep, adv, create_graph)
             grads = torch.autograd.grad(loss.sum(), [p[n] for n in adapted],
                                         create_graph=create_graph)
@@ -195,14 +202,16 @@ class MetaLearner:
 
     def _per_task(self, params: Params, n: int) -> tuple[Params, list[str]]:
         """The params the inner loop starts from, per task where it adapts them, and the names
-        it adapts: every parameter, or (cavia) only the context, the rest staying shared."""
-        if self.algo == "cavia":
-            if "context" not in params:
+        it adapts: every parameter, or (cavia) only the tile table or the context, the rest
+        staying shared."""
+        if self.algo == "cavia":  # the tile table when the policy has one, else the context
+            key = "table" if "table" in params else "context"
+            if key not in params:
                 raise ValueError("cavia adapts the policy's context: make the policy with "
-                                 "context > 0")
-            c = params["context"]
-            return {**params, "context": c if c.dim() == 2 else c.expand(n, *c.shape)}, [
-                "context"]
+                                 "context > 0 (or a tile table)")
+            c = params[key]
+            shared_dims = 1 if key == "context" else 2  # [C] or [tiles, A]
+            return {**params, key: c if c.dim() > shared_dims else c.expand(n, *c.shape)}, [key]
         p = params if is_batched(self.policy, params) else expand_params(params, n)
         return p, list(p)
 

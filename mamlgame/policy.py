@@ -55,11 +55,17 @@ class MLPPolicy(nn.Module):
     `context` > 0 adds a context vector (param "context", zeros at init) as extra inputs of
     the first layer: CAVIA's task context, the only thing `--algo cavia` adapts. It enters as
     a per-task bias of the first layer, b + W_c c, so a context per task [T, C] works with
-    shared weights."""
+    shared weights.
+
+    `tiles` > 0 (discrete actions) adds a tile table (param "table" [tiles, action_dim], zeros):
+    the row of the tile whose index is observed at `obs[..., tile_feature] * tile_scale` is
+    added to the logits. It is CAVIA's context for tile games: empty at a new level, written by
+    the inner step, never meta-learned (see `MetaLearner.meta_parameters`)."""
 
     def __init__(self, obs_dim: int, action_dim: int, hidden: tuple[int, ...] = (100, 100),
                  activation: str = "relu", discrete: bool = False, init_std: float = 1.0,
-                 context: int = 0):
+                 context: int = 0, tiles: int = 0, tile_feature: int = -1,
+                 tile_scale: float = 1.0):
         super().__init__()
         sizes = (obs_dim + context, *hidden, action_dim)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
@@ -71,6 +77,11 @@ class MLPPolicy(nn.Module):
             self.log_std = nn.Parameter(torch.full((action_dim,), math.log(init_std)))
         if context:
             self.context = nn.Parameter(torch.zeros(context))
+        self.tiles, self.tile_feature, self.tile_scale = tiles, tile_feature, tile_scale
+        if tiles:
+            if not discrete or not 0 <= tile_feature < obs_dim:
+                raise ValueError("a tile table needs discrete actions and a tile feature")
+            self.table = nn.Parameter(torch.zeros(tiles, action_dim))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Means or logits [..., action_dim] (also under `functional_call`)."""
@@ -99,7 +110,18 @@ class MLPPolicy(nn.Module):
                 x = torch.bmm(x, w.transpose(1, 2)).add_(b.unsqueeze(1))
             if i < last:
                 x = act(x)
-        return x.reshape(*shape[:-1], x.shape[-1])
+        out = x.reshape(*shape[:-1], x.shape[-1])
+        return out + self._table_row(params, obs) if self.tiles else out
+
+    def _table_row(self, params: Params, obs: torch.Tensor) -> torch.Tensor:
+        """The tile table's row at each observation's tile [..., action_dim]."""
+        table = params["table"]  # [N, A], or per task [T, N, A]
+        idx = (obs[..., self.tile_feature] * self.tile_scale).round().long()
+        idx = idx.clamp(0, self.tiles - 1)
+        if table.dim() == 2:
+            return table[idx]
+        flat = idx.reshape(idx.shape[0], -1, 1).expand(-1, -1, table.shape[-1])
+        return table.gather(1, flat).reshape(*idx.shape, table.shape[-1])
 
     def _first_layer(self, params: Params, x: torch.Tensor, batched: bool) -> torch.Tensor:
         """W_x x + (b + W_c c): the context as a bias; c is [C] or per task [T, C] (with
@@ -119,7 +141,8 @@ class MLPPolicy(nn.Module):
         """Constructor arguments, for checkpoints."""
         return {"obs_dim": self.obs_dim, "action_dim": self.action_dim, "hidden": list(self.hidden),
                 "activation": self.activation, "discrete": self.discrete,
-                "context": self.context_dim}
+                "context": self.context_dim, "tiles": self.tiles,
+                "tile_feature": self.tile_feature, "tile_scale": self.tile_scale}
 
 
 @contextmanager
@@ -132,15 +155,23 @@ def seeded_init(seed: int) -> Iterator[None]:
 
 
 def make_policy(family: TaskFamily, hidden: tuple[int, ...] = (100, 100), activation: str = "relu",
-                init_std: float = 1.0, seed: int | None = None, context: int = 0) -> MLPPolicy:
+                init_std: float = 1.0, seed: int | None = None, context: int = 0,
+                tile_table: bool = False) -> MLPPolicy:
     """The policy for a task family: Gaussian for continuous actions, categorical for discrete
-    (with `context` context inputs, see `MLPPolicy`). With `seed`, its initial weights come
-    from that seed (`seeded_init`); without, from the global RNG."""
+    (with `context` context inputs, and with `tile_table` a tile table where the family
+    observes a tile index, see `MLPPolicy`). With `seed`, its initial weights come from that
+    seed (`seeded_init`); without, from the global RNG."""
     if seed is not None:
         with seeded_init(seed):
-            return make_policy(family, hidden, activation, init_std, context=context)
+            return make_policy(family, hidden, activation, init_std, context=context,
+                               tile_table=tile_table)
+    feature = getattr(family, "tile_feature", None) if tile_table else None
+    if feature is None:
+        return MLPPolicy(family.obs_dim, family.action_dim, tuple(hidden), activation,
+                         family.discrete, init_std, context)
     return MLPPolicy(family.obs_dim, family.action_dim, tuple(hidden), activation,
-                     family.discrete, init_std, context)
+                     family.discrete, init_std, context, family.n_tiles, feature,
+                     family.tile_scale)
 
 
 def params_of(policy: nn.Module) -> Params:

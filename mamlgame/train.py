@@ -369,7 +369,8 @@ def _setup(config: TrainConfig, ck: Checkpoint | None, device: torch.device) -> 
     family = make_family(pack, cfg.horizon)
     _check_memory(cfg, family.obs_dim, family.action_dim, device)
     policy = make_policy(family, cfg.hidden, cfg.activation, cfg.init_std,
-                         seed=cfg.seed, context=cfg.context).to(device)
+                         seed=cfg.seed, context=cfg.context,
+                         tile_table=cfg.algo == "cavia").to(device)
     learner = MetaLearner.from_config(policy, family, cfg)
     params = params_of(policy)
     meta_params = learner.meta_parameters(params)

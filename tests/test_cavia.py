@@ -79,3 +79,66 @@ def test_cavia_meta_gradient_reaches_the_shared_weights_through_the_context():
     ad = learner.adapt(params, tasks, torch.Generator().manual_seed(5))
     out = rollout(family, tasks, policy, ad.params, 2, torch.Generator().manual_seed(6))
     assert out.obs.shape[:2] == (3, 2)
+
+
+TILE_PACK = '''
+[pack]
+name = "tiles"
+family = "game"
+[split]
+train = 6
+test = 2
+[generate]
+size = [7, 8]
+position = "tile"
+'''
+
+
+def test_tile_table_adds_its_row_at_the_observed_tile():
+    from mamlgame.packs import parse_pack
+    from mamlgame.policy import make_policy
+
+    pack = parse_pack(TILE_PACK, "tiles.toml")
+    family = make_family(pack)
+    policy = make_policy(family, (8,), seed=0, tile_table=True)
+    assert policy.tiles == family.n_tiles and policy.tile_feature == family.tile_feature
+    tasks = pack.tasks("train", 2)
+    state = family.reset(tasks, 3, torch.Generator().manual_seed(0))
+    obs = family.observe(tasks, state)
+    params = params_of(policy)
+    table = torch.randn(2, policy.tiles, family.action_dim)  # per task
+    base = policy.apply_params(params, obs)
+    ww = int(tasks["grid"][0, 1])
+    r, c = state["pos"] // ww - 1, state["pos"] % ww - 1
+    for t in range(2):
+        for e in range(3):
+            expected = base[t, e] + table[t, int(r[t, e]) * 24 + int(c[t, e])]
+            got = policy.apply_params({**params, "table": table}, obs)[t, e]
+            torch.testing.assert_close(got, expected)
+
+
+def test_cavia_adapts_only_the_tile_table_with_its_inner_discount():
+    from mamlgame.packs import parse_pack
+    from mamlgame.policy import make_policy
+
+    pack = parse_pack(TILE_PACK, "tiles.toml")
+    cfg = TrainConfig(pack="tiles", algo="cavia", inner_lr=50.0, inner_gamma=0.0, episodes=3,
+                      hidden=(8,)).resolved(pack)
+    assert cfg.inner_gamma == 0.0 and TrainConfig().resolved(pack).inner_gamma == 0.99
+    family = make_family(pack, horizon=8)
+    policy = make_policy(family, cfg.hidden, seed=0, context=cfg.context, tile_table=True)
+    learner = MetaLearner.from_config(policy, family, cfg)
+    params = params_of(policy)
+    assert all(v is not params["table"] for v in learner.meta_parameters(params))
+    tasks = pack.tasks("train", 2)
+    ad = learner.adapt(params, tasks, torch.Generator().manual_seed(3))
+    ep = ad.episodes[0]
+    adv, _ = advantages(ep, 0.0, learner.baseline, learner.normalize)  # the inner discount
+    table = params["table"].detach().expand(2, -1, -1).clone().requires_grad_()
+    shared = {k: v.detach() for k, v in params.items() if k != "table"}
+    logp = log_prob(policy, {**shared, "table": table}, ep.obs, ep.actions)
+    (g,) = torch.autograd.grad((-(logp * adv).sum((1, 2)) / ep.mask.sum((1, 2))).sum(), [table])
+    torch.testing.assert_close(ad.params["table"], table - 50.0 * g)
+    assert ad.params["context"] is params["context"]  # the context stays shared
+    visited = (g.abs().sum(-1) > 0).sum().item()
+    assert 0 < visited < 2 * policy.tiles  # only the visited tiles' rows move

@@ -23,7 +23,9 @@ around the player (walls, hazards, and the goal with `observe_goal`); the neares
 goal's relative (row, col) / 10. The goal is not observed by default. With `position =
 "onehot"`, one-hot codes of the map row and column follow the first 8 features (`ONEHOT` each;
 larger maps share the last code): a first-layer weight per row and per column, which one
-inner gradient step can move; `position = "tile"` codes the tile itself (`ONEHOT`² codes).
+inner gradient step can move; `position = "tile"` adds the map tile's index (row * `ONEHOT` +
+col, divided by `TILE_SCALE`) as one feature after the first 8: a policy with a tile table
+(`MLPPolicy(tiles=...)`, `--algo cavia`) reads its row at the player's tile.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ OUTCOMES = ("running", "goal", "caught", "hazard")
 SCALE = 10.0
 OBS_BOUND = 8.0  # every observation entry lies in [-OBS_BOUND, OBS_BOUND]
 ONEHOT = 24  # row / column codes of `position = "onehot"` (the largest generated map)
+TILE_SCALE = 1000.0  # `position = "tile"`: the tile index feature is index / TILE_SCALE
 _M31 = 0x7FFFFFFF
 
 
@@ -73,7 +76,10 @@ class Game(FamilyBase):
         self.observe_goal = bool(gen["observe_goal"])
         self.channels = 3 if self.observe_goal else 2
         self.position = gen["position"]
-        codes = {"scaled": 0, "onehot": 2 * ONEHOT, "tile": ONEHOT * ONEHOT}[self.position]
+        codes = {"scaled": 0, "onehot": 2 * ONEHOT, "tile": 1}[self.position]
+        # where a tile table finds the player's tile (policy `tiles`, `tile_feature`)
+        self.tile_feature = 8 if self.position == "tile" else None
+        self.n_tiles, self.tile_scale = ONEHOT * ONEHOT, TILE_SCALE
         self.obs_dim = (8 + codes + self.channels * (2 * self.view + 1) ** 2
                         + 3 * self.n_opponents + 2 * self.observe_goal)
 
@@ -222,11 +228,11 @@ class Game(FamilyBase):
             (state["t"] / self.horizon).clamp(max=1.0),
         ]
         out = [torch.stack([f.float() for f in feats], -1)]
-        if self.position != "scaled":
-            mr, mc = (r - 1).clamp(0, ONEHOT - 1), (c - 1).clamp(0, ONEHOT - 1)
-            codes = [mr * ONEHOT + mc] if self.position == "tile" else [mr, mc]
-            n = ONEHOT * ONEHOT if self.position == "tile" else ONEHOT
-            out += [torch.nn.functional.one_hot(x, n).float() for x in codes]
+        mr, mc = (r - 1).clamp(0, ONEHOT - 1), (c - 1).clamp(0, ONEHOT - 1)
+        if self.position == "onehot":
+            out += [torch.nn.functional.one_hot(x, ONEHOT).float() for x in (mr, mc)]
+        elif self.position == "tile":
+            out.append(((mr * ONEHOT + mc) / TILE_SCALE).float().unsqueeze(-1))
 
         inside, idx = self._patch(r, c, hh, ww)
         out.append(torch.where(inside, at(tasks["wall"], idx), True).float())

@@ -60,7 +60,8 @@ GENERATE = {
     "view": Field("int", 2, "radius of the observed tile patch", lo=0, hi=5),
     "position": Field("str", "scaled", "how the player's position is observed: scaled (row and "
                       "column / map size), onehot (also one-hot row and column codes) or tile "
-                      "(also a one-hot code of the tile)", choices=("scaled", "onehot", "tile")),
+                      "(also the tile's index, for a per-tile table)",
+                      choices=("scaled", "onehot", "tile")),
     "observe_opponents": Field("int", 2, "nearest opponents in the observation",
                                lo=0, hi=MAX_OPPONENTS),
 }
