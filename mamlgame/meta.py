@@ -137,31 +137,35 @@ class MetaLearner:
         """Whether the meta-gradient is the unbiased one (`dice`, second order)."""
         return self.estimator == "dice" and not self.first_order
 
-    def _advantages(self, ep: Episodes, scale: float | None = None, inner: bool = False
+    def _advantages(self, ep: Episodes, inner: bool = False
                     ) -> tuple[torch.Tensor, torch.Tensor]:
         return advantages(ep, self.inner_gamma if inner else self.gamma, self.baseline,
                           self.normalize, self.gae_lambda,
-                          leave_one_out=self.unbiased and self.baseline, scale=scale)
+                          leave_one_out=self.unbiased and self.baseline)
 
-    def _outer_scale(self, ad: Adaptation, out: Episodes, shard: Shard | None
-                     ) -> float | None:
-        """The unbiased estimator's outer advantage scale: `adv_scale` as carried over from
-        earlier batches (the first batch starts it from its inner episodes), then updated
-        with this batch's outer advantages for the next one (an EMA over the whole batch)."""
+    def _outer_advantages(self, ad: Adaptation, out: Episodes, shard: Shard | None
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The outer episodes' advantages and the per-task scale they were divided by. The
+        unbiased estimator divides by `adv_scale`, carried over from earlier batches (the
+        first batch starts it from its inner episodes), then updates it with this batch's
+        advantages for the next one (an EMA over the whole batch)."""
         if not (self.unbiased and self.normalize):
-            return None
+            return self._advantages(out)
 
-        def batch_std(ep: Episodes) -> float:
-            adv, _ = advantages(ep, self.gamma, self.baseline, False, self.gae_lambda,
-                                leave_one_out=self.baseline)
+        def raw(ep: Episodes) -> torch.Tensor:
+            return advantages(ep, self.gamma, self.baseline, False, self.gae_lambda,
+                              leave_one_out=self.baseline)[0]
+
+        def batch_std(adv: torch.Tensor, ep: Episodes) -> float:
             std = advantage_std(adv, ep.mask)
             return float((std if shard is None else shard.gather(std)).mean()) + 1e-8
 
         if self.adv_scale is None:
-            self.adv_scale = batch_std(ad.episodes[-1])
-        used = self.adv_scale
-        self.adv_scale = ADV_SCALE_DECAY * used + (1 - ADV_SCALE_DECAY) * batch_std(out)
-        return used
+            first = ad.episodes[-1]
+            self.adv_scale = batch_std(raw(first), first)
+        used, adv = self.adv_scale, raw(out)
+        self.adv_scale = ADV_SCALE_DECAY * used + (1 - ADV_SCALE_DECAY) * batch_std(adv, out)
+        return adv / used, torch.full((adv.shape[0], 1, 1), used, dtype=adv.dtype)
 
     # ---- inner loop -------------------------------------------------------------------
     def inner_loss(self, params: Params, ep: Episodes, adv: torch.Tensor,
@@ -240,7 +244,7 @@ class MetaLearner:
 
     def _outer_objective(self, ad: Adaptation, out: Episodes, tasks: Tasks,
                          shard: Shard | None = None) -> torch.Tensor:
-        adv, scale = self._advantages(out, self._outer_scale(ad, out, shard))
+        adv, scale = self._outer_advantages(ad, out, shard)
         logp = log_prob(self.policy, ad.params, out.obs, out.actions)
         n = out.mask.sum((1, 2)).clamp(min=1)
         obj = (logp * adv).sum((1, 2))

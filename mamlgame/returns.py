@@ -68,23 +68,19 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: 
 
 
 def advantages(ep: Episodes, gamma: float, baseline: bool = True, normalize: bool = True,
-               lam: float = 1.0, leave_one_out: bool = False,
-               scale: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               lam: float = 1.0, leave_one_out: bool = False
+               ) -> tuple[torch.Tensor, torch.Tensor]:
     """Advantages [T, E, H] (GAE(lam) on the fitted baseline, i.e. returns minus the baseline
     when lam = 1, optionally normalised per task) and the per-task scale they were divided by
     [T, 1, 1] (ones when not normalised).
 
-    `leave_one_out` fits each episode's baseline on the other episodes (`linear_baseline`);
-    `scale`, when given, replaces the per-task normalisation: the advantages are only divided
-    by this number (fixed before the batch was drawn, it keeps an estimator unbiased)."""
+    `leave_one_out` fits each episode's baseline on the other episodes (`linear_baseline`)."""
     ret = discounted_returns(ep.rewards, ep.mask, gamma)
     if not baseline:
         adv = ret
     else:
         values = linear_baseline(ep.obs, ret, ep.mask, leave_one_out=leave_one_out)
         adv = ret - values if lam == 1.0 else gae(ep.rewards, values, ep.mask, gamma, lam)
-    if scale is not None:
-        return adv * ep.mask / scale, torch.full((adv.shape[0], 1, 1), scale, dtype=adv.dtype)
     if normalize:
         return weighted_normalize(adv, ep.mask)
     return adv * ep.mask, torch.ones(adv.shape[0], 1, 1, dtype=adv.dtype)
