@@ -18,14 +18,13 @@ import torch
 
 from mamlgame.families.game.levels import BEHAVIOURS
 from mamlgame.packs import Tasks
-from mamlgame.render.palette import AGENT, BACKGROUND, NEEDLE, TARGET, TRAIL
+from mamlgame.render.palette import AGENT, BACKGROUND, GOAL, NEEDLE, TARGET, TRAIL
 from mamlgame.render.raster import blend, blit, disk, draw_sprite, polyline, sprite
 
 Color = tuple[int, int, int]
 FLOOR: Color = (34, 38, 48)
 WALL: Color = (110, 116, 132)
 HAZARD: Color = (200, 60, 50)
-GOAL: Color = (250, 210, 40)
 START: Color = (52, 58, 72)
 PLAYER: Color = (60, 140, 240)
 PLAYER_WON: Color = (90, 220, 120)
