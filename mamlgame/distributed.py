@@ -100,10 +100,16 @@ def init(ctx: Context, device: torch.device) -> None:
         raise MamlgameError(f"cannot join the process group ({url}): {e}") from None
 
 
-def shutdown() -> None:
-    """Leave the process group, if any."""
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+def shutdown(clean: bool = True) -> None:
+    """Leave the process group, if any. After a clean run every process first waits for the
+    others: gloo can abort a process (SIGABRT, "terminate called without an active exception")
+    whose peer tore its connections down while it was still saving. After a failure there is
+    no waiting (the others may be inside a collective; the launcher stops them)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if clean:
+        dist.barrier()
+    dist.destroy_process_group()
 
 
 def all_reduce_step(tensors: list[torch.Tensor], extra: torch.Tensor) -> torch.Tensor:

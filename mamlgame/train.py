@@ -526,6 +526,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
     check_split(cfg.meta_batch, ctx.world)
     distributed.init(ctx, device)
     lock = None
+    clean = False
     try:
         out = Path(out_dir)
         lock = _claim_out_dir(out, resume, overwrite, ctx)
@@ -542,12 +543,15 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
             if say is not None:
                 say(_resume_note(ck, cfg))
             if _budget_reached(ck, cfg):
+                clean = True
                 return out / "checkpoint.pt"
-        return _train(_setup(cfg, ck, device), out, resume, progress, ctx, device, clock, say)
+        path = _train(_setup(cfg, ck, device), out, resume, progress, ctx, device, clock, say)
+        clean = True
+        return path
     finally:
         if lock is not None:
             lock.release()
-        distributed.shutdown()
+        distributed.shutdown(clean)
 
 
 def _budget_reached(ck: Checkpoint, cfg: TrainConfig) -> bool:
