@@ -14,7 +14,7 @@ from mamlgame.distributed import default_device, resolve_device
 from mamlgame.families import make_family
 from mamlgame.meta import MetaLearner, meta_step
 from mamlgame.packs import load_pack
-from mamlgame.policy import make_policy, params_of
+from mamlgame.policy import params_of, policy_for
 
 DEFAULTS = TrainConfig()
 WORKLOAD = "navigation: 20 tasks x (20 inner + 20 outer) episodes x 100 steps, MLP 2x100 relu"
@@ -31,9 +31,7 @@ def seconds_per_iteration(algo: str, iterations: int = 5, warmup: int = 2, tasks
     pack = load_pack(cfg.pack)
     cfg = cfg.resolved(pack)
     family = make_family(pack, cfg.horizon)
-    policy = make_policy(family, cfg.hidden, cfg.activation, cfg.init_std, seed=cfg.seed,
-                         context=cfg.context,
-                         tile_table=cfg.algo == "cavia").to(dev)
+    policy = policy_for(family, cfg).to(dev)
     learner = MetaLearner.from_config(policy, family, cfg)
     params = params_of(policy)
     opt = torch.optim.Adam(learner.meta_parameters(params), lr=1e-3)

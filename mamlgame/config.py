@@ -105,6 +105,9 @@ class TrainConfig:
                               choices=("relu", "tanh"))
     context: int = setting(0, "context inputs of the policy, the only parameters --algo cavia "
                            f"adapts (0: none; {CAVIA_CONTEXT} with cavia)", lo=0, hi=4096)
+    table_radius: int = setting(0, "cavia's tile table also writes onto the tiles this many "
+                                "steps around the player's, through a meta-learned kernel "
+                                "(0: the player's tile only)", lo=0, hi=3)
     init_std: float = setting(1.0, "initial standard deviation of the Gaussian policy",
                               lo=1e-3)
     baseline: bool = setting(True, "linear feature baseline for advantages", option=False)

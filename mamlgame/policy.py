@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mamlgame.config import TrainConfig
+from mamlgame.errors import TrainingError
 from mamlgame.families import TaskFamily
 from mamlgame.shard import Shard
 
@@ -60,12 +62,16 @@ class MLPPolicy(nn.Module):
     `tiles` > 0 (discrete actions) adds a tile table (param "table" [tiles, action_dim], zeros):
     the row of the tile whose index is observed at `obs[..., tile_feature] * tile_scale` is
     added to the logits. It is CAVIA's context for tile games: empty at a new level, written by
-    the inner step, never meta-learned (see `MetaLearner.meta_parameters`)."""
+    the inner step, never meta-learned (see `MetaLearner.meta_parameters`). With
+    `table_radius` r > 0 on a map `table_width` tiles wide (tile index = row * width + col),
+    the logits add the rows of the (2r+1)² tiles around the player's, weighted by a
+    meta-learned kernel (param "spread", 1 at the centre, 0 elsewhere at init): one inner step
+    then also writes what it learned at a tile onto its unvisited neighbours."""
 
     def __init__(self, obs_dim: int, action_dim: int, hidden: tuple[int, ...] = (100, 100),
                  activation: str = "relu", discrete: bool = False, init_std: float = 1.0,
                  context: int = 0, tiles: int = 0, tile_feature: int = -1,
-                 tile_scale: float = 1.0):
+                 tile_scale: float = 1.0, table_radius: int = 0, table_width: int = 0):
         super().__init__()
         sizes = (obs_dim + context, *hidden, action_dim)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
@@ -82,6 +88,17 @@ class MLPPolicy(nn.Module):
             if not discrete or not 0 <= tile_feature < obs_dim:
                 raise ValueError("a tile table needs discrete actions and a tile feature")
             self.table = nn.Parameter(torch.zeros(tiles, action_dim))
+        self.table_radius, self.table_width = table_radius, table_width
+        if table_radius:
+            if not tiles or table_width < 1:
+                raise ValueError("a table radius needs a tile table and the map width")
+            side = 2 * table_radius + 1
+            spread = torch.zeros(side * side)
+            spread[side * side // 2] = 1.0
+            self.spread = nn.Parameter(spread)
+            span = torch.arange(-table_radius, table_radius + 1)
+            self.register_buffer("offsets", (span[:, None] * table_width + span).reshape(-1),
+                                 persistent=False)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Means or logits [..., action_dim] (also under `functional_call`)."""
@@ -118,6 +135,17 @@ class MLPPolicy(nn.Module):
         table = params["table"]  # [N, A], or per task [T, N, A]
         idx = (obs[..., self.tile_feature] * self.tile_scale).round().long()
         idx = idx.clamp(0, self.tiles - 1)
+        if not self.table_radius:
+            return self._rows(table, idx)
+        near = idx.unsqueeze(-1) + self.offsets  # [..., K]
+        inside = (near >= 0) & (near < self.tiles)
+        rows = self._rows(table, near.clamp(0, self.tiles - 1))  # [..., K, A]
+        weight = params["spread"] * inside  # [..., K]
+        return (weight.unsqueeze(-1) * rows).sum(-2)
+
+    @staticmethod
+    def _rows(table: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """table[idx] [..., A] for a shared table [N, A] or per task [T, N, A] (idx [T, ...])."""
         if table.dim() == 2:
             return table[idx]
         flat = idx.reshape(idx.shape[0], -1, 1).expand(-1, -1, table.shape[-1])
@@ -142,7 +170,8 @@ class MLPPolicy(nn.Module):
         return {"obs_dim": self.obs_dim, "action_dim": self.action_dim, "hidden": list(self.hidden),
                 "activation": self.activation, "discrete": self.discrete,
                 "context": self.context_dim, "tiles": self.tiles,
-                "tile_feature": self.tile_feature, "tile_scale": self.tile_scale}
+                "tile_feature": self.tile_feature, "tile_scale": self.tile_scale,
+                "table_radius": self.table_radius, "table_width": self.table_width}
 
 
 @contextmanager
@@ -156,22 +185,34 @@ def seeded_init(seed: int) -> Iterator[None]:
 
 def make_policy(family: TaskFamily, hidden: tuple[int, ...] = (100, 100), activation: str = "relu",
                 init_std: float = 1.0, seed: int | None = None, context: int = 0,
-                tile_table: bool = False) -> MLPPolicy:
+                tile_table: bool = False, table_radius: int = 0) -> MLPPolicy:
     """The policy for a task family: Gaussian for continuous actions, categorical for discrete
     (with `context` context inputs, and with `tile_table` a tile table where the family
-    observes a tile index, see `MLPPolicy`). With `seed`, its initial weights come from that
-    seed (`seeded_init`); without, from the global RNG."""
+    observes a tile index, spread over `table_radius` neighbours, see `MLPPolicy`). With
+    `seed`, its initial weights come from that seed (`seeded_init`); without, from the global
+    RNG."""
     if seed is not None:
         with seeded_init(seed):
             return make_policy(family, hidden, activation, init_std, context=context,
-                               tile_table=tile_table)
+                               tile_table=tile_table, table_radius=table_radius)
     feature = getattr(family, "tile_feature", None) if tile_table else None
+    if table_radius and feature is None:
+        raise TrainingError("--table-radius needs --algo cavia on a game pack with "
+                            'position = "tile" in [generate]')
     if feature is None:
         return MLPPolicy(family.obs_dim, family.action_dim, tuple(hidden), activation,
                          family.discrete, init_std, context)
     return MLPPolicy(family.obs_dim, family.action_dim, tuple(hidden), activation,
                      family.discrete, init_std, context, family.n_tiles, feature,
-                     family.tile_scale)
+                     family.tile_scale, table_radius, getattr(family, "tile_width", 0))
+
+
+def policy_for(family: TaskFamily, cfg: TrainConfig) -> MLPPolicy:
+    """The initial policy a resolved training config asks for (cavia gets a tile table where
+    the family observes a tile index)."""
+    return make_policy(family, cfg.hidden, cfg.activation, cfg.init_std, seed=cfg.seed,
+                       context=cfg.context, tile_table=cfg.algo == "cavia",
+                       table_radius=cfg.table_radius)
 
 
 def params_of(policy: nn.Module) -> Params:

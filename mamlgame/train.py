@@ -51,7 +51,7 @@ from mamlgame.errors import CheckpointError, MamlgameError, TrainingError
 from mamlgame.families import make_family
 from mamlgame.meta import MetaLearner, MetaStep, meta_step
 from mamlgame.packs import LevelPack, Tasks, load_pack
-from mamlgame.policy import MLPPolicy, Params, make_policy, params_of
+from mamlgame.policy import MLPPolicy, Params, params_of, policy_for
 from mamlgame.shard import Shard
 
 try:  # POSIX: an advisory lock that the OS drops when the process dies (SIGKILL included)
@@ -368,9 +368,7 @@ def _setup(config: TrainConfig, ck: Checkpoint | None, device: torch.device) -> 
     cfg = config.resolved(pack)
     family = make_family(pack, cfg.horizon)
     _check_memory(cfg, family.obs_dim, family.action_dim, device)
-    policy = make_policy(family, cfg.hidden, cfg.activation, cfg.init_std,
-                         seed=cfg.seed, context=cfg.context,
-                         tile_table=cfg.algo == "cavia").to(device)
+    policy = policy_for(family, cfg).to(device)
     learner = MetaLearner.from_config(policy, family, cfg)
     params = params_of(policy)
     meta_params = learner.meta_parameters(params)

@@ -142,3 +142,57 @@ def test_cavia_adapts_only_the_tile_table_with_its_inner_discount():
     assert ad.params["context"] is params["context"]  # the context stays shared
     visited = (g.abs().sum(-1) > 0).sum().item()
     assert 0 < visited < 2 * policy.tiles  # only the visited tiles' rows move
+
+
+def test_table_radius_adds_the_neighbours_rows_through_the_kernel():
+    from mamlgame.packs import parse_pack
+    from mamlgame.policy import make_policy
+
+    pack = parse_pack(TILE_PACK, "tiles.toml")
+    family = make_family(pack)
+    policy = make_policy(family, (8,), seed=0, tile_table=True, table_radius=1)
+    assert policy.spread.tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0]  # the centre only at init
+    tasks = pack.tasks("train", 2)
+    state = family.reset(tasks, 3, torch.Generator().manual_seed(0))
+    obs = family.observe(tasks, state)
+    params = params_of(policy)
+    table = torch.randn(2, policy.tiles, family.action_dim)
+    spread = torch.randn(9)
+    base = policy.apply_params(params, obs)
+    got = policy.apply_params({**params, "table": table, "spread": spread}, obs)
+    ww = int(tasks["grid"][0, 1])
+    r, c = state["pos"] // ww - 1, state["pos"] % ww - 1
+    for t in range(2):
+        for e in range(3):
+            expected = base[t, e].clone()
+            for k, (dr, dc) in enumerate((a, b) for a in (-1, 0, 1) for b in (-1, 0, 1)):
+                tile = (int(r[t, e]) + dr) * 24 + int(c[t, e]) + dc
+                if 0 <= tile < policy.tiles:
+                    expected += spread[k] * table[t, tile]
+            torch.testing.assert_close(got[t, e], expected)
+    # one inner step writes a visited tile's gradient onto its neighbours' rows, and the
+    # kernel is a meta-parameter (the table is not)
+    cfg = TrainConfig(pack="tiles", algo="cavia", inner_lr=50.0, inner_gamma=0.0, episodes=3,
+                      hidden=(8,), table_radius=1).resolved(pack)
+    learner = MetaLearner.from_config(policy, family, cfg)
+    assert any(v is params["spread"] for v in learner.meta_parameters(params))
+    with torch.no_grad():
+        params["spread"].copy_(torch.full((9,), 0.5))
+    ad = learner.adapt(params, tasks, torch.Generator().manual_seed(3))
+    written = (ad.params["table"].abs().sum(-1) > 0).sum().item()
+    visited = obs.new_zeros(2, policy.tiles, dtype=torch.bool)
+    ep = ad.episodes[0]
+    idx = (ep.obs[..., family.tile_feature] * family.tile_scale).round().long()
+    for t in range(2):
+        visited[t, idx[t][ep.mask[t] > 0]] = True
+    assert written > visited.sum().item()  # neighbours of visited tiles were written too
+
+
+def test_table_radius_needs_a_tile_table():
+    import pytest
+
+    from mamlgame.errors import TrainingError
+    from mamlgame.policy import make_policy
+
+    with pytest.raises(TrainingError, match="--table-radius needs --algo cavia"):
+        make_policy(make_family(load_pack("navigation")), (8,), table_radius=1)

@@ -79,7 +79,7 @@ class Game(FamilyBase):
         codes = {"scaled": 0, "onehot": 2 * ONEHOT, "tile": 1}[self.position]
         # where a tile table finds the player's tile (policy `tiles`, `tile_feature`)
         self.tile_feature = 8 if self.position == "tile" else None
-        self.n_tiles, self.tile_scale = ONEHOT * ONEHOT, TILE_SCALE
+        self.n_tiles, self.tile_width, self.tile_scale = ONEHOT * ONEHOT, ONEHOT, TILE_SCALE
         self.obs_dim = (8 + codes + self.channels * (2 * self.view + 1) ** 2
                         + 3 * self.n_opponents + 2 * self.observe_goal)
 
