@@ -156,9 +156,11 @@ def test_levels_new_shows_a_commented_recipe_that_validates(tmp_path):
     assert set(recipe) >= {"inner_lr", "time_limit"} and recipe["time_limit"] == 1200.0
 
 
-def test_shipped_navigation_carries_its_inner_lr():
+def test_shipped_packs_carry_their_measured_recipes():
     assert load_pack("navigation").train == {"inner_lr": 0.6}
-    for name in ("mixed", "arena", "velocity", "bandit"):  # not measured: no recipe
+    mixed = load_pack("mixed")
+    assert mixed.train["algo"] == "cavia" and mixed.generate["position"] == "tile"
+    for name in ("arena", "velocity", "bandit"):  # not measured: no recipe
         assert load_pack(name).train == {}
 
 
