@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench lint clean screenshots
+.PHONY: setup demo test bench lint clean screenshots guide
 
 setup: $(STAMP)
 
@@ -34,3 +34,6 @@ clean:
 
 screenshots: setup
 	SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy $(BIN)/python docs/make_screenshots.py
+
+guide: setup
+	SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy $(BIN)/python docs/make_guide.py
