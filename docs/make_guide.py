@@ -514,22 +514,35 @@ class Guide:
 
 # ---- rendering ------------------------------------------------------------------------------
 def lookup(numbers: dict[str, Any], path: str) -> Any:
-    value: Any = numbers
-    for part in path.split("."):
-        value = value[int(part)] if isinstance(value, list) else value[part]
+    """The value at a dotted `path`; a key may itself hold dots (`inner_lr.runs.0.05`: the
+    longest key that matches is taken) and list items are numbered."""
+    parts, value, i = path.split("."), numbers, 0
+    while i < len(parts):
+        for j in range(len(parts), i, -1):
+            key = ".".join(parts[i:j])
+            if isinstance(value, dict) and key in value:
+                value, i = value[key], j
+                break
+            if isinstance(value, list) and j == i + 1 and re.fullmatch(r"-?\d+", key):
+                value, i = value[int(key)], j
+                break
+        else:
+            raise KeyError(f"{path}: no {'.'.join(parts[i:])!r} in the numbers")
     return value
 
 
 def render(template: str, numbers: dict[str, Any], figures: str) -> str:
     """`template` with each `{{path.in.numbers:format}}` replaced by its value and
-    `{{figures}}` by the relative folder of the figures."""
+    `{{figures}}` by the relative folder of the figures (a list: its items, comma
+    separated)."""
     def fill(m: re.Match) -> str:
         if m.group(1) == "figures":
             return figures
         value = lookup(numbers, m.group(1))
         spec = m.group(2) if m.group(2) is not None else ("" if isinstance(value, (int, str))
                                                           else ".2f")
-        return format(value, spec)
+        items = value if isinstance(value, list) else [value]
+        return ", ".join(format(v, spec) for v in items)
 
     return PLACEHOLDER.sub(fill, template)
 
