@@ -5,6 +5,7 @@ import torch
 
 from mamlgame.errors import PackError
 from mamlgame.packs import load_pack, parse_pack
+from mamlgame.packs.schema import SCHEMAS
 
 HEAD = '[pack]\nname = "t"\nfamily = "velocity"\n'
 
@@ -41,7 +42,7 @@ def test_sampled_tasks_follow_the_generator_settings():
      "t.toml:5: generate.target_velocity: expected a number or [lo, hi]"),
     (HEAD + "[generate]\nspeed = 1\n", "t.toml:5: generate.speed: unknown key"),
     (HEAD + "[split]\ntrain = -1\n",
-     "t.toml:5: split.train: expected an integer in [0, 1000000], got -1"),
+     "t.toml:5: split.train: expected an integer >= 0, got -1"),
     (HEAD + "[reward]\nkind = \"cubic\"\n", 't.toml:5: reward.kind: expected one of "squared"'),
     (HEAD + "[generate\n", "t.toml:4: invalid TOML"),
     (HEAD + "[levels]\n", "t.toml:4: levels: unknown section"),
@@ -57,6 +58,19 @@ def test_errors_name_file_line_key_and_expectation(text, message):
         parse_pack(text, "t.toml")
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("family", ["game", "velocity"])
+@pytest.mark.parametrize("key", ["train", "valid", "test"])
+def test_split_sizes_are_bounded_per_family(family, key):
+    head = f'[pack]\nname = "t"\nfamily = "{family}"\n[split]\n'
+    bound = SCHEMAS[family].max_split(parse_pack(head, "t.toml").generate)
+    assert parse_pack(head + f"{key} = {bound}\n", "t.toml")  # the bound itself is fine
+    with pytest.raises(PackError) as err:
+        parse_pack(head + f"{key} = 1000000\n", "t.toml")
+    assert str(err.value) == (f"t.toml:5: split.{key}: expected at most {bound} tasks for a "
+                              f"{family} pack (each is generated and kept in memory when the "
+                              "split is used), got 1000000")
 
 
 def test_missing_pack_is_a_pack_error():

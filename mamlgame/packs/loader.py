@@ -34,11 +34,11 @@ PACK_FIELDS = {
     "seed": Field("int", 0, "seed of every generated level", lo=0, hi=2**62),
 }
 SPLIT_FIELDS = {
-    "train": Field("int", 1000, "procedurally generated training tasks", lo=0, hi=1_000_000),
+    "train": Field("int", 1000, "procedurally generated training tasks", lo=0),
     "valid": Field("int", 0, "held-out tasks from the training distribution ([generate]: "
-                   "in-distribution evaluation, never a train task)", lo=0, hi=1_000_000),
+                   "in-distribution evaluation, never a train task)", lo=0),
     "test": Field("int", 100, "procedurally generated test tasks ([generate] with "
-                  "[generate.test] applied)", lo=0, hi=1_000_000),
+                  "[generate.test] applied)", lo=0),
 }
 SPLITS = ("train", "valid", "test")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -246,6 +246,7 @@ def parse_pack(text: str, path: str = "<pack>") -> LevelPack:
     if not (isinstance(test_levels, list) and all(isinstance(t, str) for t in test_levels)):
         raise rep.error("split", "test_levels", "expected a list of level names")
     generate, gen_test, reward = _generate_and_reward(raw, rep, schema)
+    _check_split_sizes(split, head["family"], schema.max_split(generate), rep)
     levels = _levels(raw, rep, schema, generate)
     names = {lv["name"] for lv in levels}
     for name in test_levels:
@@ -259,6 +260,15 @@ def parse_pack(text: str, path: str = "<pack>") -> LevelPack:
         test_levels=tuple(test_levels), generate=generate, generate_test=gen_test,
         reward=reward, levels=tuple(levels), train=_train(raw.get("train", {}), rep),
     )
+
+
+def _check_split_sizes(split: dict[str, Any], family: str, bound: int, rep: _Reporter) -> None:
+    """Each split asks for at most `bound` generated tasks (the family's `max_split`)."""
+    for key in SPLITS:
+        if split[key] > bound:
+            raise rep.error("split", key, f"expected at most {bound} tasks for a {family} pack "
+                            "(each is generated and kept in memory when the split is used), "
+                            f"got {split[key]}")
 
 
 def _toml(text: str, path: str) -> dict[str, Any]:

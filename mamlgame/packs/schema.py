@@ -198,6 +198,13 @@ def _no_check(table: str, values: dict[str, Any]) -> None:
     return None
 
 
+MAX_SPLIT = 10_000  # generated tasks per split, unless a family bounds its own
+
+
+def _max_split(generate: dict[str, Any]) -> int:
+    return MAX_SPLIT
+
+
 @dataclass(frozen=True)
 class FamilySchema:
     """What a pack of one family may contain and how its tasks are generated.
@@ -206,6 +213,10 @@ class FamilySchema:
     the hand-designed levels first, then `n` generated ones, none equal to a task of `exclude`.
     `parse_level(level, generate) -> level` completes a validated `[[level]]` table.
     `check(table, values)` validates cross-key constraints (raise FieldError("key: msg")).
+    `max_split(generate) -> n`: the most tasks a split may ask for under these `[generate]`
+    values (each is generated and kept in memory when the split is first used); default
+    `MAX_SPLIT`, which keeps a split of the costliest shipped family (game levels, ~50 kB
+    and ~8 ms each at the default sizes) within seconds and a gigabyte.
     """
 
     horizon: int
@@ -216,6 +227,7 @@ class FamilySchema:
                      Tasks | None], Tasks]
     parse_level: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
     check: Callable[[str, dict[str, Any]], None] = field(default=_no_check)
+    max_split: Callable[[dict[str, Any]], int] = field(default=_max_split)
 
 
 # family name -> schema; filled by `mamlgame.families.register` (the loader only reads it)
