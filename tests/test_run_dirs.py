@@ -226,7 +226,7 @@ def test_progress_without_a_terminal_is_a_line_per_tenth(tmp_path):
 ])
 def test_bad_train_options_are_refused(tmp_path, args, flag):
     result = run("train", "bandit", "--out", str(tmp_path / "r"), *TINY, *args)
-    assert result.exit_code == 2 and f"'{flag}'" in result.output, result.output
+    assert result.exit_code == 2 and result.output.startswith(f"error: {flag}: "), result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert not (tmp_path / "r").exists()
 
@@ -234,7 +234,7 @@ def test_bad_train_options_are_refused(tmp_path, args, flag):
 @pytest.mark.parametrize("command", [["eval", "x.pt"], ["play", "--headless", "--frames", "1"]])
 def test_a_seed_beyond_64_bits_is_refused(command):
     result = run(*command, "--seed", str(2**70))
-    assert result.exit_code == 2 and "'--seed'" in result.output
+    assert result.exit_code == 2 and result.output.startswith("error: --seed: "), result.output
 
 
 def test_the_memory_estimate_refuses_a_run_that_cannot_fit(tmp_path):

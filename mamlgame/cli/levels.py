@@ -8,6 +8,7 @@ from typing import Any
 import click
 from PIL import Image
 
+from mamlgame.cli.group import OneLineGroup
 from mamlgame.cli.options import output_file, write_output
 from mamlgame.config import format_duration
 from mamlgame.errors import MamlgameError, PackError
@@ -16,7 +17,7 @@ from mamlgame.packs import Dist, LevelPack, load_pack, shipped_packs
 from mamlgame.viewer.levels import LEVEL_HELP, LevelList
 
 
-@click.group()
+@click.group(cls=OneLineGroup)
 def levels() -> None:
     """Inspect, validate and create level packs."""
 
