@@ -137,7 +137,9 @@ def test_observation_keys_cannot_change_in_the_test_split():
 
 
 def test_tiny_maps_and_crowds_still_generate():
-    pack = parse_pack(HEAD + "[generate]\nsize = 5\nopponents = 8\ngoal_distance = [20, 30]\n"
+    """A range that reaches past the map (a 5x5 map's paths are at most 8 steps): the
+    farthest goal the map allows; 8 opponents and 20 hazards on 9 floor tiles."""
+    pack = parse_pack(HEAD + "[generate]\nsize = 5\nopponents = 8\ngoal_distance = [8, 30]\n"
                       "layout = { open = 1, rooms = 1, maze = 1 }\nhazards = [0, 20]\n")
     pool = pack.pool("train")
     assert len(pool) == 3 and not ((pool["opp_pos"] == pool["start"][:, None])
