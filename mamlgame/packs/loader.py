@@ -246,7 +246,7 @@ def parse_pack(text: str, path: str = "<pack>") -> LevelPack:
     if not (isinstance(test_levels, list) and all(isinstance(t, str) for t in test_levels)):
         raise rep.error("split", "test_levels", "expected a list of level names")
     generate, gen_test, reward = _generate_and_reward(raw, rep, schema)
-    _check_split_sizes(split, head["family"], schema.max_split(generate), rep)
+    _check_split_sizes(split, head["family"], schema, generate, gen_test, rep)
     levels = _levels(raw, rep, schema, generate)
     names = {lv["name"] for lv in levels}
     for name in test_levels:
@@ -262,9 +262,12 @@ def parse_pack(text: str, path: str = "<pack>") -> LevelPack:
     )
 
 
-def _check_split_sizes(split: dict[str, Any], family: str, bound: int, rep: _Reporter) -> None:
-    """Each split asks for at most `bound` generated tasks (the family's `max_split`)."""
+def _check_split_sizes(split: dict[str, Any], family: str, schema: FamilySchema,
+                       generate: dict[str, Any], gen_test: dict[str, Any], rep: _Reporter
+                       ) -> None:
+    """Each split asks for at most the family's `max_split` tasks (of its `[generate]`)."""
     for key in SPLITS:
+        bound = schema.max_split(gen_test if key == "test" else generate)
         if split[key] > bound:
             raise rep.error("split", key, f"expected at most {bound} tasks for a {family} pack "
                             "(each is generated and kept in memory when the split is used), "
