@@ -43,6 +43,8 @@ def test_sampled_tasks_follow_the_generator_settings():
     (HEAD + "[generate]\nspeed = 1\n", "t.toml:5: generate.speed: unknown key"),
     (HEAD + "[split]\ntrain = -1\n",
      "t.toml:5: split.train: expected an integer >= 0, got -1"),
+    (HEAD + "horizon = 0\n",
+     "t.toml:4: pack.horizon: expected an integer in [1, 100000], got 0"),
     (HEAD + "[reward]\nkind = \"cubic\"\n", 't.toml:5: reward.kind: expected one of "squared"'),
     (HEAD + "[generate\n", "t.toml:4: invalid TOML"),
     (HEAD + "[levels]\n", "t.toml:4: levels: unknown section"),

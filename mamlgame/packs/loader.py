@@ -30,7 +30,8 @@ PACK_FIELDS = {
     "name": Field("str", "", "unique id, [a-z0-9-]"),
     "family": Field("str", "game", "task family (a registered family: `mamlgame.families`)"),
     "description": Field("str", "", "one line shown by `levels list`"),
-    "horizon": Field("int", 0, "steps per episode (0: the family's default)", lo=0, hi=100_000),
+    "horizon": Field("int", 0, "steps per episode (omitted: the family's default)", lo=1,
+                     hi=100_000),
     "seed": Field("int", 0, "seed of every generated level", lo=0, hi=2**62),
 }
 SPLIT_FIELDS = {

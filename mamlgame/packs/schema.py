@@ -187,6 +187,10 @@ class Field:
         return Dist("choice", choices=tuple(value), weights=tuple(float(w) for w in value.values()))
 
     def default_value(self) -> Any:
+        """The default as parsed (a `Dist` for distributions); a plain default is kept as
+        written, so it may stand outside the bounds for "not given" (`horizon` 0)."""
+        if self.kind in ("float", "int", "str", "bool"):
+            return self.default
         return self.parse(self.default)
 
 
