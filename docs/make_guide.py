@@ -51,7 +51,7 @@ from mamlgame.rollout import rollout  # noqa: E402
 from mamlgame.train import train  # noqa: E402
 
 TEMPLATE = Path(__file__).resolve().parent / "guide" / "template.md"
-PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*(?::([^}]*))?\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*([\w.\-]+)\s*(?::([^}]*))?\}\}")
 ALPHAS = (0.0, 0.05, 0.1, 0.2, 0.4, 0.6, 1.0, 1.5, 2.5, 4.0)  # inner step sizes swept
 INITS = ("maml", "pretrain", "random")
 COLORS = {"maml": "C0", "fomaml": "C1", "pretrain": "C2", "random": "C7", "metasgd": "C3"}
