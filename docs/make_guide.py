@@ -264,6 +264,7 @@ class Guide:
         floor = 1.5 * min(res[n]["return_0"] for n in inits)  # large steps fall far below
         a1.set_ylim(bottom=floor)
         a1.set_xscale("symlog", linthresh=0.05)
+        a1.set_xlim(left=0)
         a1.set_xlabel("inner step size α (symlog scale)")
         a1.set_ylabel(f"mean return after one step (± s.e.; cut at {floor:.0f})")
         a1.set_title(f"one step on {len(tasks)} held-out goals")
