@@ -35,7 +35,15 @@ import torch
 from mamlgame.config import ALGOS, ESTIMATORS, default_inner_steps  # defined there; re-exported
 from mamlgame.families import TaskFamily
 from mamlgame.packs import Tasks
-from mamlgame.policy import MLPPolicy, Params, expand_params, is_batched, log_prob
+from mamlgame.policy import (
+    TASK_INPUTS,
+    MLPPolicy,
+    Params,
+    expand_params,
+    is_batched,
+    log_prob,
+    with_task_inputs,
+)
 from mamlgame.returns import advantage_std, advantages
 from mamlgame.rollout import Episodes, rollout
 from mamlgame.shard import Shard
@@ -128,8 +136,8 @@ class MetaLearner:
 
     def meta_parameters(self, params: Params) -> list[torch.Tensor]:
         """Everything the outer optimiser updates (not a tile table: it starts empty at every
-        level)."""
-        return ([v for k, v in params.items() if k != "table"]
+        level; nor the per-task inputs of `with_task_inputs`)."""
+        return ([v for k, v in params.items() if k != "table" and k not in TASK_INPUTS]
                 + list((self.inner_lrs or {}).values()))
 
     @property
@@ -188,6 +196,7 @@ class MetaLearner:
         steps = self.inner_steps if steps is None else steps
         if not any(v.requires_grad for v in params.values()):
             params = {k: v.detach().requires_grad_() for k, v in params.items()}
+        params = with_task_inputs(self.policy, self.family, tasks, params)
         p, adapted = self._per_task(params, len(tasks))
         episodes, score = [], torch.zeros(len(tasks))
         for k in range(steps):
@@ -206,18 +215,23 @@ class MetaLearner:
 
     def _per_task(self, params: Params, n: int) -> tuple[Params, list[str]]:
         """The params the inner loop starts from, per task where it adapts them, and the names
-        it adapts: every parameter, or (cavia) only the tile table or the context, the rest
-        staying shared."""
-        if self.algo == "cavia":  # the tile table when the policy has one, else the context
-            key = "table" if "table" in params else "context"
-            if key not in params:
+        it adapts: every parameter, or (cavia) only the tile table and the goal belief where the
+        policy has them, else the context, the rest staying shared."""
+        if self.algo == "cavia":
+            keys = [k for k in ("table", "belief") if k in params] or ["context"]
+            if keys[0] not in params:
                 raise ValueError("cavia adapts the policy's context: make the policy with "
                                  "context > 0 (or a tile table)")
-            c = params[key]
-            shared_dims = 1 if key == "context" else 2  # [C] or [tiles, A]
-            return {**params, key: c if c.dim() > shared_dims else c.expand(n, *c.shape)}, [key]
+            shared_dims = {"context": 1, "table": 2, "belief": 1}  # [C], [tiles, A], [N]
+            per_task = {k: params[k] if params[k].dim() > shared_dims[k]
+                        else params[k].expand(n, *params[k].shape) for k in keys}
+            # a belief comes as data: the inner step differentiates with respect to it
+            per_task = {k: v if v.requires_grad else v.detach().requires_grad_()
+                        for k, v in per_task.items()}
+            return {**params, **per_task}, keys
         p = params if is_batched(self.policy, params) else expand_params(params, n)
-        return p, list(p)
+        inputs = [k for k in TASK_INPUTS if k in p]
+        return p, [k for k in p if k not in inputs]
 
     # ---- outer objective --------------------------------------------------------------
     def meta_loss(self, params: Params, tasks: Tasks, generator: torch.Generator | None = None,
@@ -262,7 +276,8 @@ class MetaLearner:
         ep = rollout(self.family, tasks, self.policy, params, self.episodes, generator,
                      shard=shard)
         adv, _ = self._advantages(ep)
-        loss, _ = self.inner_loss(params, ep, adv)
+        bound = with_task_inputs(self.policy, self.family, tasks, params)
+        loss, _ = self.inner_loss(bound, ep, adv)
         # for logging only: the return after one inner step from the same episodes
         ad = self.adapt({k: v.detach() for k, v in params.items()}, tasks, generator, steps=1,
                         first_episodes=ep, shard=shard)

@@ -19,9 +19,12 @@ from torch import nn
 from mamlgame.config import TrainConfig
 from mamlgame.errors import TrainingError
 from mamlgame.families import TaskFamily
+from mamlgame.families.game.belief import DANGER_INIT, graph_logits
+from mamlgame.packs import Tasks
 from mamlgame.shard import Shard
 
 Params = dict[str, torch.Tensor]
+TASK_INPUTS = ("belief", "succ", "goal_dist", "width")  # per-task inputs, never meta-learned
 ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh}
 # Rows per task from which the loss passes (thousands of rows, vs. tens per rollout step) use a
 # product plus an in-place bias add: `baddbmm` first copies the broadcast bias into its output,
@@ -66,12 +69,22 @@ class MLPPolicy(nn.Module):
     `table_radius` r > 0 on a map `table_width` tiles wide (tile index = row * width + col),
     the logits add the rows of the (2r+1)² tiles around the player's, weighted by a
     meta-learned kernel (param "spread", 1 at the centre, 0 elsewhere at init): one inner step
-    then also writes what it learned at a tile onto its unvisited neighbours."""
+    then also writes what it learned at a tile onto its unvisited neighbours.
+
+    `belief` (discrete actions) adds a goal belief's logits: beta * (F(s) - F(succ(s, a))),
+    F the expected path distance to the goal under the level's belief, s the movement state
+    observed at `obs[..., state_feature] * tile_scale`, beta a meta-learned scale (param
+    "belief_scale"), plus a meta-learned danger per distance of the `n_opponents` opponents
+    observed from `obs[..., opponent_feature]` (param "danger"; see
+    `mamlgame.families.game.belief.graph_logits`). The belief and the level's graph are
+    per-task inputs (`with_task_inputs`), not parameters."""
 
     def __init__(self, obs_dim: int, action_dim: int, hidden: tuple[int, ...] = (100, 100),
                  activation: str = "relu", discrete: bool = False, init_std: float = 1.0,
                  context: int = 0, tiles: int = 0, tile_feature: int = -1,
-                 tile_scale: float = 1.0, table_radius: int = 0, table_width: int = 0):
+                 tile_scale: float = 1.0, table_radius: int = 0, table_width: int = 0,
+                 belief: bool = False, state_feature: int = -1, opponent_feature: int = -1,
+                 n_opponents: int = 0, opponent_scale: float = 1.0):
         super().__init__()
         sizes = (obs_dim + context, *hidden, action_dim)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
@@ -99,6 +112,17 @@ class MLPPolicy(nn.Module):
             span = torch.arange(-table_radius, table_radius + 1)
             self.register_buffer("offsets", (span[:, None] * table_width + span).reshape(-1),
                                  persistent=False)
+        self.belief, self.state_feature = belief, state_feature
+        if belief:
+            if not discrete or not 0 <= state_feature < obs_dim:
+                raise ValueError("a goal belief needs discrete actions and a state feature")
+            self.belief_scale = nn.Parameter(torch.tensor(1.0))
+        self.opponent_feature, self.n_opponents = opponent_feature, n_opponents
+        self.opponent_scale = opponent_scale
+        if belief and n_opponents:
+            if not 0 <= opponent_feature <= obs_dim - 3 * n_opponents:
+                raise ValueError("opponent features past the observation")
+            self.danger = nn.Parameter(torch.tensor(DANGER_INIT))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Means or logits [..., action_dim] (also under `functional_call`)."""
@@ -128,7 +152,26 @@ class MLPPolicy(nn.Module):
             if i < last:
                 x = act(x)
         out = x.reshape(*shape[:-1], x.shape[-1])
-        return out + self._table_row(params, obs) if self.tiles else out
+        if self.tiles:
+            out = out + self._table_row(params, obs)
+        return out + self._belief_logits(params, obs) if self.belief else out
+
+    def _belief_logits(self, params: Params, obs: torch.Tensor) -> torch.Tensor:
+        """The goal belief's and the danger's logits [..., A] for obs [T, ...]."""
+        if "goal_dist" not in params:
+            raise TrainingError("a goal-belief policy acts on a level's inputs: pass params "
+                                "through mamlgame.policy.with_task_inputs")
+        t = obs.shape[0]
+        state = (obs[..., self.state_feature] * self.tile_scale).round().long()
+        opponents = None
+        if self.n_opponents:
+            f, m = self.opponent_feature, self.n_opponents
+            opponents = obs[..., f:f + 3 * m].reshape(t, -1, m, 3)
+            opponents = torch.cat([(opponents[..., :2] * self.opponent_scale).round(),
+                                   opponents[..., 2:]], -1)
+        out = graph_logits(params, state.reshape(t, -1), params["belief_scale"], opponents,
+                           params.get("danger"))
+        return out.reshape(*state.shape, out.shape[-1])
 
     def _table_row(self, params: Params, obs: torch.Tensor) -> torch.Tensor:
         """The tile table's row at each observation's tile [..., action_dim]."""
@@ -171,7 +214,10 @@ class MLPPolicy(nn.Module):
                 "activation": self.activation, "discrete": self.discrete,
                 "context": self.context_dim, "tiles": self.tiles,
                 "tile_feature": self.tile_feature, "tile_scale": self.tile_scale,
-                "table_radius": self.table_radius, "table_width": self.table_width}
+                "table_radius": self.table_radius, "table_width": self.table_width,
+                "belief": self.belief, "state_feature": self.state_feature,
+                "opponent_feature": self.opponent_feature, "n_opponents": self.n_opponents,
+                "opponent_scale": self.opponent_scale}
 
 
 @contextmanager
@@ -187,14 +233,24 @@ def make_policy(family: TaskFamily, hidden: tuple[int, ...] = (100, 100), activa
                 init_std: float = 1.0, seed: int | None = None, context: int = 0,
                 tile_table: bool = False, table_radius: int = 0) -> MLPPolicy:
     """The policy for a task family: Gaussian for continuous actions, categorical for discrete
-    (with `context` context inputs, and with `tile_table` a tile table where the family
-    observes a tile index, spread over `table_radius` neighbours, see `MLPPolicy`). With
-    `seed`, its initial weights come from that seed (`seeded_init`); without, from the global
-    RNG."""
+    (with `context` context inputs; with `tile_table`, cavia's per-level part: a goal belief
+    where the family observes a movement state, else a tile table where it observes a tile
+    index, spread over `table_radius` neighbours; see `MLPPolicy`). With `seed`, its initial
+    weights come from that seed (`seeded_init`); without, from the global RNG."""
     if seed is not None:
         with seeded_init(seed):
             return make_policy(family, hidden, activation, init_std, context=context,
                                tile_table=tile_table, table_radius=table_radius)
+    state = getattr(family, "state_feature", None) if tile_table else None
+    if state is not None:
+        if table_radius:
+            raise TrainingError('--table-radius needs position = "tile" (a tile table), not '
+                                '"graph" (a goal belief)')
+        return MLPPolicy(family.obs_dim, family.action_dim, tuple(hidden), activation,
+                         family.discrete, init_std, context, tile_scale=family.tile_scale,
+                         belief=True, state_feature=state,
+                         opponent_feature=family.opponent_feature,
+                         n_opponents=family.n_opponents, opponent_scale=family.opponent_scale)
     feature = getattr(family, "tile_feature", None) if tile_table else None
     if table_radius and feature is None:
         raise TrainingError("--table-radius needs --algo cavia on a game pack with "
@@ -213,6 +269,16 @@ def policy_for(family: TaskFamily, cfg: TrainConfig) -> MLPPolicy:
     return make_policy(family, cfg.hidden, cfg.activation, cfg.init_std, seed=cfg.seed,
                        context=cfg.context, tile_table=cfg.algo == "cavia",
                        table_radius=cfg.table_radius)
+
+
+def with_task_inputs(policy: MLPPolicy, family: TaskFamily, tasks: Tasks,
+                     params: Params) -> Params:
+    """`params` plus the per-task inputs a goal-belief policy needs (the family's
+    `policy_inputs`: the game's belief and movement graph with `position = "graph"`), unless
+    the policy needs none or they are there already."""
+    if not getattr(policy, "belief", False) or any(k in params for k in TASK_INPUTS):
+        return params
+    return {**params, **family.policy_inputs(tasks)}
 
 
 def params_of(policy: nn.Module) -> Params:
@@ -267,5 +333,7 @@ def sample(policy: MLPPolicy, params: Params, obs: torch.Tensor,
 
 
 def expand_params(params: Params, n: int) -> Params:
-    """Shared params viewed as per-task params [n, ...] (gradients flow back to the shared)."""
-    return {k: v.unsqueeze(0).expand(n, *v.shape) for k, v in params.items()}
+    """Shared params viewed as per-task params [n, ...] (gradients flow back to the shared);
+    per-task inputs (`TASK_INPUTS`) are per task already."""
+    return {k: v if k in TASK_INPUTS else v.unsqueeze(0).expand(n, *v.shape)
+            for k, v in params.items()}

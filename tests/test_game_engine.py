@@ -269,7 +269,7 @@ def test_observation_hides_the_goal_unless_asked():
 
 def test_onehot_position_codes_the_row_and_column():
     game, tasks = one_level("#######\n#S...G#\n#.....#\n#######", generate='position = "onehot"')
-    plain, _ = one_level("#######\n#S...G#\n#.....#\n#######")
+    plain, _ = one_level("#######\n#S...G#\n#.....#\n#######", generate='position = "scaled"')
     assert game.obs_dim == plain.obs_dim + 2 * 24
     states, _, _ = run(game, tasks, [4, 2, 2])  # down, then right twice: map (2, 3)
     obs = game.observe(tasks, states[-1])[0, 0]

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from mamlgame.cli import cli
 from mamlgame.config import SETTINGS, TrainConfig
 from mamlgame.errors import PackError
+from mamlgame.families.game.schema import RECIPE as GAME_RECIPE
 from mamlgame.packs import load_pack, parse_pack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,7 +148,8 @@ def test_levels_new_shows_a_commented_recipe_that_validates(tmp_path):
     path = tmp_path / "new.toml"
     assert run("levels", "new", str(path)).exit_code == 0
     text = path.read_text()
-    assert "# [train]" in text and load_pack(path).train == {}  # commented: no recipe
+    # commented: the game family's recipe alone
+    assert "# [train]" in text and load_pack(path).train == GAME_RECIPE
     lines = text.splitlines()
     after = lines[lines.index("# [train]") + 1:]
     block = [ln[2:] for ln in after if re.match(r"# [a-z_]+ = ", ln)]
@@ -159,8 +161,16 @@ def test_levels_new_shows_a_commented_recipe_that_validates(tmp_path):
 def test_shipped_packs_carry_their_measured_recipes():
     assert load_pack("navigation").train == {"inner_lr": 0.6}
     mixed = load_pack("mixed")
-    assert mixed.train["algo"] == "cavia" and mixed.generate["position"] == "tile"
-    for name in ("arena", "velocity", "bandit"):  # not measured: no recipe
+    assert mixed.train == GAME_RECIPE
+    assert mixed.generate["position"] == "graph"
+    assert GAME_RECIPE["algo"] == "cavia"
+    for name in ("arena", "chasers"):  # the game family's recipe
+        assert load_pack(name).train == GAME_RECIPE
+    # a pack's own budget replaces the family's whole budget
+    timed = parse_pack(load_pack("arena").text + '\n[train]\ntime_limit = "5m"\n', "a.toml")
+    assert timed.train == {**{k: v for k, v in GAME_RECIPE.items() if k != "iterations"},
+                           "time_limit": 300.0}
+    for name in ("velocity", "bandit"):  # not measured: no recipe
         assert load_pack(name).train == {}
 
 
@@ -216,7 +226,7 @@ def test_navigation_recipe_trains_as_the_old_demo_flag_did(tmp_path):
 
 
 def test_compare_uses_the_recipe_except_algo(tmp_path):
-    pack = write_pack(tmp_path, 'inner_lr = 0.3\nalgo = "reptile"\nhidden = [6]\n')
+    pack = write_pack(tmp_path, 'inner_lr = 0.3\nhidden = [6]\n')
     result = run("compare", str(pack), "--algos", "fomaml", "--iterations", "1",
                  "--meta-batch", "2", "--episodes", "2", "--eval-tasks", "2", "--out",
                  str(tmp_path / "c"), "--quiet")
@@ -224,3 +234,25 @@ def test_compare_uses_the_recipe_except_algo(tmp_path):
     assert "recipe from tiny.toml: inner_lr 0.3, hidden 6" in result.output
     cfg = saved_config(tmp_path / "c" / "fomaml")
     assert (cfg["algo"], cfg["inner_lr"], cfg["hidden"]) == ("fomaml", 0.3, [6])
+
+
+def test_step_sizes_of_a_recipes_algo_stay_with_it(tmp_path):
+    """A recipe that names its algo keeps its step sizes for that algo: another --algo (or
+    compare) trains with its own defaults."""
+    pack = write_pack(tmp_path, 'inner_lr = 0.3\nalgo = "reptile"\nhidden = [6]\n')
+    result = run("compare", str(pack), "--algos", "fomaml", "--iterations", "1",
+                 "--meta-batch", "2", "--episodes", "2", "--eval-tasks", "2", "--out",
+                 str(tmp_path / "c"), "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "recipe from tiny.toml: hidden 6\n" in result.output
+    default = TrainConfig().inner_lr
+    assert saved_config(tmp_path / "c" / "fomaml")["inner_lr"] == default != 0.3
+    short = ["--meta-batch", "2", "--episodes", "2", "--iterations", "1", "--quiet"]
+    other = run("train", str(pack), "--algo", "fomaml", "--out", str(tmp_path / "a"), *short)
+    assert other.exit_code == 0, other.output
+    assert "recipe from tiny.toml: hidden 6\n" in other.output
+    cfg = saved_config(tmp_path / "a")
+    assert (cfg["algo"], cfg["inner_lr"], cfg["hidden"]) == ("fomaml", default, [6])
+    same = run("train", str(pack), "--algo", "reptile", "--out", str(tmp_path / "b"), *short)
+    assert same.exit_code == 0, same.output
+    assert saved_config(tmp_path / "b")["inner_lr"] == 0.3

@@ -10,6 +10,7 @@ from click.core import ParameterSource
 
 from mamlgame import cpu
 from mamlgame.cli.options import (
+    ALGO_KEYS,
     algo_list,
     config_options,
     pack_recipe,
@@ -41,13 +42,16 @@ def compare(ctx: click.Context, pack: str, algos: str, out: str, eval_tasks: int
             overwrite: bool, quiet: bool, **options: Any) -> None:
     """Train each algorithm with the same seed and budget; table + chart of cost and
     adaptation. The pack's [train] recipe applies (except its algo and time_limit: every
-    algorithm gets the same --iterations); the options given here override it."""
+    algorithm gets the same --iterations; and when the recipe names an algo, except the step
+    sizes tuned for it); the options given here override it."""
     names = algo_list(algos)
     lp = load_pack(pack)
     check_compare_dir(Path(out), names, overwrite)
     writable_dir(out, "--out")  # before the training: a one-line error, not a traceback
     given = {k for k in options if ctx.get_parameter_source(k) is not ParameterSource.DEFAULT}
-    recipe = pack_recipe(lp.train, given, skip=("algo", "time_limit"))
+    # every algorithm with the same budget; step sizes tuned for a recipe's algo are its own
+    tuned = ALGO_KEYS if "algo" in lp.train else ()
+    recipe = pack_recipe(lp.train, given, skip=("algo", "time_limit", *tuned))
     if recipe:
         click.echo(f"recipe from {Path(lp.path).name}: {recipe_text(recipe)}")
     base = TrainConfig(pack=str(lp.path), **{**options, **recipe})

@@ -149,16 +149,23 @@ def recipe_text(values: dict[str, Any]) -> str:
 
 
 BUDGET = frozenset({"iterations", "time_limit"})  # one budget: given together or not at all
+# recipe settings tuned for the recipe's algo (a pack recipe's inner lr 1000 would wreck maml)
+ALGO_KEYS = frozenset({"inner_lr", "outer_lr", "inner_gamma", "context", "table_radius"})
 
 
-def pack_recipe(recipe: dict[str, Any], given: Iterable[str],
-                skip: Iterable[str] = ()) -> dict[str, Any]:
+def pack_recipe(recipe: dict[str, Any], given: Iterable[str], skip: Iterable[str] = (),
+                algo: str | None = None) -> dict[str, Any]:
     """The values of a pack's `[train]` recipe a command uses: those whose option was not
     `given` on the command line, less `skip`. A given --iterations or --time-limit replaces
-    both of the recipe's (the run's length is one budget)."""
+    both of the recipe's (the run's length is one budget). The recipe's step sizes and
+    inner-loop settings (`ALGO_KEYS`) belong to its algo: they apply only when the command
+    trains that algo (`algo`, or the recipe's own when --algo is not given)."""
     drop = set(given) | set(skip)
     if set(given) & BUDGET:
         drop |= BUDGET
+    own = recipe.get("algo")
+    if own is not None and (algo if "algo" in set(given) else own) != own:
+        drop |= ALGO_KEYS
     return {k: v for k, v in recipe.items() if k not in drop}
 
 

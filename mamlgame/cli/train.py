@@ -51,7 +51,7 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, overwrit
     """
     lp = load_pack(pack)  # fail early with a located error
     given = _given(ctx)
-    recipe = {} if resume else pack_recipe(lp.train, given)  # a resume keeps the run's
+    recipe = {} if resume else pack_recipe(lp.train, given, algo=options["algo"])
     options.update(recipe)
     if options["time_limit"] > 0 and "iterations" not in given | set(recipe):
         options["iterations"] = 0  # the time limit alone bounds the run

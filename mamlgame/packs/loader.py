@@ -259,7 +259,8 @@ def parse_pack(text: str, path: str = "<pack>") -> LevelPack:
         seed=head["seed"], n_train=split["train"], n_test=split["test"],
         n_valid=split["valid"],
         test_levels=tuple(test_levels), generate=generate, generate_test=gen_test,
-        reward=reward, levels=tuple(levels), train=_train(raw.get("train", {}), rep),
+        reward=reward, levels=tuple(levels),
+        train=_with_family_recipe(schema.recipe, _train(raw.get("train", {}), rep)),
     )
 
 
@@ -372,6 +373,14 @@ def _check_level_name(name: str, rep: _Reporter, i: int) -> None:
     if name.isdigit() or _GENERATED_ID.match(name):
         raise rep.error("level", "name", f'"{name}" reads as a level index or a generated '
                         "level's id (train-N, valid-N, test-N); choose another name", arr=i)
+
+
+def _with_family_recipe(family: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """The family's default recipe with the pack's own `[train]` keys over it; the budget
+    (`iterations`, `time_limit`) is one: a pack that gives either replaces both."""
+    if own.keys() & {"iterations", "time_limit"}:
+        family = {k: v for k, v in family.items() if k not in ("iterations", "time_limit")}
+    return {**family, **own}
 
 
 def _train(raw: Any, rep: _Reporter) -> dict[str, Any]:

@@ -221,6 +221,8 @@ class FamilySchema:
     values (each is generated and kept in memory when the split is first used); default
     `MAX_SPLIT`, which keeps a split of the costliest shipped family (game levels, ~50 kB
     and ~8 ms each at the default sizes) within seconds and a gigabyte.
+    `recipe`: the family's default `[train]` recipe (TrainConfig field -> value); a pack's
+    own `[train]` keys replace it key by key.
     """
 
     horizon: int
@@ -232,6 +234,7 @@ class FamilySchema:
     parse_level: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
     check: Callable[[str, dict[str, Any]], None] = field(default=_no_check)
     max_split: Callable[[dict[str, Any]], int] = field(default=_max_split)
+    recipe: dict[str, Any] = field(default_factory=dict)
 
 
 # family name -> schema; filled by `mamlgame.families.register` (the loader only reads it)

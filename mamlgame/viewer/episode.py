@@ -11,7 +11,7 @@ import torch
 
 from mamlgame.families import FamilySpec, State, TaskFamily, family_spec
 from mamlgame.packs import Tasks
-from mamlgame.policy import MLPPolicy, Params, sample
+from mamlgame.policy import MLPPolicy, Params, sample, with_task_inputs
 
 
 def draw_state(family: TaskFamily, tasks: Tasks, state: State, trail: list[np.ndarray],
@@ -80,9 +80,14 @@ class PolicyPlayer:
 
     def __init__(self, policy: MLPPolicy, params: Params, greedy: bool = False):
         self.policy, self.params, self.greedy = policy, params, greedy
+        self._bound: tuple | None = None  # (params, tasks, params with the level's inputs)
 
     def act(self, episode: Episode) -> torch.Tensor:
-        return sample(self.policy, self.params, episode.observe(), episode.generator,
+        bound = self._bound
+        if bound is None or bound[0] is not self.params or bound[1] is not episode.tasks:
+            bound = self._bound = (self.params, episode.tasks, with_task_inputs(
+                self.policy, episode.family, episode.tasks, self.params))
+        return sample(self.policy, bound[2], episode.observe(), episode.generator,
                       self.greedy)
 
 

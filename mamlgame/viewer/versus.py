@@ -16,7 +16,7 @@ from mamlgame.errors import MamlgameError
 from mamlgame.families.game import SPEC as GAME
 from mamlgame.families.game import Game
 from mamlgame.families.game.scene import draw_game_state, game_caption, game_outcome, tile_rc
-from mamlgame.policy import sample
+from mamlgame.policy import sample, with_task_inputs
 from mamlgame.render.raster import disk
 from mamlgame.viewer.adapt import LiveAdaptation
 from mamlgame.viewer.app import ACCENT, BAD, DIM, GOOD, HUD_BG, App
@@ -71,7 +71,8 @@ class VersusApp(App):
         self.episode_seed = self.seed
         self.tally = {"goal": 0, "caught": 0, "other": 0}
         self.adaptation = LiveAdaptation(self.agent, self.tasks, self.episodes)
-        self.params = self.agent.params
+        self.params = with_task_inputs(self.agent.policy, self.agent.family, self.tasks,
+                                       self.agent.params)
         self.batch = 0
         self.adapt_again()
         self.restart(next_seed=False)

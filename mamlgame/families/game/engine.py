@@ -25,7 +25,10 @@ goal's relative (row, col) / 10. The goal is not observed by default. With `posi
 larger maps share the last code): a first-layer weight per row and per column, which one
 inner gradient step can move; `position = "tile"` adds the map tile's index (row * `ONEHOT` +
 col, divided by `TILE_SCALE`) as one feature after the first 8: a policy with a tile table
-(`MLPPolicy(tiles=...)`, `--algo cavia`) reads its row at the player's tile.
+(`MLPPolicy(tiles=...)`, `--algo cavia`) reads its row at the player's tile; `position =
+"graph"` (the default) adds instead the player's movement state (rise * N + tile in the padded
+grid, divided by `TILE_SCALE`), where a goal-belief policy (`mamlgame.families.game.belief`,
+`--algo cavia`) reads the level's path distances.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from __future__ import annotations
 import torch
 
 from mamlgame.families.base import FamilyBase, State
+from mamlgame.families.game.belief import belief_inputs, state_index
 from mamlgame.families.game.levels import BEHAVIOURS
 from mamlgame.families.game.rules import (
     MAX_MOVES,
@@ -76,12 +80,21 @@ class Game(FamilyBase):
         self.observe_goal = bool(gen["observe_goal"])
         self.channels = 3 if self.observe_goal else 2
         self.position = gen["position"]
-        codes = {"scaled": 0, "onehot": 2 * ONEHOT, "tile": 1}[self.position]
-        # where a tile table finds the player's tile (policy `tiles`, `tile_feature`)
+        codes = {"scaled": 0, "onehot": 2 * ONEHOT, "tile": 1, "graph": 1}[self.position]
+        # where a tile table finds the player's tile (policy `tiles`, `tile_feature`) or a
+        # goal-belief policy the movement state (policy `belief`, `state_feature`)
         self.tile_feature = 8 if self.position == "tile" else None
+        self.state_feature = 8 if self.position == "graph" else None
         self.n_tiles, self.tile_width, self.tile_scale = ONEHOT * ONEHOT, ONEHOT, TILE_SCALE
-        self.obs_dim = (8 + codes + self.channels * (2 * self.view + 1) ** 2
-                        + 3 * self.n_opponents + 2 * self.observe_goal)
+        # where the opponents' (row, col) offsets * 1 / `opponent_scale` and masks start
+        self.opponent_feature = 8 + codes + self.channels * (2 * self.view + 1) ** 2
+        self.opponent_scale = SCALE
+        self.obs_dim = self.opponent_feature + 3 * self.n_opponents + 2 * self.observe_goal
+
+    def policy_inputs(self, tasks: Tasks) -> dict[str, torch.Tensor]:
+        """Per-task policy inputs: the goal belief's (`belief_inputs`) with `position =
+        "graph"`, else none."""
+        return belief_inputs(tasks) if self.state_feature is not None else {}
 
     # ---- reset ------------------------------------------------------------------------------
     def reset(self, tasks: Tasks, n_episodes: int, generator: torch.Generator | None) -> State:
@@ -233,6 +246,8 @@ class Game(FamilyBase):
             out += [torch.nn.functional.one_hot(x, ONEHOT).float() for x in (mr, mc)]
         elif self.position == "tile":
             out.append(((mr * ONEHOT + mc) / TILE_SCALE).float().unsqueeze(-1))
+        elif self.position == "graph":
+            out.append((state_index(tasks, state) / TILE_SCALE).float().unsqueeze(-1))
 
         inside, idx = self._patch(r, c, hh, ww)
         out.append(torch.where(inside, at(tasks["wall"], idx), True).float())

@@ -58,10 +58,11 @@ GENERATE = {
     "hazards": Field("intdist", 0, "extra hazard tiles", lo=0, hi=200),
     "observe_goal": Field("bool", False, "add the goal to the observation"),
     "view": Field("int", 2, "radius of the observed tile patch", lo=0, hi=5),
-    "position": Field("str", "scaled", "how the player's position is observed: scaled (row and "
-                      "column / map size), onehot (also one-hot row and column codes) or tile "
-                      "(also the tile's index, for a per-tile table)",
-                      choices=("scaled", "onehot", "tile")),
+    "position": Field("str", "graph", "how the player's position is observed: scaled (row and "
+                      "column / map size), onehot (also one-hot row and column codes), tile "
+                      "(also the tile's index, for a per-tile table) or graph (also the "
+                      "movement state, for a goal-belief policy)",
+                      choices=("scaled", "onehot", "tile", "graph")),
     "observe_opponents": Field("int", 2, "nearest opponents in the observation",
                                lo=0, hi=MAX_OPPONENTS),
 }
@@ -195,4 +196,9 @@ def build(pack: LevelPack, gen: dict[str, Any], hand: list[dict[str, Any]], n: i
         torch.set_num_threads(threads)
 
 
-SCHEMA = FamilySchema(HORIZON, GENERATE, REWARD, LEVEL, build, parse_level, check)
+# the measured game recipe (BENCHMARKS.md, game agents): with the default position = "graph",
+# cavia adapts a goal belief per level; a pack's [train] keys replace these
+RECIPE = {"algo": "cavia", "inner_lr": 1000.0, "inner_gamma": 0.0, "outer_lr": 1e-3,
+          "iterations": 1000}
+SCHEMA = FamilySchema(HORIZON, GENERATE, REWARD, LEVEL, build, parse_level, check,
+                      recipe=RECIPE)
