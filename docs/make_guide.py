@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the exact bandit gradient lives with 
 from test_dice_defaults import SETTINGS, estimates, exact_gradient, z_scores  # noqa: E402
 
 from mamlgame.checkpoint import Agent, load_agent, numbered_checkpoints  # noqa: E402
-from mamlgame.config import ESTIMATORS, TrainConfig  # noqa: E402
+from mamlgame.config import ALGO_KEYS, ESTIMATORS, TrainConfig  # noqa: E402
 from mamlgame.cpu import configure  # noqa: E402
 from mamlgame.evaluate import adaptation_curve, random_init_agent  # noqa: E402
 from mamlgame.meta import MetaLearner  # noqa: E402
@@ -165,8 +165,10 @@ class Guide:
 
     def trained(self, name: str, pack: str, iterations: int, **cfg: Any) -> Agent:
         """Train (from scratch) an agent with the pack's recipe, `cfg` and the budget."""
-        recipe = {k: v for k, v in load_pack(pack).train.items()
-                  if k not in ("iterations", "time_limit")}
+        recipe = load_pack(pack).train
+        other_algo = "algo" in cfg and recipe.get("algo", cfg["algo"]) != cfg["algo"]
+        drop = {"iterations", "time_limit", *(ALGO_KEYS if other_algo else ())}
+        recipe = {k: v for k, v in recipe.items() if k not in drop}
         config = TrainConfig(pack=pack, **{**recipe, **self.b.train, **cfg,
                                            "iterations": iterations,
                                            "checkpoint_every": max(1, iterations // 10),
@@ -439,7 +441,7 @@ class Guide:
         from mamlgame.viewer.record import Recorder
         from mamlgame.viewer.watch import WatchApp
 
-        agent = self.trained("arena-maml", "arena", self.b.game_iterations)
+        agent = self.trained("arena-maml", "arena", self.b.game_iterations, algo="maml")
         tasks = agent.pack.tasks("test")
         c = returns_01(agent, tasks, self.b.eval_episodes)
         frames = []

@@ -2,12 +2,14 @@
 
     .venv/bin/python docs/make_screenshots.py [--retrain]
 
-Trains two small agents once (navigation, 200 meta-iterations; arena, 200) into
-runs/screenshots/ (about two minutes on two CPU cores; --retrain redoes it), then records:
-play.png (a person playing a mixed-pack level, scripted keys), watch.png and watch.gif
-(navigation: before | after one inner step), watch-game.png (arena), versus.png (human vs
-agent), families.png (velocity, terrain and navigation drawings) and preview.png
-(`mamlgame levels preview`).
+Trains its agents once into runs/screenshots/ (--retrain redoes it): navigation (200
+meta-iterations), chasers (100) and mixed with its own recipe, i.e. what `mamlgame train mixed
+--seed 0` trains (1000 iterations, about 15 minutes on two CPU cores). Then records: play.png
+(a person playing a mixed-pack level, scripted keys), watch.png and watch.gif (navigation:
+before | after one inner step), watch-game.png and watch-game.gif (mixed, on the first level
+of its valid split: unseen, from the training distribution), versus.png (human vs agent),
+families.png (velocity, terrain and navigation drawings) and preview.png (`mamlgame levels
+preview`).
 """
 
 from __future__ import annotations
@@ -45,11 +47,14 @@ def key(k: int, down: bool = True) -> pygame.event.Event:
     return pygame.event.Event(pygame.KEYDOWN if down else pygame.KEYUP, key=k, mod=0)
 
 
-def agent_for(pack: str, iterations: int, retrain: bool):
+def agent_for(pack: str, iterations: int | None, retrain: bool):
+    """A trained agent for `pack`: `iterations` with the default settings, or (None) the
+    pack's own recipe, as `mamlgame train PACK --seed 0` runs it."""
     ckpt = RUNS / pack / "checkpoint.pt"
     if retrain or not ckpt.exists():
-        print(f"training {pack} ({iterations} iterations) -> {ckpt}")
-        train(TrainConfig(pack=pack, iterations=iterations, seed=0, checkpoint_every=50),
+        settings = load_pack(pack).train if iterations is None else {"iterations": iterations}
+        print(f"training {pack} ({settings}) -> {ckpt}")
+        train(TrainConfig(pack=pack, seed=0, checkpoint_every=50, **settings),
               ckpt.parent, progress=False, overwrite=True)
     return load_agent(ckpt)
 
@@ -82,9 +87,10 @@ def main() -> None:
            OUT / "watch.png")
     record(WatchApp(nav, level="test-3", headless=True, speed=45, pane=240, greedy=True), 75,
            OUT / "watch.gif")
-    arena = agent_for("arena", 200, args.retrain)
-    record(WatchApp(arena, level="test-25", headless=True, speed=8, pane=320, greedy=True),
-           110, OUT / "watch-game.png")
+    mixed = agent_for("mixed", None, args.retrain)
+    for name, frames in (("watch-game.png", 110), ("watch-game.gif", 90)):
+        record(WatchApp(mixed, level="valid-0", split="valid", headless=True, speed=8,
+                        pane=320, greedy=True), frames, OUT / name)
     chasers = agent_for("chasers", 100, args.retrain)
     record(VersusApp(chasers, level="guarded", headless=True, speed=6), 80, OUT / "versus.png",
            {60: [key(pygame.K_LEFT)]})

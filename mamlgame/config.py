@@ -21,6 +21,9 @@ CAVIA_CONTEXT = 8  # context inputs `cavia` gives the policy unless `context` sa
 # Reptile with one inner step is joint training (its update is the plain multi-task gradient)
 DEFAULT_INNER_STEPS = {"reptile": 3}
 ESTIMATORS = ("dice", "lvc", "naive")
+# recipe settings tuned for the recipe's algo: they stay with it (a game recipe's inner lr
+# 1000 would wreck maml), see `mamlgame.cli.options.pack_recipe`
+ALGO_KEYS = frozenset({"inner_lr", "outer_lr", "inner_gamma", "context", "table_radius"})
 SEED_MAX = 2**63 - 1  # seeds are 0..SEED_MAX (torch generators take 64 bits)
 MAX_HORIZON = 100_000  # steps per episode (a pack's [pack] horizon has the same bound)
 MAX_INNER_STEPS = 1000  # inner steps (the papers use 1 to 5)

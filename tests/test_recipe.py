@@ -156,6 +156,7 @@ def test_levels_new_shows_a_commented_recipe_that_validates(tmp_path):
     path.write_text(text + "\n[train]\n" + "\n".join(block) + "\n")
     recipe = load_pack(path).train
     assert set(recipe) >= {"inner_lr", "time_limit"} and recipe["time_limit"] == 1200.0
+    assert recipe["iterations"] == 2000 and recipe["algo"] == GAME_RECIPE["algo"]
 
 
 def test_shipped_packs_carry_their_measured_recipes():

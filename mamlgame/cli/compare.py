@@ -10,7 +10,6 @@ from click.core import ParameterSource
 
 from mamlgame import cpu
 from mamlgame.cli.options import (
-    ALGO_KEYS,
     algo_list,
     config_options,
     pack_recipe,
@@ -20,7 +19,7 @@ from mamlgame.cli.options import (
 )
 from mamlgame.compare import check_compare_dir, format_comparison
 from mamlgame.compare import compare as run_compare
-from mamlgame.config import TrainConfig
+from mamlgame.config import ALGO_KEYS, TrainConfig
 from mamlgame.packs import load_pack
 
 DEFAULTS = TrainConfig()

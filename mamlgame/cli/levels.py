@@ -77,7 +77,8 @@ def show(pack_spec: str) -> None:
         out.append("[reward]")
         out += [f"  {k} = {_fmt(v)}" for k, v in pack.reward.items()]
     if pack.train:
-        out.append("[train]  (the recipe `mamlgame train` uses; the command line overrides it)")
+        out.append("[train]  (the recipe `mamlgame train` uses, the family's unless the pack "
+                   "gives a key; the command line overrides it)")
         out += [f"  {k} = " + (f'"{format_duration(v)}"' if k == "time_limit" else _fmt(v))
                 for k, v in pack.train.items()]
     if pack.levels:
@@ -183,13 +184,15 @@ hazard = -5.0
 step = -0.05
 shaping = 0.5                    # shaping * (d_prev - d_now), d = path distance to the goal
 
-# Optional: the recipe `mamlgame train` uses for this pack. Any `mamlgame train` option may
-# appear (with _ for -; not device, threads or checkpointing); the command line overrides it.
+# Optional: the recipe `mamlgame train` uses for this pack. Game packs start from the game
+# family's measured recipe (cavia adapting a goal belief, 1000 iterations; `mamlgame levels
+# show` prints it); keys here replace it key by key, and the command line overrides both.
+# Any `mamlgame train` option may appear (with _ for -; not device, threads or checkpointing).
 # [train]
-# inner_lr = 0.1                 # inner step size
-# hidden = [100, 100]            # policy hidden layer sizes
 # time_limit = "20m"             # stop after 20 minutes (90s, 1.5h or seconds also work)
-# iterations = 300               # with time_limit: at most this many
+# iterations = 2000              # with time_limit: at most this many
+# hidden = [100, 100]            # policy hidden layer sizes
+# inner_lr = 1000                # the inner step size (the goal belief takes large steps)
 
 # Hand-designed levels. Legend: # wall, . floor, S start, G goal, O opponent, ^ hazard.
 [[level]]

@@ -12,7 +12,14 @@ from typing import Any, TypeVar
 
 import click
 
-from mamlgame.config import ALGOS, SETTINGS, Setting, format_duration, parse_duration
+from mamlgame.config import (
+    ALGO_KEYS,
+    ALGOS,
+    SETTINGS,
+    Setting,
+    format_duration,
+    parse_duration,
+)
 from mamlgame.errors import MamlgameError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -149,8 +156,6 @@ def recipe_text(values: dict[str, Any]) -> str:
 
 
 BUDGET = frozenset({"iterations", "time_limit"})  # one budget: given together or not at all
-# recipe settings tuned for the recipe's algo (a pack recipe's inner lr 1000 would wreck maml)
-ALGO_KEYS = frozenset({"inner_lr", "outer_lr", "inner_gamma", "context", "table_radius"})
 
 
 def pack_recipe(recipe: dict[str, Any], given: Iterable[str], skip: Iterable[str] = (),

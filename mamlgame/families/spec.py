@@ -89,6 +89,9 @@ class FamilySpec:
     - `controls(family, tasks) -> Controls`: keys -> actions for human play; `help` its keys.
     - `outcome(state) -> str`: a banner word for how episode 0 ended ('' for the default
       SUCCESS / TIME UP).
+    - `overlay(tasks, frame, params) -> RGB`: what a policy's params show on a drawing of
+      task 0 (the game: its goal belief as a tint), for the viewer's adapted side; None: no
+      overlay. `overlay_help` says what it shows.
     - `speed`: simulation steps per second the viewer starts with.
     - `keep_trail`: the trail spans episodes (a one-step bandit shows its recent actions).
     """
@@ -104,6 +107,8 @@ class FamilySpec:
     controls: Callable[[TaskFamily, Tasks], Controls] = _arrows
     help: str = "arrows/WASD move"
     outcome: Callable[[State], str] = _no_text
+    overlay: Callable[[Tasks, np.ndarray, dict[str, torch.Tensor]], np.ndarray] | None = None
+    overlay_help: str = ""
     speed: float = 10.0
     keep_trail: bool = False
 

@@ -138,9 +138,13 @@ class WatchApp(App):
     def render(self, surface) -> None:
         surface.fill(HUD_BG)
         P = self.pane
+        overlay = family_spec(self.agent.pack.family).overlay
         for i, side in enumerate((self.left, self.right)):
             x = i * (P + GAP)
-            self.blit_array(surface, side.episode.frame(P), (x, HUD_H, P, P))
+            frame = side.episode.frame(P)
+            if i and overlay is not None and not self.adaptation.running:
+                frame = overlay(self.tasks, frame, side.player.params)
+            self.blit_array(surface, frame, (x, HUD_H, P, P))
         ad = self.adaptation
         k = ad.steps_taken
         self.text(surface, f"{self.agent.pack.name}  ·  level {self.level_name} "
@@ -164,6 +168,9 @@ class WatchApp(App):
             self.text(surface, f"inner step {ad.steps_taken} used {ad.n_episodes} episodes of "
                       f"this level (their mean return {ad.inner_return:+.2f})",
                       (P + GAP + 8, HUD_H + P + 44), DIM, 16)
+            spec = family_spec(self.agent.pack.family)
+            if spec.overlay is not None and spec.overlay_help:
+                self.text(surface, spec.overlay_help, (P + GAP + 8, HUD_H + P + 62), DIM, 16)
         self.text(surface, "the meta-learned policy, not adapted", (8, HUD_H + P + 44), DIM, 16)
         if ad.running:
             x = P + GAP

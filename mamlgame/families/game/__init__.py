@@ -7,6 +7,7 @@ from mamlgame.families.game.engine import Game
 from mamlgame.families.game.scene import (
     GameControls,
     describe_level,
+    draw_game_belief,
     draw_game_state,
     game_caption,
     game_outcome,
@@ -27,6 +28,8 @@ SPEC = FamilySpec(
     controls=lambda family, tasks: GameControls(tasks),
     help="arrows/WASD move   space jump",
     outcome=game_outcome,
+    overlay=draw_game_belief,
+    overlay_help="orange: where it believes the goal is",
     speed=6.0,
 )
 

@@ -89,6 +89,29 @@ def draw_game_state(tasks: Tasks, state: State | None, trail: np.ndarray | list 
     return draw_game_decorated(tasks, state, trail, tile)
 
 
+BELIEF_TINT = np.array([255, 170, 40], np.float32)  # the believed goal's tiles
+
+
+def draw_game_belief(tasks: Tasks, frame: np.ndarray, params: dict[str, torch.Tensor]
+                     ) -> np.ndarray:
+    """Task 0's goal belief (softmax of params["belief"], when the policy has one) as an
+    orange tint over a drawing of its level: the stronger, the likelier the agent thinks the
+    goal is there. A uniform belief (before adaptation) is a faint even wash."""
+    if "belief" not in params:
+        return frame
+    hh, ww = (int(x) for x in tasks["grid"][0])
+    h, w = (int(x) for x in tasks["dims"][0])
+    p = torch.softmax(params["belief"].detach().reshape(-1, hh * ww)[0].float(), -1)
+    p = p.reshape(hh, ww)[1:h + 1, 1:w + 1].numpy()
+    n_open = max(1, int((p > 1e-9).sum()))
+    alpha = 0.6 * np.clip(p / max(float(p.max()), 4.0 / n_open), 0.0, 1.0)
+    tile = frame.shape[0] // h
+    a = np.repeat(np.repeat(alpha, tile, 0), tile, 1)[..., None]
+    out = frame.astype(np.float32)
+    out[:h * tile, :w * tile] = (1 - a) * out[:h * tile, :w * tile] + a * BELIEF_TINT
+    return out.astype(np.uint8)
+
+
 def describe_level(level: dict[str, Any], split: str) -> list[str]:
     """A hand-designed level for `levels show`: mode, size, speeds, opponents and its map."""
     spec = level["spec"]
