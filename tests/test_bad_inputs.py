@@ -50,17 +50,29 @@ def test_malformed_packs_get_a_located_error(text, message):
     assert message in str(e.value), str(e.value)
 
 
-def test_an_impossible_goal_distance_is_a_located_warning(tmp_path):
+def test_an_impossible_goal_distance_is_a_located_error(tmp_path):
+    """No map of the pack's sizes has a path that long: one located error line, exit 1; a
+    range that only reaches past the largest map is fine (and says nothing)."""
     path = tmp_path / "g.toml"
     path.write_text(GAME + "[generate]\nsize = [7, 9]\ngoal_distance = [60, 70]\n")
-    with pytest.warns(UserWarning, match=rf"{path}:9: generate.goal_distance: no path is 60 "
-                      r"steps long on the largest map \(9x9 with its outer walls: at most 48\)"):
+    message = (f"{path}:9: generate.goal_distance: no path is 60 steps long on the largest "
+               "map (9x9 with its outer walls: at most 48); lower goal_distance to at most 48 "
+               "or raise size")
+    with pytest.raises(PackError) as e:
         parse_pack(path.read_text(), str(path))
+    assert str(e.value) == message
     result = run("levels", "validate", str(path))
-    assert result.exit_code == 0 and result.stderr.count("warning: ") == 1, result.stderr
+    assert result.exit_code == 1 and result.stderr == f"error: {message}\n", result.stderr
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a possible one says nothing
-        parse_pack(GAME + "[generate]\nsize = [7, 9]\ngoal_distance = [3, 48]\n", "ok.toml")
+        parse_pack(GAME + "[generate]\nsize = [7, 9]\ngoal_distance = [3, 60]\n", "ok.toml")
+
+
+def test_a_test_split_size_too_small_for_the_goal_distance_is_located_there():
+    text = GAME + "[generate]\nsize = 9\ngoal_distance = [40, 48]\n[generate.test]\nsize = 7\n"
+    with pytest.raises(PackError, match=r"^t.toml:10: generate.test.goal_distance: no path is "
+                       r"40 steps long on the largest map \(7x7"):
+        parse_pack(text, "t.toml")
 
 
 # ---- checkpoints ---------------------------------------------------------------------------

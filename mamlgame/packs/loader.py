@@ -10,7 +10,6 @@ import json
 import math
 import re
 import tomllib
-import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -20,7 +19,7 @@ import torch
 
 from mamlgame.config import DURATION_FORM, SETTINGS, Setting, parse_duration
 from mamlgame.errors import PackError
-from mamlgame.packs.schema import SCHEMAS, FamilySchema, Field, FieldError, FieldWarning
+from mamlgame.packs.schema import SCHEMAS, FamilySchema, Field, FieldError
 from mamlgame.packs.tasks import Tasks
 
 LEVELS_DIR = Path(__file__).resolve().parents[1] / "levels"  # package data: mamlgame/levels
@@ -327,10 +326,6 @@ def _generate_and_reward(raw: dict[str, Any], rep: _Reporter, schema: FamilySche
     for table, values in (("generate", generate), ("generate.test", gen_test), ("reward", reward)):
         try:
             schema.check(table, values)
-        except FieldWarning as e:  # works, but not as written: a located warning
-            key, _, msg = str(e).partition(": ")
-            if table != "generate.test" or values[key] != generate[key]:  # say it once
-                warnings.warn(str(rep.error(table, key, msg)), stacklevel=2)
         except FieldError as e:
             key, _, msg = str(e).partition(": ")
             raise rep.error(table, key, msg) from None

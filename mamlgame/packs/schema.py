@@ -24,11 +24,6 @@ class FieldError(ValueError):
     """A value does not match its field; the message says what was expected and what came."""
 
 
-class FieldWarning(FieldError):
-    """Raised by a family's `check` for values that work but not as written (the loader
-    shows it as a located warning and goes on); `check` raises it only after its errors."""
-
-
 def _fmt(value: Any) -> str:
     if isinstance(value, str):
         return f'"{value}"'

@@ -22,7 +22,7 @@ from mamlgame.families.game.levels import (
     parse_map,
     specs_to_tasks,
 )
-from mamlgame.packs.schema import Dist, FamilySchema, Field, FieldError, FieldWarning, _fmt
+from mamlgame.packs.schema import Dist, FamilySchema, Field, FieldError, _fmt
 from mamlgame.packs.tasks import Tasks
 
 if TYPE_CHECKING:
@@ -160,21 +160,20 @@ def check(table: str, values: dict[str, Any]) -> None:
     if "platformer" in modes and values["player_speed"].hi > 1.0:
         raise FieldError("player_speed: platformer levels need speeds <= 1, got up to "
                          f"{values['player_speed'].hi:g}")
-    _check_goal_distance(values["size"], values["goal_distance"])  # last: only a warning
+    _check_goal_distance(values["size"], values["goal_distance"])
 
 
 def _check_goal_distance(size: Dist, goal_distance: Dist) -> None:
     """A goal distance some map of the pack's sizes can have: a path on a map of size s
     (outer walls included) visits at most (s - 2) ** 2 floor tiles, so it is at most
-    (s - 2) ** 2 - 1 steps long. Beyond that, a `FieldWarning`: the levels still generate,
-    each with the farthest goal its map allows."""
+    (s - 2) ** 2 - 1 steps long. A range that starts beyond that is an error (a range that
+    only reaches past it is fine: a level's goal is then the farthest its map allows)."""
     largest = int(size.hi)
     longest = (largest - 2) ** 2 - 1
     if goal_distance.lo > longest:
-        raise FieldWarning(f"goal_distance: no path is {int(goal_distance.lo)} steps long on "
-                           f"the largest map ({largest}x{largest} with its outer walls: at "
-                           f"most {longest}); every level gets the farthest goal its map "
-                           "allows instead (lower goal_distance or raise size)")
+        raise FieldError(f"goal_distance: no path is {int(goal_distance.lo)} steps long on "
+                         f"the largest map ({largest}x{largest} with its outer walls: at most "
+                         f"{longest}); lower goal_distance to at most {longest} or raise size")
 
 
 def build(pack: LevelPack, gen: dict[str, Any], hand: list[dict[str, Any]], n: int,
