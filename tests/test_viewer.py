@@ -143,6 +143,34 @@ def test_watch_app_keys_adapt_again_and_take_another_step(checkpoint):
     app.close()
 
 
+def test_watch_is_greedy_by_default_and_g_switches_to_sampled(checkpoint):
+    """Greedy actions by default (adaptation is what differs between the halves), G toggles
+    both halves and the help line says which is on; --sample starts sampled, --greedy is
+    still accepted."""
+    from mamlgame.checkpoint import load_agent
+    from mamlgame.cli.play import play
+    from mamlgame.viewer.watch import WatchApp
+
+    app = WatchApp(load_agent(checkpoint), level=0, headless=True, pane=160)
+    drawn: list[str] = []
+    app.text = lambda surface, text, *a, **k: drawn.append(text)
+    players = (app.left.player, app.right.player)
+    assert app.greedy and all(p.greedy for p in players)
+    app.render(app.pg.Surface((app.width, app.height)))
+    assert any("G actions: greedy" in t for t in drawn)
+    app.handle(key(pygame.K_g))
+    drawn.clear()
+    app.render(app.pg.Surface((app.width, app.height)))
+    assert not app.greedy and not any(p.greedy for p in players)
+    assert any("G actions: sampled" in t for t in drawn)
+    app.handle(key(pygame.K_g))
+    assert app.greedy and all(p.greedy for p in players)
+    app.close()
+    parsed = {args: play.make_context("play", list(args)).params["greedy"]
+              for args in ((), ("--sample",), ("--greedy",))}
+    assert parsed == {(): True, ("--sample",): False, ("--greedy",): True}
+
+
 @pytest.mark.parametrize("args, message", [
     (["play", "navigation", "--agent", "missing.pt", "--headless", "--frames", "2"],
      "error: missing.pt: no such checkpoint"),

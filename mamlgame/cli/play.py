@@ -28,7 +28,10 @@ from mamlgame.viewer.levels import LEVEL_HELP
               help="Episode seed.")
 @click.option("--episodes", type=click.IntRange(1), default=None,
               help="Episodes for each live inner step [default: the checkpoint's config].")
-@click.option("--greedy", is_flag=True, help="Show the policies' most likely actions.")
+@click.option("--greedy/--sample", default=True, show_default=True,
+              help="With --agent: the agent takes its most likely actions (greedy), so what "
+                   "adaptation changed is what you see; --sample draws them from the policy "
+                   "(G switches while watching).")
 def play(pack: str | None, level: str | None, split: str | None, checkpoint: str | None,
          role: str | None, record: str | None, headless: bool, frames: int | None,
          speed: float | None, seed: int, episodes: int | None, greedy: bool) -> None:
@@ -36,7 +39,8 @@ def play(pack: str | None, level: str | None, split: str | None, checkpoint: str
 
     \b
     Play:  arrows/WASD move, space jumps, R restarts, N/P next/previous level, Esc quits.
-    Watch: A adapts again, + another inner step, space pauses, . one frame, up/down speed.
+    Watch: A adapts again, + another inner step, G greedy/sampled actions, space pauses,
+    . one frame, up/down speed.
     """
     from mamlgame.viewer import record as rec_mod
 

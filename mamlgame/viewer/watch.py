@@ -1,9 +1,11 @@
 """Watch an agent: before | after adaptation, side by side on the same level and seed.
 
 Left: the meta-learned policy theta. Right: theta' after one inner policy-gradient step on
-this level, adapted live from fresh episodes (progress shown). Keys: A adapts again (a new
-batch), + takes another inner step, space pauses, period steps one frame, up/down change the
-speed, R restarts the episode, N/P next/previous level, Esc quits.
+this level, adapted live from fresh episodes (progress shown). Both play their most likely
+(greedy) actions by default, so the change adaptation makes is what differs between them; G
+switches both to sampled actions and back. Keys: A adapts again (a new batch), + takes
+another inner step, G greedy/sampled, space pauses, period steps one frame, up/down change
+the speed, R restarts the episode, N/P next/previous level, Esc quits.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class WatchApp(App):
 
     def __init__(self, agent: Agent, level: str | int | None = None, headless: bool = True,
                  speed: float | None = None, seed: int = 0, pane: int = 400,
-                 episodes: int | None = None, greedy: bool = False, split: str | None = None):
+                 episodes: int | None = None, greedy: bool = True, split: str | None = None):
         super().__init__(2 * pane + GAP, HUD_H + pane + FOOT_H, headless,
                          speed or family_spec(agent.pack.family).speed)
         self.agent, self.pane, self.seed, self.greedy = agent, pane, seed, greedy
@@ -79,6 +81,12 @@ class WatchApp(App):
         self.adaptation.start(self.adapted, 10_000 * (self.seed + 1) + self.batch,
                               steps_before=self.adaptation.steps_taken)
 
+    def toggle_greedy(self) -> None:
+        """G: both panes switch between greedy and sampled actions."""
+        self.greedy = not self.greedy
+        for side in (self.left, self.right):
+            side.player.greedy = self.greedy
+
     def restart(self, next_seed: bool = True) -> None:
         """Both panes start a new episode with the same seed."""
         if next_seed:
@@ -107,6 +115,8 @@ class WatchApp(App):
             self.adapt_again()
         elif key in (pg.K_PLUS, pg.K_EQUALS, pg.K_KP_PLUS):
             self.another_step()
+        elif key == pg.K_g:
+            self.toggle_greedy()
         elif key == pg.K_r:
             self.restart()
         elif key in (pg.K_n, pg.K_p):
@@ -179,8 +189,9 @@ class WatchApp(App):
             self.bar(surface, (x + P // 6, HUD_H + P // 2, 2 * P // 3, 18), ad.progress)
         caption = task_caption(self.agent.family, self.tasks)
         self.text(surface, caption, (self.width - 8, 8), DIM, 18, "topright")
-        help_ = ("A adapt again   + inner step   space pause   . one frame   up/down speed   "
-                 "R restart   N/P level   Esc quit")
+        actions = "greedy" if self.greedy else "sampled"
+        help_ = (f"A adapt again   + inner step   G actions: {actions}   space pause   "
+                 ". one frame   up/down speed   R restart   N/P level   Esc quit")
         self.text(surface, f"{help_}  ({self.speed:.0f}/s)" + ("  PAUSED" if self.paused else ""),
                   (8, self.height - 6), BAD if self.paused else DIM, 16, "bottomleft")
         self.frame_counter(surface)
