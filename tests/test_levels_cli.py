@@ -6,8 +6,20 @@ from click.testing import CliRunner
 from PIL import Image
 
 from mamlgame.cli import cli
-from mamlgame.families.game.draw import GOAL, HAZARD, OPPONENT, PLAYER, WALL, tile_center
+from mamlgame.families.game.draw import (
+    FLOOR,
+    GOAL,
+    HAZARD,
+    OPPONENT,
+    PLAYER,
+    START,
+    WALL,
+    game_legend,
+    tile_center,
+)
+from mamlgame.families.game.levels import BEHAVIOURS
 from mamlgame.packs import load_pack
+from mamlgame.render.palette import BACKGROUND, LABEL
 
 GAME_PACKS = ["arena", "chasers", "speedway", "platformer", "mixed"]
 
@@ -55,7 +67,7 @@ def test_preview_writes_the_drawing(tmp_path):
                  "--tile", "10")
     assert result.exit_code == 0, result.output
     img = np.asarray(Image.open(out).convert("RGB"))
-    assert img.shape == (50, 90, 3)
+    assert img.shape[0] > 50 and img.shape[1] >= 90  # the 5x9 map, its legend below
     assert tuple(img[tile_center(0, 0, 10)]) == WALL
     assert tuple(img[tile_center(1, 1, 10)]) == PLAYER
     assert tuple(img[tile_center(1, 6, 10)]) == GOAL
@@ -68,13 +80,44 @@ def test_preview_by_index_and_split(tmp_path):
                str(out)).exit_code == 0
     pack = load_pack("arena")
     h, w = (int(x) for x in pack.pool("test")["dims"][3])
-    assert Image.open(out).size == (w * 24, h * 24)
+    img = np.asarray(Image.open(out).convert("RGB"))
+    assert tuple(img[tile_center(h - 1, w - 1, 24)]) == WALL  # the map's corner, then legend
+    assert (img[h * 24, :w * 24] == BACKGROUND).all() and img.shape[0] > h * 24
     platformer = load_pack("platformer")
     spike = next((r, c) for r, row in enumerate(platformer.levels[2]["spec"].rows)
                  for c, ch in enumerate(row) if ch == "^")
     run("levels", "preview", "platformer", "--level", "spike-pit", "--out", str(out))
     img = np.asarray(Image.open(out).convert("RGB"))
     assert tuple(img[tile_center(*spike, 24)]) == HAZARD
+
+
+def colours(img: np.ndarray) -> set[tuple[int, int, int]]:
+    return {tuple(int(v) for v in c) for c in img.reshape(-1, 3)}
+
+
+def test_preview_has_a_legend_of_what_each_colour_is(tmp_path):
+    """Below the map: a swatch per tile kind and mark, hazards only where the level has
+    them, an opponent per behaviour it has, each with a label."""
+    out = tmp_path / "p.png"
+    assert run("levels", "preview", "chasers", "--level", "corridor", "--out", str(out),
+               "--tile", "10").exit_code == 0
+    legend = np.asarray(Image.open(out).convert("RGB"))[50:]
+    assert {WALL, FLOOR, START, GOAL, PLAYER, OPPONENT["patrol"], LABEL} <= colours(legend)
+    assert HAZARD not in colours(legend) and OPPONENT["chase"] not in colours(legend)
+    run("levels", "preview", "platformer", "--level", "spike-pit", "--out", str(out))
+    h = load_pack("platformer").levels[2]["spec"].shape[0]
+    assert HAZARD in colours(np.asarray(Image.open(out).convert("RGB"))[h * 24:])
+
+    pack = load_pack("chasers")
+    tasks = pack.pool("train")
+    i = next(i for i in range(len(tasks)) if int(tasks["opp_mask"][i].sum()) == 2
+             and tasks["opp_beh"][i, 0] != tasks["opp_beh"][i, 1])
+    labels = [label for _, label in game_legend(tasks, 24, i)]
+    behaviours = sorted({BEHAVIOURS[int(b)] for b in tasks["opp_beh"][i]},
+                        key=BEHAVIOURS.index)
+    assert labels[:2] == ["wall", "floor"] and labels[-2:] == [f"{b} opponent"
+                                                               for b in behaviours]
+    assert {"start", "goal", "player"} <= set(labels)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -126,7 +126,8 @@ def find_level(pack: LevelPack, level: str | None, split: str | None) -> tuple[s
 @click.option("--tile", type=click.IntRange(4, 128), default=24,
               help="Pixels per tile (game packs; other families scale with it).")
 def preview(pack_spec: str, level: str | None, split: str | None, out: str, tile: int) -> None:
-    """Draw a level (or task) of a pack as it starts to a PNG file."""
+    """Draw a level (or task) of a pack as it starts to a PNG file (game levels with a legend
+    of their colours below)."""
     output_file(out, "--out", (".png",))
     pack = load_pack(pack_spec)
     split, index = find_level(pack, level, split)

@@ -82,8 +82,9 @@ class FamilySpec:
     - `draw(tasks, state, trail, size, step) -> RGB uint8 [h, w, 3]`: task 0, episode 0 of a
       batched state (`state` None: as the level starts), the trail as recorded by
       `trail_point(tasks, state, action)` (one point per step, or None).
-    - `preview(tasks, tile) -> RGB`: the level as it starts, for `levels preview` (None:
-      `draw` with no state at 320 px per 24 px tile).
+    - `preview(tasks, tile) -> RGB`: the level as it starts, for `levels preview` (the
+      game's with a legend of its colours below; None: `draw` with no state at 320 px per
+      24 px tile).
     - `caption(tasks) -> str`: what the viewer (not the agent) knows about task 0.
     - `describe_level(level, split) -> lines`: a hand-designed level for `levels show`.
     - `controls(family, tasks) -> Controls`: keys -> actions for human play; `help` its keys.

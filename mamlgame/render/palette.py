@@ -11,6 +11,7 @@ AGENT_EDGE: Color = (230, 236, 250)
 TRAIL: Color = (90, 160, 250)
 NEEDLE: Color = (230, 70, 60)
 TARGET: Color = (60, 200, 90)
+LABEL: Color = (228, 230, 236)  # text on drawings (legends)
 
-__all__ = ["AGENT", "AGENT_EDGE", "BACKGROUND", "BORDER", "GOAL", "GRID", "NEEDLE", "START",
-           "TARGET", "TRAIL"]
+__all__ = ["AGENT", "AGENT_EDGE", "BACKGROUND", "BORDER", "GOAL", "GRID", "LABEL", "NEEDLE",
+           "START", "TARGET", "TRAIL"]

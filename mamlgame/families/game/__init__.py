@@ -2,7 +2,7 @@
 procedural levels (`levels`, `generate`), pack keys (`schema`), batched engine (`engine`),
 drawing (`draw`) and viewer hints (`scene`). See DESIGN.md "Game rules"."""
 
-from mamlgame.families.game.draw import draw_game
+from mamlgame.families.game.draw import draw_game, draw_game_preview
 from mamlgame.families.game.engine import Game
 from mamlgame.families.game.scene import (
     GameControls,
@@ -22,7 +22,7 @@ SPEC = FamilySpec(
     dynamics=Game,
     draw=draw_game_state,
     trail_point=game_trail_point,
-    preview=lambda tasks, tile: draw_game(tasks, tile=tile),
+    preview=draw_game_preview,
     caption=game_caption,
     describe_level=describe_level,
     controls=lambda family, tasks: GameControls(tasks),

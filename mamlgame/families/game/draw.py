@@ -1,7 +1,8 @@
 """Pure drawing of game levels: (tasks, state) -> an RGB array. No pygame here.
 
 `draw_game` is the flat drawing; `draw_game_decorated` adds sprites and the trail (the look of
-the viewer, previews in the viewer and recordings).
+the viewer, previews in the viewer and recordings); `draw_game_preview` is the flat drawing
+with a legend of its colours below (`mamlgame levels preview`).
 
 `draw_game(tasks, state, task_index, episode_index, tile)` draws one episode of one level as
 a uint8 array [h * tile, w * tile, 3] where (h, w) is the level's map size as written in
@@ -13,11 +14,14 @@ and the envs' `rgb_array` rendering all use this function.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
 from mamlgame.families.game.levels import BEHAVIOURS
 from mamlgame.packs import Tasks
+from mamlgame.render.legend import Entry, with_legend
 from mamlgame.render.palette import AGENT, BACKGROUND, GOAL, NEEDLE, TARGET, TRAIL
 from mamlgame.render.raster import blend, blit, disk, draw_sprite, polyline, sprite
 
@@ -61,6 +65,19 @@ def _disc(img: np.ndarray, row: int, col: int, tile: int, radius: float, color: 
     img[y0:y1, x0:x1][inside] = color
 
 
+def _mark(img: np.ndarray, row: int, col: int, tile: int, color: Color) -> None:
+    """The start or goal square."""
+    _square(img, row, col, tile, max(1, tile // 8), color)
+
+
+def _player(img: np.ndarray, row: int, col: int, tile: int, color: Color) -> None:
+    _square(img, row, col, tile, max(1, tile // 5), color)
+
+
+def _opponent(img: np.ndarray, row: int, col: int, tile: int, color: Color) -> None:
+    _disc(img, row, col, tile, tile * 0.4, color)
+
+
 def draw_game(tasks: Tasks, state: dict[str, torch.Tensor] | None = None, task_index: int = 0,
               episode_index: int = 0, tile: int = 24, show_goal: bool = True) -> np.ndarray:
     """One level and episode as RGB [h * tile, w * tile, 3] uint8.
@@ -78,10 +95,9 @@ def draw_game(tasks: Tasks, state: dict[str, torch.Tensor] | None = None, task_i
     def rc(flat: int) -> tuple[int, int]:
         return flat // ww - 1, flat % ww - 1
 
-    start = rc(int(tasks["start"][i]))
-    _square(img, *start, tile, max(1, tile // 8), START)
+    _mark(img, *rc(int(tasks["start"][i])), tile, START)
     if show_goal:
-        _square(img, *rc(int(tasks["goal"][i])), tile, max(1, tile // 8), GOAL)
+        _mark(img, *rc(int(tasks["goal"][i])), tile, GOAL)
     if state is None:
         pos, opp, outcome = int(tasks["start"][i]), tasks["opp_pos"][i], 0
     else:
@@ -91,11 +107,44 @@ def draw_game(tasks: Tasks, state: dict[str, torch.Tensor] | None = None, task_i
     mask = tasks["opp_mask"][i]
     for j in range(len(mask)):
         if mask[j]:
-            color = OPPONENT_BY_INDEX[int(tasks["opp_beh"][i, j])]
-            _disc(img, *rc(int(opp[j])), tile, tile * 0.4, color)
+            _opponent(img, *rc(int(opp[j])), tile, OPPONENT_BY_INDEX[int(tasks["opp_beh"][i, j])])
     player = PLAYER_WON if outcome == 1 else PLAYER_LOST if outcome >= 2 else PLAYER
-    _square(img, *rc(pos), tile, max(1, tile // 5), player)
+    _player(img, *rc(pos), tile, player)
     return img
+
+
+def game_legend(tasks: Tasks, tile: int = 24, task_index: int = 0) -> list[Entry]:
+    """What each colour of `draw_game` means in level `task_index`, drawn as `draw_game`
+    draws it (a swatch of `tile` pixels, 12 to 32): the tiles and marks, hazards when the
+    level has any and an opponent per behaviour it has."""
+    s = min(max(tile, 12), 32)
+
+    def swatch(fill: Color, draw: Callable[..., None] | None = None, color: Color = FLOOR
+               ) -> np.ndarray:
+        img = np.empty((s, s, 3), np.uint8)
+        img[:] = fill
+        if draw is not None:
+            draw(img, 0, 0, s, color)
+        return img
+
+    i = task_index
+    entries = [(swatch(WALL), "wall"), (swatch(FLOOR), "floor")]
+    if bool(tasks["hazard"][i].any()):
+        entries.append((swatch(HAZARD), "hazard"))
+    entries += [(swatch(FLOOR, _mark, START), "start"), (swatch(FLOOR, _mark, GOAL), "goal"),
+                (swatch(FLOOR, _player, PLAYER), "player")]
+    present = {int(b) for b, m in zip(tasks["opp_beh"][i], tasks["opp_mask"][i], strict=True)
+               if m}
+    entries += [(swatch(FLOOR, _opponent, OPPONENT_BY_INDEX[b]), f"{BEHAVIOURS[b]} opponent")
+                for b in sorted(present)]
+    return entries
+
+
+def draw_game_preview(tasks: Tasks, tile: int = 24, task_index: int = 0) -> np.ndarray:
+    """`draw_game` of the level as it starts (at the top left, map tile (i, j) where
+    `draw_game` puts it) with the legend of its colours below."""
+    return with_legend(draw_game(tasks, None, task_index, 0, tile),
+                       game_legend(tasks, tile, task_index))
 
 
 def game_layout(tasks: Tasks, state: dict[str, torch.Tensor] | None = None, task_index: int = 0,
