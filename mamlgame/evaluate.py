@@ -13,6 +13,7 @@ import torch
 
 from mamlgame.checkpoint import Agent, atomic_write_bytes
 from mamlgame.packs import LevelPack, Tasks
+from mamlgame.plot import pyplot, save_png
 from mamlgame.policy import Params, params_of, seeded_init
 from mamlgame.rollout import Episodes, rollout
 
@@ -119,11 +120,7 @@ def write_json(report: dict[str, Any], path: str | Path) -> None:
 
 def plot_report(report: dict[str, Any], path: str | Path) -> None:
     """PNG: per-task return before vs after one step, and the 0..K adaptation curve."""
-    import matplotlib  # lazily: heavy, and only charts need it
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     r = report["returns"]
     if "0" in r and "1" in r:
@@ -147,5 +144,4 @@ def plot_report(report: dict[str, Any], path: str | Path) -> None:
     ax2.set_title(f"{report['pack']} ({report['split']}, {report['tasks']} tasks)")
     ax2.legend()
     fig.tight_layout()
-    atomic_write_bytes(Path(path), lambda f: fig.savefig(f, format="png", dpi=100))
-    plt.close(fig)
+    save_png(fig, path)

@@ -153,6 +153,8 @@ def _unwritable_cases(ckpt, a_file, tmp_path):
         (["levels", "preview", "bandit", "--out", str(tmp_path / "p.gif")],
          "--out " + str(tmp_path / "p.gif") + ": expected a .png file name"),
         (["levels", "preview", "bandit", "--out", f"{a_file}/p.png"], "cannot write"),
+        (["plot", os.path.dirname(ckpt), "--out", "/proc/t.png"], "--out /proc/t.png: cannot"),
+        (["plot", os.path.dirname(ckpt), "--out", f"{a_file}/t.png"], "cannot write there"),
     ]
 
 

@@ -1,4 +1,4 @@
-"""The `mamlgame` command line: train, eval, compare, bench, play, levels.
+"""The `mamlgame` command line: train, eval, compare, bench, plot, play, levels.
 
 Every command reports bad input as one line `error: ...` on stderr and exits non-zero (2 for
 a usage error: an unknown option, a bad value, a missing argument), and each warning as one
@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from mamlgame.cli import bench, compare, evaluate, levels, play, train
+from mamlgame.cli import bench, compare, evaluate, levels, play, plot, train
 from mamlgame.cli.group import OneLineGroup
 
 
@@ -21,7 +21,7 @@ def cli() -> None:
     """Meta-learn agents (MAML for RL) that adapt in one gradient step to unseen levels."""
 
 
-for _module in (train, evaluate, compare, bench, levels, play):
+for _module in (train, evaluate, compare, bench, plot, levels, play):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 
