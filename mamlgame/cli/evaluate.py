@@ -6,20 +6,9 @@ import click
 
 from mamlgame import cpu
 from mamlgame.checkpoint import load_agent
-from mamlgame.cli.options import output_file, write_output
+from mamlgame.cli.options import output_file, step_list, write_output
 from mamlgame.config import SEED_MAX
 from mamlgame.evaluate import evaluate, format_table, plot_report, random_init_agent, write_json
-
-
-def _int_list(value: str, name: str) -> list[int]:
-    try:
-        out = [int(v) for v in value.split(",") if v.strip()]
-    except ValueError:
-        out = []
-    if not out or min(out) < 0:
-        raise click.BadParameter(f"expected non-negative integers like 0,1,2, got {value!r}",
-                                 param_hint=name)
-    return out
 
 
 @click.command("eval")
@@ -44,7 +33,7 @@ def eval_cmd(checkpoint: str, pack: str | None, split: str, n_tasks: int, steps:
              threads: int, json_path: str | None, plot_path: str | None) -> None:
     """Returns after 0..K inner steps on held-out tasks, for CHECKPOINT."""
     cpu.configure(threads)
-    step_list = _int_list(steps, "--steps")
+    steps_k = step_list(steps)
     if json_path:  # before the work: an output that cannot be written is a one-line error
         output_file(json_path, "--json")
     if plot_path:
@@ -55,7 +44,7 @@ def eval_cmd(checkpoint: str, pack: str | None, split: str, n_tasks: int, steps:
         extra["random init"] = random_init_agent(agent)
         if pretrained:
             extra["pretrain"] = load_agent(pretrained, pack or agent.pack.path)
-    report = evaluate(agent, agent.pack, split, n_tasks, step_list, episodes, seed, extra)
+    report = evaluate(agent, agent.pack, split, n_tasks, steps_k, episodes, seed, extra)
     click.echo(format_table(report))
     if json_path:
         write_output(lambda p: write_json(report, p), json_path, "--json")

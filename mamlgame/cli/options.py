@@ -15,6 +15,7 @@ import click
 from mamlgame.config import (
     ALGO_KEYS,
     ALGOS,
+    MAX_INNER_STEPS,
     SETTINGS,
     Setting,
     format_duration,
@@ -33,6 +34,19 @@ def algo_list(value: str, param_hint: str = "--algos") -> list[str]:
         raise click.BadParameter(f"unknown algo(s) {', '.join(unknown) or '(none)'}; "
                                  f"choose from {', '.join(ALGOS)}", param_hint=param_hint)
     return names
+
+
+def step_list(value: str, param_hint: str = "--steps") -> list[int]:
+    """Comma-separated numbers of inner steps (`0,1,2`): at least one, each in
+    0..`MAX_INNER_STEPS`."""
+    try:
+        steps = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        steps = []
+    if not steps or min(steps) < 0 or max(steps) > MAX_INNER_STEPS:
+        raise click.BadParameter(f"expected integers from 0 to {MAX_INNER_STEPS} like 0,1,2, "
+                                 f"got {value!r}", param_hint=param_hint)
+    return steps
 
 
 class Sizes(click.ParamType):

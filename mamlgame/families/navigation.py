@@ -94,4 +94,5 @@ SPEC = FamilySpec(
     trail_point=scalar.position_trail,
     caption=_caption,
     speed=30.0,
+    has_success=True,
 )

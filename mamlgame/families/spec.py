@@ -95,6 +95,8 @@ class FamilySpec:
       overlay. `overlay_help` says what it shows.
     - `speed`: simulation steps per second the viewer starts with.
     - `keep_trail`: the trail spans episodes (a one-step bandit shows its recent actions).
+    - `has_success`: its episodes can reach a goal (`TaskFamily.success`): reports such as
+      `compare` show success rates.
     """
 
     name: str
@@ -112,6 +114,7 @@ class FamilySpec:
     overlay_help: str = ""
     speed: float = 10.0
     keep_trail: bool = False
+    has_success: bool = False
 
     def preview_image(self, tasks: Tasks, tile: int = 24) -> np.ndarray:
         """Task 0 as it starts, `tile` pixels per game tile (other families scale with it)."""

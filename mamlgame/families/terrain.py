@@ -146,4 +146,5 @@ SPEC = FamilySpec(
     trail_point=scalar.position_trail,
     caption=_caption,
     speed=20.0,
+    has_success=True,
 )

@@ -31,6 +31,7 @@ SPEC = FamilySpec(
     overlay=draw_game_belief,
     overlay_help="orange: where it believes the goal is",
     speed=6.0,
+    has_success=True,
 )
 
 __all__ = ["SPEC", "Game", "draw_game"]
