@@ -5,6 +5,9 @@
 # the goal-visible reference (the same pack with `observe_goal = true`, `pretrain`).
 # Usage: benchmarks/game_agents.sh PACK [BUDGET] [SEEDS] [ALGOS]
 #   e.g. benchmarks/game_agents.sh mixed 20m "0 1 2" "maml cavia pretrain"
+# The algo `recipe` trains with the pack's own recipe and budget (`mamlgame train PACK`, the
+# game family's recipe unless the pack's [train] says otherwise), BUDGET not applied:
+#   benchmarks/game_agents.sh mixed 14m "0 1" "recipe pretrain"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PACK=${1:-mixed}
@@ -20,7 +23,12 @@ sed '/^\[generate\]/a observe_goal = true' "$SRC" > "$OUT/$NAME-goal.toml"
 
 run() {  # run NAME PACKFILE ALGO SEED
   local d="$OUT/$1-$3-$4"
-  $BIN/mamlgame train "$2" --algo "$3" --time-limit "$BUDGET" --seed "$4" --out "$d" --overwrite --quiet
+  if [ "$3" = recipe ]; then
+    $BIN/mamlgame train "$2" --seed "$4" --out "$d" --overwrite --quiet
+  else
+    $BIN/mamlgame train "$2" --algo "$3" --time-limit "$BUDGET" --seed "$4" --out "$d" \
+      --overwrite --quiet
+  fi
   for split in valid test; do
     $BIN/mamlgame eval "$d/checkpoint.pt" --split "$split" --tasks 64 --steps 0,1,2,3 \
       --episodes 20 --json "$d/eval-$split.json" | tail -n 4
