@@ -90,7 +90,7 @@ def main() -> None:
     mixed = agent_for("mixed", None, args.retrain)
     for name, frames in (("watch-game.png", 110), ("watch-game.gif", 90)):
         record(WatchApp(mixed, level="valid-0", split="valid", headless=True, speed=8,
-                        pane=320, greedy=True), frames, OUT / name)
+                        greedy=True), frames, OUT / name)
     chasers = agent_for("chasers", 100, args.retrain)
     record(VersusApp(chasers, level="guarded", headless=True, speed=6), 80, OUT / "versus.png",
            {60: [key(pygame.K_LEFT)]})
