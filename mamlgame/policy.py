@@ -231,17 +231,17 @@ def seeded_init(seed: int) -> Iterator[None]:
 
 def make_policy(family: TaskFamily, hidden: tuple[int, ...] = (100, 100), activation: str = "relu",
                 init_std: float = 1.0, seed: int | None = None, context: int = 0,
-                tile_table: bool = False, table_radius: int = 0) -> MLPPolicy:
+                per_level: bool = False, table_radius: int = 0) -> MLPPolicy:
     """The policy for a task family: Gaussian for continuous actions, categorical for discrete
-    (with `context` context inputs; with `tile_table`, cavia's per-level part: a goal belief
+    (with `context` context inputs; with `per_level`, cavia's per-level part: a goal belief
     where the family observes a movement state, else a tile table where it observes a tile
     index, spread over `table_radius` neighbours; see `MLPPolicy`). With `seed`, its initial
     weights come from that seed (`seeded_init`); without, from the global RNG."""
     if seed is not None:
         with seeded_init(seed):
             return make_policy(family, hidden, activation, init_std, context=context,
-                               tile_table=tile_table, table_radius=table_radius)
-    state = getattr(family, "state_feature", None) if tile_table else None
+                               per_level=per_level, table_radius=table_radius)
+    state = getattr(family, "state_feature", None) if per_level else None
     if state is not None:
         if table_radius:
             raise TrainingError('--table-radius needs position = "tile" (a tile table), not '
@@ -251,7 +251,7 @@ def make_policy(family: TaskFamily, hidden: tuple[int, ...] = (100, 100), activa
                          belief=True, state_feature=state,
                          opponent_feature=family.opponent_feature,
                          n_opponents=family.n_opponents, opponent_scale=family.opponent_scale)
-    feature = getattr(family, "tile_feature", None) if tile_table else None
+    feature = getattr(family, "tile_feature", None) if per_level else None
     if table_radius and feature is None:
         raise TrainingError("--table-radius needs --algo cavia on a game pack with "
                             'position = "tile" in [generate]')
@@ -264,10 +264,11 @@ def make_policy(family: TaskFamily, hidden: tuple[int, ...] = (100, 100), activa
 
 
 def policy_for(family: TaskFamily, cfg: TrainConfig) -> MLPPolicy:
-    """The initial policy a resolved training config asks for (cavia gets a tile table where
-    the family observes a tile index)."""
+    """The initial policy a resolved training config asks for (cavia gets its per-level part:
+    a goal belief where the family observes a movement state, a tile table where it observes
+    a tile index)."""
     return make_policy(family, cfg.hidden, cfg.activation, cfg.init_std, seed=cfg.seed,
-                       context=cfg.context, tile_table=cfg.algo == "cavia",
+                       context=cfg.context, per_level=cfg.algo == "cavia",
                        table_radius=cfg.table_radius)
 
 

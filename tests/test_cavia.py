@@ -94,13 +94,13 @@ position = "tile"
 '''
 
 
-def test_tile_table_adds_its_row_at_the_observed_tile():
+def test_per_level_adds_its_row_at_the_observed_tile():
     from mamlgame.packs import parse_pack
     from mamlgame.policy import make_policy
 
     pack = parse_pack(TILE_PACK, "tiles.toml")
     family = make_family(pack)
-    policy = make_policy(family, (8,), seed=0, tile_table=True)
+    policy = make_policy(family, (8,), seed=0, per_level=True)
     assert policy.tiles == family.n_tiles and policy.tile_feature == family.tile_feature
     tasks = pack.tasks("train", 2)
     state = family.reset(tasks, 3, torch.Generator().manual_seed(0))
@@ -117,7 +117,7 @@ def test_tile_table_adds_its_row_at_the_observed_tile():
             torch.testing.assert_close(got, expected)
 
 
-def test_cavia_adapts_only_the_tile_table_with_its_inner_discount():
+def test_cavia_adapts_only_the_per_level_with_its_inner_discount():
     from mamlgame.packs import parse_pack
     from mamlgame.policy import make_policy
 
@@ -126,7 +126,7 @@ def test_cavia_adapts_only_the_tile_table_with_its_inner_discount():
                       hidden=(8,)).resolved(pack)
     assert cfg.inner_gamma == 0.0 and TrainConfig().resolved(pack).inner_gamma == 0.99
     family = make_family(pack, horizon=8)
-    policy = make_policy(family, cfg.hidden, seed=0, context=cfg.context, tile_table=True)
+    policy = make_policy(family, cfg.hidden, seed=0, context=cfg.context, per_level=True)
     learner = MetaLearner.from_config(policy, family, cfg)
     params = params_of(policy)
     assert all(v is not params["table"] for v in learner.meta_parameters(params))
@@ -150,7 +150,7 @@ def test_table_radius_adds_the_neighbours_rows_through_the_kernel():
 
     pack = parse_pack(TILE_PACK, "tiles.toml")
     family = make_family(pack)
-    policy = make_policy(family, (8,), seed=0, tile_table=True, table_radius=1)
+    policy = make_policy(family, (8,), seed=0, per_level=True, table_radius=1)
     assert policy.spread.tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0]  # the centre only at init
     tasks = pack.tasks("train", 2)
     state = family.reset(tasks, 3, torch.Generator().manual_seed(0))
@@ -188,7 +188,7 @@ def test_table_radius_adds_the_neighbours_rows_through_the_kernel():
     assert written > visited.sum().item()  # neighbours of visited tiles were written too
 
 
-def test_table_radius_needs_a_tile_table():
+def test_table_radius_needs_a_per_level():
     import pytest
 
     from mamlgame.errors import TrainingError

@@ -102,7 +102,7 @@ def test_belief_logits_descend_the_expected_distance():
     """With belief b, logits = MLP + danger + beta * (F(s) - F(succ(s, a))),
     F = sum_g softmax(b)_g dist[g, .], computed here by hand."""
     _, family, tasks = graph_setup()
-    policy = make_policy(family, (8,), seed=0, tile_table=True)
+    policy = make_policy(family, (8,), seed=0, per_level=True)
     assert policy.belief and policy.state_feature == family.state_feature
     params = with_task_inputs(policy, family, tasks, params_of(policy))
     assert set(TASK_INPUTS) <= set(params)
@@ -130,7 +130,7 @@ def test_danger_adds_a_weight_per_opponent_distance_from_each_move():
     from the tile the action leads to (none for d >= len(danger))."""
     _, family, tasks = graph_setup()
     assert bool(tasks["opp_mask"].any())
-    policy = make_policy(family, (8,), seed=0, tile_table=True)
+    policy = make_policy(family, (8,), seed=0, per_level=True)
     params = with_task_inputs(policy, family, tasks, params_of(policy))
     state = family.reset(tasks, 4, torch.Generator().manual_seed(1))
     for _ in range(3):
@@ -158,7 +158,7 @@ def test_cavia_adapts_the_belief_alone_by_one_sgd_step():
     pack, family, tasks = graph_setup()
     cfg = TrainConfig(pack="graph", algo="cavia", inner_lr=30.0, inner_gamma=0.0, episodes=3,
                       hidden=(8,)).resolved(pack)
-    policy = make_policy(family, cfg.hidden, seed=0, tile_table=True)
+    policy = make_policy(family, cfg.hidden, seed=0, per_level=True)
     learner = MetaLearner.from_config(policy, family, cfg)
     params = params_of(policy)
     assert {"belief_scale", "danger"} <= set(params) and "table" not in params
@@ -190,7 +190,7 @@ def test_one_step_on_the_belief_finds_the_goal():
     family = make_family(pack)
     cfg = TrainConfig(pack="field", algo="cavia", inner_lr=1000.0, inner_gamma=0.0,
                       episodes=20, hidden=(8,)).resolved(pack)
-    policy = make_policy(family, cfg.hidden, seed=0, tile_table=True)
+    policy = make_policy(family, cfg.hidden, seed=0, per_level=True)
     params = params_of(policy)
     with torch.no_grad():  # an untrained net that does not prefer any move
         for k in ("layers.1.weight", "layers.1.bias"):
