@@ -4,7 +4,7 @@
 
 Trains its agents once into runs/screenshots/ (--retrain redoes it): navigation (200
 meta-iterations), chasers (100) and mixed with its own recipe, i.e. what `mamlgame train mixed
---seed 0` trains (1000 iterations, about 15 minutes on two CPU cores). Then records: play.png
+--seed 0` trains (400 iterations, about 6 minutes on two CPU cores). Then records: play.png
 (a person playing a mixed-pack level, scripted keys), watch.png and watch.gif (navigation:
 before | after one inner step), watch-game.png and watch-game.gif (mixed, on the first level
 of its valid split: unseen, from the training distribution), versus.png (human vs agent),

@@ -186,7 +186,7 @@ step = -0.05
 shaping = 0.5                    # shaping * (d_prev - d_now), d = path distance to the goal
 
 # Optional: the recipe `mamlgame train` uses for this pack. Game packs start from the game
-# family's measured recipe (cavia adapting a goal belief, 1000 iterations; `mamlgame levels
+# family's measured recipe (cavia adapting a goal belief, 400 iterations; `mamlgame levels
 # show` prints it); keys here replace it key by key, and the command line overrides both.
 # Any `mamlgame train` option may appear (with _ for -; not device, threads or checkpointing).
 # [train]

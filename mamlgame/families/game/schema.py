@@ -198,6 +198,6 @@ def build(pack: LevelPack, gen: dict[str, Any], hand: list[dict[str, Any]], n: i
 # the measured game recipe (BENCHMARKS.md, game agents): with the default position = "graph",
 # cavia adapts a goal belief per level; a pack's [train] keys replace these
 RECIPE = {"algo": "cavia", "inner_lr": 1000.0, "inner_gamma": 0.0, "outer_lr": 1e-3,
-          "iterations": 1000}
+          "iterations": 400}
 SCHEMA = FamilySchema(HORIZON, GENERATE, REWARD, LEVEL, build, parse_level, check,
                       recipe=RECIPE)
