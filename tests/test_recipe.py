@@ -226,12 +226,18 @@ def test_navigation_recipe_trains_as_the_old_demo_flag_did(tmp_path):
     assert all(torch.equal(pa["params"][k], pb["params"][k]) for k in pa["params"])
 
 
-def test_compare_uses_the_recipe_except_algo(tmp_path):
-    pack = write_pack(tmp_path, 'inner_lr = 0.3\nhidden = [6]\n')
+def compare_fomaml(pack: Path, out: Path):
+    """A one-iteration `compare --algos fomaml` of `pack` into `out` (asserted to succeed)."""
     result = run("compare", str(pack), "--algos", "fomaml", "--iterations", "1",
                  "--meta-batch", "2", "--episodes", "2", "--eval-tasks", "2", "--out",
-                 str(tmp_path / "c"), "--quiet")
+                 str(out), "--quiet")
     assert result.exit_code == 0, result.output
+    return result
+
+
+def test_compare_uses_the_recipe_except_algo(tmp_path):
+    pack = write_pack(tmp_path, 'inner_lr = 0.3\nhidden = [6]\n')
+    result = compare_fomaml(pack, tmp_path / "c")
     assert "recipe from tiny.toml: inner_lr 0.3, hidden 6" in result.output
     cfg = saved_config(tmp_path / "c" / "fomaml")
     assert (cfg["algo"], cfg["inner_lr"], cfg["hidden"]) == ("fomaml", 0.3, [6])
@@ -241,10 +247,7 @@ def test_step_sizes_of_a_recipes_algo_stay_with_it(tmp_path):
     """A recipe that names its algo keeps its step sizes for that algo: another --algo (or
     compare) trains with its own defaults."""
     pack = write_pack(tmp_path, 'inner_lr = 0.3\nalgo = "reptile"\nhidden = [6]\n')
-    result = run("compare", str(pack), "--algos", "fomaml", "--iterations", "1",
-                 "--meta-batch", "2", "--episodes", "2", "--eval-tasks", "2", "--out",
-                 str(tmp_path / "c"), "--quiet")
-    assert result.exit_code == 0, result.output
+    result = compare_fomaml(pack, tmp_path / "c")
     assert "recipe from tiny.toml: hidden 6\n" in result.output
     default = TrainConfig().inner_lr
     assert saved_config(tmp_path / "c" / "fomaml")["inner_lr"] == default != 0.3
