@@ -91,8 +91,9 @@ class FamilySpec:
     - `outcome(state) -> str`: a banner word for how episode 0 ended ('' for the default
       SUCCESS / TIME UP).
     - `overlay(tasks, frame, params) -> RGB`: what a policy's params show on a drawing of
-      task 0 (the game: its goal belief as a tint), for the viewer's adapted side; None: no
-      overlay. `overlay_help` says what it shows.
+      task 0 (the game: its goal belief as a tint), for the viewer's adapted side; it returns
+      `frame` itself when the params hold nothing to show; None: no overlay. `overlay_help`
+      says what it shows.
     - `speed`: simulation steps per second the viewer starts with.
     - `keep_trail`: the trail spans episodes (a one-step bandit shows its recent actions).
     - `has_success`: its episodes can reach a goal (`TaskFamily.success`): reports such as

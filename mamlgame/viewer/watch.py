@@ -149,11 +149,13 @@ class WatchApp(App):
         surface.fill(HUD_BG)
         P = self.pane
         overlay = family_spec(self.agent.pack.family).overlay
+        overlaid = False  # whether the adapted half shows what its params hold
         for i, side in enumerate((self.left, self.right)):
             x = i * (P + GAP)
             frame = side.episode.frame(P)
             if i and overlay is not None and not self.adaptation.running:
-                frame = overlay(self.tasks, frame, side.player.params)
+                drawn = overlay(self.tasks, frame, side.player.params)
+                overlaid, frame = drawn is not frame, drawn
             self.blit_array(surface, frame, (x, HUD_H, P, P))
         ad = self.adaptation
         k = ad.steps_taken
@@ -178,9 +180,9 @@ class WatchApp(App):
             self.text(surface, f"inner step {ad.steps_taken} used {ad.n_episodes} episodes of "
                       f"this level (their mean return {ad.inner_return:+.2f})",
                       (P + GAP + 8, HUD_H + P + 44), DIM, 16)
-            spec = family_spec(self.agent.pack.family)
-            if spec.overlay is not None and spec.overlay_help:
-                self.text(surface, spec.overlay_help, (P + GAP + 8, HUD_H + P + 62), DIM, 16)
+            help_text = family_spec(self.agent.pack.family).overlay_help
+            if overlaid and help_text:
+                self.text(surface, help_text, (P + GAP + 8, HUD_H + P + 62), DIM, 16)
         self.text(surface, "the meta-learned policy, not adapted", (8, HUD_H + P + 44), DIM, 16)
         if ad.running:
             x = P + GAP
