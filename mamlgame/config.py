@@ -21,6 +21,8 @@ CAVIA_CONTEXT = 8  # context inputs `cavia` gives the policy unless `context` sa
 # Reptile with one inner step is joint training (its update is the plain multi-task gradient)
 DEFAULT_INNER_STEPS = {"reptile": 3}
 ESTIMATORS = ("dice", "lvc", "naive")
+# the run's length: one budget, given together or not at all (recipes, the command line, resume)
+BUDGET_KEYS = frozenset({"iterations", "time_limit"})
 # recipe settings tuned for the recipe's algo: they stay with it (a game recipe's inner lr
 # 1000 would wreck maml), see `mamlgame.cli.options.pack_recipe`
 ALGO_KEYS = frozenset({"inner_lr", "outer_lr", "inner_gamma", "context", "table_radius"})

@@ -46,7 +46,7 @@ from mamlgame.checkpoint import (
     numbered_checkpoints,
     save_checkpoint,
 )
-from mamlgame.config import TrainConfig, format_duration
+from mamlgame.config import BUDGET_KEYS, TrainConfig, format_duration
 from mamlgame.errors import CheckpointError, MamlgameError, TrainingError
 from mamlgame.families import make_family
 from mamlgame.meta import MetaLearner, MetaStep, meta_step
@@ -64,7 +64,6 @@ STOP_GRACE_SECONDS = 30.0  # after a stop signal, how long the current iteration
 METRICS = ("return_before", "return_after", "success_before", "success_after")
 # settings a resumed run may change; BUDGET_KEYS a resume keeps from the run unless given
 RUNTIME_KEYS = ("iterations", "time_limit", "device", "threads")
-BUDGET_KEYS = ("iterations", "time_limit")
 
 
 class Interrupted(MamlgameError):

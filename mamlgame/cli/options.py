@@ -15,6 +15,7 @@ import click
 from mamlgame.config import (
     ALGO_KEYS,
     ALGOS,
+    BUDGET_KEYS,
     MAX_INNER_STEPS,
     SETTINGS,
     Setting,
@@ -169,7 +170,6 @@ def recipe_text(values: dict[str, Any]) -> str:
     return ", ".join(f"{k} {one(k, v)}" for k, v in values.items())
 
 
-BUDGET = frozenset({"iterations", "time_limit"})  # one budget: given together or not at all
 
 
 def pack_recipe(recipe: dict[str, Any], given: Iterable[str], skip: Iterable[str] = (),
@@ -180,8 +180,8 @@ def pack_recipe(recipe: dict[str, Any], given: Iterable[str], skip: Iterable[str
     inner-loop settings (`ALGO_KEYS`) belong to its algo: they apply only when the command
     trains that algo (`algo`, or the recipe's own when --algo is not given)."""
     drop = set(given) | set(skip)
-    if set(given) & BUDGET:
-        drop |= BUDGET
+    if set(given) & BUDGET_KEYS:
+        drop |= BUDGET_KEYS
     own = recipe.get("algo")
     if own is not None and (algo if "algo" in set(given) else own) != own:
         drop |= ALGO_KEYS

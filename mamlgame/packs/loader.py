@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from mamlgame.config import DURATION_FORM, SETTINGS, Setting, parse_duration
+from mamlgame.config import BUDGET_KEYS, DURATION_FORM, SETTINGS, Setting, parse_duration
 from mamlgame.errors import PackError
 from mamlgame.packs.schema import SCHEMAS, FamilySchema, Field, FieldError
 from mamlgame.packs.tasks import Tasks
@@ -373,8 +373,8 @@ def _check_level_name(name: str, rep: _Reporter, i: int) -> None:
 def _with_family_recipe(family: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
     """The family's default recipe with the pack's own `[train]` keys over it; the budget
     (`iterations`, `time_limit`) is one: a pack that gives either replaces both."""
-    if own.keys() & {"iterations", "time_limit"}:
-        family = {k: v for k, v in family.items() if k not in ("iterations", "time_limit")}
+    if own.keys() & BUDGET_KEYS:
+        family = {k: v for k, v in family.items() if k not in BUDGET_KEYS}
     return {**family, **own}
 
 

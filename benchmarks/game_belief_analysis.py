@@ -1,0 +1,72 @@
+"""Where a goal-belief game agent fails: success before and after one inner step, split by
+levels with and without opponents and by mode, the belief's mass on the true goal, and the
+same policy given the true goal as its belief (a goal-visible version of the agent).
+
+    .venv/bin/python benchmarks/game_belief_analysis.py CKPT [--pack PACK] [--split valid]
+        [--tasks 64] [--episodes 20] [--seed 0]
+
+CKPT: a checkpoint trained with the game recipe (`--algo cavia`, `position = "graph"`).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from mamlgame.checkpoint import load_agent
+from mamlgame.families.game.belief import CLOSED
+from mamlgame.packs import load_pack
+from mamlgame.policy import params_of, with_task_inputs
+from mamlgame.rollout import rollout
+
+
+def split_rates(name: str, per_level: torch.Tensor, tasks) -> str:
+    """Mean success over all levels, and over levels without/with opponents, topdown/platformer."""
+    opp = tasks["opp_mask"].any(1)
+    plat = tasks["platformer"]
+    parts = [("all", torch.ones_like(opp)), ("no opponents", ~opp), ("opponents", opp),
+             ("topdown", ~plat), ("platformer", plat)]
+    cells = [f"{label} {100 * per_level[m].mean():.1f}% ({int(m.sum())})"
+             for label, m in parts if m.any()]
+    return f"{name:<22} " + " | ".join(cells)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("checkpoint")
+    ap.add_argument("--pack", default=None, help="default: the checkpoint's pack")
+    ap.add_argument("--split", default="valid")
+    ap.add_argument("--tasks", type=int, default=64)
+    ap.add_argument("--episodes", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    agent = load_agent(args.checkpoint, args.pack)
+    if not agent.policy.belief:
+        raise SystemExit("error: this checkpoint's policy has no goal belief")
+    pack = load_pack(args.pack) if args.pack else agent.pack
+    tasks = pack.tasks(args.split, args.tasks, seed=0)
+    gen = torch.Generator().manual_seed(args.seed)
+    params = {k: v.detach() for k, v in params_of(agent.policy).items()}
+    ad = agent.learner(episodes=args.episodes).adapt(params, tasks, gen, steps=1)
+    adapted = {k: v.detach() for k, v in ad.params.items()}
+    after = rollout(agent.family, tasks, agent.policy, adapted, args.episodes, gen)
+
+    inputs = with_task_inputs(agent.policy, agent.family, tasks, {})
+    tile = torch.arange(inputs["belief"].shape[1])
+    truth = torch.where(tile[None] == tasks["goal"][:, None], -CLOSED, inputs["belief"])
+    oracle = rollout(agent.family, tasks, agent.policy, {**params, **inputs, "belief": truth},
+                     args.episodes, gen)
+
+    print(f"{pack.name} / {args.split}: {len(tasks)} levels, {args.episodes} episodes each")
+    print(split_rates("0 steps", ad.episodes[0].success.float().mean(1), tasks))
+    print(split_rates("1 step", after.success.float().mean(1), tasks))
+    print(split_rates("true goal as belief", oracle.success.float().mean(1), tasks))
+    mass = torch.softmax(adapted["belief"], -1).gather(1, tasks["goal"][:, None])[:, 0]
+    print(f"belief mass on the goal after one step: median {mass.median():.3f}, "
+          f"> 0.5 on {100 * (mass > 0.5).float().mean():.0f}% of levels")
+
+
+if __name__ == "__main__":
+    main()
