@@ -1,16 +1,22 @@
 """The meta-gradient's noise per estimator on navigation: at a fixed policy (the seed's
-initialisation), B independent meta-batches (20 tasks x 20 episodes, 100 steps) give B
-meta-gradients; reported are the total variance relative to the squared norm of their mean
-(a noise-to-signal ratio) and the mean cosine between one batch's gradient and the mean of
-the others. dice's gradients are rescaled by the carried advantage scale they were divided by.
+initialisation, or a checkpoint's params), B independent meta-batches (20 tasks x 20
+episodes, 100 steps) give B meta-gradients; reported are their total variance (the trace of
+their covariance: comparable between estimators at the same policy), the squared norm of their
+mean, the ratio of the two (noise to signal; unreliable once the signal is smaller than the
+variance / B) and the mean cosine between one batch's gradient and the mean of the others.
+All estimators' gradients are in units of normalised advantages (dice divides by its
+carried scale, nearly constant at a fixed policy, the others by each batch's std), so their
+variances compare. 10 batches drawn first fill what dice carries over batches (its scale and
+its score baseline's memory), as in training.
 
-Usage: python benchmarks/meta_gradient_variance.py [BATCHES]
+Usage: python benchmarks/meta_gradient_variance.py [BATCHES] [CHECKPOINT] [ESTIMATOR ...]
 """
 
 import sys
 
 import torch
 
+from mamlgame.checkpoint import load_agent
 from mamlgame.config import TrainConfig
 from mamlgame.families import make_family
 from mamlgame.meta import MetaLearner
@@ -19,26 +25,34 @@ from mamlgame.policy import make_policy, params_of
 
 torch.set_num_threads(1)
 B = int(sys.argv[1]) if len(sys.argv) > 1 else 24
-pack = load_pack("navigation")
-for estimator in ("dice", "lvc", "naive"):
-    cfg = TrainConfig(pack="navigation", estimator=estimator, **pack.train).resolved(pack)
-    family = make_family(pack, cfg.horizon)
-    policy = make_policy(family, cfg.hidden, seed=0)
-    learner = MetaLearner.from_config(policy, family, cfg)
-    params = params_of(policy)
+ckpt = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] != "-" else None
+estimators = sys.argv[3:] or ("dice", "lvc", "naive")
+for estimator in estimators:
+    if ckpt is None:
+        pack = load_pack("navigation")
+        cfg = TrainConfig(pack="navigation", estimator=estimator, **pack.train).resolved(pack)
+        family = make_family(pack, cfg.horizon)
+        policy = make_policy(family, cfg.hidden, seed=0)
+        learner = MetaLearner.from_config(policy, family, cfg)
+        params = params_of(policy)
+    else:
+        agent = load_agent(ckpt)
+        pack, policy, learner = agent.pack, agent.policy, agent.learner(estimator=estimator)
+        params = {k: v.detach().requires_grad_() for k, v in agent.params.items()}
     pool, gen = pack.pool("train"), torch.Generator().manual_seed(1)
-    learner.meta_loss(params, pool.select(torch.randint(len(pool), (20,), generator=gen)), gen)
+    for _ in range(10):
+        learner.meta_loss(params, pool.select(torch.randint(len(pool), (20,), generator=gen)),
+                          gen)
     grads = []
     for _ in range(B):
-        scale = learner.adv_scale if learner.unbiased else 1.0
         loss, _ = learner.meta_loss(
             params, pool.select(torch.randint(len(pool), (20,), generator=gen)), gen)
         g = torch.autograd.grad(loss, list(params.values()))
-        grads.append(torch.cat([x.flatten() for x in g]) * scale)
+        grads.append(torch.cat([x.flatten() for x in g]))
     G = torch.stack(grads)
     mean = G.mean(0)
-    noise = G.var(0).sum() / mean.square().sum()
+    var, signal = G.var(0).sum().item(), mean.square().sum().item()
     cos = torch.stack([torch.nn.functional.cosine_similarity(
         G[i], (G.sum(0) - G[i]) / (B - 1), 0) for i in range(B)]).mean()
-    print(f"{estimator:<6} noise/signal {noise.item():8.2f}   cosine to the others' mean "
-          f"{cos.item():.3f}")
+    print(f"{estimator:<6} variance {var:9.3f}   |mean|^2 {signal:8.3f}   noise/signal "
+          f"{var / signal:8.2f}   cosine to the others' mean {cos.item():.3f}")

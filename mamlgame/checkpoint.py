@@ -112,19 +112,21 @@ def checkpoint_state(params: Params, inner_lrs: Params | None,
                      optimizer: torch.optim.Optimizer, iteration: int,
                      generator: torch.Generator, config: TrainConfig, policy: MLPPolicy,
                      pack: LevelPack, world_size: int = 1, elapsed: float = 0.0,
-                     adv_scale: float | None = None) -> dict[str, Any]:
+                     adv_scale: float | None = None,
+                     score_baseline: dict[str, Any] | None = None) -> dict[str, Any]:
     """The dict a checkpoint holds after `iteration` meta-iterations: policy params (and
     Meta-SGD's step sizes) as CPU copies, optimiser state, the task generator's state, the
     run's config as given (its sentinels are resolved against the pack it is used with), the
     policy's constructor arguments, the pack's text, the wall time spent so far (seconds,
-    what `--time-limit` counts against) and the unbiased estimator's carried advantage scale
-    (`MetaLearner.adv_scale`, None until it has one)."""
+    what `--time-limit` counts against) and what the unbiased estimator carries over batches:
+    its advantage scale (`MetaLearner.adv_scale`, None until it has one) and its score
+    baseline's memory (`ScoreBaseline.state()`)."""
     return {"params": _cpu_copy(params), "inner_lrs": _cpu_copy(inner_lrs),
             "optimizer": optimizer.state_dict(), "iteration": int(iteration),
             "rng": {"tasks": generator.get_state()}, "config": config.to_dict(),
             "policy": policy.config(), "family": pack.family, "pack_text": pack.text,
             "pack_path": str(pack.path), "world_size": world_size, "elapsed": float(elapsed),
-            "adv_scale": adv_scale}
+            "adv_scale": adv_scale, "score_baseline": score_baseline}
 
 
 def save_checkpoint(path: Path, state: dict[str, Any], keep: int = 0) -> None:
@@ -209,6 +211,7 @@ class Checkpoint:
     world_size: int = 1  # processes that wrote it
     elapsed: float = 0.0  # wall-clock seconds the run has spent (its time budget's use)
     adv_scale: float | None = None  # dice's carried advantage scale (`MetaLearner.adv_scale`)
+    score_baseline: dict[str, Any] | None = None  # dice's score baseline memory
 
     @staticmethod
     def from_state(state: dict[str, Any], source: str | Path = "<checkpoint>") -> Checkpoint:
@@ -228,7 +231,8 @@ class Checkpoint:
         return Checkpoint(state["params"], state.get("inner_lrs"), state["optimizer"],
                           int(state["iteration"]), state["rng"], config, state["policy"],
                           state["pack_text"], state["pack_path"], int(state.get("world_size", 1)),
-                          float(state.get("elapsed", 0.0)), state.get("adv_scale"))
+                          float(state.get("elapsed", 0.0)), state.get("adv_scale"),
+                          state.get("score_baseline"))
 
     def pack(self) -> LevelPack:
         """The pack the run trained on, from the text saved inside the checkpoint."""

@@ -13,9 +13,9 @@ Estimators (`estimator=`):
   differentiates through the plain surrogate's gradient (with D fixed that is the exact
   dtheta'/dtheta); the second is DiCE's magic box over both stages: each outer return carries
   the log-probabilities S_in of its task's inner episodes, i.e.
-  (R_tau - b_tau) * (S_in - stop(S_in)), with a leave-one-task-out baseline b_tau: a ridge
-  regression of the other tasks' returns on their task parameters, evaluated at this task's
-  parameters (it does not depend on the task's own inner episodes: still unbiased). Every
+  (R_tau - b_tau) * (S_in - stop(S_in)), with a baseline b_tau that never sees task tau's
+  episodes (still unbiased): a kernel ridge regression of the returns of the batch's other
+  tasks and of the last batches on task parameters (`mamlgame.score_baseline`). Every
   linear feature baseline is fitted leave-one-episode-out (an episode's own return never
   enters its baseline), and the outer advantages are divided by `adv_scale`, a scale carried
   over from earlier iterations (fixed before the batch is drawn, so it multiplies the
@@ -46,33 +46,12 @@ from mamlgame.policy import (
 )
 from mamlgame.returns import advantage_std, advantages
 from mamlgame.rollout import Episodes, rollout
+from mamlgame.score_baseline import ScoreBaseline
 from mamlgame.shard import Shard
 
 if TYPE_CHECKING:
     from mamlgame.config import TrainConfig
 ADV_SCALE_DECAY = 0.9  # the unbiased estimator's carried advantage scale: an EMA over batches
-
-
-def task_baseline(returns: torch.Tensor, tasks: Tasks, reg: float = 1e-3,
-                  max_features: int = 16) -> torch.Tensor:
-    """Leave-one-task-out prediction of each task's return [T] from the other tasks' returns,
-    by ridge regression on task parameters and their squares (intercept only when the
-    parameters are large, e.g. game maps). b_tau never uses task tau's own return."""
-    T = returns.shape[0]
-    if T < 2:
-        return torch.zeros_like(returns)
-    feats = torch.cat([v.reshape(T, -1).double() for v in tasks.params.values()], -1)
-    if feats.shape[1] > max_features // 2:
-        feats = feats[:, :0]
-    feats = torch.cat([feats, feats.square()], -1)
-    feats = (feats - feats.mean(0)) / (feats.std(0) + 1e-8) if feats.shape[1] else feats
-    X = torch.cat([feats, torch.ones(T, 1, dtype=torch.float64)], -1)
-    penalty = reg * torch.eye(X.shape[1], dtype=X.dtype)
-    penalty[-1, -1] = 0.0  # do not shrink the intercept
-    hat = X @ torch.linalg.solve(X.T @ X + penalty, X.T)
-    y = returns.double()
-    loo_residual = (y - hat @ y) / (1.0 - hat.diagonal()).clamp(min=1e-6)
-    return (y - loo_residual).to(returns.dtype)
 
 
 def magic_box(x: torch.Tensor) -> torch.Tensor:
@@ -118,6 +97,8 @@ class MetaLearner:
         self.inner_lrs: Params | None = None
         # dice: the outer advantages' scale carried over from earlier batches (None: not yet)
         self.adv_scale: float | None = None
+        # dice: its score term's baseline, which remembers earlier batches' returns
+        self.score_baseline = ScoreBaseline()
         if algo == "metasgd":
             self.inner_lrs = {k: torch.full_like(v, inner_lr).requires_grad_()
                               for k, v in policy.named_parameters()}
@@ -265,8 +246,8 @@ class MetaLearner:
         if self.unbiased:
             ret = out.total_reward.mean(1)  # R_tau
             # the baseline sees the whole meta-batch, also when it is split over processes
-            base = (task_baseline(ret, tasks) if shard is None
-                    else shard.rows(task_baseline(shard.gather(ret), shard.batch())))
+            base = (self.score_baseline(ret, tasks) if shard is None
+                    else shard.rows(self.score_baseline(shard.gather(ret), shard.batch())))
             coef = out.obs.shape[1] * (ret - base) / scale.reshape(-1)
             obj = obj + coef.detach() * (ad.score - ad.score.detach())
         return obj / n

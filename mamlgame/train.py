@@ -380,6 +380,7 @@ def _setup(config: TrainConfig, ck: Checkpoint | None, device: torch.device) -> 
                 for k, v in learner.inner_lrs.items():
                     v.copy_(ck.inner_lrs[k])
         learner.adv_scale = ck.adv_scale
+        learner.score_baseline.load(ck.score_baseline)
         optimizer.load_state_dict(ck.optimizer)
         gen.set_state(ck.rng["tasks"])
     return _Run(config, cfg, pack, pack.pool("train").to(device), policy, learner, params,
@@ -430,7 +431,8 @@ def _save(run: _Run, path: Path, iteration: int, ctx: distributed.Context,
         try:
             save_checkpoint(path, checkpoint_state(
                 run.params, run.learner.inner_lrs, run.optimizer, iteration, run.gen,
-                run.config, run.policy, run.pack, ctx.world, spent, run.learner.adv_scale),
+                run.config, run.policy, run.pack, ctx.world, spent, run.learner.adv_scale,
+                run.learner.score_baseline.state()),
                 keep=run.cfg.keep_checkpoints)
         except OSError as e:  # disk full, read-only file system, ...: the old file stays
             kept = f"{path} is kept" if path.exists() else "no checkpoint was written"

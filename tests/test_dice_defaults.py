@@ -105,8 +105,9 @@ def test_lvc_and_naive_are_biased_with_the_defaults():
         assert z.abs().max() > 6.0, f"{estimator}: c {c}, z-scores {z.tolist()}"
 
 
-def test_dice_resumes_with_its_carried_scale(tmp_path):
-    """The carried scale is saved in checkpoints: a resumed run equals an uninterrupted one."""
+def test_dice_resumes_with_its_carried_state(tmp_path):
+    """The carried scale and the score baseline's memory are saved in checkpoints: a resumed
+    run equals an uninterrupted one."""
     from mamlgame.checkpoint import load_checkpoint
     from mamlgame.config import TrainConfig
     from mamlgame.train import train
@@ -119,5 +120,9 @@ def test_dice_resumes_with_its_carried_scale(tmp_path):
     resumed = train(cfg, tmp_path / "cut", resume=True, progress=False)
     a, b = load_checkpoint(whole), load_checkpoint(resumed)
     assert a["adv_scale"] is not None and a["adv_scale"] == b["adv_scale"]
+    remembered = a["score_baseline"]["returns"]
+    assert len(remembered) == 4
+    for x, y in zip(remembered, b["score_baseline"]["returns"], strict=True):
+        assert torch.equal(x, y)
     for k in a["params"]:
         assert torch.equal(a["params"][k], b["params"][k]), k

@@ -129,25 +129,6 @@ def test_adapt_is_a_manual_sgd_step():
     torch.testing.assert_close(ad.params["log_std"][:, 0], LOG_STD0 - ALPHA * g_ls)
 
 
-def test_task_baseline_is_a_leave_one_out_ridge_fit():
-    from mamlgame.meta import task_baseline
-
-    torch.manual_seed(0)
-    g = torch.rand(12, 2)
-    tasks = Tasks({"g": g}, tuple(map(str, range(12))))
-    ret = (g.square().sum(1) - g[:, 0] + 0.1 * torch.randn(12)).double()
-    b = task_baseline(ret, tasks, reg=1e-3)
-    f = torch.cat([g, g.square()], 1).double()
-    f = (f - f.mean(0)) / (f.std(0) + 1e-8)
-    X = torch.cat([f, torch.ones(12, 1, dtype=torch.float64)], 1)
-    penalty = 1e-3 * torch.eye(5, dtype=torch.float64)
-    penalty[-1, -1] = 0
-    for i in range(12):
-        keep = torch.arange(12) != i
-        w = torch.linalg.solve(X[keep].T @ X[keep] + penalty, X[keep].T @ ret[keep])
-        torch.testing.assert_close(b[i], X[i] @ w)
-
-
 def test_reptile_meta_gradient_is_theta_minus_mean_adapted():
     family, policy, tasks = bandit_setup(4)
     learner = MetaLearner(policy, family, algo="reptile", inner_lr=ALPHA, inner_steps=2,
