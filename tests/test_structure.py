@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1] / "mamlgame"
 CORE = ("mamlgame.rollout", "mamlgame.meta", "mamlgame.policy", "mamlgame.returns",
         "mamlgame.shard", "mamlgame.train", "mamlgame.evaluate", "mamlgame.checkpoint",
         "mamlgame.config", "mamlgame.bench", "mamlgame.compare", "mamlgame.distributed",
-        "mamlgame.plot")
+        "mamlgame.plot", "mamlgame.score_baseline")
 # module prefix -> prefixes it must not import (at module level or inside functions)
 FORBIDDEN = {
     # packs read `mamlgame.config` (a stdlib-only leaf) for the [train] recipe's keys
