@@ -52,9 +52,7 @@ for _ in range(10):
     sb(rollout(family, t, policy, learner.adapt(theta, t, gen).params, 20, gen)
        .total_reward.mean(1), t)
 tasks = draw()
-R, J, lin = [], [], {"oracle w (400 ep., mean over draws)": [], "w of the same draw (400 ep.)": [],
-                     "the task's own outer episodes (20)": [], "mean of the other tasks' w": []}
-W_big, W_own, steps = [], [], []
+R, J, W_big, W_own, steps = [], [], [], [], []
 for _ in range(K):
     ad = learner.adapt(theta, tasks, gen)
     p = {k: v.detach() for k, v in ad.params.items()}
@@ -65,14 +63,13 @@ for _ in range(K):
     W_big.append(w400)
     W_own.append(w20)
     steps.append(torch.cat([(p[k] - theta[k]).reshape(len(tasks), -1) for k in p], 1).double())
-R, J = torch.stack(R), torch.stack(J)
-w_mean = torch.stack(W_big).mean(0)
-for k in range(K):
-    lin["oracle w (400 ep., mean over draws)"].append((w_mean * steps[k]).sum(1))
-    lin["w of the same draw (400 ep.)"].append((W_big[k] * steps[k]).sum(1))
-    lin["the task's own outer episodes (20)"].append((W_own[k] * steps[k]).sum(1))
-    others = (W_own[k].sum(0) - W_own[k]) / (len(tasks) - 1)
-    lin["mean of the other tasks' w"].append((others * steps[k]).sum(1))
+R, J = torch.stack(R), torch.stack(J)  # [K, T]
+Wb, Wo, S = torch.stack(W_big), torch.stack(W_own), torch.stack(steps)  # [K, T, P]
+w_others = (Wo.sum(1, keepdim=True) - Wo) / (len(tasks) - 1)
+lin = {"oracle w (400 ep., mean over draws)": (Wb.mean(0) * S).sum(-1),
+       "w of the same draw (400 ep.)": (Wb * S).sum(-1),
+       "the task's own outer episodes (20)": (Wo * S).sum(-1),
+       "mean of the other tasks' w": (w_others * S).sum(-1)}
 
 
 def kernel_baseline(r: torch.Tensor) -> torch.Tensor:
@@ -92,8 +89,7 @@ print(f"  inner draw  E[(J - mean_D J)^2]        {inner:8.2f}")
 print(f"  task        E[(mean_D J - b)^2]        {(J.mean(0) - b).square().mean():8.2f}")
 print("share of the inner-draw part explained by w . (theta' - theta), w from:")
 Jc = J - J.mean(0)
-for name, xs in lin.items():
-    x = torch.stack(xs)
+for name, x in lin.items():
     x = x - x.mean(0)
     beta = (x * Jc).sum() / (x * x).sum()
     print(f"  {name:<38} {1 - (Jc - beta * x).square().sum() / Jc.square().sum():6.3f}")
