@@ -115,6 +115,22 @@ class MetaLearner:
                   inner_gamma=cfg.inner_gamma)
         return MetaLearner(policy, family, **{**kw, **overrides})
 
+    def state_dict(self) -> dict[str, Any]:
+        """What the learner carries between iterations besides the policy's params: Meta-SGD's
+        step sizes, dice's advantage scale and its score baseline's memory."""
+        return {"inner_lrs": None if self.inner_lrs is None else
+                {k: v.detach().cpu().clone() for k, v in self.inner_lrs.items()},
+                "adv_scale": self.adv_scale, "score_baseline": self.score_baseline.state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore `state_dict()` (step sizes only where this learner learns them)."""
+        if self.inner_lrs is not None and state.get("inner_lrs") is not None:
+            with torch.no_grad():
+                for k, v in self.inner_lrs.items():
+                    v.copy_(state["inner_lrs"][k])
+        self.adv_scale = state.get("adv_scale")
+        self.score_baseline.load(state.get("score_baseline"))
+
     def meta_parameters(self, params: Params) -> list[torch.Tensor]:
         """Everything the outer optimiser updates (not a tile table: it starts empty at every
         level; nor the per-task inputs of `with_task_inputs`)."""
