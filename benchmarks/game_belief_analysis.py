@@ -43,7 +43,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     agent = load_agent(args.checkpoint, args.pack)
-    if not agent.policy.belief:
+    if "head.belief" not in agent.policy.per_level:
         raise SystemExit("error: this checkpoint's policy has no goal belief")
     pack = load_pack(args.pack) if args.pack else agent.pack
     tasks = pack.tasks(args.split, args.tasks, seed=0)
@@ -53,17 +53,17 @@ def main() -> None:
     adapted = {k: v.detach() for k, v in ad.params.items()}
     after = rollout(agent.family, tasks, agent.policy, adapted, args.episodes, gen)
 
-    inputs = with_task_inputs(agent.policy, agent.family, tasks, {})
-    tile = torch.arange(inputs["belief"].shape[1])
-    truth = torch.where(tile[None] == tasks["goal"][:, None], -CLOSED, inputs["belief"])
-    oracle = rollout(agent.family, tasks, agent.policy, {**params, **inputs, "belief": truth},
+    inputs = with_task_inputs(agent.policy, tasks, {})
+    tile = torch.arange(inputs["head.belief"].shape[1])
+    truth = torch.where(tile[None] == tasks["goal"][:, None], -CLOSED, inputs["head.belief"])
+    oracle = rollout(agent.family, tasks, agent.policy, {**params, **inputs, "head.belief": truth},
                      args.episodes, gen)
 
     print(f"{pack.name} / {args.split}: {len(tasks)} levels, {args.episodes} episodes each")
     print(split_rates("0 steps", ad.episodes[0].success.float().mean(1), tasks))
     print(split_rates("1 step", after.success.float().mean(1), tasks))
     print(split_rates("true goal as belief", oracle.success.float().mean(1), tasks))
-    mass = torch.softmax(adapted["belief"], -1).gather(1, tasks["goal"][:, None])[:, 0]
+    mass = torch.softmax(adapted["head.belief"], -1).gather(1, tasks["goal"][:, None])[:, 0]
     print(f"belief mass on the goal after one step: median {mass.median():.3f}, "
           f"> 0.5 on {100 * (mass > 0.5).float().mean():.0f}% of levels")
 

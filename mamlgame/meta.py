@@ -36,7 +36,6 @@ from mamlgame.config import ALGOS, ESTIMATORS, default_inner_steps  # defined th
 from mamlgame.families import TaskFamily
 from mamlgame.packs import Tasks
 from mamlgame.policy import (
-    TASK_INPUTS,
     MLPPolicy,
     Params,
     expand_params,
@@ -132,9 +131,10 @@ class MetaLearner:
         self.score_baseline.load(state.get("score_baseline"))
 
     def meta_parameters(self, params: Params) -> list[torch.Tensor]:
-        """Everything the outer optimiser updates (not a tile table: it starts empty at every
-        level; nor the per-task inputs of `with_task_inputs`)."""
-        return ([v for k, v in params.items() if k != "table" and k not in TASK_INPUTS]
+        """Everything the outer optimiser updates (not what a head starts afresh at every
+        level, nor its per-task inputs)."""
+        fixed = self.policy.per_level + self.policy.task_inputs
+        return ([v for k, v in params.items() if k not in fixed]
                 + list((self.inner_lrs or {}).values()))
 
     @property
@@ -193,7 +193,7 @@ class MetaLearner:
         steps = self.inner_steps if steps is None else steps
         if not any(v.requires_grad for v in params.values()):
             params = {k: v.detach().requires_grad_() for k, v in params.items()}
-        params = with_task_inputs(self.policy, self.family, tasks, params)
+        params = with_task_inputs(self.policy, tasks, params)
         p, adapted = self._per_task(params, len(tasks))
         episodes, score = [], torch.zeros(len(tasks))
         for k in range(steps):
@@ -212,22 +212,22 @@ class MetaLearner:
 
     def _per_task(self, params: Params, n: int) -> tuple[Params, list[str]]:
         """The params the inner loop starts from, per task where it adapts them, and the names
-        it adapts: every parameter, or (cavia) only the tile table and the goal belief where the
-        policy has them, else the context, the rest staying shared."""
+        it adapts: every parameter, or (cavia) only the per-level part of the policy's head
+        where it has one, else the context, the rest staying shared."""
+        inputs = self.policy.task_inputs
         if self.algo == "cavia":
-            keys = [k for k in ("table", "belief") if k in params] or ["context"]
+            keys = list(self.policy.per_level) or ["context"]
             if keys[0] not in params:
                 raise ValueError("cavia adapts the policy's context: make the policy with "
-                                 "context > 0 (or a tile table)")
-            shared_dims = {"context": 1, "table": 2, "belief": 1}  # [C], [tiles, A], [N]
-            per_task = {k: params[k] if params[k].dim() > shared_dims[k]
+                                 "context > 0 (or a family head)")
+            shared = dict(self.policy.named_parameters())
+            per_task = {k: params[k] if k in inputs or params[k].dim() > shared[k].dim()
                         else params[k].expand(n, *params[k].shape) for k in keys}
-            # a belief comes as data: the inner step differentiates with respect to it
+            # a head's input comes as data: the inner step differentiates with respect to it
             per_task = {k: v if v.requires_grad else v.detach().requires_grad_()
                         for k, v in per_task.items()}
             return {**params, **per_task}, keys
-        p = params if is_batched(self.policy, params) else expand_params(params, n)
-        inputs = [k for k in TASK_INPUTS if k in p]
+        p = params if is_batched(self.policy, params) else expand_params(params, n, inputs)
         return p, [k for k in p if k not in inputs]
 
     # ---- outer objective --------------------------------------------------------------
@@ -273,7 +273,7 @@ class MetaLearner:
         ep = rollout(self.family, tasks, self.policy, params, self.episodes, generator,
                      shard=shard)
         adv, _ = self._advantages(ep)
-        bound = with_task_inputs(self.policy, self.family, tasks, params)
+        bound = with_task_inputs(self.policy, tasks, params)
         loss, _ = self.inner_loss(bound, ep, adv)
         # for logging only: the return after one inner step from the same episodes
         ad = self.adapt({k: v.detach() for k, v in params.items()}, tasks, generator, steps=1,

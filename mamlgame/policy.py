@@ -18,13 +18,12 @@ from torch import nn
 
 from mamlgame.config import TrainConfig
 from mamlgame.errors import TrainingError
-from mamlgame.families import TaskFamily
-from mamlgame.families.game.belief import DANGER_INIT, graph_logits
+from mamlgame.families import PolicyHead, TaskFamily, policy_head, rebuild_head
 from mamlgame.packs import Tasks
 from mamlgame.shard import Shard
 
 Params = dict[str, torch.Tensor]
-TASK_INPUTS = ("belief", "succ", "goal_dist", "width")  # per-task inputs, never meta-learned
+HEAD = "head."  # a family head's params and inputs are "head.<name>"
 ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh}
 # Rows per task from which the loss passes (thousands of rows, vs. tens per rollout step) use a
 # product plus an in-place bias add: `baddbmm` first copies the broadcast bias into its output,
@@ -58,33 +57,17 @@ class MLPPolicy(nn.Module):
     categorical logits (`discrete=True`).
 
     `context` > 0 adds a context vector (param "context", zeros at init) as extra inputs of
-    the first layer: CAVIA's task context, the only thing `--algo cavia` adapts. It enters as
-    a per-task bias of the first layer, b + W_c c, so a context per task [T, C] works with
-    shared weights.
+    the first layer: CAVIA's task context, what `--algo cavia` adapts when the policy has no
+    head. It enters as a per-task bias of the first layer, b + W_c c, so a context per task
+    [T, C] works with shared weights.
 
-    `tiles` > 0 (discrete actions) adds a tile table (param "table" [tiles, action_dim], zeros):
-    the row of the tile whose index is observed at `obs[..., tile_feature] * tile_scale` is
-    added to the logits. It is CAVIA's context for tile games: empty at a new level, written by
-    the inner step, never meta-learned (see `MetaLearner.meta_parameters`). With
-    `table_radius` r > 0 on a map `table_width` tiles wide (tile index = row * width + col),
-    the logits add the rows of the (2r+1)² tiles around the player's, weighted by a
-    meta-learned kernel (param "spread", 1 at the centre, 0 elsewhere at init): one inner step
-    then also writes what it learned at a tile onto its unvisited neighbours.
-
-    `belief` (discrete actions) adds a goal belief's logits: beta * (F(s) - F(succ(s, a))),
-    F the expected path distance to the goal under the level's belief, s the movement state
-    observed at `obs[..., state_feature] * tile_scale`, beta a meta-learned scale (param
-    "belief_scale"), plus a meta-learned danger per distance of the `n_opponents` opponents
-    observed from `obs[..., opponent_feature]` (param "danger"; see
-    `mamlgame.families.game.belief.graph_logits`). The belief and the level's graph are
-    per-task inputs (`with_task_inputs`), not parameters."""
+    `head` (a family's `PolicyHead`, or its saved form {"kind": ..., "config": {...}}) adds
+    its logits to the network's: the family's per-level part (the game's goal belief). Its
+    params are `head.<name>`; its per-task inputs are bound by `with_task_inputs`."""
 
     def __init__(self, obs_dim: int, action_dim: int, hidden: tuple[int, ...] = (100, 100),
                  activation: str = "relu", discrete: bool = False, init_std: float = 1.0,
-                 context: int = 0, tiles: int = 0, tile_feature: int = -1,
-                 tile_scale: float = 1.0, table_radius: int = 0, table_width: int = 0,
-                 belief: bool = False, state_feature: int = -1, opponent_feature: int = -1,
-                 n_opponents: int = 0, opponent_scale: float = 1.0):
+                 context: int = 0, head: PolicyHead | dict | None = None):
         super().__init__()
         sizes = (obs_dim + context, *hidden, action_dim)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
@@ -96,33 +79,18 @@ class MLPPolicy(nn.Module):
             self.log_std = nn.Parameter(torch.full((action_dim,), math.log(init_std)))
         if context:
             self.context = nn.Parameter(torch.zeros(context))
-        self.tiles, self.tile_feature, self.tile_scale = tiles, tile_feature, tile_scale
-        if tiles:
-            if not discrete or not 0 <= tile_feature < obs_dim:
-                raise ValueError("a tile table needs discrete actions and a tile feature")
-            self.table = nn.Parameter(torch.zeros(tiles, action_dim))
-        self.table_radius, self.table_width = table_radius, table_width
-        if table_radius:
-            if not tiles or table_width < 1:
-                raise ValueError("a table radius needs a tile table and the map width")
-            side = 2 * table_radius + 1
-            spread = torch.zeros(side * side)
-            spread[side * side // 2] = 1.0
-            self.spread = nn.Parameter(spread)
-            span = torch.arange(-table_radius, table_radius + 1)
-            self.register_buffer("offsets", (span[:, None] * table_width + span).reshape(-1),
-                                 persistent=False)
-        self.belief, self.state_feature = belief, state_feature
-        if belief:
-            if not discrete or not 0 <= state_feature < obs_dim:
-                raise ValueError("a goal belief needs discrete actions and a state feature")
-            self.belief_scale = nn.Parameter(torch.tensor(1.0))
-        self.opponent_feature, self.n_opponents = opponent_feature, n_opponents
-        self.opponent_scale = opponent_scale
-        if belief and n_opponents:
-            if not 0 <= opponent_feature <= obs_dim - 3 * n_opponents:
-                raise ValueError("opponent features past the observation")
-            self.danger = nn.Parameter(torch.tensor(DANGER_INIT))
+        if isinstance(head, dict):
+            head = rebuild_head(head["kind"], head["config"])
+        self.head = head
+        prefix = [f"{HEAD}{k}" for k in (head.adapted + head.inputs)] if head else []
+        self.per_level = tuple(prefix[:len(head.adapted)]) if head else ()  # head.<adapted>
+        self.task_inputs = tuple(prefix[len(head.adapted):]) if head else ()  # head.<inputs>
+
+    @staticmethod
+    def from_config(config: dict) -> MLPPolicy:
+        """The policy a `config()` describes (also one saved before heads were modules)."""
+        config = _legacy_config(config)
+        return MLPPolicy(**{**config, "hidden": tuple(config["hidden"])})
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Means or logits [..., action_dim] (also under `functional_call`)."""
@@ -152,47 +120,14 @@ class MLPPolicy(nn.Module):
             if i < last:
                 x = act(x)
         out = x.reshape(*shape[:-1], x.shape[-1])
-        if self.tiles:
-            out = out + self._table_row(params, obs)
-        return out + self._belief_logits(params, obs) if self.belief else out
-
-    def _belief_logits(self, params: Params, obs: torch.Tensor) -> torch.Tensor:
-        """The goal belief's and the danger's logits [..., A] for obs [T, ...]."""
-        if "goal_dist" not in params:
-            raise TrainingError("a goal-belief policy acts on a level's inputs: pass params "
+        if self.head is None:
+            return out
+        if self.task_inputs and self.task_inputs[0] not in params:
+            raise TrainingError("this policy's head acts on a level's inputs: pass params "
                                 "through mamlgame.policy.with_task_inputs")
-        t = obs.shape[0]
-        state = (obs[..., self.state_feature] * self.tile_scale).round().long()
-        opponents = None
-        if self.n_opponents:
-            f, m = self.opponent_feature, self.n_opponents
-            opponents = obs[..., f:f + 3 * m].reshape(t, -1, m, 3)
-            opponents = torch.cat([(opponents[..., :2] * self.opponent_scale).round(),
-                                   opponents[..., 2:]], -1)
-        out = graph_logits(params, state.reshape(t, -1), params["belief_scale"], opponents,
-                           params.get("danger"))
-        return out.reshape(*state.shape, out.shape[-1])
-
-    def _table_row(self, params: Params, obs: torch.Tensor) -> torch.Tensor:
-        """The tile table's row at each observation's tile [..., action_dim]."""
-        table = params["table"]  # [N, A], or per task [T, N, A]
-        idx = (obs[..., self.tile_feature] * self.tile_scale).round().long()
-        idx = idx.clamp(0, self.tiles - 1)
-        if not self.table_radius:
-            return self._rows(table, idx)
-        near = idx.unsqueeze(-1) + self.offsets  # [..., K]
-        inside = (near >= 0) & (near < self.tiles)
-        rows = self._rows(table, near.clamp(0, self.tiles - 1))  # [..., K, A]
-        weight = params["spread"] * inside  # [..., K]
-        return (weight.unsqueeze(-1) * rows).sum(-2)
-
-    @staticmethod
-    def _rows(table: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        """table[idx] [..., A] for a shared table [N, A] or per task [T, N, A] (idx [T, ...])."""
-        if table.dim() == 2:
-            return table[idx]
-        flat = idx.reshape(idx.shape[0], -1, 1).expand(-1, -1, table.shape[-1])
-        return table.gather(1, flat).reshape(*idx.shape, table.shape[-1])
+        n = len(HEAD)
+        return out + self.head.logits({k[n:]: v for k, v in params.items()
+                                       if k.startswith(HEAD)}, obs)
 
     def _first_layer(self, params: Params, x: torch.Tensor, batched: bool) -> torch.Tensor:
         """W_x x + (b + W_c c): the context as a bias; c is [C] or per task [T, C] (with
@@ -209,15 +144,40 @@ class MLPPolicy(nn.Module):
         return F.linear(x, w_x) + bias
 
     def config(self) -> dict:
-        """Constructor arguments, for checkpoints."""
+        """Constructor arguments, for checkpoints (the head as its kind and config)."""
+        head = None if self.head is None else {"kind": self.head.kind,
+                                                 "config": self.head.config()}
         return {"obs_dim": self.obs_dim, "action_dim": self.action_dim, "hidden": list(self.hidden),
                 "activation": self.activation, "discrete": self.discrete,
-                "context": self.context_dim, "tiles": self.tiles,
-                "tile_feature": self.tile_feature, "tile_scale": self.tile_scale,
-                "table_radius": self.table_radius, "table_width": self.table_width,
-                "belief": self.belief, "state_feature": self.state_feature,
-                "opponent_feature": self.opponent_feature, "n_opponents": self.n_opponents,
-                "opponent_scale": self.opponent_scale}
+                "context": self.context_dim, "head": head}
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: D105
+        for old in _LEGACY_PARAMS:  # params saved before heads were modules
+            if prefix + old in state_dict:
+                state_dict[f"{prefix}{HEAD}{old}"] = state_dict.pop(prefix + old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+_LEGACY_PARAMS = ("table", "spread", "belief_scale", "danger")
+
+
+def _legacy_config(config: dict) -> dict:
+    """A policy config saved before heads were modules, in today's form."""
+    config = dict(config)
+    belief, tiles = config.pop("belief", False), config.pop("tiles", 0)
+    old = {k: config.pop(k) for k in ("tile_feature", "tile_scale", "table_radius",
+                                      "table_width", "state_feature", "opponent_feature",
+                                      "n_opponents", "opponent_scale") if k in config}
+    if belief:
+        config["head"] = {"kind": "game.goal_belief", "config": {
+            k: old[k] for k in ("state_feature", "tile_scale", "opponent_feature",
+                                "n_opponents", "opponent_scale")}}
+    elif tiles:
+        config["head"] = {"kind": "game.tile_table", "config": {
+            "tiles": tiles, "action_dim": config["action_dim"],
+            "tile_feature": old["tile_feature"], "tile_scale": old["tile_scale"],
+            "radius": old["table_radius"], "width": old["table_width"]}}
+    return config
 
 
 @contextmanager
@@ -233,53 +193,36 @@ def make_policy(family: TaskFamily, hidden: tuple[int, ...] = (100, 100), activa
                 init_std: float = 1.0, seed: int | None = None, context: int = 0,
                 per_level: bool = False, table_radius: int = 0) -> MLPPolicy:
     """The policy for a task family: Gaussian for continuous actions, categorical for discrete
-    (with `context` context inputs; with `per_level`, cavia's per-level part: a goal belief
-    where the family observes a movement state, else a tile table where it observes a tile
-    index, spread over `table_radius` neighbours; see `MLPPolicy`). With `seed`, its initial
+    (with `context` context inputs; with `per_level`, the family's per-level head where it
+    has one, `FamilySpec.policy_head`, given `table_radius`). With `seed`, its initial
     weights come from that seed (`seeded_init`); without, from the global RNG."""
     if seed is not None:
         with seeded_init(seed):
             return make_policy(family, hidden, activation, init_std, context=context,
                                per_level=per_level, table_radius=table_radius)
-    state = getattr(family, "state_feature", None) if per_level else None
-    if state is not None:
-        if table_radius:
-            raise TrainingError('--table-radius needs position = "tile" (a tile table), not '
-                                '"graph" (a goal belief)')
-        return MLPPolicy(family.obs_dim, family.action_dim, tuple(hidden), activation,
-                         family.discrete, init_std, context, tile_scale=family.tile_scale,
-                         belief=True, state_feature=state,
-                         opponent_feature=family.opponent_feature,
-                         n_opponents=family.n_opponents, opponent_scale=family.opponent_scale)
-    feature = getattr(family, "tile_feature", None) if per_level else None
-    if table_radius and feature is None:
-        raise TrainingError("--table-radius needs --algo cavia on a game pack with "
-                            'position = "tile" in [generate]')
-    if feature is None:
-        return MLPPolicy(family.obs_dim, family.action_dim, tuple(hidden), activation,
-                         family.discrete, init_std, context)
+    head = policy_head(family, table_radius) if per_level else None
+    if table_radius and head is None:
+        raise TrainingError("--table-radius needs --algo cavia and a family head that takes "
+                            'it (the game\'s tile table: position = "tile" in [generate])')
     return MLPPolicy(family.obs_dim, family.action_dim, tuple(hidden), activation,
-                     family.discrete, init_std, context, family.n_tiles, feature,
-                     family.tile_scale, table_radius, getattr(family, "tile_width", 0))
+                     family.discrete, init_std, context, head)
 
 
 def policy_for(family: TaskFamily, cfg: TrainConfig) -> MLPPolicy:
-    """The initial policy a resolved training config asks for (cavia gets its per-level part:
-    a goal belief where the family observes a movement state, a tile table where it observes
-    a tile index)."""
+    """The initial policy a resolved training config asks for (cavia gets the family's
+    per-level head where it has one)."""
     return make_policy(family, cfg.hidden, cfg.activation, cfg.init_std, seed=cfg.seed,
                        context=cfg.context, per_level=cfg.algo == "cavia",
                        table_radius=cfg.table_radius)
 
 
-def with_task_inputs(policy: MLPPolicy, family: TaskFamily, tasks: Tasks,
-                     params: Params) -> Params:
-    """`params` plus the per-task inputs a goal-belief policy needs (the family's
-    `policy_inputs`: the game's belief and movement graph with `position = "graph"`), unless
-    the policy needs none or they are there already."""
-    if not getattr(policy, "belief", False) or any(k in params for k in TASK_INPUTS):
+def with_task_inputs(policy: MLPPolicy, tasks: Tasks, params: Params) -> Params:
+    """`params` plus the per-task inputs the policy's head reads from `tasks`
+    (`PolicyHead.task_inputs`, as `head.<name>`), unless it needs none or they are there
+    already: the one place a policy is bound to a batch of levels."""
+    if not policy.task_inputs or policy.task_inputs[0] in params:
         return params
-    return {**params, **family.policy_inputs(tasks)}
+    return {**params, **{HEAD + k: v for k, v in policy.head.task_inputs(tasks).items()}}
 
 
 def params_of(policy: nn.Module) -> Params:
@@ -333,8 +276,8 @@ def sample(policy: MLPPolicy, params: Params, obs: torch.Tensor,
     return out + std * noise
 
 
-def expand_params(params: Params, n: int) -> Params:
+def expand_params(params: Params, n: int, keep: tuple[str, ...] = ()) -> Params:
     """Shared params viewed as per-task params [n, ...] (gradients flow back to the shared);
-    per-task inputs (`TASK_INPUTS`) are per task already."""
-    return {k: v if k in TASK_INPUTS else v.unsqueeze(0).expand(n, *v.shape)
+    the entries named in `keep` (a head's per-task inputs) are per task already."""
+    return {k: v if k in keep else v.unsqueeze(0).expand(n, *v.shape)
             for k, v in params.items()}

@@ -43,7 +43,7 @@ def rollout(family: TaskFamily, tasks: Tasks, policy: MLPPolicy, params: Params,
     draws what the whole batch draws and steps as long as the longest share (a collective).
     """
     H = horizon or family.horizon
-    params = with_task_inputs(policy, family, tasks, params)
+    params = with_task_inputs(policy, tasks, params)
     state = (family.reset(tasks, n_episodes, generator) if shard is None
              else shard.reset(family, tasks, n_episodes, generator))
     alive = torch.ones(len(tasks), n_episodes, dtype=torch.bool)

@@ -101,19 +101,19 @@ def test_per_level_adds_its_row_at_the_observed_tile():
     pack = parse_pack(TILE_PACK, "tiles.toml")
     family = make_family(pack)
     policy = make_policy(family, (8,), seed=0, per_level=True)
-    assert policy.tiles == family.n_tiles and policy.tile_feature == family.tile_feature
+    assert policy.head.tiles == family.n_tiles and policy.head.tile_feature == family.tile_feature
     tasks = pack.tasks("train", 2)
     state = family.reset(tasks, 3, torch.Generator().manual_seed(0))
     obs = family.observe(tasks, state)
     params = params_of(policy)
-    table = torch.randn(2, policy.tiles, family.action_dim)  # per task
+    table = torch.randn(2, policy.head.tiles, family.action_dim)  # per task
     base = policy.apply_params(params, obs)
     ww = int(tasks["grid"][0, 1])
     r, c = state["pos"] // ww - 1, state["pos"] % ww - 1
     for t in range(2):
         for e in range(3):
             expected = base[t, e] + table[t, int(r[t, e]) * 24 + int(c[t, e])]
-            got = policy.apply_params({**params, "table": table}, obs)[t, e]
+            got = policy.apply_params({**params, "head.table": table}, obs)[t, e]
             torch.testing.assert_close(got, expected)
 
 
@@ -129,19 +129,19 @@ def test_cavia_adapts_only_the_per_level_with_its_inner_discount():
     policy = make_policy(family, cfg.hidden, seed=0, context=cfg.context, per_level=True)
     learner = MetaLearner.from_config(policy, family, cfg)
     params = params_of(policy)
-    assert all(v is not params["table"] for v in learner.meta_parameters(params))
+    assert all(v is not params["head.table"] for v in learner.meta_parameters(params))
     tasks = pack.tasks("train", 2)
     ad = learner.adapt(params, tasks, torch.Generator().manual_seed(3))
     ep = ad.episodes[0]
     adv, _ = advantages(ep, 0.0, learner.baseline, learner.normalize)  # the inner discount
-    table = params["table"].detach().expand(2, -1, -1).clone().requires_grad_()
-    shared = {k: v.detach() for k, v in params.items() if k != "table"}
-    logp = log_prob(policy, {**shared, "table": table}, ep.obs, ep.actions)
+    table = params["head.table"].detach().expand(2, -1, -1).clone().requires_grad_()
+    shared = {k: v.detach() for k, v in params.items() if k != "head.table"}
+    logp = log_prob(policy, {**shared, "head.table": table}, ep.obs, ep.actions)
     (g,) = torch.autograd.grad((-(logp * adv).sum((1, 2)) / ep.mask.sum((1, 2))).sum(), [table])
-    torch.testing.assert_close(ad.params["table"], table - 50.0 * g)
+    torch.testing.assert_close(ad.params["head.table"], table - 50.0 * g)
     assert ad.params["context"] is params["context"]  # the context stays shared
     visited = (g.abs().sum(-1) > 0).sum().item()
-    assert 0 < visited < 2 * policy.tiles  # only the visited tiles' rows move
+    assert 0 < visited < 2 * policy.head.tiles  # only the visited tiles' rows move
 
 
 def test_table_radius_adds_the_neighbours_rows_through_the_kernel():
@@ -151,15 +151,15 @@ def test_table_radius_adds_the_neighbours_rows_through_the_kernel():
     pack = parse_pack(TILE_PACK, "tiles.toml")
     family = make_family(pack)
     policy = make_policy(family, (8,), seed=0, per_level=True, table_radius=1)
-    assert policy.spread.tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0]  # the centre only at init
+    assert policy.head.spread.tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0]  # the centre only at init
     tasks = pack.tasks("train", 2)
     state = family.reset(tasks, 3, torch.Generator().manual_seed(0))
     obs = family.observe(tasks, state)
     params = params_of(policy)
-    table = torch.randn(2, policy.tiles, family.action_dim)
+    table = torch.randn(2, policy.head.tiles, family.action_dim)
     spread = torch.randn(9)
     base = policy.apply_params(params, obs)
-    got = policy.apply_params({**params, "table": table, "spread": spread}, obs)
+    got = policy.apply_params({**params, "head.table": table, "head.spread": spread}, obs)
     ww = int(tasks["grid"][0, 1])
     r, c = state["pos"] // ww - 1, state["pos"] % ww - 1
     for t in range(2):
@@ -167,7 +167,7 @@ def test_table_radius_adds_the_neighbours_rows_through_the_kernel():
             expected = base[t, e].clone()
             for k, (dr, dc) in enumerate((a, b) for a in (-1, 0, 1) for b in (-1, 0, 1)):
                 tile = (int(r[t, e]) + dr) * 24 + int(c[t, e]) + dc
-                if 0 <= tile < policy.tiles:
+                if 0 <= tile < policy.head.tiles:
                     expected += spread[k] * table[t, tile]
             torch.testing.assert_close(got[t, e], expected)
     # one inner step writes a visited tile's gradient onto its neighbours' rows, and the
@@ -175,12 +175,12 @@ def test_table_radius_adds_the_neighbours_rows_through_the_kernel():
     cfg = TrainConfig(pack="tiles", algo="cavia", inner_lr=50.0, inner_gamma=0.0, episodes=3,
                       hidden=(8,), table_radius=1).resolved(pack)
     learner = MetaLearner.from_config(policy, family, cfg)
-    assert any(v is params["spread"] for v in learner.meta_parameters(params))
+    assert any(v is params["head.spread"] for v in learner.meta_parameters(params))
     with torch.no_grad():
-        params["spread"].copy_(torch.full((9,), 0.5))
+        params["head.spread"].copy_(torch.full((9,), 0.5))
     ad = learner.adapt(params, tasks, torch.Generator().manual_seed(3))
-    written = (ad.params["table"].abs().sum(-1) > 0).sum().item()
-    visited = obs.new_zeros(2, policy.tiles, dtype=torch.bool)
+    written = (ad.params["head.table"].abs().sum(-1) > 0).sum().item()
+    visited = obs.new_zeros(2, policy.head.tiles, dtype=torch.bool)
     ep = ad.episodes[0]
     idx = (ep.obs[..., family.tile_feature] * family.tile_scale).round().long()
     for t in range(2):

@@ -9,7 +9,7 @@ from mamlgame.families import make_family
 from mamlgame.families.game.belief import FAR, belief_inputs, rise_levels
 from mamlgame.meta import MetaLearner
 from mamlgame.packs import parse_pack
-from mamlgame.policy import TASK_INPUTS, log_prob, make_policy, params_of, with_task_inputs
+from mamlgame.policy import log_prob, make_policy, params_of, with_task_inputs
 from mamlgame.returns import advantages
 
 GRAPH_PACK = '''
@@ -103,18 +103,19 @@ def test_belief_logits_descend_the_expected_distance():
     F = sum_g softmax(b)_g dist[g, .], computed here by hand."""
     _, family, tasks = graph_setup()
     policy = make_policy(family, (8,), seed=0, per_level=True)
-    assert policy.belief and policy.state_feature == family.state_feature
-    params = with_task_inputs(policy, family, tasks, params_of(policy))
-    assert set(TASK_INPUTS) <= set(params)
+    assert policy.head.kind == "game.goal_belief"
+    assert policy.head.state_feature == family.state_feature
+    params = with_task_inputs(policy, tasks, params_of(policy))
+    assert set(policy.task_inputs) <= set(params)
     state = family.reset(tasks, 3, torch.Generator().manual_seed(0))
     for _ in range(4):  # move a little so that states differ
         state, _, _ = family.step(tasks, state, torch.randint(0, 6, (len(tasks), 3)))
     obs = family.observe(tasks, state)
-    belief = params["belief"] + torch.randn(params["belief"].shape)
+    belief = params["head.belief"] + torch.randn(params["head.belief"].shape)
     beta = torch.tensor(1.7)
-    got = policy.apply_params({**params, "belief": belief, "belief_scale": beta}, obs)
-    plain = policy.apply_params({**params, "belief_scale": torch.tensor(0.0)}, obs)
-    dist, succ = params["goal_dist"], params["succ"]
+    got = policy.apply_params({**params, "head.belief": belief, "head.belief_scale": beta}, obs)
+    plain = policy.apply_params({**params, "head.belief_scale": torch.tensor(0.0)}, obs)
+    dist, succ = params["head.goal_dist"], params["head.succ"]
     n = tasks["wall"].shape[1]
     for t in range(len(tasks)):
         p = torch.softmax(belief[t], -1)
@@ -131,14 +132,14 @@ def test_danger_adds_a_weight_per_opponent_distance_from_each_move():
     _, family, tasks = graph_setup()
     assert bool(tasks["opp_mask"].any())
     policy = make_policy(family, (8,), seed=0, per_level=True)
-    params = with_task_inputs(policy, family, tasks, params_of(policy))
+    params = with_task_inputs(policy, tasks, params_of(policy))
     state = family.reset(tasks, 4, torch.Generator().manual_seed(1))
     for _ in range(3):
         state, _, _ = family.step(tasks, state, torch.randint(0, 6, (len(tasks), 4)))
     obs = family.observe(tasks, state)
     danger = torch.tensor([-5.0, -2.0, -0.5, 0.25])
-    got = policy.apply_params({**params, "danger": danger}, obs)
-    base = policy.apply_params({**params, "danger": torch.zeros(4)}, obs)
+    got = policy.apply_params({**params, "head.danger": danger}, obs)
+    base = policy.apply_params({**params, "head.danger": torch.zeros(4)}, obs)
     n, ww = tasks["wall"].shape[1], int(tasks["grid"][0, 1])
     for t in range(len(tasks)):
         for e in range(4):
@@ -147,7 +148,7 @@ def test_danger_adds_a_weight_per_opponent_distance_from_each_move():
             opps = [int(o) for o, m in zip(state["opp"][t, e], tasks["opp_mask"][t]) if m]
             assert len(opps) <= family.n_opponents  # every opponent is observed here
             for a in range(6):
-                nxt = int(params["succ"][t, s, a]) % n
+                nxt = int(params["head.succ"][t, s, a]) % n
                 for o in opps:
                     d = abs(nxt // ww - o // ww) + abs(nxt % ww - o % ww)
                     expected[a] += danger[d] if d < 4 else 0.0
@@ -161,25 +162,25 @@ def test_cavia_adapts_the_belief_alone_by_one_sgd_step():
     policy = make_policy(family, cfg.hidden, seed=0, per_level=True)
     learner = MetaLearner.from_config(policy, family, cfg)
     params = params_of(policy)
-    assert {"belief_scale", "danger"} <= set(params) and "table" not in params
-    assert not set(TASK_INPUTS) & set(params)
+    assert {"head.belief_scale", "head.danger"} <= set(params) and "head.table" not in params
+    assert not set(policy.task_inputs) & set(params)
     ad = learner.adapt(params, tasks, torch.Generator().manual_seed(3))
     ep = ad.episodes[0]
     adv, _ = advantages(ep, 0.0, learner.baseline, learner.normalize)
-    inputs = with_task_inputs(policy, family, tasks, {})
-    belief = inputs["belief"].clone().requires_grad_()
+    inputs = with_task_inputs(policy, tasks, {})
+    belief = inputs["head.belief"].clone().requires_grad_()
     shared = {k: v.detach() for k, v in params.items()}
-    logp = log_prob(policy, {**shared, **inputs, "belief": belief}, ep.obs, ep.actions)
+    logp = log_prob(policy, {**shared, **inputs, "head.belief": belief}, ep.obs, ep.actions)
     loss = (-(logp * adv).sum((1, 2)) / ep.mask.sum((1, 2))).sum()
     (g,) = torch.autograd.grad(loss, [belief])
-    torch.testing.assert_close(ad.params["belief"], belief - 30.0 * g)
+    torch.testing.assert_close(ad.params["head.belief"], belief - 30.0 * g)
     assert g.abs().sum() > 0
     for k in params:  # the network, the belief scale and the danger stay shared
         assert ad.params[k] is params[k]
     # the outer step's gradient reaches the belief scale, the danger and the network
     loss, _ = learner.meta_loss(params, tasks, torch.Generator().manual_seed(4))
     named = dict(zip(params, torch.autograd.grad(loss, list(params.values())), strict=True))
-    for k in ("belief_scale", "danger", "layers.0.weight"):
+    for k in ("head.belief_scale", "head.danger", "layers.0.weight"):
         assert named[k].abs().sum() > 0, k
 
 
@@ -198,7 +199,7 @@ def test_one_step_on_the_belief_finds_the_goal():
     learner = MetaLearner.from_config(policy, family, cfg)
     tasks = pack.tasks("test", 1)
     ad = learner.adapt(params, tasks, torch.Generator().manual_seed(0))
-    p = torch.softmax(ad.params["belief"][0], -1)
+    p = torch.softmax(ad.params["head.belief"][0], -1)
     ww = int(tasks["grid"][0, 1])
     col = torch.arange(p.numel()) % ww
     assert p[col >= 7].sum() > 0.8  # the goal is in column 8 (border included), start in 2

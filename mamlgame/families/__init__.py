@@ -10,19 +10,21 @@ from __future__ import annotations
 import importlib
 
 from mamlgame.errors import PackError
-from mamlgame.families.base import FamilyBase, State, TaskFamily, task_param
+from mamlgame.families.base import FamilyBase, PolicyHead, State, TaskFamily, task_param
 from mamlgame.families.spec import Controls, FamilySpec
 from mamlgame.packs import LevelPack
 from mamlgame.packs.schema import SCHEMAS
 
 BUILTIN = ("velocity", "navigation", "terrain", "bandit", "game")
 _SPECS: dict[str, FamilySpec] = {}
+_HEADS: dict[str, type] = {}  # PolicyHead.kind -> class
 
 
 def register(spec: FamilySpec) -> FamilySpec:
     """Make a family available to packs (`family = "<name>"`) and to every command."""
     _SPECS[spec.name] = spec
     SCHEMAS[spec.name] = spec.schema
+    _HEADS.update({cls.kind: cls for cls in spec.heads})
     return spec
 
 
@@ -43,8 +45,24 @@ def make_family(pack: LevelPack, horizon: int | None = None) -> TaskFamily:
     return family_spec(pack.family).dynamics(pack, horizon)
 
 
+def policy_head(family: TaskFamily, table_radius: int = 0) -> PolicyHead | None:
+    """The family's per-level policy head (`FamilySpec.policy_head`), None where it has none."""
+    spec = _SPECS.get(family.name)
+    if spec is None or spec.policy_head is None:
+        return None
+    return spec.policy_head(family, table_radius)
+
+
+def rebuild_head(kind: str, config: dict) -> PolicyHead:
+    """A saved head (`PolicyHead.config()`) by its `kind`."""
+    if kind not in _HEADS:
+        raise KeyError(f"policy head {kind!r} is not available (known: {', '.join(_HEADS)})")
+    return _HEADS[kind](**config)
+
+
 for _name in BUILTIN:
     register(importlib.import_module(f"mamlgame.families.{_name}").SPEC)
 
-__all__ = ["BUILTIN", "Controls", "FamilyBase", "FamilySpec", "State", "TaskFamily",
-           "families", "family_spec", "make_family", "register", "task_param"]
+__all__ = ["BUILTIN", "Controls", "FamilyBase", "FamilySpec", "PolicyHead", "State",
+           "TaskFamily", "families", "family_spec", "make_family", "policy_head", "rebuild_head",
+           "register", "task_param"]

@@ -49,6 +49,31 @@ class TaskFamily(Protocol):
         ...
 
 
+@runtime_checkable
+class PolicyHead(Protocol):
+    """A family's per-level part of a policy (an `nn.Module`; `FamilySpec.policy_head` makes
+    it). The policy adds `logits` to its network's output; its parameters appear in the
+    policy's params as `head.<name>`, and so do its per-task `inputs`.
+
+    - `kind`: its registry key (`FamilySpec.heads`), to rebuild it from `config()`;
+    - `adapted`: names (its params or inputs) that start afresh at every level: the inner step
+      of `--algo cavia` adapts them alone, and they are never meta-learned;
+    - `inputs`: per-task data the head reads (`task_inputs(tasks)`), never learned;
+    - `logits(p, obs)`: logits [..., action_dim] for obs [T, ...] from `p`, its params and
+      inputs by their own names (per task [T, ...] where adapted).
+    """
+
+    kind: str
+    adapted: tuple[str, ...]
+    inputs: tuple[str, ...]
+
+    def task_inputs(self, tasks: Tasks) -> dict[str, torch.Tensor]: ...
+
+    def logits(self, p: dict[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor: ...
+
+    def config(self) -> dict[str, Any]: ...
+
+
 class FamilyBase:
     """Base class of the shipped families: pack, reward settings, horizon and `success`."""
 

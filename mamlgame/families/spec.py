@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from mamlgame.families.base import State, TaskFamily
+from mamlgame.families.base import PolicyHead, State, TaskFamily
 from mamlgame.packs import LevelPack, Tasks
 from mamlgame.packs.schema import FamilySchema
 
@@ -98,6 +98,9 @@ class FamilySpec:
     - `keep_trail`: the trail spans episodes (a one-step bandit shows its recent actions).
     - `has_success`: its episodes can reach a goal (`TaskFamily.success`): reports such as
       `compare` show success rates.
+    - `policy_head(family, table_radius) -> PolicyHead | None`: the per-level head of
+      `--algo cavia`'s policy (None: cavia adapts a context vector); `heads`: the head
+      classes it makes, by `kind`, so a saved policy can be rebuilt.
     """
 
     name: str
@@ -116,6 +119,8 @@ class FamilySpec:
     speed: float = 10.0
     keep_trail: bool = False
     has_success: bool = False
+    policy_head: Callable[[TaskFamily, int], PolicyHead | None] | None = None
+    heads: tuple[type, ...] = ()
 
     def preview_image(self, tasks: Tasks, tile: int = 24) -> np.ndarray:
         """Task 0 as it starts, `tile` pixels per game tile (other families scale with it)."""

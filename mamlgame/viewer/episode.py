@@ -86,7 +86,7 @@ class PolicyPlayer:
         bound = self._bound
         if bound is None or bound[0] is not self.params or bound[1] is not episode.tasks:
             bound = self._bound = (self.params, episode.tasks, with_task_inputs(
-                self.policy, episode.family, episode.tasks, self.params))
+                self.policy, episode.tasks, self.params))
         return sample(self.policy, bound[2], episode.observe(), episode.generator,
                       self.greedy)
 

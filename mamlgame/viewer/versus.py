@@ -71,8 +71,7 @@ class VersusApp(App):
         self.episode_seed = self.seed
         self.tally = {"goal": 0, "caught": 0, "other": 0}
         self.adaptation = LiveAdaptation(self.agent, self.tasks, self.episodes)
-        self.params = with_task_inputs(self.agent.policy, self.agent.family, self.tasks,
-                                       self.agent.params)
+        self.params = with_task_inputs(self.agent.policy, self.tasks, self.agent.params)
         self.batch = 0
         self.adapt_again()
         self.restart(next_seed=False)

@@ -1,9 +1,10 @@
 """The tile game (family `game`): one home for its rules (`rules`), hand-designed and
 procedural levels (`levels`, `generate`), pack keys (`schema`), batched engine (`engine`),
-drawing (`draw`) and viewer hints (`scene`). See DESIGN.md "Game rules"."""
+the policy's per-level heads (`head`, `belief`), drawing (`draw`) and viewer hints (`scene`). See DESIGN.md "Game rules"."""
 
 from mamlgame.families.game.draw import draw_game, draw_game_preview
 from mamlgame.families.game.engine import Game
+from mamlgame.families.game.head import HEADS, game_head
 from mamlgame.families.game.scene import (
     GameControls,
     describe_level,
@@ -32,6 +33,8 @@ SPEC = FamilySpec(
     overlay_help="orange: where it believes the goal is",
     speed=6.0,
     has_success=True,
+    policy_head=game_head,
+    heads=HEADS,
 )
 
 __all__ = ["SPEC", "Game", "draw_game"]

@@ -8,7 +8,8 @@ distance falls where the level's shaped rewards rose, so one step moves the agen
 where the goal is", also from tiles its episodes never visited.
 
 The policy gets the level's movement graph as per-task inputs (`belief_inputs`), merged into
-its params by `mamlgame.policy.with_task_inputs`; they are data, never meta-learned:
+its params by `mamlgame.policy.with_task_inputs` (the head: `mamlgame.families.game.head`);
+they are data, never meta-learned:
 - `belief` [T, N]: the belief's logits (0 on open tiles, `CLOSED` on walls and hazards);
 - `succ` [T, S, A]: the successor of every movement state (rise * N + tile) under each action,
   by the engine's own rule (`player_submove`, one sub-move);
@@ -34,6 +35,7 @@ FAR = 128.0  # distance of unreachable tiles (and the cap of every distance)
 CLOSED = -30.0  # belief logit of a tile that cannot hold the goal (wall, hazard)
 DANGER_INIT = (-8.0, -4.0, -1.0, 0.0)  # logits for an opponent 0, 1, 2, 3 tiles from the move
 _CACHE_LEVELS = 1024
+INPUTS = ("belief", "succ", "goal_dist", "width")  # what `belief_inputs` gives, per task
 
 
 def rise_levels(tasks: Tasks) -> int:
@@ -134,5 +136,5 @@ def state_index(tasks: Tasks, state: dict[str, torch.Tensor]) -> torch.Tensor:
     return state["rise"] * n + state["pos"]
 
 
-__all__ = ["CLOSED", "DANGER_INIT", "FAR", "belief_inputs", "goal_distances", "graph_logits",
+__all__ = ["CLOSED", "DANGER_INIT", "FAR", "INPUTS", "belief_inputs", "goal_distances", "graph_logits",
            "rise_levels", "state_index", "successors"]

@@ -94,14 +94,14 @@ BELIEF_TINT = np.array([255, 170, 40], np.float32)  # the believed goal's tiles
 
 def draw_game_belief(tasks: Tasks, frame: np.ndarray, params: dict[str, torch.Tensor]
                      ) -> np.ndarray:
-    """Task 0's goal belief (softmax of params["belief"], when the policy has one) as an
+    """Task 0's goal belief (softmax of params["head.belief"], when the policy has one) as an
     orange tint over a drawing of its level: the stronger, the likelier the agent thinks the
     goal is there. A uniform belief (before adaptation) is a faint even wash."""
-    if "belief" not in params:
+    if "head.belief" not in params:
         return frame
     hh, ww = (int(x) for x in tasks["grid"][0])
     h, w = (int(x) for x in tasks["dims"][0])
-    p = torch.softmax(params["belief"].detach().reshape(-1, hh * ww)[0].float(), -1)
+    p = torch.softmax(params["head.belief"].detach().reshape(-1, hh * ww)[0].float(), -1)
     p = p.reshape(hh, ww)[1:h + 1, 1:w + 1].numpy()
     n_open = max(1, int((p > 1e-9).sum()))
     alpha = 0.6 * np.clip(p / max(float(p.max()), 4.0 / n_open), 0.0, 1.0)
