@@ -3,6 +3,10 @@ with `torch.load(weights_only=True)` (no arbitrary pickles).
 
 This module owns the keys: `checkpoint_state` builds the dict that training saves, and
 `Checkpoint.from_state` reads it back as a typed view (a missing key is a `CheckpointError`).
+The meta-learner's own state (`MetaLearner.state_dict()`: Meta-SGD's step sizes, dice's
+advantage scale and score-baseline memory) is saved as top-level keys beside the checkpoint's
+own (`OWN_KEYS`), and read back whole as `Checkpoint.learner_state`, which
+`MetaLearner.load_state_dict` restores.
 """
 
 from __future__ import annotations
@@ -23,10 +27,13 @@ from mamlgame.packs import LevelPack, load_pack, parse_pack
 from mamlgame.policy import MLPPolicy, Params
 
 FORMAT = "mamlgame-checkpoint-1"
-# what every checkpoint holds besides "format" ("inner_lrs" may be None; "family" and
-# "world_size" are informative; "elapsed", the wall time spent, is 0 in older checkpoints)
+# what every checkpoint holds besides "format" ("family" and "world_size" are informative;
+# "elapsed", the wall time spent, is 0 in older checkpoints)
 REQUIRED = ("params", "optimizer", "iteration", "rng", "config", "policy", "pack_text",
             "pack_path")
+# the checkpoint's own keys; every other top-level key is the learner's state ("inner_lrs":
+# None unless Meta-SGD, "adv_scale", "score_baseline"; absent in older checkpoints)
+OWN_KEYS = frozenset((*REQUIRED, "format", "family", "world_size", "elapsed"))
 
 
 def atomic_write_bytes(path: Path, write) -> None:
@@ -104,29 +111,26 @@ def numbered_checkpoints(path: Path) -> list[Path]:
     return [p for _, p in sorted(found, reverse=True)]
 
 
-def _cpu_copy(params: Params | None) -> Params | None:
-    return None if params is None else {k: v.detach().cpu().clone() for k, v in params.items()}
-
-
-def checkpoint_state(params: Params, inner_lrs: Params | None,
+def checkpoint_state(params: Params, learner_state: dict[str, Any],
                      optimizer: torch.optim.Optimizer, iteration: int,
                      generator: torch.Generator, config: TrainConfig, policy: MLPPolicy,
-                     pack: LevelPack, world_size: int = 1, elapsed: float = 0.0,
-                     adv_scale: float | None = None,
-                     score_baseline: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The dict a checkpoint holds after `iteration` meta-iterations: policy params (and
-    Meta-SGD's step sizes) as CPU copies, optimiser state, the task generator's state, the
-    run's config as given (its sentinels are resolved against the pack it is used with), the
-    policy's constructor arguments, the pack's text, the wall time spent so far (seconds,
-    what `--time-limit` counts against) and what the unbiased estimator carries over batches:
-    its advantage scale (`MetaLearner.adv_scale`, None until it has one) and its score
-    baseline's memory (`ScoreBaseline.state()`)."""
-    return {"params": _cpu_copy(params), "inner_lrs": _cpu_copy(inner_lrs),
+                     pack: LevelPack, world_size: int = 1, elapsed: float = 0.0
+                     ) -> dict[str, Any]:
+    """The dict a checkpoint holds after `iteration` meta-iterations: policy params as CPU
+    copies, the meta-learner's state (`MetaLearner.state_dict()`, e.g. Meta-SGD's step sizes
+    and what the unbiased estimator carries over batches), optimiser state, the task
+    generator's state, the run's config as given (its sentinels are resolved against the pack
+    it is used with), the policy's constructor arguments, the pack's text and the wall time
+    spent so far (seconds, what `--time-limit` counts against)."""
+    clash = OWN_KEYS & learner_state.keys()
+    if clash:
+        raise ValueError(f"learner state keys {sorted(clash)} are the checkpoint's own")
+    return {"params": {k: v.detach().cpu().clone() for k, v in params.items()},
             "optimizer": optimizer.state_dict(), "iteration": int(iteration),
             "rng": {"tasks": generator.get_state()}, "config": config.to_dict(),
             "policy": policy.config(), "family": pack.family, "pack_text": pack.text,
             "pack_path": str(pack.path), "world_size": world_size, "elapsed": float(elapsed),
-            "adv_scale": adv_scale, "score_baseline": score_baseline}
+            **learner_state}
 
 
 def save_checkpoint(path: Path, state: dict[str, Any], keep: int = 0) -> None:
@@ -200,7 +204,7 @@ class Checkpoint:
     """A checkpoint read back: what `checkpoint_state` wrote, typed."""
 
     params: Params
-    inner_lrs: Params | None  # Meta-SGD's learned step sizes
+    learner_state: dict[str, Any]  # `MetaLearner.state_dict()` (Meta-SGD's step sizes, ...)
     optimizer: dict[str, Any]  # the optimiser's state_dict
     iteration: int  # meta-iterations done
     rng: dict[str, torch.Tensor]  # generator states: "tasks" drives task sampling and rollouts
@@ -210,8 +214,6 @@ class Checkpoint:
     pack_path: str
     world_size: int = 1  # processes that wrote it
     elapsed: float = 0.0  # wall-clock seconds the run has spent (its time budget's use)
-    adv_scale: float | None = None  # dice's carried advantage scale (`MetaLearner.adv_scale`)
-    score_baseline: dict[str, Any] | None = None  # dice's score baseline memory
 
     @staticmethod
     def from_state(state: dict[str, Any], source: str | Path = "<checkpoint>") -> Checkpoint:
@@ -228,11 +230,11 @@ class Checkpoint:
             config = TrainConfig.from_dict(state["config"])
         except (TypeError, AttributeError, ValueError) as e:
             raise CheckpointError(f"{source}: checkpoint has a bad config ({e})") from None
-        return Checkpoint(state["params"], state.get("inner_lrs"), state["optimizer"],
+        learner_state = {k: v for k, v in state.items() if k not in OWN_KEYS}
+        return Checkpoint(state["params"], learner_state, state["optimizer"],
                           int(state["iteration"]), state["rng"], config, state["policy"],
                           state["pack_text"], state["pack_path"], int(state.get("world_size", 1)),
-                          float(state.get("elapsed", 0.0)), state.get("adv_scale"),
-                          state.get("score_baseline"))
+                          float(state.get("elapsed", 0.0)))
 
     def pack(self) -> LevelPack:
         """The pack the run trained on, from the text saved inside the checkpoint."""
@@ -279,19 +281,19 @@ class Agent:
 
     policy: MLPPolicy
     params: Params
-    inner_lrs: Params | None
+    learner_state: dict[str, Any]  # `MetaLearner.state_dict()` as trained ({}: a fresh one)
     config: TrainConfig
     pack: LevelPack
     family: TaskFamily
     iteration: int
 
     def learner(self, episodes: int | None = None, **overrides: Any) -> MetaLearner:
-        """The meta-learner configured as in training (for adapting to new tasks)."""
+        """The meta-learner configured and in the state it had in training (Meta-SGD's step
+        sizes, ...), for adapting to new tasks; `overrides` replace config settings."""
         if episodes:
             overrides["episodes"] = episodes
         learner = MetaLearner.from_config(self.policy, self.family, self.config, **overrides)
-        if self.inner_lrs is not None and learner.algo == "metasgd":
-            learner.inner_lrs = {k: v.clone() for k, v in self.inner_lrs.items()}
+        learner.load_state_dict(self.learner_state)
         return learner
 
 
@@ -308,4 +310,4 @@ def load_agent(path: str | Path, pack: str | Path | None = None) -> Agent:
         raise CheckpointError(
             f"{path}: the policy (obs {policy.obs_dim}, actions {policy.action_dim}) does not fit "
             f"pack {lp.path} ({lp.family}: obs {family.obs_dim}, actions {family.action_dim})")
-    return Agent(policy, params, ck.inner_lrs, config, lp, family, ck.iteration)
+    return Agent(policy, params, ck.learner_state, config, lp, family, ck.iteration)

@@ -12,7 +12,8 @@ from mamlgame.errors import MamlgameError
 from mamlgame.evaluate import evaluate, write_json
 from mamlgame.families import family_spec
 from mamlgame.plot import pyplot, save_png
-from mamlgame.train import LOCK_NAME, train
+from mamlgame.run_dir import LOCK_NAME
+from mamlgame.train import train
 
 
 def check_compare_dir(out: Path, algos: list[str], overwrite: bool = False) -> None:

@@ -83,7 +83,7 @@ def random_init_agent(agent: Agent) -> Agent:
     with seeded_init(agent.config.seed):
         fresh = type(agent.policy)(**{**agent.policy.config(), "hidden": agent.policy.hidden})
     params = {k: v.detach().clone() for k, v in params_of(fresh).items()}
-    return Agent(fresh, params, None, agent.config, agent.pack, agent.family, 0)
+    return Agent(fresh, params, {}, agent.config, agent.pack, agent.family, 0)
 
 
 def format_table(report: dict[str, Any]) -> str:

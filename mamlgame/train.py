@@ -17,53 +17,43 @@ Time budget (`time_limit`): the run stops after the first iteration that ends pa
 rate follows the fraction of the budget used. The wall time spent is saved in every
 checkpoint, so a resumed run continues the same budget; processes agree on it through the
 all-reduce (their mean), so they stop together and use the same learning rate.
+
+The bookkeeping around the loop has its own modules: `mamlgame.run_dir` (the run directory,
+its lock and `metrics.jsonl`), `mamlgame.resume` (the checkpoint and settings a resumed run
+continues with) and `mamlgame.progress` (the progress display).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import os
 import signal
-import sys
 import time
 import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from mamlgame import distributed
-from mamlgame.checkpoint import (
-    Checkpoint,
-    atomic_write_bytes,
-    checkpoint_state,
-    load_newest_good,
-    numbered_checkpoints,
-    save_checkpoint,
-)
-from mamlgame.config import BUDGET_KEYS, TrainConfig, format_duration
-from mamlgame.errors import CheckpointError, MamlgameError, TrainingError
+from mamlgame.checkpoint import Checkpoint, checkpoint_state, save_checkpoint
+from mamlgame.config import TrainConfig
+from mamlgame.errors import MamlgameError, TrainingError
 from mamlgame.families import make_family
 from mamlgame.meta import MetaLearner, MetaStep, meta_step
 from mamlgame.packs import LevelPack, Tasks, load_pack
 from mamlgame.policy import MLPPolicy, Params, params_of, policy_for
+from mamlgame.progress import budget_note, progress_bar, tick
+from mamlgame.resume import budget_reached, read_resume_checkpoint, resume_config, resume_note
+from mamlgame.run_dir import MetricsLog, claim_out_dir
 from mamlgame.shard import Shard
-
-try:  # POSIX: an advisory lock that the OS drops when the process dies (SIGKILL included)
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no run-directory lock
-    fcntl = None  # type: ignore[assignment]
 
 MAX_BAD_STEPS = 3  # consecutive non-finite updates before the run stops
 STOP_GRACE_SECONDS = 30.0  # after a stop signal, how long the current iteration may still run
 METRICS = ("return_before", "return_after", "success_before", "success_after")
-# settings a resumed run may change; BUDGET_KEYS a resume keeps from the run unless given
-RUNTIME_KEYS = ("iterations", "time_limit", "device", "threads")
 
 
 class Interrupted(MamlgameError):
@@ -107,226 +97,11 @@ def _catch_signals(flag: _StopFlag) -> Iterator[None]:
             signal.signal(s, h)
 
 
-class _MetricsLog:
-    """Process 0's `metrics.jsonl`: one JSON line per meta-iteration. A fresh run starts a
-    fresh file; a resumed one keeps the lines of the iterations before `start`."""
-
-    def __init__(self, path: Path, start: int, resume: bool):
-        self.path = path
-        try:
-            if resume:
-                _keep_metrics_before(path, start)
-            else:
-                path.unlink(missing_ok=True)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.file = path.open("a")
-        except OSError as e:
-            raise self._error(e) from None
-
-    def _error(self, e: OSError) -> TrainingError:
-        return TrainingError(f"{self.path}: cannot write the metrics ({e.strerror or e})")
-
-    def write(self, iteration: int, seconds: float, loss: float, grad_norm: float,
-              metrics: dict[str, float], skipped: bool, world_size: int) -> None:
-        row = {"iteration": iteration, "seconds": round(seconds, 4), "loss": _finite(loss),
-               "grad_norm": _finite(grad_norm),
-               **{k: _finite(float(v)) for k, v in metrics.items()},
-               "skipped": skipped, "world_size": world_size}
-        try:
-            self.file.write(json.dumps(row) + "\n")
-            self.file.flush()
-        except OSError as e:
-            raise self._error(e) from None
-
-    def close(self) -> None:
-        self.file.close()
-
-
-def _keep_metrics_before(path: Path, upto: int) -> None:
-    """Keep metric lines of iterations < upto (drop lines logged after the checkpoint and any
-    line cut short by a crash)."""
-    if not path.exists():
-        return
-    keep = []
-    for line in path.read_text().splitlines():
-        try:
-            if json.loads(line).get("iteration", upto) < upto:
-                keep.append(line)
-        except (json.JSONDecodeError, AttributeError):
-            continue
-    text = "".join(ln + "\n" for ln in keep)
-    atomic_write_bytes(path, lambda f: f.write(text.encode()))
-
-
-def _finite(x: float) -> float | None:
-    return x if math.isfinite(x) else None
-
-
 def check_split(meta_batch: int, processes: int) -> None:
     """A clear error when the meta-batch cannot give every process a task."""
     if meta_batch < processes:
         raise MamlgameError(f"--meta-batch {meta_batch} is smaller than the number of "
                             f"processes ({processes}): every process needs a task")
-
-
-# ---- the run directory: refuse to mix runs, one `train` at a time --------------------------
-LOCK_NAME = ".lock"  # held (flock) by the process writing the run; left in place afterwards
-
-
-def run_files(out: Path) -> list[Path]:
-    """The files of a run in `out`: checkpoint.pt, its numbered siblings and metrics.jsonl."""
-    out = Path(out)
-    ckpt = out / "checkpoint.pt"
-    return [p for p in (ckpt, out / "metrics.jsonl") if p.exists()] + numbered_checkpoints(ckpt)
-
-
-def check_out_dir(out: Path, resume: bool = False, overwrite: bool = False) -> None:
-    """Refuse to start a fresh run in a non-empty `out` (DESIGN.md "CLI"): `resume` continues
-    the run there, `overwrite` deletes its run files (checkpoints, numbered checkpoints,
-    metrics) first and leaves any other file alone."""
-    out = Path(out)
-    if resume and overwrite:
-        raise MamlgameError("--resume and --overwrite: choose one (continue the run in --out, "
-                            "or replace it)")
-    if resume or not out.exists():
-        return
-    if not out.is_dir():
-        raise MamlgameError(f"--out {out}: exists and is not a directory")
-    if overwrite:
-        for p in run_files(out):
-            p.unlink(missing_ok=True)
-        return
-    found = sorted(p.name for p in out.iterdir() if p.name != LOCK_NAME)
-    if found:
-        shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
-        what = "holds a run" if run_files(out) else "is not empty"
-        raise MamlgameError(f"--out {out}: {what} ({shown}); continue it with --resume, "
-                            "replace it with --overwrite (deletes its checkpoints and "
-                            "metrics), or choose another --out")
-
-
-class RunLock:
-    """An exclusive lock on a run directory (`out/.lock`), so that two `train` runs never
-    write one directory; creating it is also the first check that `out` is writable."""
-
-    def __init__(self, out: Path):
-        self.path, self.fd = Path(out) / LOCK_NAME, None
-
-    def acquire(self) -> RunLock:
-        out = self.path.parent
-        if out.exists() and not out.is_dir():
-            raise MamlgameError(f"--out {out}: exists and is not a directory")
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError as e:
-            raise MamlgameError(f"--out {out}: cannot write the run directory here "
-                                f"({e.strerror or e})") from None
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                raise MamlgameError(f"--out {out}: another `mamlgame train` is writing this "
-                                    f"run (it holds {self.path}); wait for it to end, or "
-                                    "choose another --out") from None
-        self.fd = fd
-        return self
-
-    def release(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)  # closing drops the flock
-            self.fd = None
-
-
-def _claim_out_dir(out: Path, resume: bool, overwrite: bool,
-                   ctx: distributed.Context) -> RunLock | None:
-    """Process 0 locks `out` and checks it (`check_out_dir`); every process raises the same
-    error, so that none waits for another that has stopped."""
-    lock, error = None, ""
-    if ctx.is_main:
-        try:
-            lock = RunLock(out).acquire()
-            check_out_dir(out, resume, overwrite)
-        except MamlgameError as e:
-            if lock is not None:
-                lock.release()
-            lock, error = None, str(e)
-    error = distributed.broadcast(error, ctx)
-    if error:
-        raise MamlgameError(error)
-    return lock
-
-
-# ---- resume: the saved run, and what the caller asked for ---------------------------------
-def _option(name: str, value: object) -> str:
-    if isinstance(value, tuple):
-        value = ",".join(map(str, value))
-    return f"--{name.replace('_', '-')} {value}"
-
-
-def _pack_change(ck: Checkpoint, spec: str) -> str | None:
-    """Refuse another pack than the run's; a note when the same pack's file has changed."""
-    saved, asked = ck.pack(), load_pack(spec)
-    if asked.name != saved.name:
-        raise MamlgameError(f"--resume: this run trained on pack {saved.name!r}, not "
-                            f"{asked.name!r}; drop PACK to continue it, or train into "
-                            "another --out")
-    if asked.text != saved.text:
-        return f"PACK {spec} (changed since the run began: the checkpoint's copy is used)"
-    return None
-
-
-def resume_config(ck: Checkpoint, cfg: TrainConfig, given: Collection[str] | None = None
-                  ) -> tuple[TrainConfig, str | None]:
-    """The config a resumed run continues with: the saved one, with `RUNTIME_KEYS` taken from
-    `cfg` (`BUDGET_KEYS` only when in `given`: a plain resume keeps the run's budget), and one
-    line naming every other setting in `cfg` that differs from the saved run (ignored), or
-    None. Only the fields in `given` are compared (None: all of them).
-
-    Raises `MamlgameError` when `cfg` asks for another pack or algorithm than the run's."""
-    names = [f.name for f in fields(TrainConfig)]
-    compared = [k for k in names if given is None or k in given]
-    if "algo" in compared and cfg.algo != ck.config.algo:
-        raise MamlgameError(f"--resume: this run trained with --algo {ck.config.algo}, not "
-                            f"{cfg.algo}; drop --algo to continue it, or train into another "
-                            "--out")
-    notes = [_pack_change(ck, cfg.pack)] if "pack" in compared else []
-    pack = ck.pack()
-    saved, new = ck.config.resolved(pack), cfg.resolved(pack)
-    notes += [f"{_option(k, getattr(cfg, k))} (the run's: {_option(k, getattr(saved, k))})"
-              for k in compared if k not in ("pack", "algo", *RUNTIME_KEYS)
-              and getattr(new, k) != getattr(saved, k)]
-    notes = [n for n in notes if n]
-    config = replace(ck.config, **{k: getattr(cfg, k) for k in RUNTIME_KEYS
-                                   if k not in BUDGET_KEYS or given is None or k in given})
-    message = None
-    if notes:
-        message = ("--resume continues the run with its saved settings (only --iterations, "
-                   f"--time-limit, --device and --threads may change); ignoring "
-                   f"{'; '.join(notes)}")
-    return config, message
-
-
-def _resume_checkpoint(ckpt_path: Path, ctx: distributed.Context) -> Checkpoint:
-    """Process 0 reads the newest good checkpoint and hands it to the others."""
-    result: Checkpoint | str
-    if ctx.is_main:
-        try:
-            ck, used, skipped = load_newest_good(ckpt_path)
-            for msg in skipped:
-                warnings.warn(f"skipping checkpoint: {msg}", stacklevel=1)
-            if used != ckpt_path:
-                warnings.warn(f"resuming from {used} (iteration {ck.iteration})", stacklevel=1)
-            result = ck
-        except CheckpointError as e:
-            result = str(e)
-    else:
-        result = ""
-    result = distributed.broadcast(result, ctx)
-    if isinstance(result, str):
-        raise CheckpointError(result)
-    return result
 
 
 # ---- setup ---------------------------------------------------------------------------------
@@ -375,12 +150,7 @@ def _setup(config: TrainConfig, ck: Checkpoint | None, device: torch.device) -> 
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     if ck is not None:
         policy.load_state_dict(ck.params)
-        if learner.inner_lrs is not None:
-            with torch.no_grad():
-                for k, v in learner.inner_lrs.items():
-                    v.copy_(ck.inner_lrs[k])
-        learner.adv_scale = ck.adv_scale
-        learner.score_baseline.load(ck.score_baseline)
+        learner.load_state_dict(ck.learner_state)
         optimizer.load_state_dict(ck.optimizer)
         gen.set_state(ck.rng["tasks"])
     return _Run(config, cfg, pack, pack.pool("train").to(device), policy, learner, params,
@@ -430,9 +200,8 @@ def _save(run: _Run, path: Path, iteration: int, ctx: distributed.Context,
     if ctx.is_main:
         try:
             save_checkpoint(path, checkpoint_state(
-                run.params, run.learner.inner_lrs, run.optimizer, iteration, run.gen,
-                run.config, run.policy, run.pack, ctx.world, spent, run.learner.adv_scale,
-                run.learner.score_baseline.state()),
+                run.params, run.learner.state_dict(), run.optimizer, iteration, run.gen,
+                run.config, run.policy, run.pack, ctx.world, spent),
                 keep=run.cfg.keep_checkpoints)
         except OSError as e:  # disk full, read-only file system, ...: the old file stays
             kept = f"{path} is kept" if path.exists() else "no checkpoint was written"
@@ -528,8 +297,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
     clean = False
     try:
         out = Path(out_dir)
-        lock = _claim_out_dir(out, resume, overwrite, ctx)
-        ck = _resume_checkpoint(out / "checkpoint.pt", ctx) if resume else None
+        lock = claim_out_dir(out, resume, overwrite, ctx)
+        ck = read_resume_checkpoint(out / "checkpoint.pt", ctx) if resume else None
         if ck is not None:
             cfg, message = resume_config(ck, cfg, given)
             if message and ctx.is_main:
@@ -540,8 +309,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
         say = echo if ctx.is_main else None
         if ck is not None:
             if say is not None:
-                say(_resume_note(ck, cfg))
-            if _budget_reached(ck, cfg):
+                say(resume_note(ck, cfg))
+            if budget_reached(ck, cfg):
                 clean = True
                 return out / "checkpoint.pt"
         path = _train(_setup(cfg, ck, device), out, resume, progress, ctx, device, clock, say)
@@ -551,30 +320,6 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
         if lock is not None:
             lock.release()
         distributed.shutdown(clean)
-
-
-def _budget_reached(ck: Checkpoint, cfg: TrainConfig) -> bool:
-    """Whether a resumed run has nothing left to do (its iterations or time limit spent)."""
-    if cfg.time_limit > 0 and ck.elapsed >= cfg.time_limit:
-        return True
-    return 0 < cfg.iterations <= ck.iteration
-
-
-def _resume_note(ck: Checkpoint, cfg: TrainConfig) -> str:
-    """The line a resumed run starts with: where it starts, or that it is already done."""
-    name = ck.pack().name
-    if 0 < cfg.iterations <= ck.iteration:
-        return (f"--resume: {name} has already run {ck.iteration} iterations (--iterations "
-                f"{cfg.iterations}); nothing to do (raise --iterations to continue)")
-    if cfg.time_limit > 0:
-        left = max(cfg.time_limit - ck.elapsed, 0.0)
-        line = (f"--resume: iteration {ck.iteration}, {format_duration(ck.elapsed)} of the "
-                f"time limit {format_duration(cfg.time_limit)} spent, "
-                f"{format_duration(left)} left (pack {name})")
-        if left <= 0:
-            line += "; nothing to do (raise --time-limit to continue)"
-        return line
-    return f"resuming {name} at iteration {ck.iteration} of {cfg.iterations}"
 
 
 def _check_budget(cfg: TrainConfig) -> None:
@@ -588,91 +333,11 @@ def _iterations(start: int, cfg: TrainConfig) -> Iterable[int]:
     return range(start, cfg.iterations) if cfg.iterations else itertools.count(start)
 
 
-class _LogProgress:
-    """The progress bar's stand-in when stderr is not a terminal (a log file, CI): a plain
-    line at each tenth of the total, not a carriage-return update per iteration."""
-
-    STEPS = 10
-
-    def __init__(self, total: float, initial: float, desc: str, unit: str):
-        self.total, self.n, self.desc, self.unit = total, initial, desc, unit
-        self.shown = self._tenth(initial)
-        self.postfix: dict[str, object] = {}
-
-    def _tenth(self, n: float) -> int:
-        return int(self.STEPS * min(n, self.total) / self.total) if self.total > 0 else 0
-
-    def update(self, n: float = 1) -> None:
-        self.n += n
-
-    def set_postfix(self, **kw: object) -> None:
-        self.postfix = kw
-        tenth = self._tenth(self.n)
-        if tenth > self.shown:
-            self.shown = tenth
-            extra = ", ".join(f"{k} {v}" for k, v in self.postfix.items())
-            print(f"{self.desc}: {self.n:.0f}/{self.total:.0f} {self.unit} "
-                  f"({100 * tenth // self.STEPS}%){', ' + extra if extra else ''}",
-                  file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        return None
-
-
-def _progress_bar(run: _Run, enabled: bool) -> tqdm | _LogProgress:
-    """Iterations done of `iterations`, or with a time limit seconds spent of the budget
-    (a bar on a terminal, else a line per tenth: `_LogProgress`)."""
-    cfg, desc = run.cfg, f"{run.cfg.algo} {run.pack.name}"
-    if enabled and not _is_terminal(sys.stderr):
-        if cfg.time_limit > 0:
-            return _LogProgress(cfg.time_limit, min(run.spent, cfg.time_limit), desc,
-                                "s of the time limit")
-        return _LogProgress(cfg.iterations, run.start, desc, "iterations")
-    if cfg.time_limit > 0:
-        return tqdm(total=cfg.time_limit, initial=min(run.spent, cfg.time_limit),
-                    disable=not enabled, desc=desc,
-                    bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s of the time limit "
-                               "[{elapsed}<{remaining}{postfix}]")
-    return tqdm(total=cfg.iterations, initial=run.start, disable=not enabled, desc=desc,
-                unit="it")
-
-
-def _is_terminal(stream: object) -> bool:
-    try:
-        return bool(stream.isatty())  # type: ignore[attr-defined]
-    except (AttributeError, ValueError):  # no isatty, or closed
-        return False
-
-
-def _tick(bar: tqdm | _LogProgress, cfg: TrainConfig, done: int, spent: float,
-          m: dict[str, float]) -> None:
-    if cfg.time_limit > 0:
-        bar.update(min(spent, cfg.time_limit) - bar.n)
-    else:
-        bar.update(1)
-    extra = {"it": done} if cfg.time_limit > 0 else {}
-    bar.set_postfix(**extra, before=f"{m['return_before']:.2f}",
-                    after=f"{m['return_after']:.2f}")
-
-
-def _budget_note(run: _Run, done: int, spent: float) -> str:
-    """The end-of-run line of a time-limited run: iterations run in the budget."""
-    cfg = run.cfg
-    line = (f"time limit {format_duration(cfg.time_limit)}: {done} iterations in "
-            f"{format_duration(spent)}")
-    if run.start:
-        line += f" ({done - run.start} in this session)"
-    if spent < cfg.time_limit:
-        line += (f"; stopped at --iterations {cfg.iterations} with "
-                 f"{format_duration(cfg.time_limit - spent)} left")
-    return line
-
-
 def _train(run: _Run, out: Path, resume: bool, progress: bool, ctx: distributed.Context,
            device: torch.device, clock: _Clock, say: Callable[[str], None] | None) -> Path:
     cfg, ckpt_path = run.cfg, out / "checkpoint.pt"
-    log = _MetricsLog(out / "metrics.jsonl", run.start, resume) if ctx.is_main else None
-    bar = _progress_bar(run, progress and ctx.is_main)
+    log = MetricsLog(out / "metrics.jsonl", run.start, resume) if ctx.is_main else None
+    bar = progress_bar(cfg, run.pack.name, run.start, run.spent, progress and ctx.is_main)
     # `spent`: the run's wall time as all processes agree on it (after each all-reduce)
     bad, done, stop, spent = 0, run.start, _StopFlag(), run.spent
     try:  # tensors the rollout and families create go to `device`
@@ -696,7 +361,7 @@ def _train(run: _Run, out: Path, resume: bool, progress: bool, ctx: distributed.
                 if log is not None:
                     log.write(it, time.perf_counter() - t0, loss, grad_norm, m, not finite,
                               ctx.world)
-                _tick(bar, cfg, done, spent, m)
+                tick(bar, cfg, done, spent, m)
                 _stop_if_diverged(bad, it, ckpt_path)
                 if stops:
                     _save(run, ckpt_path, done, ctx, spent)
@@ -716,5 +381,5 @@ def _train(run: _Run, out: Path, resume: bool, progress: bool, ctx: distributed.
     if not ckpt_path.exists():
         _save(run, ckpt_path, done, ctx, spent)
     if say is not None and cfg.time_limit > 0:
-        say(_budget_note(run, done, spent))
+        say(budget_note(cfg, run.start, done, spent))
     return ckpt_path

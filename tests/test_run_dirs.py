@@ -16,7 +16,8 @@ from mamlgame.checkpoint import atomic_write_bytes, numbered_checkpoints, read_c
 from mamlgame.cli import cli
 from mamlgame.config import TrainConfig
 from mamlgame.errors import MamlgameError, TrainingError
-from mamlgame.train import RunLock, train
+from mamlgame.run_dir import RunLock
+from mamlgame.train import train
 
 TINY = ["--meta-batch", "2", "--episodes", "2", "--horizon", "5", "--hidden", "8", "--quiet",
         "--no-anneal-lr"]

@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[1] / "mamlgame"
 CORE = ("mamlgame.rollout", "mamlgame.meta", "mamlgame.policy", "mamlgame.returns",
         "mamlgame.shard", "mamlgame.train", "mamlgame.evaluate", "mamlgame.checkpoint",
         "mamlgame.config", "mamlgame.bench", "mamlgame.compare", "mamlgame.distributed",
-        "mamlgame.plot", "mamlgame.score_baseline")
+        "mamlgame.plot", "mamlgame.score_baseline", "mamlgame.run_dir", "mamlgame.resume",
+        "mamlgame.progress")
 # module prefix -> prefixes it must not import (at module level or inside functions)
 FORBIDDEN = {
     # packs read `mamlgame.config` (a stdlib-only leaf) for the [train] recipe's keys
@@ -100,4 +101,22 @@ def test_no_family_name_is_compared_outside_its_home():
                            for e in c.elts if isinstance(e, ast.Constant)]
                 if any(c.value in names for c in consts):
                     bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not bad, bad
+
+
+def test_the_core_knows_no_family():
+    """The core imports no family's home and reads no family attribute outside the
+    `TaskFamily` protocol by `getattr`: a family's own parts (the game's policy head) come
+    through its `FamilySpec`."""
+    mods = modules()
+    homes = tuple(f"mamlgame.families.{name}" for name in BUILTIN)
+    bad = []
+    for name in CORE:
+        tree = mods[name]
+        bad += [f"{name} imports {dep}" for dep in imported(name, tree, set(mods), False)
+                if dep.startswith(homes)]
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", "") in
+                    ("getattr", "hasattr") and node.args and "famil" in ast.unparse(node.args[0])):
+                bad.append(f"{name}:{node.lineno}: {ast.unparse(node)}")
     assert not bad, bad

@@ -63,7 +63,7 @@ def _state(algo: str = "metasgd") -> tuple[dict, TrainConfig]:
     opt = torch.optim.Adam(learner.meta_parameters(params), lr=0.1)
     gen = torch.Generator().manual_seed(5)
     torch.rand(3, generator=gen)
-    return checkpoint_state(params, learner.inner_lrs, opt, 7, gen, cfg, policy, pack), cfg
+    return checkpoint_state(params, learner.state_dict(), opt, 7, gen, cfg, policy, pack), cfg
 
 
 def test_checkpoint_round_trip(tmp_path):
@@ -75,7 +75,8 @@ def test_checkpoint_round_trip(tmp_path):
     assert ck.iteration == 7 and ck.config == cfg and ck.world_size == 1
     assert ck.config.horizon == 0  # saved as given: resolved against the pack it is used with
     assert all(torch.equal(ck.params[k], v) for k, v in state["params"].items())
-    assert ck.inner_lrs is not None and ck.inner_lrs.keys() == state["params"].keys()
+    lrs = ck.learner_state["inner_lrs"]
+    assert lrs is not None and lrs.keys() == state["params"].keys()
     gen = torch.Generator()
     gen.set_state(ck.rng["tasks"])
     assert torch.equal(gen.get_state(), state["rng"]["tasks"])
@@ -83,7 +84,7 @@ def test_checkpoint_round_trip(tmp_path):
     agent = load_agent(path)
     assert agent.config == cfg.resolved(agent.pack) and agent.iteration == 7
     assert agent.learner().algo == "metasgd"
-    assert torch.equal(agent.learner().inner_lrs["log_std"], ck.inner_lrs["log_std"])
+    assert torch.equal(agent.learner().inner_lrs["log_std"], lrs["log_std"])
 
 
 @pytest.mark.parametrize("key", REQUIRED)

@@ -14,7 +14,8 @@ from mamlgame.cli.options import config_options, option_text, pack_recipe, recip
 from mamlgame.config import TrainConfig
 from mamlgame.errors import MamlgameError
 from mamlgame.packs import load_pack
-from mamlgame.train import Interrupted, check_out_dir, check_split
+from mamlgame.run_dir import check_out_dir
+from mamlgame.train import Interrupted, check_split
 from mamlgame.train import train as run_training
 
 DEFAULTS = TrainConfig()
