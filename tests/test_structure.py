@@ -23,6 +23,8 @@ FORBIDDEN = {
     "mamlgame.families": ("mamlgame.viewer", "mamlgame.cli", "mamlgame.envs", *CORE),
     **{m: ("mamlgame.viewer", "mamlgame.cli") for m in CORE},
     "mamlgame.viewer": ("mamlgame.cli",),
+    # the viewer runs through the envs (versus); the envs' human window is their own
+    "mamlgame.envs": ("mamlgame.viewer", "mamlgame.cli"),
 }
 
 

@@ -76,7 +76,7 @@ class Renderer:
         if self.mode == "rgb_array":
             return img
         if self.window is None:
-            from mamlgame.viewer.window import FrameWindow  # pygame only when a window opens
+            from mamlgame.envs.window import FrameWindow  # pygame only when a window opens
 
             self.window = FrameWindow(img.shape[1], img.shape[0], "mamlgame")
         self.window.show(img)
