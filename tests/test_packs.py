@@ -1,5 +1,9 @@
 """Pack loading: shipped packs, splits, reproducibility and located errors."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -8,6 +12,7 @@ from mamlgame.packs import load_pack, parse_pack
 from mamlgame.packs.schema import SCHEMAS
 
 HEAD = '[pack]\nname = "t"\nfamily = "velocity"\n'
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("name", ["velocity", "navigation", "terrain", "bandit"])
@@ -96,3 +101,37 @@ def test_valid_split_is_held_out_from_the_training_distribution():
     assert parse(text.replace("valid = 12\n", ""), "v.toml").splits == ("train", "test")
     with pytest.raises(PackError, match="unknown split 'dev'"):
         pack.pool("dev")
+
+
+# Loading a pack must not depend on what was imported first: the shipped families register
+# when `mamlgame.families` is imported, which the packs (the layer below) never import; the
+# loader imports it by name when it first needs a schema. The second program loads the
+# submodule without the package's `__init__` (which imports everything): nothing but the
+# loader's own imports comes first.
+FIRST_IMPORT = {
+    "as users write it": "from mamlgame.packs.loader import load_pack, parse_pack\n",
+    "nothing imported first": (
+        "import sys, types\n"
+        "pkg = types.ModuleType('mamlgame')\n"
+        f"pkg.__path__ = [{str(ROOT / 'mamlgame')!r}]\n"
+        "sys.modules['mamlgame'] = pkg\n"
+        "from mamlgame.packs.loader import load_pack, parse_pack\n"
+        "assert 'mamlgame.families' not in sys.modules\n"),
+}
+
+
+@pytest.mark.parametrize("first", FIRST_IMPORT)
+def test_a_pack_loads_whatever_was_imported_first(first):
+    program = FIRST_IMPORT[first] + (
+        "from mamlgame.packs.loader import resolve_pack_path\n"
+        "for name in ('arena', 'navigation'):\n"
+        "    pack = load_pack(name)\n"
+        "    text = resolve_pack_path(name).read_text()\n"
+        "    again = parse_pack(text, name + '.toml')\n"  # what `levels validate` runs
+        "    print(pack.name, pack.family, again.family, len(pack.pool('test')))\n")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                            cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split("\n")
+    assert lines[0].startswith("arena game game ") and lines[1].startswith(
+        "navigation navigation navigation "), result.stdout

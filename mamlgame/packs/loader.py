@@ -19,7 +19,7 @@ import torch
 
 from mamlgame.config import BUDGET_KEYS, DURATION_FORM, SETTINGS, Setting, parse_duration
 from mamlgame.errors import PackError
-from mamlgame.packs.schema import SCHEMAS, FamilySchema, Field, FieldError
+from mamlgame.packs.schema import FamilySchema, Field, FieldError, family_schemas
 from mamlgame.packs.tasks import Tasks
 
 LEVELS_DIR = Path(__file__).resolve().parents[1] / "levels"  # package data: mamlgame/levels
@@ -150,7 +150,8 @@ class LevelPack:
 
     @property
     def schema(self) -> FamilySchema:
-        return SCHEMAS[self.family]
+        """The pack's family's keys and generator (see `family_schemas`)."""
+        return family_schemas()[self.family]
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -239,7 +240,7 @@ def parse_pack(text: str, path: str = "<pack>") -> LevelPack:
     raw = _toml(text, path)
     rep = _Reporter(path, text)
     head = _head(raw, rep, path)
-    schema = SCHEMAS[head["family"]]
+    schema = family_schemas()[head["family"]]
     split_raw = raw.get("split", {})
     split = rep.section("split", split_raw, SPLIT_FIELDS, allow=("test_levels",))
     test_levels = split_raw.get("test_levels", []) if isinstance(split_raw, dict) else []
@@ -306,8 +307,9 @@ def _head(raw: dict[str, Any], rep: _Reporter, path: str) -> dict[str, Any]:
             raise rep.error("pack", "", f"missing key '{key}'")
     if not _NAME_RE.match(head["name"]):
         raise rep.error("pack", "name", f'expected [a-z0-9-], got "{head["name"]}"')
-    if head["family"] not in SCHEMAS:
-        raise rep.error("pack", "family", f'expected one of {", ".join(SCHEMAS)}, '
+    known = family_schemas()
+    if head["family"] not in known:
+        raise rep.error("pack", "family", f'expected one of {", ".join(known)}, '
                         f'got "{head["family"]}"')
     return head
 

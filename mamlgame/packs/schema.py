@@ -7,8 +7,10 @@ expected form; the pack loader adds the file, line and key path.
 
 from __future__ import annotations
 
+import importlib
 import math
 import random
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -232,5 +234,18 @@ class FamilySchema:
     recipe: dict[str, Any] = field(default_factory=dict)
 
 
-# family name -> schema; filled by `mamlgame.families.register` (the loader only reads it)
+# family name -> schema; filled by `mamlgame.families.register` (the loader reads it through
+# `family_schemas`)
 SCHEMAS: dict[str, FamilySchema] = {}
+# The package whose import registers the shipped families. The packs sit below the families
+# and never import them; `family_schemas` imports this package by name on first use, so that
+# loading a pack does not depend on what the caller imported first.
+BUILTIN_FAMILIES = "mamlgame.families"
+
+
+def family_schemas() -> dict[str, FamilySchema]:
+    """The registry of family schemas, the shipped families' included: they register on the
+    first call (importing `BUILTIN_FAMILIES` by name), beside any family a user registered."""
+    if BUILTIN_FAMILIES not in sys.modules:
+        importlib.import_module(BUILTIN_FAMILIES)
+    return SCHEMAS
