@@ -514,7 +514,7 @@ class Guide:
                                           len(tasks)),
                "init": agent.config.inner_lr, "layers": {}}
         fig, ax = plt.subplots(figsize=(7, 4))
-        for name, lrs in (agent.inner_lrs or {}).items():
+        for name, lrs in (agent.learner_state.get("inner_lrs") or {}).items():
             v = lrs.detach().flatten()
             res["layers"][name] = {"median": v.median().item(), "min": v.min().item(),
                                    "max": v.max().item(), "negative": (v < 0).float().mean().item()}
