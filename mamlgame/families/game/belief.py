@@ -23,19 +23,18 @@ distance 0, 1, 2, ... by a meta-learned vector (`DANGER_INIT` at the start).
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-import numpy as np
 import torch
 
+from mamlgame.families.game.distances import FAR, cell_tables, dense_tables
 from mamlgame.families.game.rules import N_ACTIONS, player_submove
 from mamlgame.packs import Tasks
 
-FAR = 128.0  # distance of unreachable tiles (and the cap of every distance)
 CLOSED = -30.0  # belief logit of a tile that cannot hold the goal (wall, hazard)
 DANGER_INIT = (-8.0, -4.0, -1.0, 0.0)  # logits for an opponent 0, 1, 2, 3 tiles from the move
-_CACHE_LEVELS = 1024
-INPUTS = ("belief", "succ", "goal_dist", "width")  # what `belief_inputs` gives, per task
+CELLS = 400  # a level of more padded tiles (past about 18 x 18) gets the two-scale field
+# what `belief_inputs` gives per task: the belief, the graph, and either the dense table
+# (`goal_dist`) or the two-scale one (`cell_dist`, `cell_of`, `local_dist`)
+INPUTS = ("belief", "succ", "width", "goal_dist", "cell_dist", "cell_of", "local_dist")
 
 
 def rise_levels(tasks: Tasks) -> int:
@@ -61,60 +60,73 @@ def successors(tasks: Tasks, levels: int) -> torch.Tensor:
     return (r.clamp(max=levels - 1) * n + p).reshape(t, N_ACTIONS, s).transpose(1, 2)
 
 
-def goal_distances(tasks: Tasks, succ: torch.Tensor) -> torch.Tensor:
-    """goal_dist [T, N, S]: path steps from each state to each tile (any rise), `FAR` when
-    unreachable; walls and hazards are never left. Cached per level layout."""
-    blocked = (tasks["wall"] | tasks["hazard"]).cpu()
-    nxt = succ.cpu()
-    rows = [_level_distances(blocked[i].numpy().tobytes(), nxt[i].numpy().tobytes(),
-                             nxt.shape[1], blocked.shape[1]) for i in range(len(tasks))]
-    return torch.stack(rows).float().to(succ.device)
-
-
-@lru_cache(maxsize=_CACHE_LEVELS)
-def _level_distances(blocked: bytes, succ: bytes, s: int, n: int) -> torch.Tensor:
-    """One level's [N, S] distances (uint8), by relaxation from every tile at once."""
-    stuck = torch.from_numpy(np.frombuffer(blocked, bool).copy()).repeat(s // n)
-    nxt = torch.from_numpy(np.frombuffer(succ, np.int64).copy()).reshape(s, N_ACTIONS)
-    target = torch.arange(s)[None, :] % n == torch.arange(n)[:, None]  # [N, S]
-    dist = torch.where(target, 0, int(FAR)).to(torch.int16)
-    idx = nxt.reshape(-1)
-    for _ in range(int(FAR)):
-        step = dist[:, idx].reshape(n, s, N_ACTIONS).amin(-1) + 1
-        new = torch.where(target | stuck, dist, torch.minimum(dist, step.clamp(max=int(FAR))))
-        if torch.equal(new, dist):
-            break
-        dist = new
-    return dist.to(torch.uint8)
-
-
 def belief_inputs(tasks: Tasks) -> dict[str, torch.Tensor]:
     """The per-task policy inputs of a goal-belief policy (see the module docstring)."""
     succ = successors(tasks, rise_levels(tasks))
     closed = tasks["wall"] | tasks["hazard"]
-    return {"belief": torch.where(closed, CLOSED, 0.0).float(),
-            "succ": succ,
-            "goal_dist": goal_distances(tasks, succ),
-            "width": tasks["grid"][:, 1].clone()}
+    inputs = {"belief": torch.where(closed, CLOSED, 0.0).float(), "succ": succ,
+              "width": tasks["grid"][:, 1].clone()}
+    if closed.shape[1] <= CELLS:
+        return {**inputs, "goal_dist": dense_tables(closed, succ)}
+    height, width = (int(x) for x in tasks["grid"][0])
+    return {**inputs, **cell_tables(closed, succ, height, width, CELLS)}
+
+
+def expected_distance(inputs: dict[str, torch.Tensor], *states: torch.Tensor
+                      ) -> list[torch.Tensor]:
+    """F(s) [T, K] at each tensor of movement states [T, K] (long): the expected path
+    distance to the goal under softmax(belief), differentiable with respect to the belief.
+
+    Dense (`goal_dist`): exact, softmax(belief) @ goal_dist. Two-scale (`cell_dist`): the
+    belief summed per cell times the distance to the cell's representative tile, corrected
+    to the exact distance for the tiles within `local_dist`'s radius of s:
+    F(s) = sum_c P(c) d(s, rep c) + sum_{g near s} p(g) (d(s, g) - d(s, rep cell(g)))."""
+    p = torch.softmax(inputs["belief"], -1)  # [T, N]
+    if "goal_dist" in inputs:
+        field = torch.bmm(p.unsqueeze(1), inputs["goal_dist"]).squeeze(1)  # [T, S]
+        return [field.gather(1, x) for x in states]
+    cell_dist, cell_of, local = inputs["cell_dist"], inputs["cell_of"], inputs["local_dist"]
+    sizes = [x.shape[1] for x in states]
+    t = states[0].shape[0]
+    s, n = cell_dist.shape[1], p.shape[1]
+    mass = torch.zeros(t, cell_dist.shape[2], dtype=p.dtype).scatter_add(1, cell_of, p)
+    # each distinct (level, state) once: a rollout's states repeat across steps and episodes
+    key, inverse = torch.unique(torch.arange(t)[:, None] * s + torch.cat(states, 1),
+                                return_inverse=True)
+    level, state = key // s, key % s
+    to_rep = cell_dist[level, state].to(p.dtype)  # [U, C]
+    far = (mass[level] * to_rep).sum(-1)
+    side = int(round(local.shape[2] ** 0.5))
+    r = side // 2
+    span = torch.arange(-r, r + 1)
+    width = inputs["width"][level].unsqueeze(-1)  # [U, 1]
+    offsets = (span[:, None] * width.unsqueeze(-1) + span).reshape(len(key), -1)  # [U, W²]
+    tiles = ((state % n).unsqueeze(-1) + offsets).clamp(0, n - 1)
+    exact = local[level, state]  # [U, W²], 255 past the radius
+    known = exact < 255
+    p_near = p[level.unsqueeze(-1), tiles]
+    rep_near = to_rep.gather(1, cell_of[level.unsqueeze(-1), tiles])
+    near = (p_near * torch.where(known, exact.to(p.dtype) - rep_near, 0.0)).sum(-1)
+    return list((far + near)[inverse].split(sizes, 1))
 
 
 def graph_logits(inputs: dict[str, torch.Tensor], state: torch.Tensor, scale: torch.Tensor,
                  opponents: torch.Tensor | None = None, danger: torch.Tensor | None = None
                  ) -> torch.Tensor:
     """Logits [T, K, A] at movement states `state` [T, K] (long):
-    scale * (F(s) - F(succ(s, a))), F = softmax(belief) @ goal_dist the expected path
-    distance to the goal, plus `danger[d]` for each observed opponent d tiles from the tile
-    that action leads to. `opponents` [T, K, M, 3]: (row, col) offsets from the player in
-    tiles and a mask; `scale` is a scalar or per task [T]."""
-    dist, succ = inputs["goal_dist"], inputs["succ"]  # [T, N, S], [T, S, A]
+    scale * (F(s) - F(succ(s, a))), F the expected path distance to the goal under the
+    belief (`expected_distance`), plus `danger[d]` for each observed opponent d tiles from
+    the tile that action leads to. `opponents` [T, K, M, 3]: (row, col) offsets from the
+    player in tiles and a mask; `scale` is a scalar or per task [T]."""
+    succ = inputs["succ"]  # [T, S, A]
     t, s, a = succ.shape
-    n = dist.shape[1]
-    field = torch.bmm(torch.softmax(inputs["belief"], -1).unsqueeze(1), dist).squeeze(1)
+    n = inputs["belief"].shape[1]
     flat = state.clamp(0, s - 1)
     nxt = succ.gather(1, flat.unsqueeze(-1).expand(-1, -1, a))  # [T, K, A]
-    there = field.gather(1, nxt.reshape(t, -1)).reshape(nxt.shape)
+    here, there = expected_distance(inputs, flat, nxt.reshape(t, -1))
+    there = there.reshape(nxt.shape)
     scale = scale.reshape(t, 1, 1) if scale.dim() else scale
-    out = scale * (field.gather(1, flat).unsqueeze(-1) - there)
+    out = scale * (here.unsqueeze(-1) - there)
     if opponents is None or danger is None:
         return out
     width = inputs["width"].view(t, 1, 1)
@@ -136,5 +148,5 @@ def state_index(tasks: Tasks, state: dict[str, torch.Tensor]) -> torch.Tensor:
     return state["rise"] * n + state["pos"]
 
 
-__all__ = ["CLOSED", "DANGER_INIT", "FAR", "INPUTS", "belief_inputs", "goal_distances", "graph_logits",
-           "rise_levels", "state_index", "successors"]
+__all__ = ["CELLS", "CLOSED", "DANGER_INIT", "FAR", "INPUTS", "belief_inputs",
+           "expected_distance", "graph_logits", "rise_levels", "state_index", "successors"]

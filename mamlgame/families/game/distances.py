@@ -1,0 +1,190 @@
+"""Path distances on the player's movement graph, for the goal belief
+(`mamlgame.families.game.belief`): per-level tables, built by breadth-first search in C
+(scipy) and kept between batches in a cache bounded in bytes.
+
+A level's graph: states s = rise * N + tile (N tiles of the padded grid), `succ` [S, A] the
+state after one sub-move of each action; walls and hazards are never left. A distance from a
+state to a tile counts the steps to reach that tile at any rise.
+
+- `dense_tables`: every state to every tile, [N, S] per level (small maps: exact, and the
+  cost grows with the square of the area).
+- `cell_tables`: the two-scale tables of big maps, linear in the area: the tiles are
+  grouped into square cells (at most about `cells` of them), and each level keeps the
+  distance from every state to each cell's representative tile [S, C] plus the exact
+  distance to every tile within a small radius of the state [S, (2r + 1)²].
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import shortest_path
+
+FAR = 128.0  # the dense table's distance of unreachable tiles (and the cap of every distance)
+NEAR = 255  # `local_dist`: farther than the radius (or outside the grid)
+CACHE_BYTES = 256 << 20  # the per-level tables kept between batches
+
+
+class _Cache:
+    """Per-level tables by layout; the least recently used go first past `limit` bytes."""
+
+    def __init__(self, limit: int):
+        self.limit, self.used = limit, 0
+        self.items: OrderedDict[tuple, tuple[torch.Tensor, ...]] = OrderedDict()
+
+    def get(self, key: tuple, make: Callable[[], tuple[torch.Tensor, ...]]
+            ) -> tuple[torch.Tensor, ...]:
+        if key in self.items:
+            self.items.move_to_end(key)
+            return self.items[key]
+        value = self.items[key] = make()
+        self.used += sum(v.nbytes for v in value)
+        while self.used > self.limit and len(self.items) > 1:
+            _, old = self.items.popitem(last=False)
+            self.used -= sum(v.nbytes for v in old)
+        return value
+
+
+_CACHE = _Cache(CACHE_BYTES)
+
+
+def _per_level(kind: str, closed: torch.Tensor, succ: torch.Tensor,
+               make: Callable[[np.ndarray, np.ndarray], tuple[torch.Tensor, ...]], *args: Any
+               ) -> list[tuple[torch.Tensor, ...]]:
+    """`make(blocked, succ)` for every level of the batch, cached by layout."""
+    blocked, nxt = closed.cpu().numpy(), succ.cpu().numpy()
+    return [_CACHE.get((kind, *args, blocked[i].tobytes(), nxt[i].tobytes()),
+                       lambda i=i: make(blocked[i], nxt[i]))
+            for i in range(len(blocked))]
+
+
+def tile_distances(blocked: np.ndarray, succ: np.ndarray, tiles: np.ndarray) -> np.ndarray:
+    """Path steps [K, S] from every state to each of `tiles` (inf when unreachable) on one
+    level (`succ` [S, A], `blocked` [N]): one breadth-first search per tile on the reversed
+    graph, from a virtual node linked to the tile's rise states."""
+    s, a = succ.shape
+    n, k = len(blocked), len(tiles)
+    levels = s // n
+    src = np.repeat(np.arange(s), a)
+    keep = ~np.tile(blocked, levels)[src]
+    virtual = s + np.repeat(np.arange(k), levels)
+    rise_states = (np.arange(levels)[None, :] * n + np.asarray(tiles)[:, None]).reshape(-1)
+    rows = np.concatenate([succ.reshape(-1)[keep], virtual])  # reversed edges: succ -> state
+    cols = np.concatenate([src[keep], rise_states])
+    graph = csr_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(s + k, s + k))
+    dist = shortest_path(graph, method="D", unweighted=True, indices=np.arange(s, s + k))
+    return dist[:, :s] - 1
+
+
+def dense_tables(closed: torch.Tensor, succ: torch.Tensor) -> torch.Tensor:
+    """goal_dist [T, N, S]: path steps from each state to each tile, capped at `FAR` (also
+    the distance of unreachable tiles)."""
+    def make(blocked: np.ndarray, nxt: np.ndarray) -> tuple[torch.Tensor, ...]:
+        dist = tile_distances(blocked, nxt, np.arange(len(blocked)))
+        return (torch.from_numpy(np.minimum(dist, FAR).astype(np.uint8)),)
+
+    rows = _per_level("dense", closed, succ, make)
+    return torch.stack([r[0] for r in rows]).float().to(succ.device)
+
+
+def cell_side(n: int, cells: int) -> int:
+    """The side of the square cells of a grid of `n` tiles with at most about `cells`."""
+    return max(1, math.ceil(math.sqrt(n / cells)))
+
+
+def cell_tables(closed: torch.Tensor, succ: torch.Tensor, height: int, width: int,
+                cells: int) -> dict[str, torch.Tensor]:
+    """The two-scale tables of a batch of big levels (see the module docstring):
+    `cell_dist` [T, S, C] int16 (from each state to each cell's representative tile, the
+    open tile nearest its centre; a level's largest distance + 1 when unreachable or the cell
+    has no open tile), `cell_of` [T, N] (each tile's cell) and `local_dist` [T, S, (2r+1)²]
+    uint8 (exact steps to the tile at each offset of the window of radius r = side + 1
+    around the state's tile; `NEAR` past r)."""
+    side = cell_side(height * width, cells)
+    radius = side + 1
+    cell_of = _cells(height, width, side)
+
+    def make(blocked: np.ndarray, nxt: np.ndarray) -> tuple[torch.Tensor, ...]:
+        reps = _representatives(blocked, cell_of, height, width, side)
+        ok = reps >= 0
+        dist = np.full((len(reps), len(nxt)), np.inf)
+        dist[ok] = tile_distances(blocked, nxt, reps[ok])
+        finite = dist[np.isfinite(dist)]
+        cap = (finite.max() if len(finite) else 0) + 1
+        to_rep = torch.from_numpy(np.where(np.isfinite(dist), dist, cap).T.astype(np.int16))
+        return to_rep.contiguous(), _local(blocked, nxt, width, radius)
+
+    rows = _per_level("cells", closed, succ, make, side)
+    dev = succ.device
+    return {"cell_dist": torch.stack([r[0] for r in rows]).to(dev),
+            "cell_of": torch.from_numpy(cell_of).expand(len(rows), -1).to(dev),
+            "local_dist": torch.stack([r[1] for r in rows]).to(dev)}
+
+
+def _cells(height: int, width: int, side: int) -> np.ndarray:
+    """The cell of every tile [N] of a `height` x `width` grid, cells of `side` x `side`."""
+    rows, cols = np.divmod(np.arange(height * width), width)
+    return (rows // side) * -(-width // side) + cols // side
+
+
+def _representatives(blocked: np.ndarray, cell_of: np.ndarray, height: int, width: int,
+                     side: int) -> np.ndarray:
+    """Each cell's open tile nearest its centre [C] (-1: the cell has none)."""
+    rows, cols = np.divmod(np.arange(height * width), width)
+    centre = (side - 1) / 2
+    score = (rows % side - centre) ** 2 + (cols % side - centre) ** 2 + blocked * 1e9
+    order = np.lexsort((score, cell_of))
+    n_cells = -(-height // side) * -(-width // side)
+    reps = np.full(n_cells, -1)
+    first = np.ones(len(order), bool)
+    first[1:] = cell_of[order][1:] != cell_of[order][:-1]
+    best = order[first]
+    reps[cell_of[best]] = np.where(blocked[best], -1, best)
+    return reps
+
+
+def _local(blocked: np.ndarray, succ: np.ndarray, width: int, radius: int) -> torch.Tensor:
+    """Exact steps [S, (2r+1)²] uint8 from every state to the tiles of the window of radius
+    r around its tile (`NEAR` past r): r rounds of relaxation over window offsets, each
+    action's successor seen from its own window (a sub-move shifts the window by at most
+    one tile each way)."""
+    s, a = succ.shape
+    n = len(blocked)
+    side = 2 * radius + 1
+    cells = side * side
+    dist = np.full((s, cells + 1), NEAR, np.int16)  # the last column: outside the window
+    dist[:, cells // 2] = 0
+    # the window index of offset (dr, dc) seen from a successor moved by (mr, mc)
+    span = np.arange(-radius, radius + 1)
+    dr, dc = np.meshgrid(span, span, indexing="ij")
+    shift = np.empty((3, 3, cells), np.int64)
+    for mr in (-1, 0, 1):
+        for mc in (-1, 0, 1):
+            r, c = (dr - mr).reshape(-1), (dc - mc).reshape(-1)
+            inside = (np.abs(r) <= radius) & (np.abs(c) <= radius)
+            shift[mr + 1, mc + 1] = np.where(inside, (r + radius) * side + c + radius, cells)
+    tile = np.arange(s) % n
+    moving = ~np.tile(blocked, s // n)
+    maps = []
+    for k in range(a):
+        there = succ[:, k] % n
+        mr = np.clip(there // width - tile // width, -1, 1)
+        mc = np.clip(there % width - tile % width, -1, 1)
+        maps.append(shift[mr + 1, mc + 1][moving])
+    for _ in range(radius):
+        for k in range(a):
+            seen = np.take_along_axis(dist[succ[moving, k]], maps[k], 1) + 1
+            dist[moving, :cells] = np.minimum(dist[moving, :cells], seen)
+    # past r an entry is only an upper bound: unknown
+    return torch.from_numpy(np.where(dist[:, :cells] > radius, NEAR, dist[:, :cells])
+                            .astype(np.uint8))
+
+
+__all__ = ["CACHE_BYTES", "FAR", "NEAR", "cell_side", "cell_tables", "dense_tables",
+           "tile_distances"]
