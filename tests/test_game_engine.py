@@ -6,7 +6,7 @@ import torch
 from game_util import one_level, rc, run, tile
 
 from mamlgame.families.game.engine import Game
-from mamlgame.families.game.levels import FAR
+from mamlgame.families.game.paths import FAR, PathCache, level_distances
 from mamlgame.packs import load_pack
 
 STAY, LEFT, RIGHT, UP, DOWN = 0, 1, 2, 3, 4       # topdown
@@ -121,8 +121,7 @@ def test_platformer_walks_off_a_ledge_and_falls():
 
 
 def path_distance(tasks, a, b):
-    n = tasks["paths"].shape[1]
-    return int(tasks["paths"][0].reshape(n * n)[int(a) * n + int(b)])
+    return int(level_distances(tasks, 0, [int(a)])[0, int(b)])
 
 
 def test_chase_shortens_the_path_distance_and_catches():
@@ -325,41 +324,49 @@ def test_same_seed_same_trajectories(mixed):
     assert not torch.equal(trajectory(1), trajectory(2))
 
 
-def test_paths_table_is_symmetric_and_far_for_walls(mixed):
+def test_path_distances_are_symmetric_and_far_for_walls(mixed):
     _, tasks = mixed
     has = tasks["opp_mask"].any(1) & (tasks["opp_beh"] == 0).any(1)
     i = int(torch.nonzero(has)[0])
-    p = tasks["paths"][i].long()
+    n = tasks["wall"].shape[1]
+    p = torch.from_numpy(level_distances(tasks, i, range(n))).long()
     assert torch.equal(p, p.T)
-    assert (p[tasks["wall"][i]] == FAR).all()
+    assert (p[tasks["wall"][i]] == FAR).all() and (p[:, tasks["wall"][i]] == FAR).all()
+    assert (p.diagonal()[~(tasks["wall"][i] | tasks["hazard"][i])] == 0).all()
 
 
-def test_invariants_under_random_play(mixed):
-    game, tasks = mixed
-    g = torch.Generator().manual_seed(5)
-    state = game.reset(tasks, 4, g)
-    blocked = tasks["wall"] | tasks["hazard"]
-    mask = tasks["opp_mask"][:, None, :].expand_as(state["opp"])
-    for _ in range(60):
-        state, reward, done = game.step(tasks, state, torch.randint(0, 6, (len(tasks), 4),
-                                                                    generator=g))
-        obs = game.observe(tasks, state)
-        assert not tasks["wall"].gather(1, state["pos"]).any()
-        opp_blocked = blocked.gather(1, state["opp"].flatten(1)).view_as(state["opp"])
-        assert not (opp_blocked & mask).any()
-        assert torch.isfinite(reward).all() and obs.abs().max() <= 8.0
-        assert ((state["acc"] >= 0) & (state["acc"] < 1)).all()
-        assert torch.equal(state["success"], state["success"] | (state["outcome"] == 1))
+def test_the_lazy_cache_answers_what_a_fresh_search_gives(mixed):
+    """Rows are filled when first asked for, shared by batches of the same levels, and the
+    same after the cache starts over (a budget of a few rows)."""
+    _, tasks = mixed
+    t, n = tasks["wall"].shape
+    g = torch.Generator().manual_seed(0)
+    target = torch.randint(0, n, (t, 3, 2), generator=g)
+    tiles = torch.randint(0, n, (t, 3, 2, 5), generator=g)
+    need = torch.rand(t, 3, 2, generator=g) < 0.7
+    want = torch.full((t, 3, 2, 5), FAR, dtype=torch.long)
+    for i in range(t):
+        rows = torch.from_numpy(level_distances(tasks, i, target[i].flatten())).long()
+        got = rows.gather(1, tiles[i].reshape(-1, 5)).view(3, 2, 5)
+        want[i] = torch.where(need[i, ..., None], got, FAR)
+    for cache in (PathCache(), PathCache(max_bytes=3 * n * 2)):
+        assert torch.equal(cache.distances(tasks, target, tiles, need), want)
+        assert torch.equal(cache.distances(tasks, target, tiles, need), want)  # cached
+        half = tasks.select(list(range(t // 2, t)))
+        assert torch.equal(cache.distances(half, target[t // 2:], tiles[t // 2:],
+                                           need[t // 2:]), want[t // 2:])
 
 
-def test_rollout_with_the_categorical_policy(mixed):
-    from mamlgame.policy import make_policy, params_of
-    from mamlgame.rollout import rollout
-
-    game, tasks = mixed
-    policy = make_policy(game)
-    assert policy.discrete and policy.action_dim == 6 and policy.obs_dim == game.obs_dim
-    eps = rollout(game, tasks.select(slice(0, 4)), policy, params_of(policy), 3,
-                  torch.Generator().manual_seed(0))
-    assert eps.obs.shape == (4, 3, game.horizon, game.obs_dim)
-    assert eps.actions.dtype == torch.long and eps.success.dtype == torch.bool
+def test_chase_distances_are_exact_past_255_steps():
+    """A snake of corridors (a hand-drawn 5 x 128 map): the chaser 378 steps away walks to
+    the player, one step closer per step (no cap on path distances)."""
+    width = 128
+    rows = ["S" + "." * (width - 1), "#" * (width - 1) + ".", "." * width,
+            "." + "#" * (width - 1), "." * 120 + "O" + "." * 6 + "G"]
+    game, tasks = one_level("\n".join(rows), 'opponents = [{ behaviour = "chase", speed = 1.0 }]')
+    state = game.reset(tasks, 1, None)
+    d0 = path_distance(tasks, state["pos"][0, 0], state["opp"][0, 0, 0])
+    assert d0 == 127 + 2 + 127 + 2 + 120
+    states, _, _ = run(game, tasks, [STAY] * 5)
+    d = [path_distance(tasks, s["pos"][0, 0], s["opp"][0, 0, 0]) for s in states]
+    assert d == [d0 - i for i in range(6)]

@@ -9,17 +9,18 @@ a uint8 array [h * tile, w * tile, 3] where (h, w) is the level's map size as wr
 the pack (map row i, column j is the box `tile_box(i, j, tile)`). Tiles are flat colours
 (the constants below), the player a square and the opponents discs coloured by behaviour,
 so a test can check the pixel at `tile_center(i, j, tile)`. The viewer, `levels preview`
-and the envs' `rgb_array` rendering all use this function.
+and the envs' `rgb_array` rendering all use this function. Opponents' colours and sprites
+come from the behaviour table (`opponents.TABLE`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 import torch
 
-from mamlgame.families.game.levels import BEHAVIOURS
+from mamlgame.families.game.opponents import TABLE, behaviour_at
 from mamlgame.packs import Tasks
 from mamlgame.render.legend import Entry, with_legend
 from mamlgame.render.palette import AGENT, BACKGROUND, GOAL, NEEDLE, TARGET, TRAIL
@@ -33,13 +34,22 @@ START: Color = (52, 58, 72)
 PLAYER: Color = (60, 140, 240)
 PLAYER_WON: Color = (90, 220, 120)
 PLAYER_LOST: Color = (150, 60, 200)
-OPPONENT: dict[str, Color] = {
-    "chase": (240, 110, 40),
-    "patrol": (230, 80, 160),
-    "random": (170, 170, 180),
-    "guard": (200, 40, 40),
-}
-OPPONENT_BY_INDEX = [OPPONENT[b] for b in BEHAVIOURS]
+
+
+class _Colours(Mapping[str, Color]):
+    """Behaviour name -> its colour, read live from `opponents.TABLE`."""
+
+    def __getitem__(self, name: str) -> Color:
+        return TABLE[name].colour
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(tuple(TABLE))
+
+    def __len__(self) -> int:
+        return len(TABLE)
+
+
+OPPONENT: Mapping[str, Color] = _Colours()
 
 
 def tile_box(row: int, col: int, tile: int) -> tuple[int, int, int, int]:
@@ -107,7 +117,8 @@ def draw_game(tasks: Tasks, state: dict[str, torch.Tensor] | None = None, task_i
     mask = tasks["opp_mask"][i]
     for j in range(len(mask)):
         if mask[j]:
-            _opponent(img, *rc(int(opp[j])), tile, OPPONENT_BY_INDEX[int(tasks["opp_beh"][i, j])])
+            colour = behaviour_at(int(tasks["opp_beh"][i, j])).colour
+            _opponent(img, *rc(int(opp[j])), tile, colour)
     player = PLAYER_WON if outcome == 1 else PLAYER_LOST if outcome >= 2 else PLAYER
     _player(img, *rc(pos), tile, player)
     return img
@@ -135,8 +146,8 @@ def game_legend(tasks: Tasks, tile: int = 24, task_index: int = 0) -> list[Entry
                 (swatch(FLOOR, _player, PLAYER), "player")]
     present = {int(b) for b, m in zip(tasks["opp_beh"][i], tasks["opp_mask"][i], strict=True)
                if m}
-    entries += [(swatch(FLOOR, _opponent, OPPONENT_BY_INDEX[b]), f"{BEHAVIOURS[b]} opponent")
-                for b in sorted(present)]
+    entries += [(swatch(FLOOR, _opponent, behaviour_at(b).colour),
+                 f"{behaviour_at(b).name} opponent") for b in sorted(present)]
     return entries
 
 
@@ -163,7 +174,7 @@ def game_layout(tasks: Tasks, state: dict[str, torch.Tensor] | None = None, task
     pos = tasks["start"][i] if state is None else state["pos"][i, e]
     opp = tasks["opp_pos"][i] if state is None else state["opp"][i, e]
     outcome = 0 if state is None or "outcome" not in state else int(state["outcome"][i, e])
-    opponents = [(rc(o), BEHAVIOURS[int(b)]) for o, b, m in zip(
+    opponents = [(rc(o), behaviour_at(int(b)).name) for o, b, m in zip(
         opp, tasks["opp_beh"][i], tasks["opp_mask"][i], strict=True) if m]
     return {"wall": wall, "hazard": hazard, "goal": rc(tasks["goal"][i]), "player": rc(pos),
             "opponents": opponents, "outcome": outcome}
@@ -207,8 +218,11 @@ def decorate_game(img: np.ndarray, layout: dict, trail: np.ndarray | None, tile:
         for i in range(n - 1):
             polyline(img, pts[i:i + 2], blend(BACKGROUND, TRAIL, 0.3 + 0.7 * (i + 1) / n),
                      max(tile / 8, 2))
-    for rc, behaviour in layout["opponents"]:
-        draw_sprite(img, behaviour, *centre(rc), int(tile * 0.95), NEEDLE)
+    for rc, name in layout["opponents"]:
+        behaviour = TABLE.get(name)
+        sprite_name = behaviour.sprite_name if behaviour is not None else name
+        colour = behaviour.colour if behaviour is not None else NEEDLE
+        draw_sprite(img, sprite_name, *centre(rc), int(tile * 0.95), colour)
     px, py = centre(layout["player"])
     if layout.get("outcome", 0) == 1:
         disk(img, px, py, tile * 0.5, TARGET, inner=tile * 0.4)

@@ -33,15 +33,17 @@ grid, divided by `TILE_SCALE`), where a goal-belief policy (`mamlgame.families.g
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from mamlgame.families.base import FamilyBase, State
 from mamlgame.families.game.belief import belief_inputs, state_index
-from mamlgame.families.game.levels import BEHAVIOURS
+from mamlgame.families.game.opponents import TABLE, Context, codes, mix
+from mamlgame.families.game.paths import PathCache
 from mamlgame.families.game.rules import (
     MAX_MOVES,
     N_ACTIONS,
-    REVERSE,
     at,
     move_offsets,
     player_submove,
@@ -49,20 +51,13 @@ from mamlgame.families.game.rules import (
 )
 from mamlgame.packs import LevelPack, Tasks
 
-CHASE, PATROL, RANDOM, GUARD = (BEHAVIOURS.index(b) for b in BEHAVIOURS)
 OUTCOMES = ("running", "goal", "caught", "hazard")
 SCALE = 10.0
 OBS_BOUND = 8.0  # every observation entry lies in [-OBS_BOUND, OBS_BOUND]
 ONEHOT = 24  # row / column codes of `position = "onehot"` (the largest generated map)
 TILE_SCALE = 1000.0  # `position = "tile"`: the tile index feature is index / TILE_SCALE
+OPPONENT_FEATURES = 5  # what an opponent observes before its behaviour code and wall patch
 _M31 = 0x7FFFFFFF
-
-
-def _mix(x: torch.Tensor) -> torch.Tensor:
-    """A 31-bit integer hash (no overflow in int64)."""
-    x = ((x ^ (x >> 15)) * 0x2C1B3C6D) & _M31
-    x = ((x ^ (x >> 12)) * 0x297A2D39) & _M31
-    return x ^ (x >> 15)
 
 
 class Game(FamilyBase):
@@ -90,6 +85,8 @@ class Game(FamilyBase):
         self.opponent_feature = 8 + codes + self.channels * (2 * self.view + 1) ** 2
         self.opponent_scale = SCALE
         self.obs_dim = self.opponent_feature + 3 * self.n_opponents + 2 * self.observe_goal
+        # chase / guard path distances, computed where needed (a derived view of the levels)
+        self.paths = PathCache()
 
     def policy_inputs(self, tasks: Tasks) -> dict[str, torch.Tensor]:
         """Per-task policy inputs: the goal belief's (`belief_inputs`) with `position =
@@ -131,7 +128,7 @@ class Game(FamilyBase):
         moves, acc = speed_moves(state["acc"], tasks["speed"].view(t, 1))
         omoves, oacc = speed_moves(state["opp_acc"], tasks["opp_speed"][:, None, :])
         pos, rise, opp, odir = state["pos"], state["rise"], state["opp"], state["opp_dir"]
-        rng = _mix(state["rng"] + 1)
+        rng = mix(state["rng"] + 1)
         ended = torch.zeros(t, e, dtype=torch.bool)
         hit_goal, hit_hazard, caught = ended.clone(), ended.clone(), ended.clone()
         off = move_offsets(width)
@@ -180,49 +177,36 @@ class Game(FamilyBase):
     def _scripted(self, tasks: Tasks, pos: torch.Tensor, opp: torch.Tensor, odir: torch.Tensor,
                   rng: torch.Tensor, k: int, width: int, blocked_grid: torch.Tensor
                   ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scripted moves [T, E, M] of every opponent, and the patrols' new directions."""
+        """Scripted moves [T, E, M] of every opponent, by its behaviour's entry in
+        `opponents.TABLE`, and the new patrol directions."""
         t, e, m = opp.shape
         beh = tasks["opp_beh"][:, None, :]
-        off = move_offsets(width)
-        cand = opp[..., None] + off                         # [T, E, M, 5]
+        exists = tasks["opp_mask"][:, None, :]
+        cand = opp[..., None] + move_offsets(width)           # [T, E, M, 5]
         free = ~at(blocked_grid, cand)
         free[..., 0] = True
-
-        # chase / guard: the free move that most shortens the path distance to the target
-        paths = tasks["paths"]
-        n = paths.shape[1]
-        if n > 1:
-            flat = paths.reshape(t, n * n)
-            home = tasks["opp_pos"][:, None, :].expand(t, e, m)
-            player = pos[..., None].expand(t, e, m)
-            near = at(flat, player * n + home).long() <= tasks["guard_radius"].view(t, 1, 1)
-            target = torch.where((beh == CHASE) | near, player, home)
-            dist = at(flat, target[..., None] * n + cand).long()
-            chase = torch.where(free, dist, 1 << 20).argmin(-1)
-        else:
-            chase = torch.zeros_like(opp)
-
-        # patrol: keep going; turn at a wall or hazard (and, standing on a platform, its edge)
-        ahead = cand.gather(-1, odir[..., None])[..., 0]
-        back = REVERSE.to(odir.device)[odir]  # REVERSE is a CPU constant
-        behind = cand.gather(-1, back[..., None])[..., 0]
-        wall = tasks["wall"]
-        plat = tasks["platformer"].view(t, 1, 1) & at(wall, opp + width) & (odir >= 3)
-
-        def stops(x: torch.Tensor) -> torch.Tensor:
-            return at(blocked_grid, x) | (plat & ~at(wall, x + width))
-
-        fwd_ok, back_ok = ~stops(ahead), ~stops(behind)
-        patrol = torch.where(fwd_ok, odir, torch.where(back_ok, back, 0))
-        new_dir = torch.where(~fwd_ok & back_ok & (beh == PATROL), back, odir)
-
-        # random: a hash of the episode's key, the sub-move and the opponent
-        salt = (k * m + torch.arange(m) + 1) * 0x9E3779B
-        rand = _mix(rng[..., None] ^ salt) % 5
-
-        d = torch.where((beh == CHASE) | (beh == GUARD), chase,
-                        torch.where(beh == PATROL, patrol, rand))
+        home = tasks["opp_pos"][:, None, :].expand(t, e, m)
+        player = pos[..., None].expand(t, e, m)
+        d, new_dir = torch.zeros_like(opp), odir
+        for i, behaviour in enumerate(TABLE.values()):
+            mine = (beh == i) & exists
+            if not bool(mine.any()):
+                continue
+            ctx = Context(tasks, opp, home, player, cand, free, odir, rng, k, width,
+                          blocked_grid, mine, self._distances(tasks, mine, behaviour.name)
+                          if behaviour.needs_paths else _no_paths(behaviour.name))
+            out = behaviour.move(ctx)
+            d = torch.where(mine, out.move, d)
+            if out.direction is not None:
+                new_dir = torch.where(mine, out.direction, new_dir)
         return d, new_dir
+
+    def _distances(self, tasks: Tasks, mine: torch.Tensor, name: str
+                   ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """`Context.distances` for the opponents `mine` (from the lazy `PathCache`)."""
+        def distances(target: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
+            return self.paths.distances(tasks, target, tiles, mine)
+        return distances
 
     # ---- observe ----------------------------------------------------------------------------
     def observe(self, tasks: Tasks, state: State) -> torch.Tensor:
@@ -287,20 +271,22 @@ class Game(FamilyBase):
 
     @property
     def opponent_obs_dim(self) -> int:
-        """Size of an opponent's observation (`observe_opponents_view`)."""
-        return 9 + (2 * self.view + 1) ** 2
+        """Size of an opponent's observation (`observe_opponents_view`): its features, one
+        code per behaviour of `opponents.TABLE` and its wall patch."""
+        return OPPONENT_FEATURES + len(TABLE) + (2 * self.view + 1) ** 2
 
     def observe_opponents_view(self, tasks: Tasks, state: State) -> torch.Tensor:
         """What each opponent sees [T, E, M, opponent_obs_dim] (the PettingZoo adapter):
         its position (2), the player's relative (row, col) / 10 (2), its speed (1), its
-        behaviour one-hot (4) and the wall patch of radius `view` around it."""
+        behaviour's code (a one-hot over `opponents.TABLE`) and the wall patch of radius
+        `view` around it."""
         opp = state["opp"]
         t, e, m = opp.shape
         hh, ww = (int(x) for x in tasks["grid"][0])
         r, c = opp // ww, opp % ww
         dims = tasks["dims"].view(t, 1, 1, 2).float()
         pr, pc = (state["pos"] // ww)[..., None], (state["pos"] % ww)[..., None]
-        beh = torch.nn.functional.one_hot(tasks["opp_beh"], len(BEHAVIOURS)).float()
+        beh = codes(opp.device)[tasks["opp_beh"]]
         feats = torch.stack([
             (r - 1) / (dims[..., 0] - 1).clamp(min=1), (c - 1) / (dims[..., 1] - 1).clamp(min=1),
             (pr - r) / SCALE, (pc - c) / SCALE,
@@ -309,3 +295,10 @@ class Game(FamilyBase):
         inside, idx = self._patch(r, c, hh, ww)
         walls = torch.where(inside, at(tasks["wall"], idx), True).float()
         return torch.cat([feats, beh[:, None].expand(t, e, m, -1), walls], -1)
+
+
+def _no_paths(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    def distances(target: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError(f"opponent behaviour {name!r} reads path distances: register it "
+                           "with needs_paths=True")
+    return distances

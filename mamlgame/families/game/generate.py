@@ -20,6 +20,7 @@ from mamlgame.families.game.levels import (
     player_graph,
     standable,
 )
+from mamlgame.families.game.opponents import TABLE
 from mamlgame.packs.schema import Dist, FieldError
 
 LAYOUTS = {"topdown": ("open", "rooms", "maze"), "platformer": ("platforms", "gaps")}
@@ -196,18 +197,15 @@ def _attempt(gen: dict[str, Any], rng: random.Random, name: str) -> LevelSpec | 
 def _opponents(gen: dict[str, Any], rng: random.Random, reach: np.ndarray,
                start: tuple[int, int], goal: tuple[int, int], mode: str
                ) -> tuple[Opponent, ...]:
-    """Spawns on reachable tiles, not on the start (nor next to it if avoidable); guards
-    near the goal."""
+    """Spawns on reachable tiles, not on the start (nor next to it if avoidable), narrowed by
+    each behaviour's spawn rule (`opponents.TABLE`: guards near the goal)."""
     cells = [(int(r), int(c)) for r, c in np.argwhere(reach) if (r, c) != start]
     far = [rc for rc in cells if abs(rc[0] - start[0]) + abs(rc[1] - start[1]) >= 3] or cells
     out = []
     for _ in range(int(gen["opponents"].draw(rng))):
         beh = str(gen["opponent_behaviour"].draw(rng))
         speed = round(float(gen["opponent_speed"].draw(rng)), 4)
-        pool = far
-        if beh == "guard":
-            pool = [rc for rc in far if abs(rc[0] - goal[0]) + abs(rc[1] - goal[1]) <= 2
-                    and rc != goal] or far
+        pool = TABLE[beh].spawn(far, start, goal)
         if not pool:
             break
         r, c = rng.choice(pool)

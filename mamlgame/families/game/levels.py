@@ -2,7 +2,10 @@
 and the batched tensors of a split (`specs_to_tasks`).
 
 A spec's coordinates include a one-tile wall border: map row `i`, column `j` of an ASCII map
-is tile `(i + 1, j + 1)`. Path distances use the rules of `mamlgame.families.game.rules`.
+is tile `(i + 1, j + 1)`. Path distances use the rules of `mamlgame.families.game.rules`;
+each is one breadth-first search over the level's movement graph (scipy, in C), so a level
+costs time and memory about linear in its area. The opponents' path distances are not part
+of a level's tensors: the engine computes them where it needs them (`paths.PathCache`).
 """
 
 from __future__ import annotations
@@ -13,18 +16,19 @@ from functools import lru_cache
 
 import numpy as np
 import torch
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
 
+from mamlgame.families.game.opponents import BEHAVIOURS, TABLE  # noqa: F401 (BEHAVIOURS: for importers)
 from mamlgame.families.game.rules import N_ACTIONS, player_submove
 from mamlgame.packs.schema import FieldError
 from mamlgame.packs.tasks import Tasks
 
 LEGEND = {"#": "wall", ".": "floor", "S": "player start", "G": "goal", "O": "opponent spawn",
           "^": "hazard"}
-BEHAVIOURS = ("chase", "patrol", "random", "guard")
 MODES = ("topdown", "platformer")
-MAX_SIZE = 32
+MAX_SIZE = 128  # hand-designed maps: rows and columns, without the border
 MAX_OPPONENTS = 8
-FAR = 255  # "unreachable" in the uint8 opponent path table
 
 
 @dataclass(frozen=True)
@@ -153,33 +157,32 @@ def _graph(rows: tuple[str, ...], mode: str, jump_height: int) -> Graph:
     return Graph(np.ascontiguousarray(succ), np.tile(blocked_tile, levels), n, ww)
 
 
+def _edges(graph: Graph, active: np.ndarray) -> csr_matrix:
+    """The movement graph as a sparse matrix [S, S]: an edge s -> succ(s, a) for every
+    action a of every state in mask `active`."""
+    s = len(graph.succ)
+    src = np.repeat(np.flatnonzero(active), graph.succ.shape[1])
+    dst = graph.succ[active].ravel()
+    return csr_matrix((np.ones(len(src), np.int8), (src, dst)), shape=(s, s))
+
+
+def _steps(d: np.ndarray) -> np.ndarray:
+    return np.where(np.isfinite(d), d, -1).astype(np.int64)
+
+
 def distances_from(graph: Graph, source: int) -> np.ndarray:
     """Steps from state `source` to every state (-1: unreachable); hazards are not left."""
-    dist = np.full(len(graph.succ), -1, np.int64)
-    dist[source] = 0
-    frontier, d = np.array([source]), 0
-    while len(frontier):
-        d += 1
-        nxt = np.unique(graph.succ[frontier[~graph.blocked[frontier]]])
-        nxt = nxt[dist[nxt] < 0]
-        dist[nxt] = d
-        frontier = nxt
-    return dist
+    edges = _edges(graph, ~graph.blocked)
+    return _steps(dijkstra(edges, indices=source, unweighted=True))
 
 
 def distances_to(graph: Graph, targets: np.ndarray) -> np.ndarray:
-    """Steps from every state to the nearest state in mask `targets` (-1: unreachable)."""
-    big = np.iinfo(np.int64).max // 4
-    dist = np.where(targets, 0, big)
-    active = ~graph.blocked | targets
-    while True:
-        new = np.minimum(dist, dist[graph.succ].min(1) + 1)
-        new = np.where(active, new, big)
-        new[targets] = 0
-        if np.array_equal(new, dist):
-            break
-        dist = new
-    return np.where(dist >= big, -1, dist)
+    """Steps from every state to the nearest state in mask `targets` (-1: unreachable); paths
+    pass only through states that are not blocked."""
+    edges = _edges(graph, ~graph.blocked & ~targets)
+    d = dijkstra(edges.T.tocsr(), indices=np.flatnonzero(targets), unweighted=True,
+                 min_only=True)
+    return _steps(d)
 
 
 def standable(spec: LevelSpec) -> np.ndarray:
@@ -197,34 +200,10 @@ def check_reachable(spec: LevelSpec) -> None:
     graph = player_graph(spec)
     s = spec.start[0] * graph.width + spec.start[1]
     gl = spec.goal[0] * graph.width + spec.goal[1]
-    dist = graph.tile_min(np.where(distances_from(graph, s) < 0, 1 << 40,
-                                   distances_from(graph, s)))
+    dist = distances_from(graph, s)
+    dist = graph.tile_min(np.where(dist < 0, 1 << 40, dist))
     if dist[gl] >= 1 << 40:
         raise FieldError("map: the goal 'G' is not reachable from the start 'S'")
-
-
-def opponent_paths(spec: LevelSpec) -> np.ndarray:
-    """Path distances between all tiles of the opponents' graph (4-neighbour moves over open,
-    hazard-free tiles) [n, n] uint8, `FAR` when unreachable: `d[target, tile]`."""
-    g = spec.grid()
-    hh, ww = g.shape
-    open_ = (g == ".")
-    src = np.flatnonzero(open_)
-    d = np.full((len(src), hh, ww), FAR, np.int32)
-    d[np.arange(len(src)), src // ww, src % ww] = 0
-    while True:
-        nb = d.copy()
-        nb[:, 1:] = np.minimum(nb[:, 1:], d[:, :-1] + 1)
-        nb[:, :-1] = np.minimum(nb[:, :-1], d[:, 1:] + 1)
-        nb[:, :, 1:] = np.minimum(nb[:, :, 1:], d[:, :, :-1] + 1)
-        nb[:, :, :-1] = np.minimum(nb[:, :, :-1], d[:, :, 1:] + 1)
-        nb = np.where(open_, np.minimum(nb, FAR), FAR)
-        if np.array_equal(nb, d):
-            break
-        d = nb
-    out = np.full((hh * ww, hh * ww), FAR, np.uint8)
-    out[src] = d.reshape(len(src), -1)
-    return out
 
 
 # ---- a split as tensors ---------------------------------------------------------------------
@@ -236,22 +215,20 @@ def specs_to_tasks(specs: list[LevelSpec]) -> Tasks:
     (height, width of the padded grid, equal for all); platformer [T] bool; speed [T];
     jump [T] long; guard_radius [T]; potential [T, R * N] float (path distance to the goal
     per (rise, tile)); opp_pos, opp_dir [T, M] long, opp_speed [T, M], opp_beh [T, M] long
-    (index into BEHAVIOURS), opp_mask [T, M] bool; paths [T, N, N] uint8 (opponent path
-    distances, [T, 1, 1] when no level has chase or guard opponents); digest [T] long.
+    (index into `opponents.TABLE`), opp_mask [T, M] bool; digest [T] long.
     """
     hh = max(s.shape[0] for s in specs) + 2
     ww = max(s.shape[1] for s in specs) + 2
     n, t = hh * ww, len(specs)
     m = max(1, max(len(s.opponents) for s in specs))
     levels = max(s.jump_height + 1 if s.mode == "platformer" else 1 for s in specs)
-    need_paths = any(o.behaviour in ("chase", "guard") for s in specs for o in s.opponents)
     wall = np.ones((t, hh, ww), bool)
     hazard = np.zeros((t, hh, ww), bool)
     potential = np.zeros((t, levels, hh, ww), np.float32)
-    paths = np.full((t, n, n) if need_paths else (t, 1, 1), FAR, np.uint8)
     opp = np.zeros((t, m, 4), np.float64)  # row, col, behaviour, speed
     opp_mask = np.zeros((t, m), bool)
     opp_dir = np.zeros((t, m), np.int64)
+    code = {name: i for i, name in enumerate(TABLE)}
     for i, s in enumerate(specs):
         g = s.grid()
         a, b = g.shape
@@ -266,12 +243,8 @@ def specs_to_tasks(specs: list[LevelSpec]) -> Tasks:
         r = len(d) // graph.n
         d = d.reshape(r, a, b)
         potential[i, :, :a, :b] = np.concatenate([d, np.repeat(d[-1:], levels - r, 0)])[:levels]
-        if need_paths and any(o.behaviour in ("chase", "guard") for o in s.opponents):
-            local = opponent_paths(s)
-            idx = (np.arange(a)[:, None] * ww + np.arange(b)[None, :]).ravel()
-            paths[i][np.ix_(idx, idx)] = local
         for j, o in enumerate(s.opponents):
-            opp[i, j] = (o.row, o.col, BEHAVIOURS.index(o.behaviour), o.speed)
+            opp[i, j] = (o.row, o.col, code[o.behaviour], o.speed)
             opp_mask[i, j] = True
             opp_dir[i, j] = _patrol_dir(g, o.row, o.col)
     pos = np.where(opp_mask, opp[..., 0] * ww + opp[..., 1], ww + 1).astype(np.int64)
@@ -293,7 +266,6 @@ def specs_to_tasks(specs: list[LevelSpec]) -> Tasks:
         "opp_speed": torch.from_numpy(opp[..., 3].astype(np.float32)),
         "opp_beh": torch.from_numpy(opp[..., 2].astype(np.int64)),
         "opp_mask": torch.from_numpy(opp_mask),
-        "paths": torch.from_numpy(paths),
         "digest": tt([s.digest() for s in specs]),
     }
     return Tasks(params, tuple(s.name for s in specs))

@@ -10,7 +10,7 @@ import torch
 
 from mamlgame.families.base import State
 from mamlgame.families.game.draw import draw_game_decorated
-from mamlgame.families.game.levels import BEHAVIOURS
+from mamlgame.families.game.opponents import behaviour_at
 from mamlgame.packs import Tasks
 
 # keys -> action index (`mamlgame.families.game.rules.ACTIONS`)
@@ -73,7 +73,7 @@ def game_caption(tasks: Tasks) -> str:
     """Mode, size, speeds and opponents of the level (the goal is shown on the map)."""
     h, w = (int(x) for x in tasks["dims"][0])
     mode = "platformer" if is_platformer(tasks) else "topdown"
-    opp = [f"{BEHAVIOURS[int(b)]} {float(s):.2g}" for b, s, m in zip(
+    opp = [f"{behaviour_at(int(b)).name} {float(s):.2g}" for b, s, m in zip(
         tasks["opp_beh"][0], tasks["opp_speed"][0], tasks["opp_mask"][0], strict=True) if m]
     text = f"{mode} {h}x{w}   speed {float(tasks['speed'][0]):.2g}"
     return text + (f"   opponents: {', '.join(opp)}" if opp else "")

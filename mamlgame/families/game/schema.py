@@ -13,7 +13,6 @@ import torch
 
 from mamlgame.families.game.generate import LAYOUTS, generate_level, mode_layouts
 from mamlgame.families.game.levels import (
-    BEHAVIOURS,
     MAX_OPPONENTS,
     MODES,
     LevelSpec,
@@ -22,6 +21,7 @@ from mamlgame.families.game.levels import (
     parse_map,
     specs_to_tasks,
 )
+from mamlgame.families.game.opponents import BEHAVIOURS, described
 from mamlgame.packs.schema import Dist, FamilySchema, Field, FieldError, _fmt
 from mamlgame.packs.tasks import Tasks
 
@@ -33,8 +33,8 @@ LAYOUT_NAMES = tuple(n for names in LAYOUTS.values() for n in names)
 # keys that fix the observation size: the test split cannot override them
 OBS_KEYS = ("observe_goal", "view", "observe_opponents", "position")
 MAX_SPEED = 2.0
-# chase/guard levels store all-pairs path distances: ((size + 2) ** 2) ** 2 bytes per level
-MAX_GENERATED_SIZE = 24
+# generated maps (outer walls included); hand-designed ones: `levels.MAX_SIZE`
+MAX_GENERATED_SIZE = 64
 
 GENERATE = {
     "mode": Field("weights", "topdown", "topdown | platformer, or weights to mix them",
@@ -51,8 +51,7 @@ GENERATE = {
     "jump_height": Field("intdist", 3, "platformer: tiles a jump rises", lo=1, hi=6),
     "opponents": Field("intdist", 0, "how many opponents", lo=0, hi=MAX_OPPONENTS),
     "opponent_speed": Field("dist", [0.5, 1.0], "opponent tiles per step", lo=0.0, hi=MAX_SPEED),
-    "opponent_behaviour": Field("weights", "chase", "chase | patrol | random | guard",
-                                choices=BEHAVIOURS),
+    "opponent_behaviour": Field("weights", "chase", described(), choices=BEHAVIOURS),
     "guard_radius": Field("intdist", 3, "guards chase a player this near their post",
                           lo=0, hi=64),
     "hazards": Field("intdist", 0, "extra hazard tiles", lo=0, hi=200),
@@ -82,8 +81,8 @@ class OpponentList(Field):
     """`[[level]] opponents`: one table { behaviour, speed } per 'O' in reading order."""
 
     def expected(self) -> str:
-        return ('a list of tables { behaviour = "chase" | "patrol" | "random" | "guard", '
-                f"speed = 0..{MAX_SPEED:g} }}")
+        names = " | ".join(f'"{b}"' for b in BEHAVIOURS)
+        return f"a list of tables {{ behaviour = {names}, speed = 0..{MAX_SPEED:g} }}"
 
     def parse(self, value: Any) -> Any:
         bad = FieldError(f"expected {self.expected()}, got {_fmt(value)}")
