@@ -161,14 +161,16 @@ test_levels = ["my-first-level"] # hand-designed levels held out for evaluation
 # a table of weights {{ a = 0.5, b = 0.5 }} is a categorical choice.
 mode = "topdown"                 # topdown | platformer (or weights to mix them)
 size = [9, 12]                   # [lo, hi]: height and width each drawn from 9..12 tiles,
-                                 # outer walls included (a number: square maps of that size)
+                                 # outer walls included, 5..64 (a number: square maps of
+                                 # that size; hand-designed maps below may be up to 128)
 layout = {{ open = 0.5, rooms = 0.3, maze = 0.2 }}   # platformer: platforms, gaps
 goal_distance = [3, 10]          # path distance (steps) from start to goal
 player_speed = [0.75, 1.0]       # tiles per step (fractions accumulate; platformer <= 1)
 jump_height = 3                  # platformer: tiles a jump rises
 opponents = [0, 2]               # how many
 opponent_speed = [0.25, 0.75]
-opponent_behaviour = {{ chase = 0.5, patrol = 0.3, random = 0.2 }}   # also: guard
+opponent_behaviour = {{ chase = 0.5, patrol = 0.3, random = 0.2 }}   # weights over:
+{behaviours}
 guard_radius = 3                 # guards chase a player this near their post
 hazards = 0                      # extra hazard tiles
 observe_goal = false             # the goal is hidden unless this is true
@@ -209,6 +211,14 @@ opponents = [{{ behaviour = "patrol", speed = 1.0 }}]   # one entry per O, in re
 '''
 
 
+def behaviour_lines() -> str:
+    """The starter's list of opponent behaviours, one comment line each (from the game's
+    behaviour table)."""
+    from mamlgame.families.game.opponents import TABLE
+
+    return "\n".join(f"#   {b.name}: {b.doc}" for b in TABLE.values())
+
+
 @levels.command()
 @click.argument("path", type=click.Path(dir_okay=False))
 def new(path: str) -> None:
@@ -218,7 +228,8 @@ def new(path: str) -> None:
         raise MamlgameError(f"{p}: already exists (not overwriting; choose another name)")
     name = "".join(c if c in _NAME_CHARS else "-" for c in p.stem.lower()).strip("-") or "my-pack"
     try:
-        p.write_text(STARTER.format(name=name, path=p), encoding="utf-8")
+        p.write_text(STARTER.format(name=name, path=p, behaviours=behaviour_lines()),
+                     encoding="utf-8")
     except OSError as e:
         raise MamlgameError(f"{p}: cannot write: {e}") from None
     click.echo(f"wrote {p}; next: mamlgame levels validate {p}")

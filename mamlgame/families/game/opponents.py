@@ -171,8 +171,8 @@ def unregister(name: str) -> None:
 for _b in (
     Behaviour("chase", "steps along a shortest path towards the player", chase,
               (240, 110, 40), needs_paths=True),
-    Behaviour("patrol", "walks back and forth along its row or column, turning at walls, "
-              "hazards and platform edges", patrol, (230, 80, 160)),
+    Behaviour("patrol", "walks back and forth, turning at walls, hazards and platform edges",
+              patrol, (230, 80, 160)),
     Behaviour("random", "takes one of the 5 moves at random (seeded per episode)",
               random_walk, (170, 170, 180)),
     Behaviour("guard", "stays at its post near the goal and chases a player within "
