@@ -144,3 +144,49 @@ def test_tiny_maps_and_crowds_still_generate():
     pool = pack.pool("train")
     assert len(pool) == 3 and not ((pool["opp_pos"] == pool["start"][:, None])
                                    & pool["opp_mask"]).any()
+
+
+@pytest.mark.parametrize("text, marker, message", [
+    (HEAD + "[generate]\nsize = [9, 65]\n", "size =",
+     "generate.size: expected a number or [lo, hi] of integers with 5 <= lo <= hi <= 64, "
+     "got [9, 65]"),
+    (HEAD + LEVEL.replace("#####\n#S.G#\n#####", "\n".join(["#S.G#"] + ["#...#"] * 128)),
+     "map =", "level[0].map: expected at most 128 x 128 tiles, got 129 x 5"),
+    (HEAD + LEVEL.replace("#####\n#S.G#\n#####", "#S" + "." * 126 + "G#"),
+     "map =", "level[0].map: expected at most 128 x 128 tiles, got 1 x 130"),
+])
+def test_map_size_limits_are_located(text, marker, message):
+    test_errors_name_file_line_key_and_expected_form(text, marker, message)
+
+
+def test_the_largest_maps_load_and_step():
+    """Generated maps up to 64 x 64 (chasers and guards included) and hand-drawn ones up to
+    128 x 128: levels are prepared and stepped in about linear time and memory (the
+    opponents' path distances are computed where needed)."""
+    import time
+
+    from mamlgame.families.game.engine import Game
+
+    big = "\n".join(["#" * 128] + ["#S" + "." * 125 + "#"] + ["#" + "." * 126 + "#"] * 124
+                    + ["#" + "." * 124 + "OG#", "#" * 128])
+    text = (HEAD + "[generate]\nsize = 64\nopponents = [1, 3]\nhazards = [0, 40]\n"
+            "opponent_behaviour = { chase = 1, guard = 1, patrol = 1 }\n"
+            "layout = { open = 1, rooms = 1, maze = 1, platforms = 1, gaps = 1 }\n"
+            'mode = { topdown = 1, platformer = 1 }\ngoal_distance = [10, 300]\n'
+            + LEVEL.replace("#####\n#S.G#\n#####", big)
+            + 'opponents = [{ behaviour = "chase", speed = 1.0 }]\n')
+    start = time.perf_counter()
+    pack = parse_pack(text, "big.toml")
+    train, test = pack.pool("train"), pack.pool("test")
+    assert time.perf_counter() - start < 20  # the dense all-pairs table took minutes
+    assert tuple(train["dims"][0].tolist()) == (128, 128) and train["grid"][0, 0] == 130
+    assert (test["dims"] == 64).all() and test["opp_mask"].any()
+    game = Game(pack)
+    for tasks in (train, test):
+        g = torch.Generator().manual_seed(0)
+        state = game.reset(tasks, 2, g)
+        for _ in range(5):
+            state, reward, _ = game.step(tasks, state, torch.randint(0, 6, (len(tasks), 2),
+                                                                     generator=g))
+        assert torch.isfinite(reward).all()
+    assert game.paths.nbytes < 50 * 130 * 130 * 2 * len(train)  # rows, not all pairs
