@@ -21,7 +21,7 @@ import torch
 
 from mamlgame.config import TrainConfig
 from mamlgame.errors import CheckpointError
-from mamlgame.families import TaskFamily, make_family
+from mamlgame.families import TaskFamily, family_spec, make_family
 from mamlgame.meta import MetaLearner
 from mamlgame.packs import LevelPack, load_pack, parse_pack
 from mamlgame.policy import MLPPolicy, Params
@@ -243,9 +243,12 @@ class Checkpoint:
     def make_policy(self, source: str | Path = "<checkpoint>") -> MLPPolicy:
         """The policy module with the saved params loaded."""
         try:
-            policy = MLPPolicy(**{**self.policy_config,
-                                  "hidden": tuple(self.policy_config["hidden"])})
-            policy.load_state_dict(self.params)
+            config, params = self.policy_config, self.params
+            upgrade = family_spec(self.pack().family).upgrade_policy
+            if "head" not in config and upgrade is not None:  # saved before policy heads
+                config, params = upgrade(config, params)
+            policy = MLPPolicy.from_config(config)
+            policy.load_state_dict(params)
         except (KeyError, TypeError, RuntimeError) as e:
             raise CheckpointError(f"{source}: checkpoint is incomplete ({e})") from None
         return policy

@@ -81,7 +81,7 @@ def random_init_agent(agent: Agent) -> Agent:
     """The same architecture and inner-loop settings with freshly initialised weights (from
     the run's seed: the weights training started from)."""
     with seeded_init(agent.config.seed):
-        fresh = type(agent.policy)(**{**agent.policy.config(), "hidden": agent.policy.hidden})
+        fresh = type(agent.policy).from_config(agent.policy.config())
     params = {k: v.detach().clone() for k, v in params_of(fresh).items()}
     return Agent(fresh, params, {}, agent.config, agent.pack, agent.family, 0)
 

@@ -88,8 +88,7 @@ class MLPPolicy(nn.Module):
 
     @staticmethod
     def from_config(config: dict) -> MLPPolicy:
-        """The policy a `config()` describes (also one saved before heads were modules)."""
-        config = _legacy_config(config)
+        """The policy a `config()` describes."""
         return MLPPolicy(**{**config, "hidden": tuple(config["hidden"])})
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -150,34 +149,6 @@ class MLPPolicy(nn.Module):
         return {"obs_dim": self.obs_dim, "action_dim": self.action_dim, "hidden": list(self.hidden),
                 "activation": self.activation, "discrete": self.discrete,
                 "context": self.context_dim, "head": head}
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: D105
-        for old in _LEGACY_PARAMS:  # params saved before heads were modules
-            if prefix + old in state_dict:
-                state_dict[f"{prefix}{HEAD}{old}"] = state_dict.pop(prefix + old)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
-
-_LEGACY_PARAMS = ("table", "spread", "belief_scale", "danger")
-
-
-def _legacy_config(config: dict) -> dict:
-    """A policy config saved before heads were modules, in today's form."""
-    config = dict(config)
-    belief, tiles = config.pop("belief", False), config.pop("tiles", 0)
-    old = {k: config.pop(k) for k in ("tile_feature", "tile_scale", "table_radius",
-                                      "table_width", "state_feature", "opponent_feature",
-                                      "n_opponents", "opponent_scale") if k in config}
-    if belief:
-        config["head"] = {"kind": "game.goal_belief", "config": {
-            k: old[k] for k in ("state_feature", "tile_scale", "opponent_feature",
-                                "n_opponents", "opponent_scale")}}
-    elif tiles:
-        config["head"] = {"kind": "game.tile_table", "config": {
-            "tiles": tiles, "action_dim": config["action_dim"],
-            "tile_feature": old["tile_feature"], "tile_scale": old["tile_scale"],
-            "radius": old["table_radius"], "width": old["table_width"]}}
-    return config
 
 
 @contextmanager

@@ -208,3 +208,28 @@ def test_one_step_on_the_belief_finds_the_goal():
     after = rollout(family, tasks, policy, ad.params, 20, torch.Generator().manual_seed(1))
     before = ad.episodes[0].success.float().mean()
     assert after.success.float().mean() >= 0.9 > before + 0.3
+
+
+def test_a_policy_saved_before_heads_were_modules_loads():
+    """The game's `upgrade_policy` turns a goal-belief policy saved with its head's settings
+    among the policy's own (and unprefixed params) into today's, with the same weights."""
+    from mamlgame.families.game.head import upgrade_policy
+    from mamlgame.policy import MLPPolicy
+
+    _, family, _ = graph_setup()
+    policy = make_policy(family, (8,), seed=0, per_level=True)
+    head = policy.config()["head"]["config"]
+    old = {"obs_dim": policy.obs_dim, "action_dim": 6, "hidden": [8], "activation": "relu",
+           "discrete": True, "context": 0, "tiles": 0, "tile_feature": -1,
+           "tile_scale": head["tile_scale"], "table_radius": 0, "table_width": 0,
+           "belief": True, "state_feature": head["state_feature"],
+           "opponent_feature": head["opponent_feature"], "n_opponents": head["n_opponents"],
+           "opponent_scale": head["opponent_scale"]}
+    saved = {k.removeprefix("head."): v for k, v in policy.state_dict().items()}
+    assert "danger" in saved and "belief_scale" in saved
+    config, params = upgrade_policy(old, saved)
+    again = MLPPolicy.from_config(config)
+    again.load_state_dict(params)
+    assert again.config() == policy.config()
+    for k, v in policy.state_dict().items():
+        assert torch.equal(again.state_dict()[k], v), k

@@ -100,7 +100,9 @@ class FamilySpec:
       `compare` show success rates.
     - `policy_head(family, table_radius) -> PolicyHead | None`: the per-level head of
       `--algo cavia`'s policy (None: cavia adapts a context vector); `heads`: the head
-      classes it makes, by `kind`, so a saved policy can be rebuilt.
+      classes it makes, by `kind`, so a saved policy can be rebuilt; `upgrade_policy(config,
+      params) -> (config, params)`: a policy saved by an older mamlgame (a config without
+      "head"), in today's form.
     """
 
     name: str
@@ -121,6 +123,7 @@ class FamilySpec:
     has_success: bool = False
     policy_head: Callable[[TaskFamily, int], PolicyHead | None] | None = None
     heads: tuple[type, ...] = ()
+    upgrade_policy: Callable[[dict, dict], tuple[dict, dict]] | None = None
 
     def preview_image(self, tasks: Tasks, tile: int = 24) -> np.ndarray:
         """Task 0 as it starts, `tile` pixels per game tile (other families scale with it)."""

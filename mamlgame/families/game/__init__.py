@@ -1,10 +1,11 @@
 """The tile game (family `game`): one home for its rules (`rules`), hand-designed and
-procedural levels (`levels`, `generate`), pack keys (`schema`), batched engine (`engine`),
-the policy's per-level heads (`head`, `belief`), drawing (`draw`) and viewer hints (`scene`). See DESIGN.md "Game rules"."""
+procedural levels (`levels`, `generate`), pack keys (`schema`), opponents (`opponents`,
+`paths`), batched engine (`engine`), the policy's per-level heads (`head`, `belief`,
+`distances`), drawing (`draw`) and viewer hints (`scene`). See DESIGN.md "Game rules"."""
 
 from mamlgame.families.game.draw import draw_game, draw_game_preview
 from mamlgame.families.game.engine import Game
-from mamlgame.families.game.head import HEADS, game_head
+from mamlgame.families.game.head import HEADS, game_head, upgrade_policy
 from mamlgame.families.game.scene import (
     GameControls,
     describe_level,
@@ -35,6 +36,7 @@ SPEC = FamilySpec(
     has_success=True,
     policy_head=game_head,
     heads=HEADS,
+    upgrade_policy=upgrade_policy,
 )
 
 __all__ = ["SPEC", "Game", "draw_game"]

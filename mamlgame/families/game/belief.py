@@ -95,7 +95,8 @@ def expected_distance(inputs: dict[str, torch.Tensor], *states: torch.Tensor
                                 return_inverse=True)
     level, state = key // s, key % s
     to_rep = cell_dist[level, state].to(p.dtype)  # [U, C]
-    far = (mass[level] * to_rep).sum(-1)
+    # every level's cell masses at once: no [U, C] copy of the masses for autograd to keep
+    far = (to_rep @ mass.T).gather(1, level.unsqueeze(-1)).squeeze(-1)
     side = int(round(local.shape[2] ** 0.5))
     r = side // 2
     span = torch.arange(-r, r + 1)

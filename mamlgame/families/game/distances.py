@@ -28,7 +28,7 @@ from scipy.sparse.csgraph import shortest_path
 
 FAR = 128.0  # the dense table's distance of unreachable tiles (and the cap of every distance)
 NEAR = 255  # `local_dist`: farther than the radius (or outside the grid)
-CACHE_BYTES = 256 << 20  # the per-level tables kept between batches
+CACHE_BYTES = 128 << 20  # the per-level tables kept between batches
 
 
 class _Cache:
@@ -104,10 +104,10 @@ def cell_tables(closed: torch.Tensor, succ: torch.Tensor, height: int, width: in
     `cell_dist` [T, S, C] int16 (from each state to each cell's representative tile, the
     open tile nearest its centre; a level's largest distance + 1 when unreachable or the cell
     has no open tile), `cell_of` [T, N] (each tile's cell) and `local_dist` [T, S, (2r+1)²]
-    uint8 (exact steps to the tile at each offset of the window of radius r = side + 1
-    around the state's tile; `NEAR` past r)."""
+    uint8 (exact steps to the tile at each offset of the window of radius r = side around
+    the state's tile, which holds the cell's representative; `NEAR` past r)."""
     side = cell_side(height * width, cells)
-    radius = side + 1
+    radius = side
     cell_of = _cells(height, width, side)
 
     def make(blocked: np.ndarray, nxt: np.ndarray) -> tuple[torch.Tensor, ...]:

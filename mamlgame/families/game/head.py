@@ -153,5 +153,26 @@ def game_head(family: TaskFamily, table_radius: int = 0) -> nn.Module | None:
 
 
 HEADS = (GoalBelief, TileTable)
+_OLD_PARAMS = ("table", "spread", "belief_scale", "danger")
 
-__all__ = ["HEADS", "GoalBelief", "TileTable", "game_head"]
+
+def upgrade_policy(config: dict[str, Any], params: Params) -> tuple[dict[str, Any], Params]:
+    """A policy saved before the heads were modules (its head's settings among the policy's
+    own, its params unprefixed), in today's form."""
+    config = dict(config)
+    belief, tiles = config.pop("belief", False), config.pop("tiles", 0)
+    old = {k: config.pop(k) for k in ("tile_feature", "tile_scale", "table_radius",
+                                      "table_width", "state_feature", "opponent_feature",
+                                      "n_opponents", "opponent_scale") if k in config}
+    if belief:
+        config["head"] = {"kind": GoalBelief.kind, "config": {
+            k: old[k] for k in ("state_feature", "tile_scale", "opponent_feature",
+                                "n_opponents", "opponent_scale")}}
+    elif tiles:
+        config["head"] = {"kind": TileTable.kind, "config": {
+            "tiles": tiles, "action_dim": config["action_dim"],
+            "tile_feature": old["tile_feature"], "tile_scale": old["tile_scale"],
+            "radius": old["table_radius"], "width": old["table_width"]}}
+    return config, {f"head.{k}" if k in _OLD_PARAMS else k: v for k, v in params.items()}
+
+__all__ = ["HEADS", "GoalBelief", "TileTable", "game_head", "upgrade_policy"]
