@@ -3,14 +3,14 @@ stepping them (`Game.step`), for square maze and open maps of several sizes, eac
 chasers and a guard.
 
     python benchmarks/opponent_paths.py [--sizes 16,32,64] [--levels 8] [--episodes 16]
-        [--steps 60] [--layouts maze,open] [--threads 1] [--json FILE]
+        [--steps 60] [--repeat 3] [--layouts maze,open] [--threads 1] [--json FILE]
 
 Per size and layout: `prepare` is seconds per level of `specs_to_tasks`; `cold` the
 milliseconds per step of the first `--steps` steps of a fresh engine (it fills whatever it
-computes lazily), `warm` the same steps again; `memory` the bytes of the level tensors plus
-the opponents' path distances the engine keeps (`Game.paths.nbytes`, when the engine has
-it), per level. Levels: a map of the layout (the generator's own code), start,
-goal and opponents on random open tiles, drawn from `--seed`.
+computes lazily), `warm` the median of `--repeat` runs of the same steps again; `memory`
+the bytes of the level tensors plus the opponents' path distances the engine keeps
+(`Game.paths.nbytes`, when the engine has it), per level. Levels: a map of the layout (the
+generator's own code), start, goal and opponents on random open tiles, drawn from `--seed`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def level(size: int, layout: str, seed: int) -> LevelSpec:
 
 
 def measure(pack, size: int, layout: str, n_levels: int, episodes: int, steps: int,
-            seed: int) -> dict:
+            seed: int, repeat: int) -> dict:
     specs = [level(size, layout, seed + i) for i in range(n_levels)]
     start = time.perf_counter()
     tasks = specs_to_tasks(specs)
@@ -60,7 +60,7 @@ def measure(pack, size: int, layout: str, n_levels: int, episodes: int, steps: i
         return (time.perf_counter() - t0) / steps * 1e3
 
     cold = rollout()
-    warm = rollout()
+    warm = float(np.median([rollout() for _ in range(repeat)]))
     memory = sum(v.numel() * v.element_size() for v in tasks.params.values())
     memory += int(getattr(getattr(game, "paths", None), "nbytes", 0))
     return {"size": size, "layout": layout, "prepare_s_per_level": prepare,
@@ -75,6 +75,7 @@ def main() -> None:
     p.add_argument("--levels", type=int, default=8)
     p.add_argument("--episodes", type=int, default=16)
     p.add_argument("--steps", type=int, default=60)
+    p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", default=None)
@@ -88,7 +89,8 @@ def main() -> None:
           f"{'warm ms/step':>13} {'MB/level':>9}")
     for size in (int(s) for s in args.sizes.split(",")):
         for layout in args.layouts.split(","):
-            r = measure(pack, size, layout, args.levels, args.episodes, args.steps, args.seed)
+            r = measure(pack, size, layout, args.levels, args.episodes, args.steps, args.seed,
+                        args.repeat)
             rows.append(r)
             print(f"{size:>4}x{size:<5} {layout:>6} {r['prepare_s_per_level']:16.4f} "
                   f"{r['cold_ms_per_step']:13.2f} {r['warm_ms_per_step']:13.2f} "

@@ -33,7 +33,9 @@ class GameParallelEnv(ParallelEnv):
 
     Same arguments as `GameEnv`. The player acts with Discrete(6) (see `GameEnv`); an
     opponent with Discrete(5): 0 stay, 1 up, 2 down, 3 left, 4 right. An opponent whose action
-    is not given in `step(actions)` follows its scripted behaviour. Rewards: the player's
+    is not given in `step(actions)` follows its scripted behaviour. An opponent observes
+    `Game.observe_opponents_view` (`Game.opponent_obs_dim` floats: its behaviour's code is a
+    one-hot over the behaviour table `opponents.TABLE`). Rewards: the player's
     game reward; each opponent gets its negative. All agents terminate together (goal,
     caught, hazard) and are truncated at the horizon. `possible_agents` holds the most
     opponents a level of the split has; `agents` those of the current level.

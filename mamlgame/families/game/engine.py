@@ -6,10 +6,12 @@ Action Space: Discrete(6), the same indices in both modes (`mamlgame.families.ga
 
 Step order: speeds give each mover 0..2 one-tile moves this step (fractions accumulate).
 For each sub-move k = 0, 1: the player moves (if it has a k-th move), reaching the goal or a
-hazard ends the episode; then the opponents move (chase: along a shortest path to the
-player; patrol: back and forth, turning at walls and platform edges; random; guard: chase
-when the player is within `guard_radius` of its post, else return to it); an opponent on
-the player's tile, or swapping tiles with it, ends the episode (`caught`).
+hazard ends the episode; then the opponents move, each by its behaviour's entry in
+`opponents.TABLE` (chase: along a shortest path to the player; patrol: back and forth,
+turning at walls and platform edges; random; guard: chase when the player is within
+`guard_radius` of its post, else return to it; path distances come from the lazy
+`paths.PathCache` in `Game.paths`); an opponent on the player's tile, or swapping tiles with
+it, ends the episode (`caught`).
 
 Rewards: `step` every step, `shaping * (d_prev - d_now)` with d the path distance to the
 goal (no shaping on the step onto a hazard), plus `goal`, `caught` or `hazard` on the step
