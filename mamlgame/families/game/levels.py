@@ -11,8 +11,8 @@ of a level's tensors: the engine computes them where it needs them (`paths.PathC
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import torch
@@ -132,12 +132,25 @@ class Graph:
         return dist.reshape(-1, self.n).min(0)
 
 
+GRAPH_CACHE_BYTES = 128 << 20  # graphs kept between calls (generation, then the split's tensors)
+_GRAPHS: OrderedDict[tuple[tuple[str, ...], str, int], Graph] = OrderedDict()
+
+
 def player_graph(spec: LevelSpec) -> Graph:
-    """Successors of every (rise, tile) under every action, by the engine's own rule."""
-    return _graph(spec.rows, spec.mode, spec.jump_height)
+    """Successors of every (rise, tile) under every action, by the engine's own rule (the
+    most recent graphs are kept, up to `GRAPH_CACHE_BYTES`)."""
+    key = (spec.rows, spec.mode, spec.jump_height)
+    graph = _GRAPHS.get(key)
+    if graph is None:
+        graph = _GRAPHS[key] = _graph(*key)
+        total = sum(g.succ.nbytes + g.blocked.nbytes for g in _GRAPHS.values())
+        while total > GRAPH_CACHE_BYTES and len(_GRAPHS) > 1:
+            _, old = _GRAPHS.popitem(last=False)
+            total -= old.succ.nbytes + old.blocked.nbytes
+    _GRAPHS.move_to_end(key)
+    return graph
 
 
-@lru_cache(maxsize=2048)
 def _graph(rows: tuple[str, ...], mode: str, jump_height: int) -> Graph:
     g = LevelSpec("", mode, rows, (1, 1), (1, 1), jump_height=jump_height).grid()
     hh, ww = g.shape
@@ -152,7 +165,7 @@ def _graph(rows: tuple[str, ...], mode: str, jump_height: int) -> Graph:
     p, r = player_submove(wall, ww, tiles.repeat(N_ACTIONS)[None], rise.repeat(N_ACTIONS)[None],
                           torch.arange(N_ACTIONS).repeat_interleave(s)[None],
                           torch.tensor([[platformer]]), torch.tensor([[jump_height]]))
-    succ = (r[0] * n + p[0]).reshape(N_ACTIONS, s).T.numpy()
+    succ = (r[0] * n + p[0]).reshape(N_ACTIONS, s).T.to(torch.int32).numpy()
     blocked_tile = (g == "#").ravel() | (g == "^").ravel()
     return Graph(np.ascontiguousarray(succ), np.tile(blocked_tile, levels), n, ww)
 
