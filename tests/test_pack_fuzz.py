@@ -168,7 +168,7 @@ def test_any_hand_designed_map(map_, mode, opponents):
 
 @settings(max_examples=max(10, EXAMPLES // 3), deadline=None)
 @given(st.integers(5, 12), st.integers(5, 12) | st.integers(13, 64), st.integers(0, 8),
-       st.integers(1, 30) | st.integers(31, 2000), st.integers(0, 30),
+       st.integers(1, 30) | st.integers(31, 3844), st.integers(0, 30),
        st.sampled_from(["open", "rooms", "maze", "platforms", "gaps"]), st.integers(1, 6))
 def test_generated_levels_are_reachable_for_any_settings(lo, hi, opponents, dist, hazards,
                                                          layout, jump):

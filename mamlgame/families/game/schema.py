@@ -45,7 +45,7 @@ GENERATE = {
                     "topdown: open | rooms | maze; platformer: platforms | gaps "
                     "(layouts of the other mode are ignored)", choices=LAYOUT_NAMES),
     "goal_distance": Field("intdist", [3, 12], "path distance (steps) from start to goal",
-                           lo=1, hi=1000),
+                           lo=1, hi=(MAX_GENERATED_SIZE - 2) ** 2),
     "player_speed": Field("dist", 1.0, "tiles per step (fractions accumulate)",
                           lo=0.1, hi=MAX_SPEED),
     "jump_height": Field("intdist", 3, "platformer: tiles a jump rises", lo=1, hi=6),
