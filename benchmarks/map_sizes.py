@@ -80,8 +80,11 @@ def train_row(path: Path, iterations: int, out: Path) -> tuple[float, float, flo
     cmd = [sys.executable, "-m", "mamlgame", "train", str(path), "--iterations",
            str(iterations), "--threads", "1", "--out", str(out), "--overwrite"]
     start = time.perf_counter()
-    peak = subprocess.run([sys.executable, "-c", PEAK, *cmd], check=True, text=True,
-                          capture_output=True, cwd=ROOT).stdout.split()[-1]
+    run = subprocess.run([sys.executable, "-c", PEAK, *cmd], text=True, capture_output=True,
+                         cwd=ROOT)
+    if run.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{run.stderr[-2000:]}")
+    peak = run.stdout.split()[-1]
     wall = time.perf_counter() - start
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     seconds = [r["seconds"] for r in rows]

@@ -168,7 +168,7 @@ class PathCache:
             if self.nbytes + int(missing.sum()) * grid.n * 2 > self.max_bytes:
                 for g in self._grids.values():  # start over; keep what this call needs
                     g.forget_rows()
-                missing = need
+                missing = need.expand_as(row)
             grid.fill(slots[missing], target[missing])
             row = grid.row_of[slots, target]
         row = torch.where(need, row, 0).long()
