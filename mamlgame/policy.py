@@ -82,9 +82,10 @@ class MLPPolicy(nn.Module):
         if isinstance(head, dict):
             head = rebuild_head(head["kind"], head["config"])
         self.head = head
-        prefix = [f"{HEAD}{k}" for k in (head.adapted + head.inputs)] if head else []
-        self.per_level = tuple(prefix[:len(head.adapted)]) if head else ()  # head.<adapted>
-        self.task_inputs = tuple(prefix[len(head.adapted):]) if head else ()  # head.<inputs>
+        # the head's entries as the policy's params name them: what every task starts afresh
+        # (the inner step of cavia adapts them; never meta-learned) and its per-task inputs
+        self.per_level = tuple(HEAD + k for k in head.adapted) if head else ()
+        self.task_inputs = tuple(HEAD + k for k in head.inputs) if head else ()
 
     @staticmethod
     def from_config(config: dict) -> MLPPolicy:
