@@ -16,6 +16,7 @@ from mamlgame.envs.parallel_env import PLAYER as PLAYER_0
 from mamlgame.envs.parallel_env import opponent_agent
 from mamlgame.errors import PackError
 from mamlgame.families.game.draw import PLAYER, tile_center
+from mamlgame.families.game.opponents import BEHAVIOURS
 from mamlgame.packs import load_pack
 
 GAME_PACKS = ["arena", "chasers", "speedway", "platformer", "mixed"]
@@ -54,6 +55,9 @@ def test_parallel_state_is_the_player_then_every_opponent(packs):
     obs, _ = env.reset(seed=0)
     n_opp = len(env.possible_agents) - 1
     assert env.state_space.shape == (env.game.obs_dim + n_opp * env.game.opponent_obs_dim,)
+    # an opponent's features, one code per behaviour of the table, its wall patch
+    assert env.observation_space(opponent_agent(0)).shape == (
+        5 + len(BEHAVIOURS) + (2 * env.game.view + 1) ** 2,)
     for _ in range(3):
         state = env.state()
         assert env.state_space.contains(state)
