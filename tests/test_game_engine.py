@@ -370,3 +370,55 @@ def test_chase_distances_are_exact_past_255_steps():
     states, _, _ = run(game, tasks, [STAY] * 5)
     d = [path_distance(tasks, s["pos"][0, 0], s["opp"][0, 0, 0]) for s in states]
     assert d == [d0 - i for i in range(6)]
+
+
+def test_a_cache_that_starts_over_changes_nothing(mixed):
+    """The opponents' path rows are a derived view: an engine whose cache holds a few rows
+    (and so starts over on most steps) plays exactly the same."""
+    game, tasks = mixed
+    small = Game(game.pack)
+    small.paths = PathCache(max_bytes=4 * tasks["wall"].shape[1] * 2)
+
+    def play(g):
+        gen = torch.Generator().manual_seed(4)
+        state = g.reset(tasks, 3, gen)
+        out = []
+        for _ in range(25):
+            state, r, _ = g.step(tasks, state, torch.randint(0, 6, (len(tasks), 3),
+                                                             generator=gen))
+            out.append(torch.cat([state["opp"].flatten(1).float(), r], 1))
+        return torch.stack(out)
+
+    assert torch.equal(play(game), play(small))
+    assert small.paths.nbytes < game.paths.nbytes
+
+
+def test_invariants_under_random_play(mixed):
+    game, tasks = mixed
+    g = torch.Generator().manual_seed(5)
+    state = game.reset(tasks, 4, g)
+    blocked = tasks["wall"] | tasks["hazard"]
+    mask = tasks["opp_mask"][:, None, :].expand_as(state["opp"])
+    for _ in range(60):
+        state, reward, done = game.step(tasks, state, torch.randint(0, 6, (len(tasks), 4),
+                                                                    generator=g))
+        obs = game.observe(tasks, state)
+        assert not tasks["wall"].gather(1, state["pos"]).any()
+        opp_blocked = blocked.gather(1, state["opp"].flatten(1)).view_as(state["opp"])
+        assert not (opp_blocked & mask).any()
+        assert torch.isfinite(reward).all() and obs.abs().max() <= 8.0
+        assert ((state["acc"] >= 0) & (state["acc"] < 1)).all()
+        assert torch.equal(state["success"], state["success"] | (state["outcome"] == 1))
+
+
+def test_rollout_with_the_categorical_policy(mixed):
+    from mamlgame.policy import make_policy, params_of
+    from mamlgame.rollout import rollout
+
+    game, tasks = mixed
+    policy = make_policy(game)
+    assert policy.discrete and policy.action_dim == 6 and policy.obs_dim == game.obs_dim
+    eps = rollout(game, tasks.select(slice(0, 4)), policy, params_of(policy), 3,
+                  torch.Generator().manual_seed(0))
+    assert eps.obs.shape == (4, 3, game.horizon, game.obs_dim)
+    assert eps.actions.dtype == torch.long and eps.success.dtype == torch.bool

@@ -191,11 +191,11 @@ class Game(FamilyBase):
         player = pos[..., None].expand(t, e, m)
         d, new_dir = torch.zeros_like(opp), odir
         for i, behaviour in enumerate(TABLE.values()):
-            mine = (beh == i) & exists
+            mine = ((beh == i) & exists).expand(t, e, m)
             if not bool(mine.any()):
                 continue
             ctx = Context(tasks, opp, home, player, cand, free, odir, rng, k, width,
-                          blocked_grid, mine, self._distances(tasks, mine, behaviour.name)
+                          blocked_grid, mine, self._distances(tasks, mine)
                           if behaviour.needs_paths else _no_paths(behaviour.name))
             out = behaviour.move(ctx)
             d = torch.where(mine, out.move, d)
@@ -203,7 +203,7 @@ class Game(FamilyBase):
                 new_dir = torch.where(mine, out.direction, new_dir)
         return d, new_dir
 
-    def _distances(self, tasks: Tasks, mine: torch.Tensor, name: str
+    def _distances(self, tasks: Tasks, mine: torch.Tensor
                    ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """`Context.distances` for the opponents `mine` (from the lazy `PathCache`)."""
         def distances(target: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:

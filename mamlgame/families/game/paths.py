@@ -24,7 +24,7 @@ from scipy.sparse.csgraph import dijkstra
 from mamlgame.packs.tasks import Tasks
 
 FAR = int(torch.iinfo(torch.int16).max)  # "unreachable"; every real distance is smaller
-MAX_BYTES = 256 << 20  # rows kept (all grids together) before the cache starts over
+MAX_BYTES = 256 << 20  # distance rows kept (all grids together) before starting over
 
 
 def open_graph(open_tiles: np.ndarray, width: int) -> csr_matrix:
@@ -154,7 +154,9 @@ class PathCache:
     def distances(self, tasks: Tasks, target: torch.Tensor, tiles: torch.Tensor,
                   need: torch.Tensor) -> torch.Tensor:
         """Path distances [T, ...] (long) from `target` [T, E, M] to `tiles` [T, E, M, ...]
-        where `need` [T, E, M]; elsewhere `FAR`. Rows first asked for are computed here."""
+        where `need` (broadcast to [T, E, M]); elsewhere `FAR`. Rows first asked for are
+        computed here."""
+        need = need.expand_as(target)
         hh, ww = (int(x) for x in tasks["grid"][0])
         key = (str(target.device), hh, ww)
         grid = self._grids.get(key)
@@ -165,7 +167,8 @@ class PathCache:
         row = grid.row_of[slots, target]
         missing = need & (row < 0)
         if bool(missing.any()):
-            if self.nbytes + int(missing.sum()) * grid.n * 2 > self.max_bytes:
+            rows = sum(g.used * g.n * 2 for g in self._grids.values())
+            if rows + int(missing.sum()) * grid.n * 2 > self.max_bytes:
                 for g in self._grids.values():  # start over; keep what this call needs
                     g.forget_rows()
                 missing = need.expand_as(row)
