@@ -91,3 +91,32 @@ def test_a_map_past_the_limit_is_a_located_error(tmp_path):
     result = CliRunner().invoke(cli, ["levels", "validate", str(path)])
     assert result.exit_code != 0
     assert "huge.toml" in result.output and "at most 128 x 128" in result.output
+
+
+def test_big_maps_pass_the_checkers_with_observations_in_bounds(big_pack):
+    """Every observation entry stays within the declared bound on the biggest maps: the
+    movement state is scaled down past TILE_SCALE's range, far offsets are clipped."""
+    import warnings
+
+    from gymnasium.utils.env_checker import check_env
+    from pettingzoo.test import parallel_api_test
+
+    import gymnasium as gym
+
+    from mamlgame.envs import ENV_ID, GameParallelEnv
+    from mamlgame.families import make_family
+    from mamlgame.families.game.engine import OBS_BOUND, state_scale
+
+    pack = load_pack(big_pack)
+    tasks = pack.pool("test")
+    assert state_scale(tasks) == 10000.0 and state_scale(pack.pool("train")) == 1000.0
+    family = make_family(pack)
+    state = family.reset(tasks, 4, None)
+    state["pos"] = state["pos"] + 130 * 120  # far from the opponent, near the map's bottom
+    obs = family.observe(tasks, state)
+    assert obs.abs().max() <= OBS_BOUND
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        env = gym.make(ENV_ID, pack=pack, split="test", level="mansion")
+        check_env(env.unwrapped)
+    parallel_api_test(GameParallelEnv(pack, split="test", level="mansion"), num_cycles=20)

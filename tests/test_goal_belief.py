@@ -221,7 +221,7 @@ def test_a_policy_saved_before_heads_were_modules_loads():
     head = policy.config()["head"]["config"]
     old = {"obs_dim": policy.obs_dim, "action_dim": 6, "hidden": [8], "activation": "relu",
            "discrete": True, "context": 0, "tiles": 0, "tile_feature": -1,
-           "tile_scale": head["tile_scale"], "table_radius": 0, "table_width": 0,
+           "tile_scale": 1000.0, "table_radius": 0, "table_width": 0,
            "belief": True, "state_feature": head["state_feature"],
            "opponent_feature": head["opponent_feature"], "n_opponents": head["n_opponents"],
            "opponent_scale": head["opponent_scale"]}

@@ -26,7 +26,8 @@ from __future__ import annotations
 import torch
 
 from mamlgame.families.game.distances import FAR, cell_tables, dense_tables
-from mamlgame.families.game.rules import N_ACTIONS, player_submove
+from mamlgame.families.game.engine import state_scale
+from mamlgame.families.game.rules import N_ACTIONS, player_submove, rise_levels
 from mamlgame.packs import Tasks
 
 CLOSED = -30.0  # belief logit of a tile that cannot hold the goal (wall, hazard)
@@ -34,13 +35,8 @@ DANGER_INIT = (-8.0, -4.0, -1.0, 0.0)  # logits for an opponent 0, 1, 2, 3 tiles
 CELLS = 400  # a level of more padded tiles (past about 18 x 18) gets the two-scale field
 # what `belief_inputs` gives per task: the belief, the graph, and either the dense table
 # (`goal_dist`) or the two-scale one (`cell_dist`, `cell_of`, `local_dist`)
-INPUTS = ("belief", "succ", "width", "goal_dist", "cell_dist", "cell_of", "local_dist")
-
-
-def rise_levels(tasks: Tasks) -> int:
-    """Rise states per tile in this batch (the highest jump + 1; 1 without platformer)."""
-    plat = tasks["platformer"]
-    return int(tasks["jump"][plat].max()) + 1 if bool(plat.any()) else 1
+INPUTS = ("belief", "succ", "width", "state_scale", "goal_dist", "cell_dist", "cell_of",
+          "local_dist")
 
 
 def successors(tasks: Tasks, levels: int) -> torch.Tensor:
@@ -65,7 +61,8 @@ def belief_inputs(tasks: Tasks) -> dict[str, torch.Tensor]:
     succ = successors(tasks, rise_levels(tasks))
     closed = tasks["wall"] | tasks["hazard"]
     inputs = {"belief": torch.where(closed, CLOSED, 0.0).float(), "succ": succ,
-              "width": tasks["grid"][:, 1].clone()}
+              "width": tasks["grid"][:, 1].clone(),
+              "state_scale": torch.full((len(tasks),), state_scale(tasks))}
     if closed.shape[1] <= CELLS:
         return {**inputs, "goal_dist": dense_tables(closed, succ)}
     height, width = (int(x) for x in tasks["grid"][0])
@@ -143,11 +140,5 @@ def graph_logits(inputs: dict[str, torch.Tensor], state: torch.Tensor, scale: to
     return out + penalty.sum(2)
 
 
-def state_index(tasks: Tasks, state: dict[str, torch.Tensor]) -> torch.Tensor:
-    """The movement state (rise * N + tile) of every player [T, E]."""
-    n = tasks["wall"].shape[1]
-    return state["rise"] * n + state["pos"]
-
-
 __all__ = ["CELLS", "CLOSED", "DANGER_INIT", "FAR", "INPUTS", "belief_inputs",
-           "expected_distance", "graph_logits", "rise_levels", "state_index", "successors"]
+           "expected_distance", "graph_logits", "rise_levels", "successors"]

@@ -21,16 +21,17 @@ caller's (the rollout or the Gymnasium adapter).
 Observation (float, `obs_dim`): position (2), speed and its accumulator (2), platformer flag,
 on-ground flag, rise / jump height, time / horizon (4); the tile patch of radius `view`
 around the player (walls, hazards, and the goal with `observe_goal`); the nearest
-`observe_opponents` opponents' relative (row, col) / 10 and a mask; with `observe_goal` the
-goal's relative (row, col) / 10. The goal is not observed by default. With `position =
-"onehot"`, one-hot codes of the map row and column follow the first 8 features (`ONEHOT` each;
-larger maps share the last code): a first-layer weight per row and per column, which one
-inner gradient step can move; `position = "tile"` adds the map tile's index (row * `ONEHOT` +
-col, divided by `TILE_SCALE`) as one feature after the first 8: a policy with a tile table
-(`MLPPolicy(tiles=...)`, `--algo cavia`) reads its row at the player's tile; `position =
-"graph"` (the default) adds instead the player's movement state (rise * N + tile in the padded
-grid, divided by `TILE_SCALE`), where a goal-belief policy (`mamlgame.families.game.belief`,
-`--algo cavia`) reads the level's path distances.
+`observe_opponents` opponents' relative (row, col) / 10 (within +-8) and a mask; with
+`observe_goal` the goal's relative (row, col) / 10 (within +-8). The goal is not observed by
+default. With `position = "onehot"`, one-hot codes of the map row and column follow the
+first 8 features (`ONEHOT` each; larger maps share the last code): a first-layer weight per
+row and per column, which one inner gradient step can move; `position = "tile"` adds the map
+tile's index (row * `ONEHOT` + col, divided by `TILE_SCALE`) as one feature after the first
+8: a tile table (`head.TileTable`, `--algo cavia`) reads its row at the player's tile;
+`position = "graph"` (the default) adds instead the player's movement state (rise * N + tile
+in the padded grid, divided by `state_scale(tasks)`: `TILE_SCALE`, times 10 on maps whose
+states would pass `OBS_BOUND`), where a goal belief (`head.GoalBelief`, `--algo cavia`)
+reads the level's path distances.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ from collections.abc import Callable
 import torch
 
 from mamlgame.families.base import FamilyBase, State
-from mamlgame.families.game.belief import belief_inputs, state_index
 from mamlgame.families.game.opponents import TABLE, Context, codes, mix
 from mamlgame.families.game.paths import PathCache
 from mamlgame.families.game.rules import (
@@ -49,6 +49,7 @@ from mamlgame.families.game.rules import (
     at,
     move_offsets,
     player_submove,
+    rise_levels,
     speed_moves,
 )
 from mamlgame.packs import LevelPack, Tasks
@@ -60,6 +61,26 @@ ONEHOT = 24  # row / column codes of `position = "onehot"` (the largest generate
 TILE_SCALE = 1000.0  # `position = "tile"`: the tile index feature is index / TILE_SCALE
 OPPONENT_FEATURES = 5  # what an opponent observes before its behaviour code and wall patch
 _M31 = 0x7FFFFFFF
+
+
+def state_index(tasks: Tasks, state: State) -> torch.Tensor:
+    """The movement state (rise * N + tile) of every player [T, E]."""
+    return state["rise"] * tasks["wall"].shape[1] + state["pos"]
+
+
+def state_scale(tasks: Tasks) -> float:
+    """The divisor of the observed movement state: `TILE_SCALE`, times the power of 10 that
+    keeps the batch's largest state within `OBS_BOUND`."""
+    states, scale = rise_levels(tasks) * tasks["wall"].shape[1], TILE_SCALE
+    while states / scale > OBS_BOUND:
+        scale *= 10
+    return scale
+
+
+def _offset(tiles: torch.Tensor) -> torch.Tensor:
+    """A relative offset in tiles as observed: / `SCALE`, within `OBS_BOUND` (80 tiles: past
+    that, on the biggest maps, only the direction is seen)."""
+    return (tiles / SCALE).clamp(-OBS_BOUND, OBS_BOUND)
 
 
 class Game(FamilyBase):
@@ -78,8 +99,8 @@ class Game(FamilyBase):
         self.channels = 3 if self.observe_goal else 2
         self.position = gen["position"]
         codes = {"scaled": 0, "onehot": 2 * ONEHOT, "tile": 1, "graph": 1}[self.position]
-        # where a tile table finds the player's tile (policy `tiles`, `tile_feature`) or a
-        # goal-belief policy the movement state (policy `belief`, `state_feature`)
+        # where a tile table (`head.TileTable`) finds the player's tile or a goal belief
+        # (`head.GoalBelief`) the movement state
         self.tile_feature = 8 if self.position == "tile" else None
         self.state_feature = 8 if self.position == "graph" else None
         self.n_tiles, self.tile_width, self.tile_scale = ONEHOT * ONEHOT, ONEHOT, TILE_SCALE
@@ -89,11 +110,6 @@ class Game(FamilyBase):
         self.obs_dim = self.opponent_feature + 3 * self.n_opponents + 2 * self.observe_goal
         # chase / guard path distances, computed where needed (a derived view of the levels)
         self.paths = PathCache()
-
-    def policy_inputs(self, tasks: Tasks) -> dict[str, torch.Tensor]:
-        """Per-task policy inputs: the goal belief's (`belief_inputs`) with `position =
-        "graph"`, else none."""
-        return belief_inputs(tasks) if self.state_feature is not None else {}
 
     # ---- reset ------------------------------------------------------------------------------
     def reset(self, tasks: Tasks, n_episodes: int, generator: torch.Generator | None) -> State:
@@ -233,7 +249,7 @@ class Game(FamilyBase):
         elif self.position == "tile":
             out.append(((mr * ONEHOT + mc) / TILE_SCALE).float().unsqueeze(-1))
         elif self.position == "graph":
-            out.append((state_index(tasks, state) / TILE_SCALE).float().unsqueeze(-1))
+            out.append((state_index(tasks, state) / state_scale(tasks)).float().unsqueeze(-1))
 
         inside, idx = self._patch(r, c, hh, ww)
         out.append(torch.where(inside, at(tasks["wall"], idx), True).float())
@@ -247,7 +263,7 @@ class Game(FamilyBase):
             dc = (opp % ww - c[..., None]).float()
             dist = torch.where(mask, dr.abs() + dc.abs(), float("inf"))
             order = torch.sort(dist, dim=-1, stable=True).indices[..., :self.n_opponents]
-            rel = torch.stack([dr.gather(-1, order) / SCALE, dc.gather(-1, order) / SCALE,
+            rel = torch.stack([_offset(dr.gather(-1, order)), _offset(dc.gather(-1, order)),
                                mask.gather(-1, order).float()], -1)
             rel = rel * rel[..., 2:]
             pad = self.n_opponents - rel.shape[2]
@@ -256,7 +272,7 @@ class Game(FamilyBase):
             out.append(rel.reshape(t, e, -1))
         if self.observe_goal:
             g = tasks["goal"].view(t, 1)
-            out.append(torch.stack([(g // ww - r) / SCALE, (g % ww - c) / SCALE], -1).float())
+            out.append(torch.stack([_offset(g // ww - r), _offset(g % ww - c)], -1).float())
         return torch.cat(out, -1)
 
     def _patch(self, r: torch.Tensor, c: torch.Tensor, hh: int, ww: int
@@ -291,7 +307,7 @@ class Game(FamilyBase):
         beh = codes(opp.device)[tasks["opp_beh"]]
         feats = torch.stack([
             (r - 1) / (dims[..., 0] - 1).clamp(min=1), (c - 1) / (dims[..., 1] - 1).clamp(min=1),
-            (pr - r) / SCALE, (pc - c) / SCALE,
+            _offset(pr - r), _offset(pc - c),
             tasks["opp_speed"][:, None, :].expand(t, e, m),
         ], -1).float()
         inside, idx = self._patch(r, c, hh, ww)

@@ -35,7 +35,7 @@ class GoalBelief(nn.Module):
     """scale * (F(s) - F(succ(s, a))) with F the expected path distance to the goal under the
     level's belief, plus a danger per distance of the `n_opponents` opponents observed from
     `obs[..., opponent_feature]` ((row, col) / `opponent_scale` and a mask each). The movement
-    state s is observed at `obs[..., state_feature] * tile_scale`.
+    state s is observed at `obs[..., state_feature]` times the batch's `state_scale` input.
 
     Params: `belief_scale` (1 at init) and `danger` (`DANGER_INIT`, with opponents), both
     meta-learned. Inputs (`belief_inputs`): the belief, which the inner step adapts, and the
@@ -45,10 +45,10 @@ class GoalBelief(nn.Module):
     adapted = ("belief",)
     inputs = INPUTS
 
-    def __init__(self, state_feature: int, tile_scale: float, opponent_feature: int = -1,
-                 n_opponents: int = 0, opponent_scale: float = 1.0):
+    def __init__(self, state_feature: int, opponent_feature: int = -1, n_opponents: int = 0,
+                 opponent_scale: float = 1.0):
         super().__init__()
-        self.state_feature, self.tile_scale = state_feature, tile_scale
+        self.state_feature = state_feature
         self.opponent_feature, self.n_opponents = opponent_feature, n_opponents
         self.opponent_scale = opponent_scale
         self.belief_scale = nn.Parameter(torch.tensor(1.0))
@@ -61,7 +61,8 @@ class GoalBelief(nn.Module):
     def logits(self, p: Params, obs: torch.Tensor) -> torch.Tensor:
         """The belief's and the danger's logits [..., A] for obs [T, ...]."""
         t = obs.shape[0]
-        state = _index(obs, self.state_feature, self.tile_scale)
+        scale = p["state_scale"].reshape(t, *[1] * (obs.dim() - 2))
+        state = (obs[..., self.state_feature] * scale).round().long()
         opponents = None
         if self.n_opponents:
             f, m = self.opponent_feature, self.n_opponents
@@ -72,9 +73,8 @@ class GoalBelief(nn.Module):
         return out.reshape(*state.shape, out.shape[-1])
 
     def config(self) -> dict[str, Any]:
-        return {"state_feature": self.state_feature, "tile_scale": self.tile_scale,
-                "opponent_feature": self.opponent_feature, "n_opponents": self.n_opponents,
-                "opponent_scale": self.opponent_scale}
+        return {"state_feature": self.state_feature, "opponent_feature": self.opponent_feature,
+                "n_opponents": self.n_opponents, "opponent_scale": self.opponent_scale}
 
 
 class TileTable(nn.Module):
@@ -141,8 +141,8 @@ def game_head(family: TaskFamily, table_radius: int = 0) -> nn.Module | None:
         if table_radius:
             raise TrainingError('--table-radius needs position = "tile" (a tile table), not '
                                 '"graph" (a goal belief)')
-        return GoalBelief(family.state_feature, family.tile_scale, family.opponent_feature,
-                          family.n_opponents, family.opponent_scale)
+        return GoalBelief(family.state_feature, family.opponent_feature, family.n_opponents,
+                          family.opponent_scale)
     if family.tile_feature is not None:
         return TileTable(family.n_tiles, family.action_dim, family.tile_feature,
                          family.tile_scale, table_radius, family.tile_width if table_radius else 0)
@@ -166,8 +166,8 @@ def upgrade_policy(config: dict[str, Any], params: Params) -> tuple[dict[str, An
                                       "n_opponents", "opponent_scale") if k in config}
     if belief:
         config["head"] = {"kind": GoalBelief.kind, "config": {
-            k: old[k] for k in ("state_feature", "tile_scale", "opponent_feature",
-                                "n_opponents", "opponent_scale")}}
+            k: old[k] for k in ("state_feature", "opponent_feature", "n_opponents",
+                                "opponent_scale")}}
     elif tiles:
         config["head"] = {"kind": TileTable.kind, "config": {
             "tiles": tiles, "action_dim": config["action_dim"],

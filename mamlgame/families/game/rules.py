@@ -78,6 +78,13 @@ def player_submove(wall: torch.Tensor, width: int, pos: torch.Tensor, rise: torc
     return torch.where(platformer, p, td_pos), torch.where(platformer, r, torch.zeros_like(r))
 
 
+def rise_levels(tasks) -> int:
+    """Rise states per tile in a batch of levels (the highest jump + 1; 1 without
+    platformer levels): a movement state is rise * N + tile."""
+    plat = tasks["platformer"]
+    return int(tasks["jump"][plat].max()) + 1 if bool(plat.any()) else 1
+
+
 def speed_moves(acc: torch.Tensor, speed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Fractional speeds: (moves this step, new accumulator); `acc` stays in [0, 1)."""
     total = acc + speed
