@@ -2,19 +2,23 @@
 
 With `position = "graph"` the policy holds, per level, a belief over the goal's tile (logits
 [T, N] over the padded grid's tiles, 0 on open tiles at a new level) and moves down the
-expected path distance to the goal under that belief (`MLPPolicy(belief=True)`). The inner
-step (`--algo cavia`) adapts the belief alone: its policy gradient raises the tiles whose
-distance falls where the level's shaped rewards rose, so one step moves the agent "towards
-where the goal is", also from tiles its episodes never visited.
+expected path distance to the goal under that belief (the game's policy head,
+`mamlgame.families.game.head.GoalBelief`). The inner step (`--algo cavia`) adapts the
+belief alone: its policy gradient raises the tiles whose distance falls where the level's
+shaped rewards rose, so one step moves the agent "towards where the goal is", also from tiles
+its episodes never visited.
 
-The policy gets the level's movement graph as per-task inputs (`belief_inputs`), merged into
-its params by `mamlgame.policy.with_task_inputs` (the head: `mamlgame.families.game.head`);
-they are data, never meta-learned:
+The head gets the level's movement graph as per-task inputs (`belief_inputs`), merged into
+its params by `mamlgame.policy.with_task_inputs`; they are data, never meta-learned:
 - `belief` [T, N]: the belief's logits (0 on open tiles, `CLOSED` on walls and hazards);
 - `succ` [T, S, A]: the successor of every movement state (rise * N + tile) under each action,
   by the engine's own rule (`player_submove`, one sub-move);
-- `goal_dist` [T, N, S]: path steps from every state to every tile (`FAR` if unreachable);
-- `width` [T]: the padded grid's width (tile = row * width + col).
+- `width` [T]: the padded grid's width (tile = row * width + col); `state_scale` [T]: the
+  divisor of the observed movement state (`engine.state_scale`);
+- the distance tables (`mamlgame.families.game.distances`): on maps of at most `CELLS` padded
+  tiles `goal_dist` [T, N, S], path steps from every state to every tile (`FAR` if
+  unreachable); on bigger ones the two-scale tables `cell_dist`, `cell_of`, `local_dist`
+  (`expected_distance`), which grow linearly with the area.
 
 Beside the belief, `graph_logits` adds a learned danger term: for each action, the observed
 opponents' distances (Manhattan, in tiles) from the tile that action leads to, weighted per
