@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ ESTIMATORS = ("dice", "lvc", "naive")
 # the run's length: one budget, given together or not at all (recipes, the command line, resume)
 BUDGET_KEYS = frozenset({"iterations", "time_limit"})
 # recipe settings tuned for the recipe's algo: they stay with it (a game recipe's inner lr
-# 1000 would wreck maml), see `mamlgame.cli.options.pack_recipe`
+# 1000 would wreck maml), see `pack_recipe`
 ALGO_KEYS = frozenset({"inner_lr", "outer_lr", "inner_gamma", "context", "table_radius"})
 SEED_MAX = 2**63 - 1  # seeds are 0..SEED_MAX (torch generators take 64 bits)
 MAX_HORIZON = 100_000  # steps per episode (a pack's [pack] horizon has the same bound)
@@ -150,6 +151,22 @@ class TrainConfig:
         if "hidden" in kw:
             kw["hidden"] = tuple(kw["hidden"])
         return cls(**kw)
+
+
+def pack_recipe(recipe: dict[str, Any], given: Iterable[str], skip: Iterable[str] = (),
+                algo: str | None = None) -> dict[str, Any]:
+    """The values of a pack's `[train]` recipe a command uses: those whose option was not
+    `given` on the command line, less `skip`. A given --iterations or --time-limit replaces
+    both of the recipe's (the run's length is one budget). The recipe's step sizes and
+    inner-loop settings (`ALGO_KEYS`) belong to its algo: they apply only when the command
+    trains that algo (`algo`, or the recipe's own when --algo is not given)."""
+    drop = set(given) | set(skip)
+    if set(given) & BUDGET_KEYS:
+        drop |= BUDGET_KEYS
+    own = recipe.get("algo")
+    if own is not None and (algo if "algo" in set(given) else own) != own:
+        drop |= ALGO_KEYS
+    return {k: v for k, v in recipe.items() if k not in drop}
 
 
 def settings() -> list[Setting]:

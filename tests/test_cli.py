@@ -162,3 +162,21 @@ def test_cpu_configure_sets_threads_and_keeps_freed_memory():
             assert cpu._keep_freed_memory()
     finally:
         torch.set_num_threads(before)
+
+
+def test_bench_times_a_game_pack_with_its_recipe(tmp_path):
+    from mamlgame.bench import bench_config
+    from mamlgame.packs import load_pack
+
+    cfg = bench_config(load_pack("arena"), "recipe")
+    assert (cfg.algo, cfg.inner_lr, cfg.inner_gamma, cfg.meta_batch) == ("cavia", 1000.0, 0.0, 20)
+    assert bench_config(load_pack("arena"), "maml").inner_lr == 0.1  # the recipe's is cavia's
+    out = tmp_path / "b.json"
+    result = run("bench", "--pack", "arena", "--iterations", "1", "--warmup", "0",
+                 "--json", str(out))
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["workload"].startswith("arena")
+    assert set(data["seconds_per_iteration"]) == {"cavia (recipe)"}
+    bad = run("bench", "--pack", "arena", "--algos", "recipe,bogus")
+    assert bad.exit_code == 2 and "bogus" in bad.output

@@ -12,14 +12,13 @@ from typing import Any, TypeVar
 
 import click
 
-from mamlgame.config import (
-    ALGO_KEYS,
+from mamlgame.config import (  # noqa: F401 (pack_recipe: imported from here by commands)
     ALGOS,
-    BUDGET_KEYS,
     MAX_INNER_STEPS,
     SETTINGS,
     Setting,
     format_duration,
+    pack_recipe,
     parse_duration,
 )
 from mamlgame.errors import MamlgameError
@@ -170,22 +169,6 @@ def recipe_text(values: dict[str, Any]) -> str:
     return ", ".join(f"{k} {one(k, v)}" for k, v in values.items())
 
 
-
-
-def pack_recipe(recipe: dict[str, Any], given: Iterable[str], skip: Iterable[str] = (),
-                algo: str | None = None) -> dict[str, Any]:
-    """The values of a pack's `[train]` recipe a command uses: those whose option was not
-    `given` on the command line, less `skip`. A given --iterations or --time-limit replaces
-    both of the recipe's (the run's length is one budget). The recipe's step sizes and
-    inner-loop settings (`ALGO_KEYS`) belong to its algo: they apply only when the command
-    trains that algo (`algo`, or the recipe's own when --algo is not given)."""
-    drop = set(given) | set(skip)
-    if set(given) & BUDGET_KEYS:
-        drop |= BUDGET_KEYS
-    own = recipe.get("algo")
-    if own is not None and (algo if "algo" in set(given) else own) != own:
-        drop |= ALGO_KEYS
-    return {k: v for k, v in recipe.items() if k not in drop}
 
 
 # ---- output files: checked before the work, written with a one-line error -----------------

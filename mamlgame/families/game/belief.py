@@ -82,10 +82,10 @@ def expected_distance(inputs: dict[str, torch.Tensor], *states: torch.Tensor
     belief summed per cell times the distance to the cell's representative tile, corrected
     to the exact distance for the tiles within `local_dist`'s radius of s:
     F(s) = sum_c P(c) d(s, rep c) + sum_{g near s} p(g) (d(s, g) - d(s, rep cell(g)))."""
-    p = torch.softmax(inputs["belief"], -1)  # [T, N]
     if "goal_dist" in inputs:
-        field = torch.bmm(p.unsqueeze(1), inputs["goal_dist"]).squeeze(1)  # [T, S]
+        field = _dense_field(inputs["belief"], inputs["goal_dist"])  # [T, S]
         return [field.gather(1, x) for x in states]
+    p = torch.softmax(inputs["belief"], -1)  # [T, N]
     cell_dist, cell_of, local = inputs["cell_dist"], inputs["cell_of"], inputs["local_dist"]
     sizes = [x.shape[1] for x in states]
     t = states[0].shape[0]
@@ -110,6 +110,22 @@ def expected_distance(inputs: dict[str, torch.Tensor], *states: torch.Tensor
     rep_near = to_rep.gather(1, cell_of[level.unsqueeze(-1), tiles])
     near = (p_near * torch.where(known, exact.to(p.dtype) - rep_near, 0.0)).sum(-1)
     return list((far + near)[inverse].split(sizes, 1))
+
+
+_LAST_FIELD: list = []  # (belief, goal_dist, belief's version, field) of the last rollout
+
+
+def _dense_field(belief: torch.Tensor, goal_dist: torch.Tensor) -> torch.Tensor:
+    """softmax(belief) @ goal_dist [T, S]. Without autograd (a rollout, where every step asks
+    with the same belief) the last one is reused while belief and table are unchanged."""
+    if torch.is_grad_enabled():
+        return torch.bmm(torch.softmax(belief, -1).unsqueeze(1), goal_dist).squeeze(1)
+    last = _LAST_FIELD[0] if _LAST_FIELD else None
+    if last and last[0] is belief and last[1] is goal_dist and last[2] == belief._version:
+        return last[3]
+    field = torch.bmm(torch.softmax(belief, -1).unsqueeze(1), goal_dist).squeeze(1)
+    _LAST_FIELD[:] = [(belief, goal_dist, belief._version, field)]
+    return field
 
 
 def graph_logits(inputs: dict[str, torch.Tensor], state: torch.Tensor, scale: torch.Tensor,
