@@ -10,9 +10,13 @@ variances compare. 10 batches drawn first fill what dice carries over batches (i
 its score baseline's memory), as in training.
 
 Usage: python benchmarks/meta_gradient_variance.py [BATCHES] [CHECKPOINT] [ESTIMATOR ...]
+                                                  [--tasks T] [--exact-rows N]
+(CHECKPOINT "-": the initialisation.) --tasks: the meta-batch (20); --exact-rows: dice's score
+baseline takes its n x n formula up to N rows (default: the code's EXACT_ROWS), e.g. 0 for the
+low-rank path always, 10**9 for the n x n formula always.
 """
 
-import sys
+import argparse
 
 import torch
 
@@ -22,11 +26,19 @@ from mamlgame.families import make_family
 from mamlgame.meta import MetaLearner
 from mamlgame.packs import load_pack
 from mamlgame.policy import make_policy, params_of
+from mamlgame.score_baseline import EXACT_ROWS, ScoreBaseline
 
 torch.set_num_threads(1)
-B = int(sys.argv[1]) if len(sys.argv) > 1 else 24
-ckpt = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] != "-" else None
-estimators = sys.argv[3:] or ("dice", "lvc", "naive")
+ap = argparse.ArgumentParser()
+ap.add_argument("batches", nargs="?", type=int, default=24)
+ap.add_argument("checkpoint", nargs="?", default="-")
+ap.add_argument("estimators", nargs="*")
+ap.add_argument("--tasks", type=int, default=20)
+ap.add_argument("--exact-rows", type=int, default=EXACT_ROWS)
+args = ap.parse_args()
+B, T = args.batches, args.tasks
+ckpt = None if args.checkpoint == "-" else args.checkpoint
+estimators = args.estimators or ("dice", "lvc", "naive")
 for estimator in estimators:
     if ckpt is None:
         pack = load_pack("navigation")
@@ -39,14 +51,15 @@ for estimator in estimators:
         agent = load_agent(ckpt)
         pack, policy, learner = agent.pack, agent.policy, agent.learner(estimator=estimator)
         params = {k: v.detach().requires_grad_() for k, v in agent.params.items()}
+    learner.score_baseline = ScoreBaseline(exact_rows=args.exact_rows)
     pool, gen = pack.pool("train"), torch.Generator().manual_seed(1)
     for _ in range(10):
-        learner.meta_loss(params, pool.select(torch.randint(len(pool), (20,), generator=gen)),
+        learner.meta_loss(params, pool.select(torch.randint(len(pool), (T,), generator=gen)),
                           gen)
     grads = []
     for _ in range(B):
         loss, _ = learner.meta_loss(
-            params, pool.select(torch.randint(len(pool), (20,), generator=gen)), gen)
+            params, pool.select(torch.randint(len(pool), (T,), generator=gen)), gen)
         g = torch.autograd.grad(loss, list(params.values()))
         grads.append(torch.cat([x.flatten() for x in g]))
     G = torch.stack(grads)
