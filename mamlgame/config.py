@@ -30,6 +30,8 @@ ALGO_KEYS = frozenset({"inner_lr", "outer_lr", "inner_gamma", "context", "table_
 SEED_MAX = 2**63 - 1  # seeds are 0..SEED_MAX (torch generators take 64 bits)
 MAX_HORIZON = 100_000  # steps per episode (a pack's [pack] horizon has the same bound)
 MAX_INNER_STEPS = 1000  # inner steps (the papers use 1 to 5)
+MAX_ITERATIONS = 10**9  # meta-iterations of one run (the recipes use hundreds)
+MAX_THREADS = 256  # torch threads of one process
 
 
 def default_inner_steps(algo: str, inner_steps: int = 0) -> int:
@@ -85,7 +87,7 @@ class TrainConfig:
     # with a time limit, iterations is a cap; 0 there: none (what `train --time-limit` uses
     # when no --iterations is given)
     iterations: int = setting(100, "meta-iterations (with a time limit: at most this many)",
-                              lo=1)
+                              lo=1, hi=MAX_ITERATIONS)
     time_limit: float = setting(0.0, "wall-clock budget: 90s, 20m, 1.5h or seconds; training "
                                 "stops after the iteration that spends it (0: none)",
                                 kind="duration", lo=0)
@@ -121,7 +123,7 @@ class TrainConfig:
     horizon: int = setting(0, "steps per episode; 0: the pack's horizon", lo=0,
                            hi=MAX_HORIZON)
     seed: int = setting(0, "seeds policy init, task sampling and rollouts", lo=0, hi=SEED_MAX)
-    threads: int = setting(1, "torch CPU threads", lo=1, recipe=False)
+    threads: int = setting(1, "torch CPU threads", lo=1, hi=MAX_THREADS, recipe=False)
     device: str = setting("cpu", "where training runs (auto: cuda when available)",
                           choices=("auto", "cpu", "cuda"), recipe=False)
     checkpoint_every: int = setting(10, "iterations between checkpoints", lo=1, recipe=False)

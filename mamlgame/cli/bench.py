@@ -8,7 +8,7 @@ import click
 from mamlgame import cpu
 from mamlgame.bench import RECIPE, run_bench
 from mamlgame.cli.options import algo_list, output_file, write_output
-from mamlgame.config import ALGOS
+from mamlgame.config import ALGOS, MAX_THREADS
 from mamlgame.evaluate import write_json
 from mamlgame.packs import load_pack
 
@@ -22,7 +22,7 @@ from mamlgame.packs import load_pack
 @click.option("--iterations", type=click.IntRange(1), default=5, show_default=True)
 @click.option("--warmup", type=click.IntRange(0), default=2, show_default=True,
               help="iterations run before timing (0: time a fresh run's first ones)")
-@click.option("--threads", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--threads", type=click.IntRange(1, MAX_THREADS), default=1, show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None)
 def bench(pack: str, algos: str | None, iterations: int, warmup: int, threads: int,

@@ -7,7 +7,7 @@ import click
 from mamlgame import cpu
 from mamlgame.checkpoint import load_agent
 from mamlgame.cli.options import output_file, step_list, write_output
-from mamlgame.config import SEED_MAX
+from mamlgame.config import MAX_THREADS, SEED_MAX
 from mamlgame.evaluate import evaluate, format_table, plot_report, random_init_agent, write_json
 
 
@@ -24,7 +24,7 @@ from mamlgame.evaluate import evaluate, format_table, plot_report, random_init_a
 @click.option("--baselines", is_flag=True, help="Add rows for random init (and --pretrained).")
 @click.option("--pretrained", type=click.Path(dir_okay=False), default=None,
               help="A `--algo pretrain` checkpoint for the baseline row.")
-@click.option("--threads", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--threads", type=click.IntRange(1, MAX_THREADS), default=1, show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="PNG chart: per-task before/after and the adaptation curve.")

@@ -28,8 +28,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def algo_list(value: str, param_hint: str = "--algos") -> list[str]:
     """Comma-separated algorithm names, each one of `ALGOS` (at least one)."""
-    names = [a.strip() for a in value.split(",") if a.strip()]
-    unknown = [a for a in names if a not in ALGOS]
+    names = [a.strip() for a in value.split(",")]
+    unknown = [a or "''" for a in names if a not in ALGOS]
     if unknown or not names:
         raise click.BadParameter(f"unknown algo(s) {', '.join(unknown) or '(none)'}; "
                                  f"choose from {', '.join(ALGOS)}", param_hint=param_hint)
@@ -59,8 +59,8 @@ class Sizes(click.ParamType):
         if isinstance(value, tuple):
             return value
         try:
-            sizes = tuple(int(h) for h in str(value).split(",") if h.strip())
-        except ValueError:
+            sizes = tuple(int(h) for h in str(value).split(","))
+        except ValueError:  # not a number, or an empty entry (`100,,100`)
             sizes = (0,)
         if not sizes or any(h < 1 for h in sizes):
             self.fail(f"expected sizes like 100,100, got {value!r}", param, ctx)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from mamlgame.cli.options import FiniteFloat
 from mamlgame.config import SEED_MAX
 from mamlgame.errors import MamlgameError
 from mamlgame.viewer.levels import LEVEL_HELP
@@ -22,7 +23,7 @@ from mamlgame.viewer.levels import LEVEL_HELP
               help="Save the frames to FILE.gif, or the last frame to FILE.png.")
 @click.option("--headless", is_flag=True, help="No window (SDL dummy driver); needs --frames.")
 @click.option("--frames", type=click.IntRange(1), default=None, help="Stop after N frames.")
-@click.option("--speed", type=click.FloatRange(0.5, 240), default=None,
+@click.option("--speed", type=FiniteFloat(0.5, 240), default=None,
               help="Simulation steps per second [default: per family].")
 @click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True,
               help="Episode seed.")

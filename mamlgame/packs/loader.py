@@ -419,4 +419,8 @@ def _train_value(s: Setting, value: Any) -> Any:
 
 
 def _toml_text(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_text(v) for v in value) + "]"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
+        return f"an integer of {len(str(abs(value)))} digits"
     return json.dumps(value, default=str)

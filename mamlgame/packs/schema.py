@@ -27,6 +27,8 @@ class FieldError(ValueError):
 
 
 def _fmt(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
+        return f"an integer of {len(str(abs(value)))} digits"
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, bool):
@@ -39,7 +41,13 @@ def _fmt(value: Any) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A TOML number that a float can hold (an integer past 1e308 cannot: no number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return not isinstance(value, int) or abs(value) <= _FLOAT_INT_MAX
+
+
+_FLOAT_INT_MAX = int(sys.float_info.max)
 
 
 @dataclass(frozen=True)

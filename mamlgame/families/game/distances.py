@@ -54,6 +54,12 @@ class _Cache:
 _CACHE = _Cache(CACHE_BYTES)
 
 
+def clear_cache() -> None:
+    """Forget every cached table (benchmarks that time level preparation)."""
+    _CACHE.items.clear()
+    _CACHE.used = 0
+
+
 def _per_level(kind: str, closed: torch.Tensor, succ: torch.Tensor,
                make: Callable[[np.ndarray, np.ndarray], tuple[torch.Tensor, ...]], *args: Any
                ) -> list[tuple[torch.Tensor, ...]]:
@@ -186,5 +192,5 @@ def _local(blocked: np.ndarray, succ: np.ndarray, width: int, radius: int) -> to
                             .astype(np.uint8))
 
 
-__all__ = ["CACHE_BYTES", "FAR", "NEAR", "cell_side", "cell_tables", "dense_tables",
+__all__ = ["CACHE_BYTES", "FAR", "NEAR", "cell_side", "cell_tables", "clear_cache", "dense_tables",
            "tile_distances"]
