@@ -159,3 +159,33 @@ def plot_runs(runs: list[RunCurves], path: str | Path, window: int = 1) -> None:
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), frameon=False)
     fig.tight_layout(rect=(0, 0.04 + 0.03 * (len(handles) // 5), 1, 1))
     save_png(fig, path)
+
+
+# ---- interval estimates and performance profiles (`mamlgame compare`) ---------------------
+def interval_panel(ax: Any, names: list[str], estimates: list[tuple[float, float, float]],
+                   colors: dict[str, Any], title: str) -> None:
+    """rliable's interval-estimate panel: a horizontal bar per name spanning its confidence
+    interval (`(value, lo, hi)`), a tick at the point estimate; the first name on top."""
+    for i, (name, (value, lo, hi)) in enumerate(zip(names, estimates, strict=True)):
+        y = len(names) - 1 - i
+        ax.barh(y, hi - lo, left=lo, height=0.6, color=colors[name], alpha=0.75)
+        ax.vlines(value, y - 0.3, y + 0.3, color="black", lw=1.6)
+    ax.set_yticks(range(len(names)), names[::-1])
+    ax.margins(x=0.08)
+    ax.set_title(title, fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+
+
+def profile_panel(ax: Any, taus: np.ndarray, bands: dict[str, tuple[np.ndarray, ...]],
+                  colors: dict[str, Any], label: str) -> None:
+    """A performance profile per name: the fraction of scores above each threshold `taus`,
+    with its interval band (`bands[name] = (profile, lo, hi)`)."""
+    for name, (profile, lo, hi) in bands.items():
+        ax.plot(taus, profile, color=colors[name], lw=1.6, label=name)
+        ax.fill_between(taus, lo, hi, color=colors[name], alpha=0.2, lw=0)
+    ax.set_xlabel(f"{label} τ")
+    ax.set_ylabel("fraction > τ")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("performance profile", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)

@@ -239,7 +239,7 @@ def test_compare_uses_the_recipe_except_algo(tmp_path):
     pack = write_pack(tmp_path, 'inner_lr = 0.3\nhidden = [6]\n')
     result = compare_fomaml(pack, tmp_path / "c")
     assert "recipe from tiny.toml: inner_lr 0.3, hidden 6" in result.output
-    cfg = saved_config(tmp_path / "c" / "fomaml")
+    cfg = saved_config(tmp_path / "c" / "fomaml" / "seed-0")
     assert (cfg["algo"], cfg["inner_lr"], cfg["hidden"]) == ("fomaml", 0.3, [6])
 
 
@@ -250,7 +250,7 @@ def test_step_sizes_of_a_recipes_algo_stay_with_it(tmp_path):
     result = compare_fomaml(pack, tmp_path / "c")
     assert "recipe from tiny.toml: hidden 6\n" in result.output
     default = TrainConfig().inner_lr
-    assert saved_config(tmp_path / "c" / "fomaml")["inner_lr"] == default != 0.3
+    assert saved_config(tmp_path / "c" / "fomaml" / "seed-0")["inner_lr"] == default != 0.3
     short = ["--meta-batch", "2", "--episodes", "2", "--iterations", "1", "--quiet"]
     other = run("train", str(pack), "--algo", "fomaml", "--out", str(tmp_path / "a"), *short)
     assert other.exit_code == 0, other.output
