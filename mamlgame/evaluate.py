@@ -1,5 +1,7 @@
-"""Adaptation curves on held-out tasks: returns (and success) after 0..K inner steps,
-reports as JSON and a PNG chart."""
+"""Adaptation curves on held-out tasks: returns (and success) after 0..K inner steps, how
+episodes end (for families that say: `FamilySpec.outcomes`, split by its `groups` of
+levels), an optional planner row (`FamilySpec.planner`: the ceiling), reports as JSON and a
+PNG chart."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 import torch
 
 from mamlgame.checkpoint import Agent, atomic_write_bytes
+from mamlgame.families import FamilySpec, TaskFamily, family_spec
 from mamlgame.packs import LevelPack, Tasks
 from mamlgame.plot import pyplot, save_png
 from mamlgame.policy import Params, params_of, seeded_init
@@ -25,17 +28,39 @@ def _summary(per_task: torch.Tensor) -> dict[str, Any]:
             "per_task": [round(x, 4) for x in per_task.tolist()]}
 
 
+def outcome_fractions(spec: FamilySpec, tasks: Tasks, end: torch.Tensor
+                      ) -> dict[str, dict[str, float]] | None:
+    """How episodes ended (`spec.outcomes` of the end codes `end` [T, E]): the fraction of
+    episodes per outcome, over all levels ("all") and over each non-empty group of levels
+    (`spec.groups`); None when the family reports no outcomes."""
+    if spec.outcomes is None or end is None:
+        return None
+    masks = spec.outcomes(tasks, end)
+    groups = {"all": torch.ones(len(tasks), dtype=torch.bool),
+              **(spec.groups(tasks) if spec.groups is not None else {})}
+    return {name: {k: m[g].float().mean().item() for k, m in masks.items()}
+            for name, g in groups.items() if bool(g.any())}
+
+
+def group_sizes(spec: FamilySpec, tasks: Tasks) -> dict[str, int]:
+    """Levels per group of `outcome_fractions` (empty groups too)."""
+    groups = spec.groups(tasks) if spec.groups is not None else {}
+    return {"all": len(tasks), **{k: int(g.sum()) for k, g in groups.items()}}
+
+
 def adaptation_curve(agent: Agent, params: Params, tasks: Tasks, steps: list[int],
                      episodes: int, seed: int) -> dict[str, Any]:
     """Returns after each number of inner steps in `steps`: at step k the episodes drawn with
-    the k-step params are measured and then used for the next inner step."""
+    the k-step params are measured and then used for the next inner step. With a family
+    that reports outcomes, how the episodes ended ("outcomes")."""
     learner = agent.learner(episodes=episodes)
     gen = torch.Generator().manual_seed(seed)
     K = max(steps)
     ad = learner.adapt(params, tasks, gen, steps=K)
     eps: list[Episodes] = ad.episodes + [
         rollout(agent.family, tasks, agent.policy, ad.params, episodes, gen)]
-    returns, success, success_se, worse = {}, {}, {}, {}
+    spec = family_spec(agent.pack.family)
+    returns, success, success_se, worse, outcomes = {}, {}, {}, {}, {}
     before = eps[0].total_reward.mean(1)
     for k in steps:
         per_task = eps[k].total_reward.mean(1)
@@ -45,17 +70,53 @@ def adaptation_curve(agent: Agent, params: Params, tasks: Tasks, steps: list[int
         success_se[str(k)] = _summary(rate)["se"]
         if k > 0:
             worse[str(k)] = (per_task < before).float().mean().item()
-    return {"returns": returns, "success": success, "success_se": success_se,
-            "worse_fraction": worse}
+        ends = outcome_fractions(spec, tasks, eps[k].end)
+        if ends is not None:
+            outcomes[str(k)] = ends
+    curve = {"returns": returns, "success": success, "success_se": success_se,
+             "worse_fraction": worse}
+    return {**curve, "outcomes": outcomes} if outcomes else curve
+
+
+def planner_curve(spec: FamilySpec, family: TaskFamily, tasks: Tasks, steps: list[int],
+                  episodes: int, seed: int) -> dict[str, Any]:
+    """The family's planner (`spec.planner`) on `tasks`, as an adaptation curve that does
+    not adapt (the same numbers at every step count), plus per level: won (at least once),
+    success rate and mean steps of its won episodes ("levels")."""
+    assert spec.planner is not None
+    plays = spec.planner(family, tasks, episodes, torch.Generator().manual_seed(seed))
+    per_task = plays.total_reward.mean(1)
+    rate = plays.success.float().mean(1)
+    won_steps = torch.where(plays.success, plays.steps.float(), 0.0).sum(1) / \
+        plays.success.sum(1).clamp(min=1)
+    ends = outcome_fractions(spec, tasks, plays.end)
+    curve: dict[str, Any] = {
+        "returns": {str(k): _summary(per_task) for k in steps},
+        "success": {str(k): rate.mean().item() for k in steps},
+        "success_se": {str(k): _summary(rate)["se"] for k in steps},
+        "worse_fraction": {str(k): 0.0 for k in steps if k > 0},
+    }
+    if ends is not None:
+        curve["outcomes"] = {str(k): ends for k in steps}
+    curve["levels"] = {"won": [bool(x) for x in (rate > 0).tolist()],
+                       "success": [round(x, 4) for x in rate.tolist()],
+                       "steps": [round(x, 2) if w else None for x, w in
+                                 zip(won_steps.tolist(), (rate > 0).tolist(), strict=True)],
+                       "notes": list(plays.notes)}
+    return curve
 
 
 def evaluate(agent: Agent, pack: LevelPack | None = None, split: str = "test",
              n_tasks: int | None = None, steps: list[int] | None = None,
              episodes: int | None = None, seed: int = 0,
-             baselines: dict[str, Agent] | None = None) -> dict[str, Any]:
+             baselines: dict[str, Agent] | None = None, planner: bool = False
+             ) -> dict[str, Any]:
     """The eval report (DESIGN.md "Output files"): returns per number of inner steps on the
     first `n_tasks` tasks of `split` (each task once: a larger `n_tasks` takes the whole
-    split, with a warning), plus optional baseline rows (same tasks and seed)."""
+    split, with a warning), plus optional baseline rows (same tasks and seed) and, with
+    `planner` and a family that has one, the planner's row ("planner" among the
+    baselines). With a family that reports outcomes: "outcomes" per row and step count,
+    and "groups": the levels in each group."""
     pack = pack or agent.pack
     steps = sorted(set(steps or [0, 1, 2, 3]))
     episodes = episodes or agent.config.episodes
@@ -70,10 +131,15 @@ def evaluate(agent: Agent, pack: LevelPack | None = None, split: str = "test",
         "iteration": agent.iteration, "episodes": episodes, "seed": seed,
         "task_ids": list(tasks.ids),
         **adaptation_curve(agent, agent.params, tasks, steps, episodes, seed)}
-    if baselines:
-        report["baselines"] = {
-            name: adaptation_curve(b, b.params, tasks, steps, episodes, seed)
-            for name, b in baselines.items()}
+    spec = family_spec(pack.family)
+    if spec.outcomes is not None:
+        report["groups"] = group_sizes(spec, tasks)
+    rows = {name: adaptation_curve(b, b.params, tasks, steps, episodes, seed)
+            for name, b in (baselines or {}).items()}
+    if planner and spec.planner is not None:
+        rows["planner"] = planner_curve(spec, agent.family, tasks, steps, episodes, seed)
+    if rows:
+        report["baselines"] = rows
     return report
 
 
@@ -111,7 +177,31 @@ def format_table(report: dict[str, Any]) -> str:
     worse = report["worse_fraction"].get("1")
     tail = f"adaptation made the return worse on {100 * worse:.0f}% of tasks (1 step)" \
         if worse is not None else ""
-    return "\n".join([head, *lines, tail]).rstrip()
+    return "\n".join([head, *lines, tail, *format_outcomes(report)]).rstrip()
+
+
+def format_outcomes(report: dict[str, Any]) -> list[str]:
+    """The outcome block of the table: per group of levels, the % of episodes ending each
+    way (goal/caught/... in the family's order) at each step count, and the planner's."""
+    outcomes = report.get("outcomes")
+    if not outcomes:
+        return []
+    steps = list(outcomes)
+    planner = report.get("baselines", {}).get("planner", {}).get("outcomes", {})
+    names = list(outcomes[steps[0]]["all"])
+    columns = [(f"{k} step{'s' if k != '1' else ''}", outcomes[k]) for k in steps]
+    if planner:
+        columns.append(("planner", planner[steps[0]]))
+    sizes = report.get("groups", {})
+    rows = [("levels", "n", *[c for c, _ in columns])]
+    for group in outcomes[steps[0]]:
+        cells = ["/".join(f"{100 * col[group][x]:3.0f}" for x in names) if group in col
+                 else "-" for _, col in columns]
+        rows.append((group, str(sizes.get(group, "")), *cells))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+             for r in rows]
+    return ["", f"how episodes end, % ({' / '.join(names)}):", *lines]
 
 
 def write_json(report: dict[str, Any], path: str | Path) -> None:

@@ -13,13 +13,17 @@ from mamlgame.shard import Shard
 
 
 class Episodes(NamedTuple):
-    """Trajectories [T, E, H, ...]; `mask` is 1 for steps taken before the episode ended."""
+    """Trajectories [T, E, H, ...]; `mask` is 1 for steps taken before the episode ended.
+    `end` [T, E] long: how each episode ended, as the family's final state says in its
+    "outcome" entry (the game: 0 running at the horizon, 1 goal, 2 caught, 3 hazard;
+    zeros for families whose state has none): `FamilySpec.outcomes` reads it."""
 
     obs: torch.Tensor
     actions: torch.Tensor
     rewards: torch.Tensor
     mask: torch.Tensor
     success: torch.Tensor  # [T, E] bool: the episode reached its goal
+    end: torch.Tensor | None = None
 
     @property
     def total_reward(self) -> torch.Tensor:
@@ -71,5 +75,7 @@ def rollout(family: TaskFamily, tasks: Tasks, policy: MLPPolicy, params: Params,
             out = torch.cat([out, pad], 2)
         return out
 
+    end = state.get("outcome")
+    end = torch.zeros(len(tasks), n_episodes, dtype=torch.long) if end is None else end.long()
     return Episodes(stack(obs_l), stack(act_l), stack(rew_l), stack(mask_l),
-                    family.success(tasks, state))
+                    family.success(tasks, state), end)

@@ -1,4 +1,5 @@
-"""`mamlgame eval`: returns after 0..K inner steps on held-out tasks, for a checkpoint."""
+"""`mamlgame eval`: returns after 0..K inner steps on held-out tasks, for a checkpoint (and
+how episodes end, for families that say)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ from mamlgame.evaluate import evaluate, format_table, plot_report, random_init_a
 @click.option("--episodes", type=click.IntRange(1), default=None,
               help="Episodes per task and step [default: the checkpoint's].")
 @click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True)
-@click.option("--baselines", is_flag=True, help="Add rows for random init (and --pretrained).")
+@click.option("--baselines", is_flag=True,
+              help="Add rows for random init (and --pretrained) and, for families that have "
+                   "one (game), the planner that knows each level: the ceiling.")
 @click.option("--pretrained", type=click.Path(dir_okay=False), default=None,
               help="A `--algo pretrain` checkpoint for the baseline row.")
 @click.option("--threads", type=click.IntRange(1, MAX_THREADS), default=1, show_default=True)
@@ -44,7 +47,8 @@ def eval_cmd(checkpoint: str, pack: str | None, split: str, n_tasks: int, steps:
         extra["random init"] = random_init_agent(agent)
         if pretrained:
             extra["pretrain"] = load_agent(pretrained, pack or agent.pack.path)
-    report = evaluate(agent, agent.pack, split, n_tasks, steps_k, episodes, seed, extra)
+    report = evaluate(agent, agent.pack, split, n_tasks, steps_k, episodes, seed, extra,
+                      planner=baselines)
     click.echo(format_table(report))
     if json_path:
         write_output(lambda p: write_json(report, p), json_path, "--json")

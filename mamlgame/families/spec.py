@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -53,6 +53,18 @@ class ArrowControls:
 
     def status(self) -> str:
         return ""
+
+
+class Plays(NamedTuple):
+    """Episodes played by a family's planner (`FamilySpec.planner`), [T, E] each, and a
+    one-line note per level on why it lost where it did ('' where it never lost, or where
+    the family can say nothing)."""
+
+    total_reward: torch.Tensor  # [T, E] undiscounted return
+    success: torch.Tensor       # [T, E] bool: reached the goal
+    end: torch.Tensor           # [T, E] long: how it ended, as `rollout.Episodes.end`
+    steps: torch.Tensor         # [T, E] long: steps taken
+    notes: tuple[str, ...]      # [T]
 
 
 def describe_params(level: dict[str, Any], split: str) -> list[str]:
@@ -103,6 +115,15 @@ class FamilySpec:
       classes it makes, by `kind`, so a saved policy can be rebuilt; `upgrade_policy(config,
       params) -> (config, params)`: a policy saved by an older mamlgame (a config without
       "head"), in today's form.
+    - `outcomes(tasks, end) -> {name: bool [T, E]}`: how each episode ended, from its end
+      code [T, E] (`rollout.Episodes.end`): masks that are mutually exclusive and cover every
+      episode (the game: goal, caught, hazard, timeout); None: `eval` reports none.
+    - `groups(tasks) -> {name: bool [T]}`: groups of levels `eval` splits the outcomes by
+      (the game: with and without opponents, by behaviour, by the player's speed against
+      its opponents'); a level may be in several or none.
+    - `planner(family, tasks, n_episodes, generator) -> Plays`: an agent that knows each
+      level (its hidden goal, its opponents' rules) and plays it: the ceiling row of `eval
+      --baselines` and `mamlgame levels check` (None: neither has one).
     """
 
     name: str
@@ -124,6 +145,9 @@ class FamilySpec:
     policy_head: Callable[[TaskFamily, int], PolicyHead | None] | None = None
     heads: tuple[type, ...] = ()
     upgrade_policy: Callable[[dict, dict], tuple[dict, dict]] | None = None
+    outcomes: Callable[[Tasks, torch.Tensor], dict[str, torch.Tensor]] | None = None
+    groups: Callable[[Tasks], dict[str, torch.Tensor]] | None = None
+    planner: Callable[[TaskFamily, Tasks, int, torch.Generator | None], Plays] | None = None
 
     def preview_image(self, tasks: Tasks, tile: int = 24) -> np.ndarray:
         """Task 0 as it starts, `tile` pixels per game tile (other families scale with it)."""

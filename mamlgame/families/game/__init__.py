@@ -6,6 +6,8 @@ procedural levels (`levels`, `generate`), pack keys (`schema`), opponents (`oppo
 from mamlgame.families.game.draw import draw_game, draw_game_preview
 from mamlgame.families.game.engine import Game
 from mamlgame.families.game.head import HEADS, game_head, upgrade_policy
+from mamlgame.families.game.outcomes import end_outcomes, level_groups
+from mamlgame.families.game.planner import play
 from mamlgame.families.game.scene import (
     GameControls,
     describe_level,
@@ -37,6 +39,9 @@ SPEC = FamilySpec(
     policy_head=game_head,
     heads=HEADS,
     upgrade_policy=upgrade_policy,
+    outcomes=end_outcomes,
+    groups=level_groups,
+    planner=play,
 )
 
 __all__ = ["SPEC", "Game", "draw_game"]

@@ -1,0 +1,47 @@
+"""How game episodes end and which levels `mamlgame eval` splits that by (the game's
+`FamilySpec.outcomes` and `FamilySpec.groups`).
+
+Outcomes (mutually exclusive, one per episode): `goal`, `caught`, `hazard`, `timeout` (still
+running at the horizon). Groups of levels: `no_opponents`, `opponents`, one per opponent
+behaviour of `opponents.TABLE` (levels with at least one such opponent) and three by the
+player's speed against its fastest opponent's: `player_faster` (more than `AS_FAST` times
+as fast), `player_as_fast` (within that factor either way), `player_slower`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from mamlgame.families.game.engine import OUTCOMES
+from mamlgame.families.game.opponents import TABLE
+from mamlgame.packs import Tasks
+
+AS_FAST = 1.1  # speeds within this factor of each other count as "as fast"
+ENDS = ("goal", "caught", "hazard", "timeout")
+
+
+def end_outcomes(tasks: Tasks, end: torch.Tensor) -> dict[str, torch.Tensor]:
+    """{goal, caught, hazard, timeout}: bool [T, E] masks of the end codes `end` [T, E]
+    (the engine's `state["outcome"]`; 0, still running, is a timeout)."""
+    code = {name: i for i, name in enumerate(OUTCOMES)}
+    return {"goal": end == code["goal"], "caught": end == code["caught"],
+            "hazard": end == code["hazard"], "timeout": end == code["running"]}
+
+
+def fastest_opponent(tasks: Tasks) -> torch.Tensor:
+    """The speed of each level's fastest opponent [T] (0 without opponents)."""
+    return torch.where(tasks["opp_mask"], tasks["opp_speed"], 0.0).amax(1)
+
+
+def level_groups(tasks: Tasks) -> dict[str, torch.Tensor]:
+    """Groups of levels [T] bool (see the module docstring), in report order."""
+    mask = tasks["opp_mask"]
+    has = mask.any(1)
+    groups = {"no_opponents": ~has, "opponents": has}
+    for i, name in enumerate(TABLE):
+        groups[name] = ((tasks["opp_beh"] == i) & mask).any(1)
+    ratio = tasks["speed"] / fastest_opponent(tasks).clamp(min=1e-9)
+    groups["player_faster"] = has & (ratio > AS_FAST)
+    groups["player_as_fast"] = has & (ratio <= AS_FAST) & (ratio >= 1 / AS_FAST)
+    groups["player_slower"] = has & (ratio < 1 / AS_FAST)
+    return groups
