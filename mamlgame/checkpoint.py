@@ -11,6 +11,7 @@ own (`OWN_KEYS`), and read back whole as `Checkpoint.learner_state`, which
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Any
 
 import torch
 
-from mamlgame.config import TrainConfig
+from mamlgame.config import SETTINGS, TrainConfig
 from mamlgame.errors import CheckpointError
 from mamlgame.families import TaskFamily, family_spec, make_family
 from mamlgame.meta import MetaLearner
@@ -214,6 +215,7 @@ class Checkpoint:
     pack_path: str
     world_size: int = 1  # processes that wrote it
     elapsed: float = 0.0  # wall-clock seconds the run has spent (its time budget's use)
+    source: str = "<checkpoint>"  # the file it was read from, for error messages
 
     @staticmethod
     def from_state(state: dict[str, Any], source: str | Path = "<checkpoint>") -> Checkpoint:
@@ -230,28 +232,81 @@ class Checkpoint:
             config = TrainConfig.from_dict(state["config"])
         except (TypeError, AttributeError, ValueError) as e:
             raise CheckpointError(f"{source}: checkpoint has a bad config ({e})") from None
+        _check_config(config, source)
         learner_state = {k: v for k, v in state.items() if k not in OWN_KEYS}
         return Checkpoint(state["params"], learner_state, state["optimizer"],
                           int(state["iteration"]), state["rng"], config, state["policy"],
                           state["pack_text"], state["pack_path"], int(state.get("world_size", 1)),
-                          float(state.get("elapsed", 0.0)))
+                          float(state.get("elapsed", 0.0)), str(source))
 
     def pack(self) -> LevelPack:
         """The pack the run trained on, from the text saved inside the checkpoint."""
         return parse_pack(self.pack_text, self.pack_path)
 
-    def make_policy(self, source: str | Path = "<checkpoint>") -> MLPPolicy:
+    def make_policy(self, source: str | Path | None = None) -> MLPPolicy:
         """The policy module with the saved params loaded."""
+        source = self.source if source is None else source
         try:
             config, params = self.policy_config, self.params
             upgrade = family_spec(self.pack().family).upgrade_policy
             if "head" not in config and upgrade is not None:  # saved before policy heads
                 config, params = upgrade(config, params)
             policy = MLPPolicy.from_config(config)
-            policy.load_state_dict(params)
-        except (KeyError, TypeError, RuntimeError) as e:
-            raise CheckpointError(f"{source}: checkpoint is incomplete ({e})") from None
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            raise CheckpointError(f"{source}: checkpoint has a bad policy config ({e})") from None
+        load_params(policy, params, source)
         return policy
+
+    def restore(self, policy: MLPPolicy, learner: MetaLearner, optimizer: torch.optim.Optimizer,
+                generator: torch.Generator) -> None:
+        """Put the saved run's state into a freshly set-up run (`--resume`); a part that does
+        not fit what the config sets up is one `CheckpointError` naming it."""
+        load_params(policy, self.params, self.source)
+        parts = (("the learner's state", lambda: learner.load_state_dict(self.learner_state)),
+                 ("the optimizer's state", lambda: optimizer.load_state_dict(self.optimizer)),
+                 ("the generator's state (rng.tasks)",
+                  lambda: generator.set_state(self.rng["tasks"])))
+        for what, load in parts:
+            try:
+                load()
+            except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as e:
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise CheckpointError(f"{self.source}: {what} does not fit the run it "
+                                      f"resumes ({first})") from None
+
+
+def load_params(policy: MLPPolicy, params: Params, source: str | Path) -> None:
+    """`policy.load_state_dict(params)` after checking names and shapes: a checkpoint whose
+    params do not fit the policy its config describes is one `CheckpointError`."""
+    want = {k: tuple(v.shape) for k, v in policy.state_dict().items()}
+    problems = [f"missing {k}" for k in want if k not in params]
+    problems += [f"unexpected {k}" for k in params if k not in want]
+    problems += [f"{k} is {tuple(params[k].shape)}, the policy's is {want[k]}"
+                 for k in want if k in params and tuple(params[k].shape) != want[k]]
+    if problems:
+        more = f"; and {len(problems) - 1} more" if len(problems) > 1 else ""
+        raise CheckpointError(f"{source}: checkpoint params do not fit its policy "
+                              f"({problems[0]}{more})")
+    policy.load_state_dict(params)
+
+
+def _check_config(config: TrainConfig, source: str | Path) -> None:
+    """Each saved setting of the kind and range its option allows (a sentinel such as
+    `iterations` 0 with a time limit stays allowed: integers are checked for their type)."""
+    for s in SETTINGS.values():
+        value = getattr(config, s.name)
+        bad = (s.choices and value not in s.choices) or (
+            s.kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                   or not math.isfinite(value)
+                                   or (s.lo is not None and (value <= s.lo if s.lo_open
+                                                             else value < s.lo))
+                                   or (s.hi is not None and value > s.hi))) or (
+            s.kind == "int" and (isinstance(value, bool) or not isinstance(value, int))) or (
+            s.kind == "sizes" and not (value and all(isinstance(h, int) and h >= 1
+                                                      for h in value)))
+        if bad:
+            raise CheckpointError(f"{source}: checkpoint has a bad config ({s.name} = "
+                                  f"{value!r})")
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:
@@ -303,7 +358,7 @@ class Agent:
 def load_agent(path: str | Path, pack: str | Path | None = None) -> Agent:
     """Load a checkpoint's policy; `pack` overrides the pack stored inside it."""
     ck = read_checkpoint(path)
-    policy = ck.make_policy(path)
+    policy = ck.make_policy()
     params = {k: v.clone() for k, v in ck.params.items()}
     lp = load_pack(pack) if pack else ck.pack()
     config = ck.config.resolved(lp)

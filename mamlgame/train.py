@@ -149,10 +149,7 @@ def _setup(config: TrainConfig, ck: Checkpoint | None, device: torch.device) -> 
     optimizer = torch.optim.Adam(meta_params, lr=cfg.outer_lr)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     if ck is not None:
-        policy.load_state_dict(ck.params)
-        learner.load_state_dict(ck.learner_state)
-        optimizer.load_state_dict(ck.optimizer)
-        gen.set_state(ck.rng["tasks"])
+        ck.restore(policy, learner, optimizer, gen)
     return _Run(config, cfg, pack, pack.pool("train").to(device), policy, learner, params,
                 meta_params, optimizer, gen, 0 if ck is None else ck.iteration,
                 0.0 if ck is None else ck.elapsed)
@@ -307,13 +304,14 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
             clock.before = ck.elapsed
         _check_budget(cfg)
         say = echo if ctx.is_main else None
-        if ck is not None:
-            if say is not None:
-                say(resume_note(ck, cfg))
-            if budget_reached(ck, cfg):
-                clean = True
-                return out / "checkpoint.pt"
-        path = _train(_setup(cfg, ck, device), out, resume, progress, ctx, device, clock, say)
+        done = ck is not None and budget_reached(ck, cfg)
+        run = None if done else _setup(cfg, ck, device)  # a checkpoint that does not fit: error
+        if ck is not None and say is not None:
+            say(resume_note(ck, cfg))
+        if run is None:
+            clean = True
+            return out / "checkpoint.pt"
+        path = _train(run, out, resume, progress, ctx, device, clock, say)
         clean = True
         return path
     finally:
