@@ -129,11 +129,11 @@ def test_errors_name_file_line_key_and_expected_form(text, marker, message):
 
 
 def test_observation_keys_cannot_change_in_the_test_split():
-    pack = parse_pack(HEAD + "[generate]\nview = 2\n[generate.test]\nview = 3\n", "x.toml")
-    pack.pool("train")
+    """Refused when the pack is read (`validate` and `train` alike), not when a split is
+    first built: a run trained on it could not be evaluated."""
     with pytest.raises(PackError, match=re.escape(
             "x.toml:10: generate.test.view: cannot be overridden")):
-        pack.pool("test")
+        parse_pack(HEAD + "[generate]\nview = 2\n[generate.test]\nview = 3\n", "x.toml")
 
 
 def test_tiny_maps_and_crowds_still_generate():

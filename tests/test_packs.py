@@ -135,3 +135,17 @@ def test_a_pack_loads_whatever_was_imported_first(first):
     lines = result.stdout.split("\n")
     assert lines[0].startswith("arena game game ") and lines[1].startswith(
         "navigation navigation navigation "), result.stdout
+
+
+def test_a_folder_named_like_a_shipped_pack_does_not_hide_it(tmp_path, monkeypatch):
+    import pytest
+
+    from mamlgame.errors import PackError
+    from mamlgame.packs import load_pack
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "arena").mkdir()
+    (tmp_path / "mine").mkdir()
+    assert load_pack("arena").name == "arena"
+    with pytest.raises(PackError, match="mine: is a folder, not a pack file"):
+        load_pack("mine")

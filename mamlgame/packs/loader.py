@@ -213,11 +213,14 @@ def resolve_pack_path(spec: str | Path | None) -> Path:
     """A pack path from a path or a shipped pack name (`navigation` -> levels/navigation.toml)."""
     spec = str(spec or DEFAULT_PACK)
     p = Path(spec)
-    if p.exists():
+    if p.exists() and not p.is_dir():
         return p
     shipped = LEVELS_DIR / f"{spec}.toml"
-    if not p.suffix and shipped.exists():
+    if not p.suffix and shipped.exists():  # a shipped name (a folder of that name aside)
         return shipped
+    if p.is_dir():
+        raise PackError(f"{spec}: is a folder, not a pack file (shipped packs: "
+                        f"{', '.join(shipped_packs())})")
     raise PackError(f"{spec}: no such level pack (shipped packs: {', '.join(shipped_packs())})")
 
 
@@ -322,6 +325,10 @@ def _generate_and_reward(raw: dict[str, Any], rep: _Reporter, schema: FamilySche
         raise rep.error("generate", "", "expected a table")
     test_raw = gen_raw.pop("test", {})
     generate = rep.section("generate", gen_raw, schema.generate)
+    for key in schema.test_fixed:
+        if isinstance(test_raw, dict) and key in test_raw:
+            raise rep.error("generate.test", key, "cannot be overridden in [generate.test] "
+                            "(it sets the observation size, which every split shares)")
     gen_test = dict(generate)
     gen_test.update(rep.section("generate.test", test_raw, schema.generate, defaults=False))
     reward = rep.section("reward", raw.get("reward", {}), schema.reward)

@@ -228,6 +228,8 @@ class FamilySchema:
     and ~8 ms each at the default sizes) within seconds and a gigabyte.
     `recipe`: the family's default `[train]` recipe (TrainConfig field -> value); a pack's
     own `[train]` keys replace it key by key.
+    `test_fixed`: `[generate]` keys that `[generate.test]` may not override (they set the
+    observation size, which every split of a pack shares).
     """
 
     horizon: int
@@ -240,6 +242,7 @@ class FamilySchema:
     check: Callable[[str, dict[str, Any]], None] = field(default=_no_check)
     max_split: Callable[[dict[str, Any]], int] = field(default=_max_split)
     recipe: dict[str, Any] = field(default_factory=dict)
+    test_fixed: tuple[str, ...] = ()
 
 
 # family name -> schema; filled by `mamlgame.families.register` (the loader reads it through
