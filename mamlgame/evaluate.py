@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from mamlgame.checkpoint import Agent, atomic_write_bytes
-from mamlgame.families import FamilySpec, TaskFamily, family_spec
+from mamlgame.errors import MamlgameError
+from mamlgame.families import FamilySpec, TaskFamily, family_spec, make_family
 from mamlgame.packs import LevelPack, Tasks
 from mamlgame.plot import pyplot, save_png
 from mamlgame.policy import Params, params_of, seeded_init
@@ -141,6 +144,58 @@ def evaluate(agent: Agent, pack: LevelPack | None = None, split: str = "test",
     if rows:
         report["baselines"] = rows
     return report
+
+
+CHECK_CHUNK = 256  # levels `check_levels` plays at once
+
+
+def check_levels(pack: LevelPack, split: str, episodes: int = 8, seed: int = 0,
+                 min_success: float = 0.5, progress: Callable[[int], None] | None = None
+                 ) -> dict[str, Any]:
+    """Every level of a split played by the family's planner (`FamilySpec.planner`),
+    `episodes` each: the levels it cannot win ("unwinnable": no episode won) or wins rarely
+    ("rare": success below `min_success`), each with the family's note on why, and per-level
+    success. `progress(n)` is called after each batch of `n` levels."""
+    spec = family_spec(pack.family)
+    if spec.planner is None:
+        raise MamlgameError(f"{pack.path}: family {pack.family} has no planner (levels check "
+                            "needs one: the game has)")
+    if split not in pack.splits:
+        raise MamlgameError(f"{pack.path}: no {split} split (this pack has "
+                            f"{', '.join(pack.splits)})")
+    start = time.perf_counter()
+    family, pool = make_family(pack), pack.pool(split)
+    rates, steps, findings = [], [], []
+    for lo in range(0, len(pool), CHECK_CHUNK):
+        tasks = pool.select(slice(lo, lo + CHECK_CHUNK))
+        plays = spec.planner(family, tasks, episodes,
+                             torch.Generator().manual_seed(seed * 100003 + lo))
+        ends = spec.outcomes(tasks, plays.end) if spec.outcomes is not None else {}
+        won = plays.success.sum(1)
+        mean_steps = torch.where(plays.success, plays.steps, 0).sum(1) / won.clamp(min=1)
+        for i in range(len(tasks)):
+            rate = won[i].item() / episodes
+            rates.append(rate)
+            steps.append(round(mean_steps[i].item(), 2) if won[i] else None)
+            if rate < min_success:
+                findings.append({
+                    "level": tasks.ids[i], "index": lo + i, "won": int(won[i]),
+                    "episodes": episodes, "success": rate, "steps": steps[-1],
+                    "kind": "unwinnable" if won[i] == 0 else "rare",
+                    "outcomes": {k: m[i].float().mean().item() for k, m in ends.items()},
+                    "reason": plays.notes[i]})
+        if progress is not None:
+            progress(len(tasks))
+    won_steps = [x for x in steps if x is not None]
+    return {
+        "pack": pack.name, "path": str(pack.path), "split": split, "levels": len(pool),
+        "episodes": episodes, "seed": seed, "min_success": min_success,
+        "unwinnable": sum(f["kind"] == "unwinnable" for f in findings),
+        "rare": sum(f["kind"] == "rare" for f in findings),
+        "success": sum(rates) / max(len(rates), 1),
+        "mean_steps": sum(won_steps) / len(won_steps) if won_steps else None,
+        "seconds": round(time.perf_counter() - start, 2),
+        "findings": findings, "per_level": {"success": rates, "steps": steps}}
 
 
 def random_init_agent(agent: Agent) -> Agent:

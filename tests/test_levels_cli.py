@@ -1,4 +1,6 @@
-"""`mamlgame levels list | show | validate | preview | new` through click's CliRunner."""
+"""`mamlgame levels list | show | validate | check | preview | new` through click's CliRunner."""
+
+import json
 
 import numpy as np
 import pytest
@@ -171,3 +173,80 @@ def test_starter_and_show_describe_sizes_plainly(tmp_path):
     rows = load_pack("arena").levels[[lv["name"] for lv in load_pack("arena").levels]
                                      .index("pillars")]["spec"].rows
     assert f"{len(rows)}x{len(rows[0])}" in pillars  # height x width, as the viewer
+
+
+CHECK_PACK = '''
+[pack]
+name = "check-me"
+family = "game"
+horizon = 30
+[split]
+train = 0
+test = 0
+[[level]]
+name = "blocked"
+map = """
+#########
+#S..O..G#
+#########
+"""
+opponents = [{ behaviour = "chase", speed = 1.0 }]
+[[level]]
+name = "open"
+map = """
+#########
+#S.....G#
+#.......#
+#O......#
+#########
+"""
+opponents = [{ behaviour = "patrol", speed = 0.5 }]
+'''
+
+
+def test_check_lists_the_levels_a_perfect_player_cannot_win(tmp_path):
+    pack = tmp_path / "check.toml"
+    pack.write_text(CHECK_PACK)
+    js = tmp_path / "check.json"
+    result = run("levels", "check", str(pack), "--split", "train", "--episodes", "2",
+                 "--json", str(js))
+    assert result.exit_code == 0, result.output  # findings are not errors
+    lines = result.output.splitlines()
+    blocked = next(x for x in lines if x.strip().startswith("blocked"))
+    assert "0/2 won" in blocked and "a chaser as fast as the player (1 vs 1)" in blocked
+    assert not any(x.strip().startswith("open") for x in lines)
+    assert "check-me/train: 1 of 2 levels a perfect player cannot win, 0 it wins rarely" \
+        in result.output
+    report = json.loads(js.read_text())["splits"]["train"]
+    assert report["unwinnable"] == 1 and report["levels"] == 2
+    assert report["per_level"]["success"] == [0.0, 1.0]
+    (finding,) = report["findings"]
+    assert finding["level"] == "blocked" and finding["kind"] == "unwinnable"
+    assert finding["outcomes"]["caught"] + finding["outcomes"]["timeout"] == 1.0
+
+
+def test_check_a_shipped_pack_without_opponents_finds_nothing():
+    result = run("levels", "check", "arena", "--split", "test", "--episodes", "1")
+    assert result.exit_code == 0, result.output
+    assert "arena/test: 0 of 52 levels a perfect player cannot win" in result.output
+    assert "planner success 100.0%" in result.output
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["no-such-pack"], 1, "error: "),
+    (["arena", "--split", "bogus"], 2, "error: --split: 'bogus' is not one of"),
+    (["navigation"], 1, "has no planner"),
+    (["arena", "--episodes", "0"], 2, "error: --episodes"),
+])
+def test_check_errors_are_one_line(args, code, message):
+    result = CliRunner().invoke(cli, ["levels", "check", *args])
+    assert result.exit_code == code, result.output
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_check_a_split_the_pack_lacks(tmp_path):
+    pack = tmp_path / "check.toml"
+    pack.write_text(CHECK_PACK)
+    result = CliRunner().invoke(cli, ["levels", "check", str(pack), "--split", "valid"])
+    assert result.exit_code == 1 and "no valid split (this pack has train, test)" in \
+        result.output

@@ -1,17 +1,22 @@
-"""`mamlgame levels ...`: list, show, validate, preview and create level packs."""
+"""`mamlgame levels ...`: list, show, validate, check, preview and create level packs."""
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 from PIL import Image
+from tqdm import tqdm
 
+from mamlgame import cpu
 from mamlgame.cli.group import OneLineGroup
 from mamlgame.cli.options import output_file, write_output
-from mamlgame.config import format_duration
+from mamlgame.config import SEED_MAX, format_duration
 from mamlgame.errors import MamlgameError, PackError
+from mamlgame.evaluate import check_levels
 from mamlgame.families import family_spec
 from mamlgame.packs import Dist, LevelPack, load_pack, shipped_packs
 from mamlgame.viewer.levels import LEVEL_HELP, LevelList
@@ -106,6 +111,78 @@ def validate(packs: tuple[str, ...]) -> None:
         click.echo(f"ok: {pack.path} ({pack.family}, {counts} tasks)")
     if failed:
         raise click.exceptions.Exit(1)
+
+
+@levels.command()
+@click.argument("pack_spec", metavar="PACK")
+@click.option("--split", type=click.Choice(["train", "valid", "test"]), default=None,
+              help="The split to check [default: every split of the pack].")
+@click.option("--episodes", type=click.IntRange(1, 1000), default=8, show_default=True,
+              help="Episodes per level (levels with random walkers play each; the others "
+                   "play the same every time).")
+@click.option("--min-success", type=click.FloatRange(0.0, 1.0), default=0.5,
+              show_default=True, help="List levels the planner wins less often than this.")
+@click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True)
+@click.option("--threads", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the findings and every level's success to this JSON file.")
+def check(pack_spec: str, split: str | None, episodes: int, min_success: float, seed: int,
+          threads: int, json_path: str | None) -> None:
+    """List the levels a perfect player cannot win or wins rarely, with why.
+
+    A planner that knows each level (its hidden goal, its opponents' rules) plays it with
+    the engine's own rules; the exit status is 0 whatever it finds."""
+    cpu.configure(threads)
+    if json_path:
+        output_file(json_path, "--json")
+    pack = load_pack(pack_spec)
+    splits = [split] if split else list(pack.splits)
+    if split and split not in pack.splits:
+        raise MamlgameError(f"{pack.path}: no {split} split (this pack has "
+                            f"{', '.join(pack.splits)})")
+    reports = []
+    for name in splits:
+        size = len(pack.pool(name))
+        with tqdm(total=size, desc=f"check {pack.name}/{name}", unit="level",
+                  disable=not _terminal(), leave=False) as bar:
+            report = check_levels(pack, name, episodes, seed, min_success, bar.update)
+        reports.append(report)
+        click.echo(_check_text(report))
+    if json_path:
+        payload = {"pack": pack.name, "path": str(pack.path), "episodes": episodes,
+                   "min_success": min_success, "seed": seed,
+                   "splits": {r["split"]: r for r in reports}}
+        write_output(lambda p: p.write_text(json.dumps(payload, indent=2)), json_path,
+                     "--json")
+        click.echo(f"json: {json_path}")
+
+
+def _terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _check_text(report: dict[str, Any]) -> str:
+    """`levels check` for one split: a line per finding, then the summary line."""
+    n, eps = report["levels"], report["episodes"]
+    lines = [f"{report['pack']} / {report['split']}: {n} levels, {eps} episodes each"]
+    findings = report["findings"]
+    if findings:
+        width = max(len(f["level"]) for f in findings)
+        for f in findings:
+            lines.append(f"  {f['level']:<{width}}  {f['won']:>3}/{eps} won  "
+                         f"{f['reason'] or '-'}")
+    fine = n - report["unwinnable"] - report["rare"]
+    steps = report["mean_steps"]
+    lines.append(
+        f"{report['pack']}/{report['split']}: {report['unwinnable']} of {n} levels a perfect "
+        f"player cannot win, {report['rare']} it wins rarely (< {100 * report['min_success']:g}"
+        f"% of episodes), {fine} fine; planner success {100 * report['success']:.1f}%"
+        + (f", {steps:.1f} steps to the goal" if steps is not None else "")
+        + f" ({report['seconds']:.1f} s)")
+    return "\n".join(lines)
 
 
 def find_level(pack: LevelPack, level: str | None, split: str | None) -> tuple[str, int]:
