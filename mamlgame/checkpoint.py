@@ -11,6 +11,7 @@ own (`OWN_KEYS`), and read back whole as `Checkpoint.learner_state`, which
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import tempfile
@@ -34,7 +35,7 @@ REQUIRED = ("params", "optimizer", "iteration", "rng", "config", "policy", "pack
             "pack_path")
 # the checkpoint's own keys; every other top-level key is the learner's state ("inner_lrs":
 # None unless Meta-SGD, "adv_scale", "score_baseline"; absent in older checkpoints)
-OWN_KEYS = frozenset((*REQUIRED, "format", "family", "world_size", "elapsed"))
+OWN_KEYS = frozenset((*REQUIRED, "format", "family", "world_size", "elapsed", "checksum"))
 
 
 def atomic_write_bytes(path: Path, write) -> None:
@@ -140,6 +141,7 @@ def save_checkpoint(path: Path, state: dict[str, Any], keep: int = 0) -> None:
     of those."""
     path = Path(path)
     payload = {"format": FORMAT, **state}
+    payload["checksum"] = checksum(payload)
     atomic_write_bytes(path, lambda f: torch.save(payload, f))
     if keep > 0:
         atomic_write_bytes(numbered_path(path, int(state["iteration"])),
@@ -160,7 +162,35 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
                               "torch file, or holding objects other than tensors)") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a mamlgame checkpoint")
+    saved = state.get("checksum")  # older checkpoints have none
+    if saved is not None and saved != checksum(state):
+        raise CheckpointError(f"{path}: corrupt checkpoint (its contents do not match the "
+                              "checksum written with them: the file was damaged or altered)")
     return state
+
+
+def checksum(state: dict[str, Any]) -> str:
+    """SHA-256 of a checkpoint's contents (every tensor's bytes, shape and dtype and every
+    plain value, by key path; the checksum entry itself left out), to catch damaged files."""
+    digest = hashlib.sha256()
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, dict):
+            for k in sorted(value, key=repr):
+                if not (where == "" and k == "checksum"):
+                    walk(value[k], f"{where}/{k!r}")
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                walk(v, f"{where}/{i}")
+        elif isinstance(value, torch.Tensor):
+            t = value.detach().cpu().contiguous()
+            digest.update(f"{where}:{t.dtype}:{tuple(t.shape)}".encode())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        else:
+            digest.update(f"{where}={value!r}".encode())
+
+    walk(state, "")
+    return digest.hexdigest()
 
 
 def _check_tensors(value: Any, key: str, source: str | Path) -> None:

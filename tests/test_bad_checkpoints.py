@@ -9,6 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from mamlgame.checkpoint import checksum
 from mamlgame.cli import cli
 from mamlgame.config import SETTINGS
 
@@ -36,11 +37,14 @@ def corruptions(state):
 
 
 def corrupt(state, where, key, value):
+    """`state` with one entry changed, and a checksum that matches: a file written wrong,
+    not damaged afterwards (damage is the checksum's to catch)."""
     state = copy.deepcopy(state)
     if value is None:
         del state[where][key]
     else:
         state[where][key] = value
+    state["checksum"] = checksum(state)
     return state
 
 
@@ -75,8 +79,26 @@ def test_a_resume_state_that_does_not_fit_is_one_line(saved, tmp_path, label):
     else:
         state["optimizer"]["param_groups"].append(copy.deepcopy(
             state["optimizer"]["param_groups"][0]))
+    state["checksum"] = checksum(state)
     torch.save(state, tmp_path / "checkpoint.pt")
     result = CliRunner().invoke(cli, ["train", "--out", str(tmp_path), "--resume",
                                       "--iterations", "2"])
     one_error_line(result, tmp_path / "checkpoint.pt")
     assert ("generator" if label == "rng" else "optimizer") in result.output
+
+
+def test_damage_is_caught_by_the_checksum_and_old_files_still_load(saved, tmp_path):
+    """A value changed after saving (a flipped bit) no longer matches the checksum; a
+    checkpoint written before checksums (none stored) still evaluates."""
+    damaged = copy.deepcopy(saved)
+    damaged["params"]["layers.0.weight"].view(-1)[5] += 1e-6
+    torch.save(damaged, tmp_path / "damaged.pt")
+    result = CliRunner().invoke(cli, ["eval", str(tmp_path / "damaged.pt"), "--tasks", "2",
+                                      "--episodes", "2", "--steps", "0"])
+    one_error_line(result, tmp_path / "damaged.pt")
+    assert "corrupt checkpoint" in result.output
+    old = {k: v for k, v in saved.items() if k != "checksum"}
+    torch.save(old, tmp_path / "old.pt")
+    result = CliRunner().invoke(cli, ["eval", str(tmp_path / "old.pt"), "--tasks", "2",
+                                      "--episodes", "2", "--steps", "0"])
+    assert result.exit_code == 0, result.output

@@ -84,8 +84,13 @@ def ckpt(tmp_path_factory):
 
 
 def _altered(ckpt, tmp_path, change) -> str:
+    """The checkpoint with `change` applied and its checksum to match (written wrong, not
+    damaged: the entry checks are what is tested)."""
+    from mamlgame.checkpoint import checksum
+
     state = load_checkpoint(ckpt)
     change(state)
+    state["checksum"] = checksum(state)
     path = tmp_path / "altered.pt"
     torch.save(state, path)
     return str(path)
