@@ -17,7 +17,9 @@ import functools
 import json
 import multiprocessing
 import os
+import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, fields
@@ -193,6 +195,11 @@ def run_scores(ckpt: str | Path, evaluation: dict[str, Any]) -> dict[str, Any]:
     return scores
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """A worker's warnings as the command's: one line `warning: ...`."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
 @functools.cache
 def _warm_up() -> None:
     """Pay the process's one-time costs before a run's clock starts (torch imports its
@@ -204,6 +211,7 @@ def _run(job: RunJob) -> dict[str, Any]:
     """Train `job`'s run as its mode says, evaluate it and write its `scores.json`."""
     if job.in_worker:
         cpu.configure(job.config["threads"])
+        warnings.showwarning = _warning_line
     _warm_up()
     folder = Path(job.folder)
     cfg = TrainConfig.from_dict(job.config)
@@ -270,9 +278,13 @@ def _run_all(todo: list[RunJob], jobs: int, echo: Callable[[str], None]
                     job = running.pop(fut)
                     results[job.method, job.seed] = scores = fut.result()
                     echo(_line(job, scores, len(results), len(todo)))
-        except BaseException:
+        except BaseException as e:
             for fut in running:
-                fut.cancel()
+                fut.cancel()  # the runs in progress end (Ctrl-C: each saves its checkpoint)
+            if isinstance(e, KeyboardInterrupt):
+                raise MamlgameError(f"interrupted after {len(results)} of {len(todo)} runs; "
+                                    "the finished runs and the checkpoints of the others "
+                                    "are kept (continue with --resume)") from None
             raise
     return results
 
@@ -290,6 +302,10 @@ def compare(spec: CompareSpec, out_dir: str | Path, jobs: int = 1, progress: boo
     echo = echo or (lambda line: None)
     check_compare_dir(out, [m.name for m in spec.methods], resume, overwrite)
     pack = load_pack(spec.base.pack)
+    size = len(pack.pool(spec.split))
+    if spec.eval_tasks > size:
+        warnings.warn(f"--eval-tasks {spec.eval_tasks}: the {spec.split} split of {pack.name} "
+                      f"has {size} tasks; evaluating each of them once", stacklevel=2)
     todo, done = _plan(spec, out, pack, resume, overwrite, progress and jobs == 1, jobs > 1)
     if done:
         echo(f"reusing {len(done)} finished run(s) in {out}; {len(todo)} to run")

@@ -171,6 +171,7 @@ def interval_panel(ax: Any, names: list[str], estimates: list[tuple[float, float
         ax.barh(y, hi - lo, left=lo, height=0.6, color=colors[name], alpha=0.75)
         ax.vlines(value, y - 0.3, y + 0.3, color="black", lw=1.6)
     ax.set_yticks(range(len(names)), names[::-1])
+    ax.use_sticky_edges = False  # a margin even where a bar starts at 0
     ax.margins(x=0.08)
     ax.set_title(title, fontsize=9)
     ax.grid(axis="x", alpha=0.3)
