@@ -78,21 +78,31 @@ def is_terminal(stream: object) -> bool:
 
 
 def tick(bar: tqdm | LogProgress, cfg: TrainConfig, done: int, spent: float,
-         metrics: dict[str, float]) -> None:
-    """Advance the display after an iteration: `done` iterations, `spent` seconds."""
+         metrics: dict[str, float], success: bool = False) -> None:
+    """Advance the display after an iteration: `done` iterations, `spent` seconds; the
+    returns before and after adaptation, with `success` the success rates too."""
     if cfg.time_limit > 0:
         bar.update(min(spent, cfg.time_limit) - bar.n)
     else:
         bar.update(1)
     extra = {"it": done} if cfg.time_limit > 0 else {}
-    bar.set_postfix(**extra, before=f"{metrics['return_before']:.2f}",
-                    after=f"{metrics['return_after']:.2f}")
+
+    def shown(when: str) -> str:
+        rate = f" ({100 * metrics[f'success_{when}']:.0f}%)" if success else ""
+        return f"{metrics[f'return_{when}']:.2f}{rate}"
+
+    bar.set_postfix(**extra, before=shown("before"), after=shown("after"))
+
+
+def plural(n: int, word: str) -> str:
+    """`1 iteration`, `2 iterations`."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def budget_note(cfg: TrainConfig, start: int, done: int, spent: float) -> str:
     """The end-of-run line of a time-limited run that began this session at iteration
     `start`: iterations run in the budget."""
-    line = (f"time limit {format_duration(cfg.time_limit)}: {done} iterations in "
+    line = (f"time limit {format_duration(cfg.time_limit)}: {plural(done, 'iteration')} in "
             f"{format_duration(spent)}")
     if start:
         line += f" ({done - start} in this session)"

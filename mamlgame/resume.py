@@ -18,6 +18,7 @@ from mamlgame.checkpoint import Checkpoint, load_newest_good
 from mamlgame.config import BUDGET_KEYS, TrainConfig, format_duration
 from mamlgame.errors import CheckpointError, MamlgameError
 from mamlgame.packs import load_pack
+from mamlgame.progress import plural
 
 # settings a resumed run may change; BUDGET_KEYS a resume keeps from the run unless given
 RUNTIME_KEYS = ("iterations", "time_limit", "device", "threads")
@@ -105,8 +106,9 @@ def resume_note(ck: Checkpoint, cfg: TrainConfig) -> str:
     """The line a resumed run starts with: where it starts, or that it is already done."""
     name = ck.pack().name
     if 0 < cfg.iterations <= ck.iteration:
-        return (f"--resume: {name} has already run {ck.iteration} iterations (--iterations "
-                f"{cfg.iterations}); nothing to do (raise --iterations to continue)")
+        return (f"--resume: {name} has already run {plural(ck.iteration, 'iteration')} "
+                f"(--iterations {cfg.iterations}); nothing to do (raise --iterations to "
+                "continue)")
     if cfg.time_limit > 0:
         left = max(cfg.time_limit - ck.elapsed, 0.0)
         line = (f"--resume: iteration {ck.iteration}, {format_duration(ck.elapsed)} of the "

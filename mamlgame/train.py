@@ -42,7 +42,7 @@ from mamlgame import distributed
 from mamlgame.checkpoint import Checkpoint, checkpoint_state, save_checkpoint
 from mamlgame.config import TrainConfig
 from mamlgame.errors import MamlgameError, TrainingError
-from mamlgame.families import make_family
+from mamlgame.families import family_spec, make_family
 from mamlgame.meta import MetaLearner, MetaStep, meta_step
 from mamlgame.packs import LevelPack, Tasks, load_pack
 from mamlgame.policy import MLPPolicy, Params, params_of, policy_for
@@ -121,6 +121,11 @@ class _Run:
     gen: torch.Generator
     start: int
     spent: float  # wall-clock seconds spent before this session (from the checkpoint)
+
+    @property
+    def has_success(self) -> bool:
+        """Whether the family's episodes can reach a goal (progress shows success rates)."""
+        return family_spec(self.pack.family).has_success
 
 
 @dataclass
@@ -359,7 +364,7 @@ def _train(run: _Run, out: Path, resume: bool, progress: bool, ctx: distributed.
                 if log is not None:
                     log.write(it, time.perf_counter() - t0, loss, grad_norm, m, not finite,
                               ctx.world)
-                tick(bar, cfg, done, spent, m)
+                tick(bar, cfg, done, spent, m, run.has_success)
                 _stop_if_diverged(bad, it, ckpt_path)
                 if stops:
                     _save(run, ckpt_path, done, ctx, spent)

@@ -98,10 +98,9 @@ def test_big_maps_pass_the_checkers_with_observations_in_bounds(big_pack):
     movement state is scaled down past TILE_SCALE's range, far offsets are clipped."""
     import warnings
 
+    import gymnasium as gym
     from gymnasium.utils.env_checker import check_env
     from pettingzoo.test import parallel_api_test
-
-    import gymnasium as gym
 
     from mamlgame.envs import ENV_ID, GameParallelEnv
     from mamlgame.families import make_family

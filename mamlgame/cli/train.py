@@ -13,7 +13,7 @@ from mamlgame import cpu, distributed
 from mamlgame.cli.options import config_options, option_text, pack_recipe, recipe_text
 from mamlgame.config import TrainConfig
 from mamlgame.errors import MamlgameError
-from mamlgame.packs import load_pack
+from mamlgame.packs import LevelPack, load_pack
 from mamlgame.run_dir import check_out_dir
 from mamlgame.train import Interrupted, check_split
 from mamlgame.train import train as run_training
@@ -68,8 +68,10 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, overwrit
             raise MamlgameError("--nproc: already running under torchrun; drop --nproc")
         ctx.exit(distributed.launch(_argv(ctx), nproc))
     main = distributed.context().is_main
+    if main and not (overwrite or resume):
+        check_out_dir(out_dir, resume)  # its error alone, before any note (checked again later)
     if main and recipe:
-        click.echo(f"recipe from {Path(lp.path).name}: {recipe_text(recipe)}")
+        click.echo(_recipe_note(lp, recipe))
     cpu.configure(cfg.threads)  # process-wide: set here, by the command, not by `train()`
     try:
         ckpt = run_training(cfg, out_dir, resume=resume, progress=not quiet,
@@ -84,6 +86,16 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, overwrit
         ctx.exit(1)  # process 0 reports it
     if main:
         click.echo(f"checkpoint: {ckpt}\nmetrics:    {out_dir / 'metrics.jsonl'}")
+
+
+def _recipe_note(lp: LevelPack, recipe: dict[str, Any]) -> str:
+    """Which recipe values the run uses, and where each came from: the pack's own [train],
+    or its family's defaults (`recipe from mixed.toml: ...; from the game family: ...`)."""
+    own = {k: v for k, v in recipe.items() if k in lp.train_own}
+    family = {k: v for k, v in recipe.items() if k not in lp.train_own}
+    parts = ([f"from {Path(lp.path).name}: {recipe_text(own)}"] if own else []) + (
+        [f"from the {lp.family} family's defaults: {recipe_text(family)}"] if family else [])
+    return "recipe " + "; ".join(parts)
 
 
 def _given(ctx: click.Context) -> set[str]:

@@ -147,6 +147,7 @@ class LevelPack:
     reward: dict[str, Any]
     levels: tuple[dict[str, Any], ...] = field(default=())
     train: dict[str, Any] = field(default_factory=dict)  # [train]: TrainConfig field -> value
+    train_own: frozenset[str] = frozenset()  # of those, the keys the pack's own [train] sets
 
     @property
     def schema(self) -> FamilySchema:
@@ -256,6 +257,7 @@ def parse_pack(text: str, path: str = "<pack>") -> LevelPack:
     for name in test_levels:
         if name not in names:
             raise rep.error("split", "test_levels", f'no [[level]] named "{name}"')
+    own_train = _train(raw.get("train", {}), rep)
     return LevelPack(
         path=path, text=text, name=head["name"], family=head["family"],
         description=head["description"], horizon=head["horizon"] or schema.horizon,
@@ -263,7 +265,8 @@ def parse_pack(text: str, path: str = "<pack>") -> LevelPack:
         n_valid=split["valid"],
         test_levels=tuple(test_levels), generate=generate, generate_test=gen_test,
         reward=reward, levels=tuple(levels),
-        train=_with_family_recipe(schema.recipe, _train(raw.get("train", {}), rep)),
+        train=_with_family_recipe(schema.recipe, own_train),
+        train_own=frozenset(own_train),
     )
 
 
