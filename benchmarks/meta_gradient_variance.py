@@ -67,5 +67,5 @@ for estimator in estimators:
     var, signal = G.var(0).sum().item(), mean.square().sum().item()
     cos = torch.stack([torch.nn.functional.cosine_similarity(
         G[i], (G.sum(0) - G[i]) / (B - 1), 0) for i in range(B)]).mean()
-    print(f"{estimator:<6} variance {var:9.3f}   |mean|^2 {signal:8.3f}   noise/signal "
+    print(f"{estimator:<6} variance {var:9.4g}   |mean|^2 {signal:8.4g}   noise/signal "
           f"{var / signal:8.2f}   cosine to the others' mean {cos.item():.3f}")
