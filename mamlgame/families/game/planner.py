@@ -37,6 +37,7 @@ DEPTH = 12           # steps a branch looks ahead (levels with random walkers)
 SAMPLES = 4          # worlds (random keys) per branch
 WAITS = (0, 2, 5, 10)  # continuations: stay this many steps, then walk to the goal
 BEAM = 2048          # joint states the search keeps per step and level
+REPLAN = 3 * DEPTH   # how far a search again from mid-episode looks
 KEYED = ("random",)  # behaviours whose moves read the episode's random key
 WIN, LOSS = 1e4, -1e4
 _M31 = 0x7FFFFFFF
@@ -124,15 +125,17 @@ def _joint_key(tasks: Tasks, state: State) -> torch.Tensor:
     return move * (1 << 31) + h
 
 
-def search(game: Game, tasks: Tasks, state: State, beam: int = BEAM
+def search(game: Game, tasks: Tasks, state: State, beam: int = BEAM, depth: int | None = None
            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The fastest win of each row of deterministic levels (state [R, 1]): a breadth-first
     search over time with the engine's step from every joint state (player, opponents)
     reached alive, each once per step; past `beam` of them, those nearest the goal.
     Returns (found [R] bool, actions [R, steps left] long, exhaustive [R] bool: the search
-    never dropped a state, so a level it found no win for has none)."""
+    never dropped a state, so a level it found no win for has none). With `depth`, it looks
+    no further than that many steps."""
     r = len(tasks)
     left = game.horizon - int(state["t"].max())
+    steps = left if depth is None else min(left, depth)
     found = torch.zeros(r, dtype=torch.bool)
     exhaustive = torch.ones(r, dtype=torch.bool)
     plan = torch.zeros(r, max(left, 0), dtype=torch.long)
@@ -140,7 +143,7 @@ def search(game: Game, tasks: Tasks, state: State, beam: int = BEAM
     valid = torch.ones(r, 1, dtype=torch.bool)
     trail: list[tuple[torch.Tensor, torch.Tensor]] = []  # per step: rows, expansion index
     n_act = N_ACTIONS
-    for _ in range(left):
+    for _ in range(steps):
         k = valid.shape[1]
         ex = {key: v.repeat_interleave(n_act, 1) for key, v in front.items()}
         act = torch.arange(n_act).repeat(k).expand(len(rows), k * n_act)
@@ -172,6 +175,8 @@ def search(game: Game, tasks: Tasks, state: State, beam: int = BEAM
         rows = rows[keep]
         trail.append((rows, idx.int()))
         tasks = tasks.select(keep.nonzero()[:, 0])
+    if steps < left:
+        exhaustive[:] = False
     return found, plan, exhaustive
 
 
@@ -230,7 +235,7 @@ def _play_rows(game: Game, tasks: Tasks, state: State, generator: torch.Generato
         if replan is not None and len(redo) and t + 1 < horizon:
             rows = alive[redo]
             sub = {k: v[redo] for k, v in state.items()}
-            again, actions, _ = search(game, replan.select(rows), sub)
+            again, actions, _ = search(game, replan.select(rows), sub, depth=REPLAN)
             found[rows] = again
             plan[rows, t + 1:t + 1 + actions.shape[1]] = actions
         keep = ~ended[:, 0]
@@ -389,7 +394,13 @@ def _blocks(tasks: Tasks, i: int, j: int) -> str:
                 f"{int(tasks['guard_radius'][i])}; the guard is {pace} the player, {vs})")
     if name == "chase":
         return f"a chaser {pace} the player ({vs}) cuts off every way to the goal"
-    return f"a {name} opponent ({vs}) blocks every way to the goal in time"
+    return f"{_article(name)} ({vs}) blocks every way to the goal in time"
+
+
+def _article(name: str) -> str:
+    """'a chaser', 'a patrol', ... for a behaviour's name."""
+    return {"chase": "a chaser", "patrol": "a patrol", "random": "a random walker",
+            "guard": "a guard"}.get(name, f"a {name} opponent")
 
 
 def _ends(tasks: Tasks, i: int, end: torch.Tensor, catchers: torch.Tensor) -> str:
@@ -403,8 +414,7 @@ def _ends(tasks: Tasks, i: int, end: torch.Tensor, catchers: torch.Tensor) -> st
             return f"caught in {caught}/{n} episodes"
         beh = [_opponent(tasks, i, j) for j in slots]
         name, speed, pace = max(beh, key=lambda b: b[1])
-        who = {"chase": "a chaser", "patrol": "a patrol", "random": "a random walker",
-               "guard": "a guard"}.get(name, f"a {name} opponent")
+        who = _article(name)
         extra = f" {pace} the player ({speed:.2g} vs {float(tasks['speed'][i]):.2g})" \
             if name in ("chase", "guard") else ""
         return f"caught in {caught}/{n} episodes by {who}{extra}"
