@@ -20,7 +20,7 @@ from mamlgame.meta import MAML, MetaLearner
 from mamlgame.packs import LevelPack, Tasks, load_pack
 from mamlgame.policy import make_policy
 from mamlgame.rollout import Episodes, rollout
-from mamlgame.train import train
+from mamlgame.train import run as train
 
 __version__ = "0.1.0"
 

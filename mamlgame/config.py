@@ -171,6 +171,22 @@ def pack_recipe(recipe: dict[str, Any], given: Iterable[str], skip: Iterable[str
     return {k: v for k, v in recipe.items() if k not in drop}
 
 
+def with_recipe(cfg: TrainConfig, recipe: dict[str, Any], given: Iterable[str] | None = None
+                ) -> tuple[TrainConfig, dict[str, Any]]:
+    """`cfg` with a pack's `[train]` recipe applied as `mamlgame train` applies it: the
+    settings not `given` (None: those left at their defaults) take the recipe's values
+    (`pack_recipe`); a time limit with no iteration count from either bounds the run alone.
+    Returns the config and the recipe values used. Applying it twice changes nothing."""
+    defaults = TrainConfig()
+    given = set(given) if given is not None else {
+        f.name for f in fields(TrainConfig) if getattr(cfg, f.name) != getattr(defaults, f.name)}
+    used = pack_recipe(recipe, given, algo=cfg.algo)
+    cfg = replace(cfg, **used)
+    if cfg.time_limit > 0 and "iterations" not in given | set(used):
+        cfg = replace(cfg, iterations=0)  # the time limit alone bounds the run
+    return cfg, used
+
+
 def settings() -> list[Setting]:
     """Every `TrainConfig` field's description, in field order."""
     out = []

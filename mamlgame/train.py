@@ -38,9 +38,9 @@ from pathlib import Path
 
 import torch
 
-from mamlgame import distributed
+from mamlgame import cpu, distributed
 from mamlgame.checkpoint import Checkpoint, checkpoint_state, save_checkpoint
-from mamlgame.config import TrainConfig
+from mamlgame.config import TrainConfig, with_recipe
 from mamlgame.errors import MamlgameError, TrainingError
 from mamlgame.families import family_spec, make_family
 from mamlgame.meta import MetaLearner, MetaStep, meta_step
@@ -121,11 +121,6 @@ class _Run:
     gen: torch.Generator
     start: int
     spent: float  # wall-clock seconds spent before this session (from the checkpoint)
-
-    @property
-    def has_success(self) -> bool:
-        """Whether the family's episodes can reach a goal (progress shows success rates)."""
-        return family_spec(self.pack.family).has_success
 
 
 @dataclass
@@ -287,8 +282,9 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
     settings that differ from the saved run (those in `given`, the fields the caller set on
     purpose; None: all of them). With `cfg.time_limit` the run stops after the iteration that
     spends the budget (see the module docstring); `echo` (process 0 only) receives a line on
-    where a resumed run starts, on its budget, and at the end. Process-wide settings
-    (threads, allocator) are the caller's: see `mamlgame.cpu`.
+    where a resumed run starts, on its budget, and at the end. `cfg` is used as given (no
+    recipe) and process-wide settings are the caller's: `run` is what `mamlgame train` (and
+    `mamlgame.train`) runs.
     """
     clock = _Clock()  # the budget counts this session's setup too
     ctx = distributed.context()
@@ -323,6 +319,20 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
         if lock is not None:
             lock.release()
         distributed.shutdown(clean)
+
+
+def run(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress: bool = True,
+        given: Collection[str] | None = None, echo: Callable[[str], None] | None = None,
+        overwrite: bool = False) -> Path:
+    """What `mamlgame train` runs (exported as `mamlgame.train`): a fresh run takes the
+    pack's `[train]` recipe for the settings not in `given` (None: those left at their
+    defaults; `config.with_recipe`), the process's torch threads and allocator settings come
+    from `cfg.threads` (`mamlgame.cpu.configure`), then `train`. Returns the checkpoint's
+    path."""
+    if not resume:
+        cfg, _ = with_recipe(cfg, load_pack(cfg.pack).train, given)
+    cpu.configure(cfg.threads)
+    return train(cfg, out_dir, resume, progress, given, echo, overwrite)
 
 
 def _check_budget(cfg: TrainConfig) -> None:
@@ -364,7 +374,7 @@ def _train(run: _Run, out: Path, resume: bool, progress: bool, ctx: distributed.
                 if log is not None:
                     log.write(it, time.perf_counter() - t0, loss, grad_norm, m, not finite,
                               ctx.world)
-                tick(bar, cfg, done, spent, m, run.has_success)
+                tick(bar, cfg, done, spent, m, family_spec(run.pack.family).has_success)
                 _stop_if_diverged(bad, it, ckpt_path)
                 if stops:
                     _save(run, ckpt_path, done, ctx, spent)

@@ -282,3 +282,29 @@ def test_the_recipe_note_says_where_each_value_came_from(tmp_path):
     refused = CliRunner().invoke(cli, ["train", str(path), "--out", str(busy)])
     assert refused.exit_code == 1 and refused.output.startswith("error: --out")
     assert "recipe from" not in refused.output  # the error alone
+
+
+def test_the_python_api_trains_what_the_cli_trains(tmp_path):
+    """`mamlgame.train(TrainConfig(pack=...), out)` and `mamlgame train PACK` give the same
+    checkpoint: the recipe (here the game family's: cavia, inner lr 1000) applies to both."""
+    import mamlgame as mg
+    from mamlgame.checkpoint import read_checkpoint
+
+    tiny = ["--iterations", "2", "--meta-batch", "2", "--episodes", "2", "--hidden", "8"]
+    cli_out, api_out = tmp_path / "cli", tmp_path / "api"
+    result = CliRunner().invoke(cli, ["train", "arena", *tiny, "--quiet", "--out", str(cli_out)])
+    assert result.exit_code == 0, result.output
+    path = mg.train(TrainConfig(pack="arena", iterations=2, meta_batch=2, episodes=2,
+                                hidden=(8,)), api_out, progress=False)
+    assert path == api_out / "checkpoint.pt"
+    a, b = read_checkpoint(cli_out / "checkpoint.pt"), read_checkpoint(path)
+    assert a.config.algo == b.config.algo == "cavia" and b.config.inner_lr == 1000.0
+    assert {**a.config.to_dict(), "pack": ""} == {**b.config.to_dict(), "pack": ""}
+    assert a.params.keys() == b.params.keys()
+    for k in a.params:
+        assert torch.equal(a.params[k], b.params[k]), k
+    # a default named on purpose: maml on a game pack
+    maml = mg.train(TrainConfig(pack="arena", iterations=1, meta_batch=2, episodes=2,
+                                hidden=(8,)), tmp_path / "maml", progress=False,
+                    given={"algo", "iterations", "meta_batch", "episodes", "hidden"})
+    assert read_checkpoint(maml).config.algo == "maml"

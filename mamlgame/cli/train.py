@@ -9,14 +9,14 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from mamlgame import cpu, distributed
-from mamlgame.cli.options import config_options, option_text, pack_recipe, recipe_text
-from mamlgame.config import TrainConfig
+from mamlgame import distributed
+from mamlgame.cli.options import config_options, option_text, recipe_text
+from mamlgame.config import TrainConfig, with_recipe
 from mamlgame.errors import MamlgameError
 from mamlgame.packs import LevelPack, load_pack
 from mamlgame.run_dir import check_out_dir
 from mamlgame.train import Interrupted, check_split
-from mamlgame.train import train as run_training
+from mamlgame.train import run as run_training
 
 DEFAULTS = TrainConfig()
 CONFIG_FIELDS = frozenset(f.name for f in fields(TrainConfig))
@@ -52,11 +52,8 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, overwrit
     """
     lp = load_pack(pack)  # fail early with a located error
     given = _given(ctx)
-    recipe = {} if resume else pack_recipe(lp.train, given, algo=options["algo"])
-    options.update(recipe)
-    if options["time_limit"] > 0 and "iterations" not in given | set(recipe):
-        options["iterations"] = 0  # the time limit alone bounds the run
     cfg = TrainConfig(pack=str(lp.path), **options)
+    cfg, recipe = (cfg, {}) if resume else with_recipe(cfg, lp.train, given)
     # a clear error before any process starts
     distributed.resolve_device(cfg.device, local_procs=nproc)
     out_dir = Path(out or f"runs/{lp.name}-{cfg.algo}")
@@ -72,7 +69,6 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, overwrit
         check_out_dir(out_dir, resume)  # its error alone, before any note (checked again later)
     if main and recipe:
         click.echo(_recipe_note(lp, recipe))
-    cpu.configure(cfg.threads)  # process-wide: set here, by the command, not by `train()`
     try:
         ckpt = run_training(cfg, out_dir, resume=resume, progress=not quiet,
                             given=given & CONFIG_FIELDS, echo=click.echo, overwrite=overwrite)
