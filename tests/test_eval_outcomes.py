@@ -36,8 +36,9 @@ def test_episodes_carry_how_they_ended():
     eps = rollout(family, tasks, policy, params_of(policy), 4, torch.Generator().manual_seed(0))
     assert eps.end.shape == (6, 4)
     assert torch.equal(eps.end == 1, eps.success)
-    ended = eps.mask[..., -1] == 0  # stopped before the horizon: goal, caught or hazard
-    assert torch.equal(ended, eps.end > 0)
+    steps = eps.mask.sum(-1)
+    assert (steps[eps.end == 0] == 20).all()  # still running: a timeout at the horizon
+    assert (eps.end[steps < 20] > 0).all()  # stopped early: goal, caught or hazard
     nav = load_pack("navigation")  # a family without outcomes: zeros
     family = make_family(nav, 5)
     policy = make_policy(family, hidden=(8,))
