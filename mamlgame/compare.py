@@ -17,6 +17,7 @@ import functools
 import json
 import multiprocessing
 import os
+import signal
 import sys
 import time
 import warnings
@@ -38,7 +39,7 @@ from mamlgame.packs import LevelPack, load_pack
 from mamlgame.rollout import rollout
 from mamlgame.run_dir import LOCK_NAME, run_files
 from mamlgame.stats import REPS
-from mamlgame.train import train
+from mamlgame.train import Interrupted, train
 
 SCORES = "scores.json"  # a run's per-task scores, in its run directory
 # settings a run may differ in and still belong to the comparison (they change no result)
@@ -259,9 +260,17 @@ def _line(job: RunJob, scores: dict[str, Any], i: int, n: int) -> str:
     return f"[{i}/{n}] {job.method} seed {job.seed}: {what}; return after {steps} {mean:.2f}"
 
 
+def _ignore_ctrl_c() -> None:
+    """A worker leaves Ctrl-C to its run (`train` saves a checkpoint on it, then stops) and
+    to the main process, which stops handing out runs."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run_all(todo: list[RunJob], jobs: int, echo: Callable[[str], None]
              ) -> dict[tuple[str, int], Any]:
-    """Run `todo`, `jobs` at a time (in worker processes when more than one)."""
+    """Run `todo`, `jobs` at a time (in worker processes when more than one). A run is handed
+    out only when a worker is free, so that after Ctrl-C (or a run's error) no new run
+    starts: the runs in progress save their checkpoints and end, then one error says so."""
     results: dict[tuple[str, int], Any] = {}
     if jobs == 1 or len(todo) <= 1:
         for i, job in enumerate(todo, 1):
@@ -269,23 +278,33 @@ def _run_all(todo: list[RunJob], jobs: int, echo: Callable[[str], None]
             echo(_line(job, scores, i, len(todo)))
         return results
     ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
-    with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=ctx) as pool:
-        running: dict[Future, RunJob] = {pool.submit(_run, job): job for job in todo}
-        try:
-            while running:
+    queue, stop = list(todo), None
+    with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=ctx,
+                             initializer=_ignore_ctrl_c) as pool:
+        running: dict[Future, RunJob] = {}
+        while running or (queue and stop is None):
+            while queue and stop is None and len(running) < jobs:
+                job = queue.pop(0)
+                running[pool.submit(_run, job)] = job
+            try:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    job = running.pop(fut)
+            except KeyboardInterrupt:  # the workers' runs got it too: wait for their ends
+                stop = stop or Interrupted("")
+                continue
+            for fut in finished:
+                job = running.pop(fut)
+                try:
                     results[job.method, job.seed] = scores = fut.result()
-                    echo(_line(job, scores, len(results), len(todo)))
-        except BaseException as e:
-            for fut in running:
-                fut.cancel()  # the runs in progress end (Ctrl-C: each saves its checkpoint)
-            if isinstance(e, KeyboardInterrupt):
-                raise MamlgameError(f"interrupted after {len(results)} of {len(todo)} runs; "
-                                    "the finished runs and the checkpoints of the others "
-                                    "are kept (continue with --resume)") from None
-            raise
+                except Exception as e:  # raised below, once the runs in progress end
+                    stop = e if stop is None or isinstance(stop, Interrupted) else stop
+                    continue
+                echo(_line(job, scores, len(results), len(todo)))
+    if isinstance(stop, Interrupted):
+        raise MamlgameError(f"interrupted after {len(results)} of {len(todo)} runs; the "
+                            "finished runs and the checkpoints of the others are kept in "
+                            "--out (continue with --resume)")
+    if stop is not None:
+        raise stop
     return results
 
 
