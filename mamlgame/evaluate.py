@@ -22,12 +22,15 @@ from mamlgame.packs import LevelPack, Tasks
 from mamlgame.plot import pyplot, save_png
 from mamlgame.policy import Params, params_of, seeded_init
 from mamlgame.rollout import Episodes, rollout
+from mamlgame.stats import mean_interval
 
 
 def _summary(per_task: torch.Tensor) -> dict[str, Any]:
     n = per_task.numel()
     std = per_task.std().item() if n > 1 else 0.0
+    ci = mean_interval(per_task.tolist())  # 95% bootstrap CI over tasks (mamlgame.stats)
     return {"mean": per_task.mean().item(), "std": std, "se": std / math.sqrt(max(n, 1)),
+            "ci": [round(ci.lo, 4), round(ci.hi, 4)],
             "per_task": [round(x, 4) for x in per_task.tolist()]}
 
 
@@ -63,21 +66,21 @@ def adaptation_curve(agent: Agent, params: Params, tasks: Tasks, steps: list[int
     eps: list[Episodes] = ad.episodes + [
         rollout(agent.family, tasks, agent.policy, ad.params, episodes, gen)]
     spec = family_spec(agent.pack.family)
-    returns, success, success_se, worse, outcomes = {}, {}, {}, {}, {}
+    returns, success, success_se, success_ci, worse, outcomes = {}, {}, {}, {}, {}, {}
     before = eps[0].total_reward.mean(1)
     for k in steps:
         per_task = eps[k].total_reward.mean(1)
         returns[str(k)] = _summary(per_task)
         rate = eps[k].success.float().mean(1)  # per task
         success[str(k)] = rate.mean().item()
-        success_se[str(k)] = _summary(rate)["se"]
+        success_se[str(k)], success_ci[str(k)] = _summary(rate)["se"], _summary(rate)["ci"]
         if k > 0:
             worse[str(k)] = (per_task < before).float().mean().item()
         ends = outcome_fractions(spec, tasks, eps[k].end)
         if ends is not None:
             outcomes[str(k)] = ends
     curve = {"returns": returns, "success": success, "success_se": success_se,
-             "worse_fraction": worse}
+             "success_ci": success_ci, "worse_fraction": worse}
     return {**curve, "outcomes": outcomes} if outcomes else curve
 
 
@@ -97,6 +100,7 @@ def planner_curve(spec: FamilySpec, family: TaskFamily, tasks: Tasks, steps: lis
         "returns": {str(k): _summary(per_task) for k in steps},
         "success": {str(k): rate.mean().item() for k in steps},
         "success_se": {str(k): _summary(rate)["se"] for k in steps},
+        "success_ci": {str(k): _summary(rate)["ci"] for k in steps},
         "worse_fraction": {str(k): 0.0 for k in steps if k > 0},
     }
     if ends is not None:
@@ -216,8 +220,10 @@ def format_table(report: dict[str, Any]) -> str:
         out = []
         for k in steps:
             r = curve["returns"][k]
-            s = f"{r['mean']:.2f} ± {r['se']:.2f}"
-            s += f" ({100 * curve['success'][k]:.0f} ± {100 * curve['success_se'][k]:.0f}%)"
+            s = f"{r['mean']:.2f} ± {r['se']:.2f} [{r['ci'][0]:.2f}, {r['ci'][1]:.2f}]"
+            lo, hi = (100 * x for x in curve["success_ci"][k])
+            s += (f" ({100 * curve['success'][k]:.0f} ± {100 * curve['success_se'][k]:.0f}% "
+                  f"[{lo:.0f}, {hi:.0f}])")
             out.append(s)
         return out
 
@@ -228,7 +234,8 @@ def format_table(report: dict[str, Any]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     head = (f"{report['pack']} / {report['split']}: {report['tasks']} tasks, "
-            f"{report['episodes']} episodes per step; mean return ± s.e. (success rate ± s.e.)")
+            f"{report['episodes']} episodes per step; mean return ± s.e. [95% bootstrap CI over "
+            "tasks] (success rate ± s.e. [CI])")
     worse = report["worse_fraction"].get("1")
     tail = f"adaptation made the return worse on {100 * worse:.0f}% of tasks (1 step)" \
         if worse is not None else ""

@@ -182,6 +182,11 @@ def test_a_runs_scores_are_what_eval_measures(tmp_path):
     for k in ("0", "2"):
         assert scores["returns"][k] == pytest.approx(report["returns"][k]["per_task"], abs=1e-4)
     assert result["task_ids"] == report["task_ids"]
+    # eval's intervals: a bootstrap CI over tasks beside the s.e. (`mamlgame.stats`)
+    r = report["returns"]["2"]
+    ci = stats.mean_interval(r["per_task"])
+    assert r["ci"] == pytest.approx([ci.lo, ci.hi], abs=1e-4) and ci.lo <= r["mean"] <= ci.hi
+    assert set(report["success_ci"]) == {"0", "2"}
 
 
 # ---- the report from scores, by hand ---------------------------------------------------------
