@@ -23,7 +23,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -274,7 +274,7 @@ def _run_all(todo: list[RunJob], jobs: int, echo: Callable[[str], None]
     results: dict[tuple[str, int], Any] = {}
     if jobs == 1 or len(todo) <= 1:
         for i, job in enumerate(todo, 1):
-            results[job.method, job.seed] = scores = _run(job)
+            results[job.method, job.seed] = scores = _run(replace(job, in_worker=False))
             echo(_line(job, scores, i, len(todo)))
         return results
     ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
