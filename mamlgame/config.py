@@ -82,8 +82,9 @@ class TrainConfig:
     pack: str = setting("mixed", "level pack: a path or a shipped pack name", kind="str",
                         option=False, recipe=False)
     algo: str = setting("maml", "meta-learning algorithm", choices=ALGOS)
-    estimator: str = setting("lvc", "second-order meta-gradient estimator (lvc, dice: "
-                             "unbiased; naive)", choices=ESTIMATORS)
+    estimator: str = setting("lvc", "second-order meta-gradient estimator: lvc (low "
+                             "variance, biased), dice (unbiased, high variance) or naive "
+                             "(biased)", choices=ESTIMATORS)
     # with a time limit, iterations is a cap; 0 there: none (what `train --time-limit` uses
     # when no --iterations is given)
     iterations: int = setting(100, "meta-iterations (with a time limit: at most this many)",
