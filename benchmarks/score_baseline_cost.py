@@ -7,7 +7,8 @@ baseline's memory of 10 batches is full; and (--fit) one baseline fit alone agai
     python benchmarks/score_baseline_cost.py --fit [--meta-batch 20,200,2000] [--features 1]
 
 Training: each estimator is one `mamlgame train` run in a child process; the peak resident
-memory is `getrusage(RUSAGE_CHILDREN)` in a parent process, the seconds per iteration the
+memory and the CPU time of the whole run (less sensitive than wall time to other work on the
+machine) are `getrusage(RUSAGE_CHILDREN)` in a parent process, the seconds per iteration the
 logged `seconds` of iterations 12.. (the memory fills after iteration 11). --checkout DIR
 times another checkout's code (e.g. a `git worktree` of an earlier commit).
 
@@ -31,8 +32,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# runs a command; prints its peak resident memory (KiB) and CPU seconds (user + system)
 PEAK = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+        "print(u.ru_maxrss, u.ru_utime + u.ru_stime)")
 
 
 def train_cost(pack: str, estimator: str, meta_batch: int, iterations: int,
@@ -47,7 +50,8 @@ def train_cost(pack: str, estimator: str, meta_batch: int, iterations: int,
     secs = [r["seconds"] for r in rows]
     full = secs[11:] or secs[1:] or secs
     return {"estimator": estimator, "seconds": secs, "full_memory_median": statistics.median(full),
-            "peak_rss_mb": int(peak.stdout.split()[-1]) / 1024,
+            "peak_rss_mb": int(peak.stdout.split()[-2]) / 1024,
+            "cpu_seconds": float(peak.stdout.split()[-1]),
             "load_average": os.getloadavg()[0]}
 
 
@@ -124,13 +128,13 @@ def main() -> None:
             print(fit_cost(t, a.features), flush=True)
         return
     print("| estimator | s / iteration (1st .. last) | median, iterations 12.. "
-          "| peak RSS (MiB) | load avg |")
-    print("|---|---|---|---|---|")
+          "| peak RSS (MiB) | CPU s, whole run | load avg |")
+    print("|---|---|---|---|---|---|")
     for e in a.estimators.split(","):
         r = train_cost(a.pack, e, int(a.meta_batch), a.iterations, a.checkout)
         print(f"| `{e}` | {', '.join(f'{s:.2f}' for s in r['seconds'])} "
               f"| {r['full_memory_median']:.2f} | {r['peak_rss_mb']:.0f} "
-              f"| {r['load_average']:.1f} |", flush=True)
+              f"| {r['cpu_seconds']:.1f} | {r['load_average']:.1f} |", flush=True)
 
 
 if __name__ == "__main__":
