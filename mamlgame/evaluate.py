@@ -96,11 +96,12 @@ def planner_curve(spec: FamilySpec, family: TaskFamily, tasks: Tasks, steps: lis
     won_steps = torch.where(plays.success, plays.steps.float(), 0.0).sum(1) / \
         plays.success.sum(1).clamp(min=1)
     ends = outcome_fractions(spec, tasks, plays.end)
+    returns, rates = _summary(per_task), _summary(rate)
     curve: dict[str, Any] = {
-        "returns": {str(k): _summary(per_task) for k in steps},
+        "returns": {str(k): returns for k in steps},
         "success": {str(k): rate.mean().item() for k in steps},
-        "success_se": {str(k): _summary(rate)["se"] for k in steps},
-        "success_ci": {str(k): _summary(rate)["ci"] for k in steps},
+        "success_se": {str(k): rates["se"] for k in steps},
+        "success_ci": {str(k): rates["ci"] for k in steps},
         "worse_fraction": {str(k): 0.0 for k in steps if k > 0},
     }
     if ends is not None:
