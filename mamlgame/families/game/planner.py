@@ -16,11 +16,10 @@ branches as one batch of the engine (the branches are its episode dimension):
   tried, followed by each of a few continuations (walk down the path distance to the goal,
   at once or after waiting `WAITS` steps; or follow `search`'s plan for the level without
   its random walkers, searched again, `REPLAN` steps deep, when the player leaves it) for
-  `DEPTH` steps, in `SAMPLES` worlds with fresh
-  random keys (never the episode's own: random walkers are the random process they are);
-  it takes the action whose best continuation ends best on average (the goal soonest; else
-  alive and nearest the goal; caught or on a hazard worst, the later the better). This is a
-  strong player, not a proof.
+  `DEPTH` steps, in `SAMPLES` worlds with fresh random keys (never the episode's own:
+  random walkers are the random process they are); it takes the action whose best
+  continuation ends best on average (the goal soonest; else alive and nearest the goal;
+  caught or on a hazard worst, the later the better). This is a strong player, not a proof.
 """
 
 from __future__ import annotations
