@@ -19,12 +19,13 @@ from mamlgame.policy import params_of, policy_for
 
 DEFAULTS = TrainConfig()
 RECIPE = "recipe"  # an algo name for bench: the pack's own recipe
+PAPER_PACK = "navigation"  # the MAML paper's workload, bench's default
 WORKLOAD = "navigation: 20 tasks x (20 inner + 20 outer) episodes x 100 steps, MLP 2x100 relu"
 
 
 def seconds_per_iteration(algo: str, iterations: int = 5, warmup: int = 2, tasks: int = 20,
                           episodes: int = 20, estimator: str = DEFAULTS.estimator,
-                          device: str = "cpu", pack: str = "navigation") -> float:
+                          device: str = "cpu", pack: str = PAPER_PACK) -> float:
     """Median wall time of one meta-iteration (sample, adapt, outer rollout, backward, Adam)
     with the caller's torch thread count (`mamlgame bench --threads` sets it), on `pack`
     (the paper's navigation workload by default) with the settings `mamlgame train PACK
@@ -74,13 +75,13 @@ def recipe_algo(pack: str) -> str:
 
 
 def run_bench(algos: list[str], iterations: int = 5, device: str = "cpu",
-              pack: str = "navigation", warmup: int = 2) -> dict[str, Any]:
+              pack: str = PAPER_PACK, warmup: int = 2) -> dict[str, Any]:
     """The DESIGN.md bench report (timed with the caller's torch thread count); `algos` may
     hold "recipe", reported under the recipe's algo."""
     dev = resolve_device(device)
     where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
     names = {a: (f"{recipe_algo(pack)} (recipe)" if a == RECIPE else a) for a in algos}
-    return {"workload": WORKLOAD if pack == "navigation" else
+    return {"workload": WORKLOAD if pack == PAPER_PACK else
             f"{pack}: 20 levels x (20 inner + 20 outer) episodes, the settings of "
             f"`mamlgame train {pack}`, levels drawn as training draws them",
             "threads": torch.get_num_threads(),

@@ -16,6 +16,7 @@ from mamlgame.checkpoint import load_agent, read_checkpoint
 from mamlgame.cli import cli
 from mamlgame.config import TrainConfig, format_duration, parse_duration
 from mamlgame.errors import MamlgameError
+from mamlgame.progress import plural
 from mamlgame.train import _Clock, outer_lr_at, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,7 +98,7 @@ def test_tiny_time_limit_stops_early_and_leaves_a_checkpoint(tmp_path):
     assert 1 <= ck.iteration < 1_000_000 and ck.elapsed >= 0.5
     assert ck.config.time_limit == 0.5 and ck.config.iterations == 1_000_000
     assert [r["iteration"] for r in metric_lines(tmp_path)] == list(range(ck.iteration))
-    assert f"time limit 0.5s: {ck.iteration} iterations in" in result.output
+    assert f"time limit 0.5s: {plural(ck.iteration, 'iteration')} in" in result.output
     load_agent(tmp_path / "checkpoint.pt")  # loadable for eval/play
 
 

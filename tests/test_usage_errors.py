@@ -21,7 +21,7 @@ def one_error_line(result) -> str:
 
 @pytest.mark.parametrize("args, line", [
     (["train", "--iterations", "0"],
-     "error: --iterations: 0 is not in the range x>=1 (see mamlgame train --help)"),
+     "error: --iterations: 0 is not in the range 1<=x<=1000000000 (see mamlgame train --help)"),
     (["train", "--inner-lr", "nan"],
      "error: --inner-lr: expected a finite number, got 'nan' (see mamlgame train --help)"),
     (["train", "--algo", "sgd"], "error: --algo: 'sgd' is not one of"),

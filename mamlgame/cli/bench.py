@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from mamlgame import cpu
-from mamlgame.bench import RECIPE, run_bench
+from mamlgame.bench import PAPER_PACK, RECIPE, run_bench
 from mamlgame.cli.options import algo_list, output_file, write_output
 from mamlgame.config import ALGOS, MAX_THREADS
 from mamlgame.evaluate import write_json
@@ -14,7 +14,7 @@ from mamlgame.packs import load_pack
 
 
 @click.command()
-@click.option("--pack", default="navigation", show_default=True,
+@click.option("--pack", default=PAPER_PACK, show_default=True,
               help="a shipped pack's name or a pack file: time `mamlgame train PACK`'s settings")
 @click.option("--algos", default=None,
               help="comma-separated algos, or 'recipe' (the pack's own); default: maml,fomaml "
@@ -29,7 +29,7 @@ def bench(pack: str, algos: str | None, iterations: int, warmup: int, threads: i
           device: str, json_path: str | None) -> None:
     """Seconds per meta-iteration (median) on the paper's 2D-navigation workload, or on PACK."""
     if algos is None:
-        algos = "maml,fomaml" if pack == "navigation" else RECIPE
+        algos = "maml,fomaml" if pack == PAPER_PACK else RECIPE
     names = [a.strip() for a in algos.split(",")]
     if RECIPE in names:
         algo_list(",".join(a for a in names if a != RECIPE) or ALGOS[0])  # checks the others
