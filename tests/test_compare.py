@@ -151,7 +151,8 @@ def test_an_interrupted_comparison_continues_where_it_stopped(tmp_path):
         (stopped / name).unlink()  # as if killed during its second iteration
     finished = (tmp_path / "fomaml" / "seed-0" / "checkpoint.pt").stat().st_mtime_ns
     lines: list[str] = []
-    again = compare(spec, tmp_path, progress=False, resume=True, echo=lines.append)
+    with pytest.warns(UserWarning, match="resuming from .*checkpoint-000001.pt"):
+        again = compare(spec, tmp_path, progress=False, resume=True, echo=lines.append)
     assert lines[0] == f"reusing 1 finished run(s) in {tmp_path}; 1 to run"
     assert (tmp_path / "fomaml" / "seed-0" / "checkpoint.pt").stat().st_mtime_ns == finished
     assert len((stopped / "metrics.jsonl").read_text().splitlines()) == 3
