@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from mamlgame.config import SETTINGS, TrainConfig
+from mamlgame.config import SETTINGS, Setting, TrainConfig
 from mamlgame.errors import CheckpointError
 from mamlgame.families import TaskFamily, family_spec, make_family
 from mamlgame.meta import MetaLearner
@@ -325,18 +325,26 @@ def _check_config(config: TrainConfig, source: str | Path) -> None:
     `iterations` 0 with a time limit stays allowed: integers are checked for their type)."""
     for s in SETTINGS.values():
         value = getattr(config, s.name)
-        bad = (s.choices and value not in s.choices) or (
-            s.kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                   or not math.isfinite(value)
-                                   or (s.lo is not None and (value <= s.lo if s.lo_open
-                                                             else value < s.lo))
-                                   or (s.hi is not None and value > s.hi))) or (
-            s.kind == "int" and (isinstance(value, bool) or not isinstance(value, int))) or (
-            s.kind == "sizes" and not (value and all(isinstance(h, int) and h >= 1
-                                                      for h in value)))
-        if bad:
+        if not _fits(s, value):
             raise CheckpointError(f"{source}: checkpoint has a bad config ({s.name} = "
                                   f"{value!r})")
+
+
+def _fits(s: Setting, value: Any) -> bool:
+    """Whether a saved `value` is one the setting `s` allows."""
+    if s.choices:
+        return value in s.choices
+    if s.kind == "sizes":
+        return bool(value) and all(isinstance(h, int) and h >= 1 for h in value)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if s.kind == "int":
+        return number and isinstance(value, int)
+    if s.kind != "float":
+        return True
+    if not (number and math.isfinite(value)):
+        return False
+    above = s.lo is None or (value > s.lo if s.lo_open else value >= s.lo)
+    return above and (s.hi is None or value <= s.hi)
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:

@@ -16,7 +16,6 @@ from mamlgame.cli.options import (
     FiniteFloat,
     algo_list,
     config_options,
-    pack_recipe,
     recipe_text,
     step_list,
     writable_dir,
@@ -24,7 +23,7 @@ from mamlgame.cli.options import (
 )
 from mamlgame.compare import CompareSpec, check_compare_dir, format_comparison, methods_of
 from mamlgame.compare import compare as run_compare
-from mamlgame.config import ALGO_KEYS, ESTIMATORS, TrainConfig
+from mamlgame.config import ALGO_KEYS, ESTIMATORS, TrainConfig, pack_recipe
 from mamlgame.packs import load_pack
 from mamlgame.stats import REPS
 

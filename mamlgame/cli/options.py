@@ -12,13 +12,12 @@ from typing import Any, TypeVar
 
 import click
 
-from mamlgame.config import (  # noqa: F401 (pack_recipe: imported from here by commands)
+from mamlgame.config import (
     ALGOS,
     MAX_INNER_STEPS,
     SETTINGS,
     Setting,
     format_duration,
-    pack_recipe,
     parse_duration,
 )
 from mamlgame.errors import MamlgameError
