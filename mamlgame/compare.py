@@ -34,7 +34,8 @@ from mamlgame.checkpoint import Checkpoint, atomic_write_bytes, load_agent, load
 from mamlgame.compare_report import format_comparison, plot_comparison, summarize
 from mamlgame.config import TrainConfig
 from mamlgame.errors import CheckpointError, MamlgameError
-from mamlgame.families import family_spec
+from mamlgame.families import family_spec, make_family
+from mamlgame.memory import check_evaluation
 from mamlgame.packs import LevelPack, load_pack
 from mamlgame.rollout import rollout
 from mamlgame.run_dir import LOCK_NAME, run_files
@@ -325,6 +326,7 @@ def compare(spec: CompareSpec, out_dir: str | Path, jobs: int = 1, progress: boo
     if spec.eval_tasks > size:
         warnings.warn(f"--eval-tasks {spec.eval_tasks}: the {spec.split} split of {pack.name} "
                       f"has {size} tasks; evaluating each of them once", stacklevel=2)
+    _check_evaluation_memory(spec, pack, min(spec.eval_tasks, size))
     todo, done = _plan(spec, out, pack, resume, overwrite, progress and jobs == 1, jobs > 1)
     if done:
         echo(f"reusing {len(done)} finished run(s) in {out}; {len(todo)} to run")
@@ -338,6 +340,15 @@ def compare(spec: CompareSpec, out_dir: str | Path, jobs: int = 1, progress: boo
     atomic_write_bytes(out / "compare.md", lambda f: f.write(format_comparison(result).encode()))
     plot_comparison(result, out / "compare.png")
     return result
+
+
+def _check_evaluation_memory(spec: CompareSpec, pack: LevelPack, n_tasks: int) -> None:
+    """Before any training: a clear error when a method's evaluation cannot fit in memory."""
+    episodes, steps = spec.evaluation()["episodes"], max(spec.steps)
+    for method in spec.methods:
+        cfg = spec.config(method, spec.base.seed).resolved(pack)
+        family = make_family(pack, cfg.horizon)
+        check_evaluation(cfg, n_tasks, episodes, steps, family.obs_dim, family.action_dim)
 
 
 def spec_info(spec: CompareSpec, pack: LevelPack, jobs: int, seconds: float) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import torch
 from mamlgame.checkpoint import Agent, atomic_write_bytes
 from mamlgame.errors import MamlgameError
 from mamlgame.families import FamilySpec, TaskFamily, family_spec, make_family
+from mamlgame.memory import check_evaluation
 from mamlgame.packs import LevelPack, Tasks
 from mamlgame.plot import pyplot, save_png
 from mamlgame.policy import Params, params_of, seeded_init
@@ -133,6 +134,9 @@ def evaluate(agent: Agent, pack: LevelPack | None = None, split: str = "test",
         warnings.warn(f"--tasks {n_tasks}: the {split} split of {pack.name} has {size} tasks; "
                       f"evaluating each of them once", stacklevel=2)
         n_tasks = size
+    for a in (agent, *(baselines or {}).values()):  # a clear error before allocating
+        check_evaluation(a.config, min(n_tasks or size, size), episodes, max(steps),
+                         a.family.obs_dim, a.family.action_dim)
     tasks = pack.tasks(split, n_tasks)
     report: dict[str, Any] = {
         "pack": pack.name, "split": split, "tasks": len(tasks), "algo": agent.config.algo,

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import signal
 import time
 import warnings
@@ -43,6 +42,7 @@ from mamlgame.checkpoint import Checkpoint, checkpoint_state, save_checkpoint
 from mamlgame.config import TrainConfig, with_recipe
 from mamlgame.errors import MamlgameError, TrainingError
 from mamlgame.families import family_spec, make_family
+from mamlgame.memory import check_training
 from mamlgame.meta import MetaLearner, MetaStep, meta_step
 from mamlgame.packs import LevelPack, Tasks, load_pack
 from mamlgame.policy import MLPPolicy, Params, params_of, policy_for
@@ -140,8 +140,8 @@ def _setup(config: TrainConfig, ck: Checkpoint | None, device: torch.device) -> 
     `ck` when resuming."""
     pack = load_pack(config.pack) if ck is None else ck.pack()
     cfg = config.resolved(pack)
+    check_training(cfg, pack, device)
     family = make_family(pack, cfg.horizon)
-    _check_memory(cfg, family.obs_dim, family.action_dim, device)
     policy = policy_for(family, cfg).to(device)
     learner = MetaLearner.from_config(policy, family, cfg)
     params = params_of(policy)
@@ -153,41 +153,6 @@ def _setup(config: TrainConfig, ck: Checkpoint | None, device: torch.device) -> 
     return _Run(config, cfg, pack, pack.pool("train").to(device), policy, learner, params,
                 meta_params, optimizer, gen, 0 if ck is None else ck.iteration,
                 0.0 if ck is None else ck.elapsed)
-
-
-def _memory_of(device: torch.device) -> int | None:
-    """Bytes of memory on `device` (the machine's RAM for the CPU), None if unknown."""
-    try:
-        if device.type == "cuda":
-            return int(torch.cuda.get_device_properties(device).total_memory)
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError, RuntimeError):
-        return None
-
-
-def rollout_bytes(cfg: TrainConfig, obs_dim: int, action_dim: int) -> int:
-    """A lower estimate of the memory one meta-iteration holds (cfg resolved): per episode
-    step, the observation, action, rewards and log-probabilities, and the hidden activations
-    autograd keeps, for every rollout of the inner and outer loop, as float32."""
-    per_step = obs_dim + action_dim + 8 + 2 * sum(cfg.hidden) + cfg.context
-    rollouts = cfg.inner_steps + 1
-    return 4 * cfg.meta_batch * cfg.episodes * cfg.horizon * per_step * rollouts
-
-
-def _check_memory(cfg: TrainConfig, obs_dim: int, action_dim: int,
-                  device: torch.device) -> None:
-    """A clear error, before allocating, for a run that cannot fit in memory."""
-    need, have = rollout_bytes(cfg, obs_dim, action_dim), _memory_of(device)
-    if have is not None and need > have:
-        raise MamlgameError(
-            f"--meta-batch {cfg.meta_batch} x --episodes {cfg.episodes} x --horizon "
-            f"{cfg.horizon} x {cfg.inner_steps + 1} rollouts (--inner-steps "
-            f"{cfg.inner_steps} + 1) needs about {_gib(need)} of memory, more than the "
-            f"{_gib(have)} of {device.type}; lower one of them")
-
-
-def _gib(n: float) -> str:
-    return f"{n / 2**30:.3g} GiB"
 
 
 def _save(run: _Run, path: Path, iteration: int, ctx: distributed.Context,

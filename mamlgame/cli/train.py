@@ -13,6 +13,7 @@ from mamlgame import distributed
 from mamlgame.cli.options import config_options, option_text, recipe_text
 from mamlgame.config import TrainConfig, with_recipe
 from mamlgame.errors import MamlgameError
+from mamlgame.memory import check_training
 from mamlgame.packs import LevelPack, load_pack
 from mamlgame.run_dir import check_out_dir
 from mamlgame.train import Interrupted, check_split
@@ -55,7 +56,9 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, overwrit
     cfg = TrainConfig(pack=str(lp.path), **options)
     cfg, recipe = (cfg, {}) if resume else with_recipe(cfg, lp.train, given)
     # a clear error before any process starts
-    distributed.resolve_device(cfg.device, local_procs=nproc)
+    device = distributed.resolve_device(cfg.device, local_procs=nproc)
+    if not resume:
+        check_training(cfg, lp, device)
     out_dir = Path(out or f"runs/{lp.name}-{cfg.algo}")
     if nproc > 1:
         check_split(cfg.meta_batch, nproc)
