@@ -44,7 +44,7 @@ from mamlgame.train import Interrupted, train
 
 SCORES = "scores.json"  # a run's per-task scores, in its run directory
 # settings a run may differ in and still belong to the comparison (they change no result)
-RUNTIME_KEYS = ("threads", "device", "checkpoint_every", "keep_checkpoints")
+RUNTIME_KEYS = ("threads", "device", "checkpoint_every", "keep_checkpoints", "tensorboard")
 
 __all__ = ["CompareSpec", "Method", "check_compare_dir", "compare", "format_comparison",
            "methods_of", "run_scores"]

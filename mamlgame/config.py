@@ -130,6 +130,9 @@ class TrainConfig:
     checkpoint_every: int = setting(10, "iterations between checkpoints", lo=1, recipe=False)
     keep_checkpoints: int = setting(3, "numbered checkpoints kept besides checkpoint.pt",
                                     lo=0, recipe=False)
+    tensorboard: bool = setting(False, "also write the metrics as TensorBoard scalars into "
+                                "OUT/tensorboard (needs pip install 'mamlgame[tensorboard]')",
+                                recipe=False)
 
     def resolved(self, pack: LevelPack) -> TrainConfig:
         """This config with its sentinels replaced by what they stand for: `inner_steps=0` by

@@ -2,8 +2,9 @@
 saved ones; another pack or algorithm is refused), and the line it starts with.
 
 A resumed run takes its config from the checkpoint; only `RUNTIME_KEYS` may change, and the
-budget (`BUDGET_KEYS`: iterations, time limit) only when the caller gives it, so that a plain
-`--resume` finishes the budget the run began with.
+budget (`BUDGET_KEYS`: iterations, time limit) and the TensorBoard log only when the caller
+gives them (`KEPT_KEYS`), so that a plain `--resume` finishes the budget the run began with,
+logging as it did.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from mamlgame.errors import CheckpointError, MamlgameError
 from mamlgame.packs import load_pack
 from mamlgame.progress import plural
 
-# settings a resumed run may change; BUDGET_KEYS a resume keeps from the run unless given
-RUNTIME_KEYS = ("iterations", "time_limit", "device", "threads")
+# settings a resumed run may change; KEPT_KEYS a resume keeps from the run unless given
+RUNTIME_KEYS = ("iterations", "time_limit", "device", "threads", "tensorboard")
+KEPT_KEYS = BUDGET_KEYS | {"tensorboard"}
 
 
 def read_resume_checkpoint(ckpt_path: Path, ctx: distributed.Context) -> Checkpoint:
@@ -49,7 +51,7 @@ def read_resume_checkpoint(ckpt_path: Path, ctx: distributed.Context) -> Checkpo
 def resume_config(ck: Checkpoint, cfg: TrainConfig, given: Collection[str] | None = None
                   ) -> tuple[TrainConfig, str | None]:
     """The config a resumed run continues with: the saved one, with `RUNTIME_KEYS` taken from
-    `cfg` (`BUDGET_KEYS` only when in `given`: a plain resume keeps the run's budget), and one
+    `cfg` (`KEPT_KEYS` only when in `given`: a plain resume keeps the run's budget), and one
     line naming every other setting in `cfg` that differs from the saved run (ignored), or
     None. Only the fields in `given` are compared (None: all of them).
 
@@ -68,11 +70,11 @@ def resume_config(ck: Checkpoint, cfg: TrainConfig, given: Collection[str] | Non
               and getattr(new, k) != getattr(saved, k)]
     notes = [n for n in notes if n]
     config = replace(ck.config, **{k: getattr(cfg, k) for k in RUNTIME_KEYS
-                                   if k not in BUDGET_KEYS or given is None or k in given})
+                                   if k not in KEPT_KEYS or given is None or k in given})
     message = None
     if notes:
         message = ("--resume continues the run with its saved settings (only --iterations, "
-                   f"--time-limit, --device and --threads may change); ignoring "
+                   f"--time-limit, --device, --threads and --tensorboard may change); ignoring "
                    f"{'; '.join(notes)}")
     return config, message
 

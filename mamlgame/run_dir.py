@@ -3,7 +3,8 @@ directory, one `train` at a time (an OS lock), and the `metrics.jsonl` log (cut 
 checkpoint's iteration on resume).
 
 A directory holds a run when it has `checkpoint.pt`, its numbered siblings
-(`checkpoint-000010.pt`) or `metrics.jsonl`; `.lock` stays behind after a run and is no run.
+(`checkpoint-000010.pt`), `metrics.jsonl` or TensorBoard event files (`tensorboard/`);
+`.lock` stays behind after a run and is no run.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from mamlgame import distributed
 from mamlgame.checkpoint import atomic_write_bytes, numbered_checkpoints
 from mamlgame.errors import MamlgameError, TrainingError
+from mamlgame.tensorboard_log import DIR_NAME as TB_DIR
+from mamlgame.tensorboard_log import TensorBoardLog, event_files
 
 try:  # POSIX: an advisory lock that the OS drops when the process dies (SIGKILL included)
     import fcntl
@@ -27,10 +30,12 @@ LOCK_NAME = ".lock"  # held (flock) by the process writing the run; left in plac
 
 # ---- refuse to mix runs, one `train` at a time ---------------------------------------------
 def run_files(out: Path) -> list[Path]:
-    """The files of a run in `out`: checkpoint.pt, its numbered siblings and metrics.jsonl."""
+    """The files of a run in `out`: checkpoint.pt, its numbered siblings, metrics.jsonl and
+    the TensorBoard event files."""
     out = Path(out)
     ckpt = out / "checkpoint.pt"
-    return [p for p in (ckpt, out / "metrics.jsonl") if p.exists()] + numbered_checkpoints(ckpt)
+    return ([p for p in (ckpt, out / "metrics.jsonl") if p.exists()]
+            + numbered_checkpoints(ckpt) + event_files(out))
 
 
 def check_out_dir(out: Path, resume: bool = False, overwrite: bool = False) -> None:
@@ -118,9 +123,11 @@ def claim_out_dir(out: Path, resume: bool, overwrite: bool,
 # ---- metrics.jsonl -------------------------------------------------------------------------
 class MetricsLog:
     """Process 0's `metrics.jsonl`: one JSON line per meta-iteration. A fresh run starts a
-    fresh file; a resumed one keeps the lines of the iterations before `start`."""
+    fresh file; a resumed one keeps the lines of the iterations before `start`. With
+    `tensorboard`, every line also goes to the TensorBoard log in the same folder
+    (`mamlgame.tensorboard_log`)."""
 
-    def __init__(self, path: Path, start: int, resume: bool):
+    def __init__(self, path: Path, start: int, resume: bool, tensorboard: bool = False):
         self.path = path
         try:
             if resume:
@@ -131,6 +138,7 @@ class MetricsLog:
             self.file = path.open("a")
         except OSError as e:
             raise self._error(e) from None
+        self.board = TensorBoardLog(path.parent / TB_DIR, path, resume) if tensorboard else None
 
     def _error(self, e: OSError) -> TrainingError:
         return TrainingError(f"{self.path}: cannot write the metrics ({e.strerror or e})")
@@ -147,10 +155,14 @@ class MetricsLog:
             self.file.flush()
         except OSError as e:
             raise self._error(e) from None
+        if self.board is not None:
+            self.board.write(row)
 
     def close(self) -> None:
-        """Close the file."""
+        """Close the file (and the TensorBoard log)."""
         self.file.close()
+        if self.board is not None:
+            self.board.close()
 
 
 def keep_metrics_before(path: Path, upto: int) -> None:

@@ -50,6 +50,7 @@ from mamlgame.progress import budget_note, progress_bar, tick
 from mamlgame.resume import budget_reached, read_resume_checkpoint, resume_config, resume_note
 from mamlgame.run_dir import MetricsLog, claim_out_dir
 from mamlgame.shard import Shard
+from mamlgame.tensorboard_log import require_tensorboard
 
 MAX_BAD_STEPS = 3  # consecutive non-finite updates before the run stops
 STOP_GRACE_SECONDS = 30.0  # after a stop signal, how long the current iteration may still run
@@ -237,7 +238,9 @@ def _stop_if_diverged(bad: int, it: int, ckpt_path: Path) -> None:
 def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
           progress: bool = True, given: Collection[str] | None = None,
           echo: Callable[[str], None] | None = None, overwrite: bool = False) -> Path:
-    """Meta-train per `cfg`, writing `out_dir/metrics.jsonl` and `out_dir/checkpoint.pt`.
+    """Meta-train per `cfg`, writing `out_dir/metrics.jsonl` and `out_dir/checkpoint.pt`
+    (and with `cfg.tensorboard` the same metrics as TensorBoard scalars in
+    `out_dir/tensorboard`).
 
     Returns the checkpoint path. A fresh run refuses a non-empty `out_dir` unless
     `overwrite` (which deletes the old run's checkpoints and metrics first); the directory is
@@ -269,6 +272,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
             check_split(cfg.meta_batch, ctx.world)
             clock.before = ck.elapsed
         _check_budget(cfg)
+        if cfg.tensorboard:
+            require_tensorboard()  # before the setup: one line, not a late traceback
         say = echo if ctx.is_main else None
         done = ck is not None and budget_reached(ck, cfg)
         run = None if done else _setup(cfg, ck, device)  # a checkpoint that does not fit: error
@@ -314,7 +319,8 @@ def _iterations(start: int, cfg: TrainConfig) -> Iterable[int]:
 def _train(run: _Run, out: Path, resume: bool, progress: bool, ctx: distributed.Context,
            device: torch.device, clock: _Clock, say: Callable[[str], None] | None) -> Path:
     cfg, ckpt_path = run.cfg, out / "checkpoint.pt"
-    log = MetricsLog(out / "metrics.jsonl", run.start, resume) if ctx.is_main else None
+    log = (MetricsLog(out / "metrics.jsonl", run.start, resume, cfg.tensorboard)
+           if ctx.is_main else None)
     bar = progress_bar(cfg, run.pack.name, run.start, run.spent, progress and ctx.is_main)
     # `spent`: the run's wall time as all processes agree on it (after each all-reduce)
     bad, done, stop, spent = 0, run.start, _StopFlag(), run.spent

@@ -11,7 +11,8 @@ CORE = ("mamlgame.rollout", "mamlgame.meta", "mamlgame.policy", "mamlgame.return
         "mamlgame.shard", "mamlgame.train", "mamlgame.evaluate", "mamlgame.checkpoint",
         "mamlgame.config", "mamlgame.bench", "mamlgame.compare", "mamlgame.distributed",
         "mamlgame.plot", "mamlgame.score_baseline", "mamlgame.run_dir", "mamlgame.resume",
-        "mamlgame.progress", "mamlgame.stats", "mamlgame.compare_report")
+        "mamlgame.progress", "mamlgame.stats", "mamlgame.compare_report", "mamlgame.memory",
+        "mamlgame.tensorboard_log")
 # module prefix -> prefixes it must not import (at module level or inside functions)
 FORBIDDEN = {
     # packs read `mamlgame.config` (a stdlib-only leaf) for the [train] recipe's keys

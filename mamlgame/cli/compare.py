@@ -26,10 +26,11 @@ from mamlgame.compare import compare as run_compare
 from mamlgame.config import ALGO_KEYS, ESTIMATORS, TrainConfig, pack_recipe
 from mamlgame.packs import load_pack
 from mamlgame.stats import REPS
+from mamlgame.tensorboard_log import require_tensorboard
 
 DEFAULTS = TrainConfig()
 OPTIONS = ("iterations", "meta_batch", "episodes", "inner_steps", "inner_lr", "outer_lr",
-           "hidden", "horizon", "seed", "threads")
+           "hidden", "horizon", "seed", "threads", "tensorboard")
 
 
 def estimator_list(value: str | None) -> list[str]:
@@ -86,7 +87,8 @@ def compare(ctx: click.Context, pack: str, algos: str, estimators: str | None, s
     and optimality gap of the return (and success rate, where the family has one) over seeds
     × tasks, each with a 95% stratified-bootstrap CI, and the probability that each method
     improves on each other. Writes compare.json, compare.md and compare.png into --out
-    (runs in --out/METHOD/seed-S).
+    (runs in --out/METHOD/seed-S; with --tensorboard each run's TensorBoard scalars in its
+    tensorboard/ folder: `tensorboard --logdir OUT` shows one run per method and seed).
 
     The pack's [train] recipe applies (except its algo and time_limit: every method gets the
     same --iterations; and when the recipe names an algo, except the step sizes tuned for
@@ -96,6 +98,8 @@ def compare(ctx: click.Context, pack: str, algos: str, estimators: str | None, s
     ests = estimator_list(estimators)
     eval_steps = step_list(steps)
     methods = methods_of(names, ests)
+    if options["tensorboard"]:
+        require_tensorboard()  # a missing optional package: one line, before any work
     lp = load_pack(pack)
     check_compare_dir(Path(out), [m.name for m in methods], resume, overwrite)
     writable_dir(out, "--out")  # before the training: a one-line error, not a traceback

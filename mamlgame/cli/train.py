@@ -16,6 +16,8 @@ from mamlgame.errors import MamlgameError
 from mamlgame.memory import check_training
 from mamlgame.packs import LevelPack, load_pack
 from mamlgame.run_dir import check_out_dir
+from mamlgame.tensorboard_log import DIR_NAME as TB_DIR
+from mamlgame.tensorboard_log import event_files, require_tensorboard
 from mamlgame.train import Interrupted, check_split
 from mamlgame.train import run as run_training
 
@@ -43,15 +45,20 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, overwrit
     one, else from the defaults below (a given --iterations or --time-limit replaces both
     of the recipe's). With --time-limit, --iterations (if given) is an upper bound.
 
+    --tensorboard also writes the metrics as TensorBoard scalars into OUT/tensorboard
+    (`tensorboard --logdir OUT`).
+
     With --nproc N, N local processes share each meta-batch (same results as one process);
     across machines, start it with torchrun (docs/distributed.md).
 
     A non-empty --out is refused unless --resume or --overwrite; one run at a time writes a
     directory. --resume continues the run in --out with its saved settings: another PACK or
     --algo is an error, other changed options are ignored with a warning (only --iterations,
-    --time-limit, --device and --threads may change).
+    --time-limit, --device, --threads and --tensorboard may change).
     """
     lp = load_pack(pack)  # fail early with a located error
+    if options["tensorboard"]:
+        require_tensorboard()  # a missing optional package: one line, before any work
     given = _given(ctx)
     cfg = TrainConfig(pack=str(lp.path), **options)
     cfg, recipe = (cfg, {}) if resume else with_recipe(cfg, lp.train, given)
@@ -85,6 +92,8 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, overwrit
         ctx.exit(1)  # process 0 reports it
     if main:
         click.echo(f"checkpoint: {ckpt}\nmetrics:    {out_dir / 'metrics.jsonl'}")
+        if event_files(out_dir):
+            click.echo(f"tensorboard: {out_dir / TB_DIR} (tensorboard --logdir {out_dir})")
 
 
 def _recipe_note(lp: LevelPack, recipe: dict[str, Any]) -> str:
