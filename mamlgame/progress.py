@@ -1,6 +1,6 @@
-"""What a training run shows while it runs: a tqdm bar on a terminal, else one plain line per
-tenth of the run (log files and CI get no carriage-return flood), and the end-of-run line of a
-time-limited run.
+"""What a training run shows while it runs: lines while a slow setup runs (`SetupProgress`),
+a tqdm bar on a terminal, else one plain line per tenth of the run (log files and CI get no
+carriage-return flood), and the end-of-run line of a time-limited run.
 
 The bar counts iterations done of `iterations`, or with a time limit the seconds spent of the
 budget (the iteration number then goes into the bar's postfix).
@@ -9,10 +9,61 @@ budget (the iteration number then goes into the bar's postfix).
 from __future__ import annotations
 
 import sys
+import threading
+import time
+from types import TracebackType
 
 from tqdm import tqdm
 
 from mamlgame.config import TrainConfig, format_duration
+
+SETUP_QUIET_SECONDS = 3.0  # a setup quicker than this shows nothing
+SETUP_EVERY_SECONDS = 15.0  # after that, a line this often
+
+
+class SetupProgress:
+    """Lines on stderr while a run sets up (the pack's levels generated, the policy built):
+    nothing for a quick setup; past `SETUP_QUIET_SECONDS` the current step, then a line
+    every `SETUP_EVERY_SECONDS`, and at the end how long it took. A background thread
+    prints them; the setup names its steps with `step`."""
+
+    def __init__(self, enabled: bool):
+        self.enabled, self.current = enabled, "setting up"
+        self.start = time.perf_counter()
+        self.shown = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def step(self, text: str) -> None:
+        """Name the step the setup is at (`generating 1000 train levels of arena`)."""
+        self.current = text
+
+    def seconds(self) -> float:
+        """Seconds since the setup began."""
+        return time.perf_counter() - self.start
+
+    def _watch(self) -> None:
+        wait = SETUP_QUIET_SECONDS
+        while not self._stop.wait(wait):
+            self._line(f"setup: {self.current}... ({format_duration(self.seconds())})")
+            wait = SETUP_EVERY_SECONDS
+
+    def _line(self, text: str) -> None:
+        self.shown = True
+        print(text, file=sys.stderr, flush=True)
+
+    def __enter__(self) -> SetupProgress:
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        if self.shown and kind is None:
+            self._line(f"setup: done in {format_duration(self.seconds())}")
 
 
 class LogProgress:
@@ -99,13 +150,26 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def budget_note(cfg: TrainConfig, start: int, done: int, spent: float) -> str:
+def setup_note(cfg: TrainConfig, setup: float, spent: float) -> str | None:
+    """The line of a time-limited run whose setup (`setup` seconds) left nothing of the
+    budget (`spent` seconds of it used): one iteration still runs, for a checkpoint."""
+    if not 0 < cfg.time_limit <= spent:
+        return None
+    return (f"setup: took {format_duration(setup)}, the whole time limit "
+            f"{format_duration(cfg.time_limit)}; one iteration runs anyway, for a checkpoint")
+
+
+def budget_note(cfg: TrainConfig, start: int, done: int, spent: float,
+                setup: float = 0.0) -> str:
     """The end-of-run line of a time-limited run that began this session at iteration
-    `start`: iterations run in the budget."""
+    `start`: iterations run in the budget (and the setup's share, `setup` seconds, when it
+    was long enough to show)."""
     line = (f"time limit {format_duration(cfg.time_limit)}: {plural(done, 'iteration')} in "
             f"{format_duration(spent)}")
     if start:
         line += f" ({done - start} in this session)"
+    if setup >= SETUP_QUIET_SECONDS:
+        line += f", setup {format_duration(setup)} of it"
     if spent < cfg.time_limit:
         line += (f"; stopped at --iterations {cfg.iterations} with "
                  f"{format_duration(cfg.time_limit - spent)} left")

@@ -46,7 +46,7 @@ from mamlgame.memory import check_training
 from mamlgame.meta import MetaLearner, MetaStep, meta_step
 from mamlgame.packs import LevelPack, Tasks, load_pack
 from mamlgame.policy import MLPPolicy, Params, params_of, policy_for
-from mamlgame.progress import budget_note, progress_bar, tick
+from mamlgame.progress import SetupProgress, budget_note, progress_bar, setup_note, tick
 from mamlgame.resume import budget_reached, read_resume_checkpoint, resume_config, resume_note
 from mamlgame.run_dir import MetricsLog, claim_out_dir
 from mamlgame.shard import Shard
@@ -132,16 +132,24 @@ class _Clock:
     before: float = 0.0
     start: float = field(default_factory=time.perf_counter)
 
+    def session(self) -> float:
+        """Seconds since this session began."""
+        return time.perf_counter() - self.start
+
     def spent(self) -> float:
-        return self.before + (time.perf_counter() - self.start)
+        return self.before + self.session()
 
 
-def _setup(config: TrainConfig, ck: Checkpoint | None, device: torch.device) -> _Run:
+def _setup(config: TrainConfig, ck: Checkpoint | None, device: torch.device,
+           step: Callable[[str], None]) -> _Run:
     """Pack, family, policy, learner, optimiser and generator for `config`, restored from
-    `ck` when resuming."""
+    `ck` when resuming; `step` is told each step (`progress.SetupProgress`)."""
     pack = load_pack(config.pack) if ck is None else ck.pack()
     cfg = config.resolved(pack)
     check_training(cfg, pack, device)
+    step(f"generating the {pack.n_train} train levels of {pack.name}")
+    pool = pack.pool("train").to(device)
+    step("building the policy")
     family = make_family(pack, cfg.horizon)
     policy = policy_for(family, cfg).to(device)
     learner = MetaLearner.from_config(policy, family, cfg)
@@ -151,7 +159,7 @@ def _setup(config: TrainConfig, ck: Checkpoint | None, device: torch.device) -> 
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     if ck is not None:
         ck.restore(policy, learner, optimizer, gen)
-    return _Run(config, cfg, pack, pack.pool("train").to(device), policy, learner, params,
+    return _Run(config, cfg, pack, pool, policy, learner, params,
                 meta_params, optimizer, gen, 0 if ck is None else ck.iteration,
                 0.0 if ck is None else ck.elapsed)
 
@@ -276,7 +284,10 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
             require_tensorboard()  # before the setup: one line, not a late traceback
         say = echo if ctx.is_main else None
         done = ck is not None and budget_reached(ck, cfg)
-        run = None if done else _setup(cfg, ck, device)  # a checkpoint that does not fit: error
+        run = None
+        if not done:  # (a checkpoint that does not fit: an error)
+            with SetupProgress(progress and ctx.is_main) as setup:
+                run = _setup(cfg, ck, device, setup.step)
         if ck is not None and say is not None:
             say(resume_note(ck, cfg))
         if run is None:
@@ -321,7 +332,12 @@ def _train(run: _Run, out: Path, resume: bool, progress: bool, ctx: distributed.
     cfg, ckpt_path = run.cfg, out / "checkpoint.pt"
     log = (MetricsLog(out / "metrics.jsonl", run.start, resume, cfg.tensorboard)
            if ctx.is_main else None)
-    bar = progress_bar(cfg, run.pack.name, run.start, run.spent, progress and ctx.is_main)
+    setup = clock.session()  # this session's setup, on the budget too
+    note = setup_note(cfg, setup, clock.before + setup)
+    if note and say is not None:
+        say(note)
+    bar = progress_bar(cfg, run.pack.name, run.start, clock.before + setup,
+                       progress and ctx.is_main)
     # `spent`: the run's wall time as all processes agree on it (after each all-reduce)
     bad, done, stop, spent = 0, run.start, _StopFlag(), run.spent
     try:  # tensors the rollout and families create go to `device`
@@ -365,5 +381,5 @@ def _train(run: _Run, out: Path, resume: bool, progress: bool, ctx: distributed.
     if not ckpt_path.exists():
         _save(run, ckpt_path, done, ctx, spent)
     if say is not None and cfg.time_limit > 0:
-        say(budget_note(cfg, run.start, done, spent))
+        say(budget_note(cfg, run.start, done, spent, setup))
     return ckpt_path
