@@ -15,51 +15,63 @@ from mamlgame.viewer.levels import LEVEL_HELP
 @click.option("--level", default=None, help=LEVEL_HELP)
 @click.option("--split", type=click.Choice(["train", "valid", "test"]), default=None,
               help="Split to take the level from (default: where the name is, else train).")
-@click.option("--agent", "checkpoint", type=click.Path(dir_okay=False), default=None,
-              help="Checkpoint to watch: before | after adaptation, side by side.")
+@click.option("--agent", "checkpoint", default=None, metavar="NAME|CHECKPOINT",
+              help="Agent to watch, before | after adaptation side by side: a checkpoint or "
+                   "a shipped agent's name (arena, chasers, mixed, platformer, speedway).")
 @click.option("--as", "role", type=click.Choice(["opponent"]), default=None,
               help="With --agent: you control an opponent, the adapted agent plays.")
 @click.option("--record", type=click.Path(dir_okay=False), default=None,
-              help="Save the frames to FILE.gif, or the last frame to FILE.png.")
-@click.option("--headless", is_flag=True, help="No window (SDL dummy driver); needs --frames.")
+              help="Save the frames to FILE.mp4 (needs mamlgame[video]) or FILE.gif, or the "
+                   "last frame to FILE.png.")
+@click.option("--headless", is_flag=True,
+              help="No window (SDL dummy driver); runs one episode unless --episodes or "
+                   "--frames say otherwise.")
+@click.option("--episodes", "n_episodes", type=click.IntRange(1), default=None,
+              help="Stop after N episodes (watching: of both halves, once the agent has "
+                   "adapted; the adaptation is not counted).")
 @click.option("--frames", type=click.IntRange(1), default=None, help="Stop after N frames.")
 @click.option("--speed", type=FiniteFloat(0.5, 240), default=None,
               help="Simulation steps per second [default: per family].")
 @click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True,
               help="Episode seed.")
-@click.option("--episodes", type=click.IntRange(1), default=None,
+@click.option("--inner-episodes", "episodes", type=click.IntRange(1), default=None,
               help="Episodes for each live inner step [default: the checkpoint's config].")
 @click.option("--greedy/--sample", default=True, show_default=True,
               help="With --agent: the agent takes its most likely actions (greedy), so what "
                    "adaptation changed is what you see; --sample draws them from the policy "
                    "(G switches while watching).")
 def play(pack: str | None, level: str | None, split: str | None, checkpoint: str | None,
-         role: str | None, record: str | None, headless: bool, frames: int | None,
-         speed: float | None, seed: int, episodes: int | None, greedy: bool) -> None:
+         role: str | None, record: str | None, headless: bool, n_episodes: int | None,
+         frames: int | None, speed: float | None, seed: int, episodes: int | None,
+         greedy: bool) -> None:
     """Play PACK with the keyboard (default pack: mixed), or watch an agent with --agent.
 
     \b
     Play:  arrows/WASD move, space jumps, R restarts, N/P next/previous level, Esc quits.
     Watch: A adapts again, + another inner step, G greedy/sampled actions, space pauses,
     . one frame, up/down speed.
+
+    \b
+    mamlgame play mixed --agent mixed                 # a shipped agent
+    mamlgame play mixed --agent mixed --headless --record watch.mp4   # one episode
     """
     from mamlgame.viewer import record as rec_mod
 
-    if headless and frames is None:
-        raise MamlgameError("--headless needs --frames N (the number of frames to run)")
     if role and not checkpoint:
         raise MamlgameError("--as opponent needs --agent CHECKPOINT")
+    if headless and frames is None and n_episodes is None:
+        n_episodes = 1
     recorder = rec_mod.Recorder(record) if record else None
     app = _make_app(pack, level, split, checkpoint, role, headless, speed, seed, episodes,
                     greedy)
-    try:
-        n = app.run(frames, recorder=recorder)
-    finally:
-        app.close()
+    if headless and frames is None and checkpoint is None:  # nobody plays: cap the run
+        frames = app.frames_for(n_episodes)
+    n = rec_mod.run_recorded(app, recorder, frames, n_episodes)
+    ended = f", {app.episodes_done} episode(s) ended" if n_episodes else ""
     if recorder is not None:
-        click.echo(f"recorded {len(recorder.frames)} frame(s) to {recorder.save()}")
+        click.echo(f"recorded {recorder.count} frame(s){ended} to {recorder.path}")
     elif headless:
-        click.echo(f"ran {n} frames")
+        click.echo(f"ran {n} frames{ended}")
 
 
 def _make_app(pack, level, split, checkpoint, role, headless, speed, seed, episodes, greedy):

@@ -1,7 +1,10 @@
 """The viewer's app loop: events -> update -> draw, testable without a window.
 
-`App.run(max_frames, events)` drives the loop. Scripted events (a dict frame -> events) and
-events posted with `pygame.event.post` are handled like key presses. Time is virtual: each
+`App.run(max_frames, events, recorder, max_episodes)` drives the loop. Scripted events (a
+dict frame -> events) and events posted with `pygame.event.post` are handled like key presses.
+An app calls `episode_over()` when an episode it counts has ended and its end banner has been
+shown; the loop stops after `max_episodes` of those (watching, the episodes played while the
+agent adapts are not counted). Time is virtual: each
 frame advances the simulation by `speed / fps` steps, so a headless run and a recording are
 the same on any machine; only a real window waits for the clock.
 """
@@ -50,6 +53,7 @@ class App:
         self.screen = None
         self.speed, self.paused, self.running = float(speed), False, True
         self.frame_no, self._acc, self._single = 0, 0.0, False
+        self.episodes_done, self.max_episodes = 0, None
         self._fonts: dict[int, object] = {}
         self._text_cache: dict[tuple, object] = {}
 
@@ -65,6 +69,14 @@ class App:
 
     def render(self, surface) -> None:
         """Draw the current frame onto `surface`."""
+
+    def episode_over(self) -> bool:
+        """Count an ended episode; False (and the app stops) once `max_episodes` have ended,
+        else True: the app goes on to the next episode."""
+        self.episodes_done += 1
+        if self.max_episodes is not None and self.episodes_done >= self.max_episodes:
+            self.running = False
+        return self.running
 
     def change_speed(self, factor: float) -> None:
         self.speed = float(min(max(self.speed * factor, 0.5), 240.0))
@@ -101,11 +113,13 @@ class App:
 
     def run(self, max_frames: int | None = None,
             events: Mapping[int, Iterable] | None = None,
-            recorder: Recorder | None = None) -> int:
-        """Run until Esc/quit or `max_frames`; returns the number of frames run."""
+            recorder: Recorder | None = None, max_episodes: int | None = None) -> int:
+        """Run until Esc/quit, `max_frames` or `max_episodes` ended episodes (whichever comes
+        first); returns the number of frames run."""
         self.open_window()
         clock = self.pg.time.Clock()
         events = events or {}
+        self.max_episodes = max_episodes
         while self.running and (max_frames is None or self.frame_no < max_frames):
             for ev in events.get(self.frame_no, ()):
                 self.handle(ev)
@@ -114,6 +128,8 @@ class App:
             if not self.running:
                 break
             self.update()
+            if not self.running:  # the last episode ended: its last frame is already drawn
+                break
             if recorder is not None:
                 recorder.add(self.draw())
             else:
@@ -135,16 +151,30 @@ class App:
         return self._fonts[size]
 
     def text(self, surface, text: str, pos: tuple[int, int], color=TEXT, size: int = 22,
-             anchor: str = "topleft") -> None:
-        """Blit one line of text (rendered surfaces are cached)."""
-        key = (text, color, size)
+             anchor: str = "topleft", max_width: int | None = None) -> None:
+        """Blit one line of text (rendered surfaces are cached); with `max_width`, a smaller
+        font (down to 3/4 of `size`) and then a cut ending in '...' keep it that wide."""
+        key = (text, color, size, max_width)
         img = self._text_cache.get(key)
         if img is None:
             if len(self._text_cache) > 512:
                 self._text_cache.clear()
-            img = self._text_cache[key] = self.font(size).render(text, True, color)
+            img = self._text_cache[key] = self._fitted(text, color, size, max_width)
         rect = img.get_rect(**{anchor: pos})
         surface.blit(img, rect)
+
+    def _fitted(self, text: str, color, size: int, max_width: int | None):
+        """`text` rendered at `size`, or smaller or cut to fit `max_width` pixels."""
+        if max_width is not None:
+            smallest = max(int(size * 0.75), 8)
+            while size > smallest and self.font(size).size(text)[0] > max_width:
+                size -= 1
+            font = self.font(size)
+            if font.size(text)[0] > max_width:
+                while len(text) > 1 and font.size(text + "...")[0] > max_width:
+                    text = text[:-1]
+                text = text.rstrip() + "..."
+        return self.font(size).render(text, True, color)
 
     def blit_array(self, surface, image: np.ndarray, rect: tuple[int, int, int, int]) -> None:
         """Blit an RGB array into `rect` (x, y, w, h), scaled to fit and centred."""

@@ -8,11 +8,13 @@ moves a cursor and commits it with space.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from mamlgame.families import family_spec, make_family
 from mamlgame.packs import LevelPack
-from mamlgame.viewer.app import ACCENT, BAD, DIM, GOOD, HUD_BG, App
+from mamlgame.viewer.app import ACCENT, BAD, DIM, FPS, GOOD, HUD_BG, App
 from mamlgame.viewer.episode import Episode, task_caption
 from mamlgame.viewer.levels import LevelList
 
@@ -93,6 +95,13 @@ class PlayApp(App):
         self.keys.clear()
         self._end_timer = 0
 
+    def frames_for(self, episodes: int) -> int:
+        """The frames `episodes` episodes take at most when nobody presses a key (each runs
+        to the horizon at this speed, then shows its end banner): the cap of a headless run.
+        A family whose controls wait for a key (the bandit's space) never ends one alone."""
+        steps = math.ceil(self.family.horizon * FPS / self.speed)
+        return episodes * (steps + END_HOLD_FRAMES + 2)
+
     def step_level(self, delta: int) -> None:
         self.load(self.levels.step(self.index, delta))
 
@@ -132,7 +141,7 @@ class PlayApp(App):
     def update(self) -> None:
         if self.episode.done:
             self._end_timer += 1
-            if self._end_timer >= END_HOLD_FRAMES:
+            if self._end_timer >= END_HOLD_FRAMES and self.episode_over():
                 self.restart()
             return
         super().update()
@@ -153,8 +162,10 @@ class PlayApp(App):
                   f"({self.levels.split} #{self.index})",
                   (8, 6))
         self.text(surface, f"step {ep.steps}/{self.family.horizon}   return {ep.ret:+.2f}   "
-                  f"speed {self.speed:.0f}/s   wins {self.wins}", (8, 30), DIM, 20)
-        self.text(surface, task_caption(self.family, self.tasks), (8, 54), DIM, 18)
+                  f"speed {self.speed:.0f}/s   wins {self.wins}", (8, 30), DIM, 20,
+                  max_width=self.width - 16)
+        self.text(surface, task_caption(self.family, self.tasks), (8, 54), DIM, 18,
+                  max_width=self.width - 16)
         status = self.controls.status()
         if status:
             self.text(surface, status, (self.width - 8, 30), ACCENT, 20, "topright")
@@ -162,5 +173,6 @@ class PlayApp(App):
             self.text(surface, ep.outcome(), (self.width // 2, HUD_H + self.size // 2),
                       GOOD if ep.success else BAD, 64, "center")
         help_ = f"{self.spec.help}   R restart   N/P level   +/- speed   Esc quit"
-        self.text(surface, help_, (8, self.height - 4), DIM, 15, "bottomleft")
+        self.text(surface, help_, (8, self.height - 4), DIM, 15, "bottomleft",
+                  max_width=self.width - 48)  # room for the frame counter
         self.frame_counter(surface)

@@ -134,7 +134,7 @@ class VersusApp(App):
             return  # the match starts once the agent has adapted
         if self.done:
             self._end_timer += 1
-            if self._end_timer >= END_HOLD_FRAMES:
+            if self._end_timer >= END_HOLD_FRAMES and self.episode_over():
                 self.restart()
             return
         super().update()
@@ -167,11 +167,12 @@ class VersusApp(App):
         self.blit_array(surface, img, (0, HUD_H, self.size, self.size))
         self.text(surface, f"{self.agent.pack.name}  ·  level {self.level_name} "
                   f"({self.levels.split} #{self.index})"
-                  f"  ·  you: {self.opponent_name}, ringed", (8, 6))
+                  f"  ·  you: {self.opponent_name}, ringed", (8, 6), max_width=self.width - 16)
         self.text(surface, f"step {self.steps}/{self.env.game.horizon}   agent return "
                   f"{self.ret:+.2f}   agent goals {self.tally['goal']}   your catches "
-                  f"{self.tally['caught']}   speed {self.speed:.0f}/s", (8, 30), DIM, 18)
-        self.text(surface, game_caption(self.tasks), (8, 54), DIM, 18)
+                  f"{self.tally['caught']}   speed {self.speed:.0f}/s", (8, 30), DIM, 18,
+                  max_width=self.width - 16)
+        self.text(surface, game_caption(self.tasks), (8, 54), DIM, 18, max_width=self.width - 16)
         if self.adaptation.running:
             ad = self.adaptation
             self.text(surface, f"agent adapting: {ad.collected}/{ad.n_episodes} episodes",
@@ -185,7 +186,8 @@ class VersusApp(App):
                       (self.width // 2, HUD_H + self.size // 2), GOOD if good else BAD, 52,
                       "center")
         self.text(surface, "arrows move you   Tab switch opponent   A adapt again   space pause   "
-                  "R restart   Esc quit", (8, self.height - 4), DIM, 15, "bottomleft")
+                  "R restart   Esc quit", (8, self.height - 4), DIM, 15, "bottomleft",
+                  max_width=self.width - 48)  # room for the frame counter
         self.frame_counter(surface)
 
 

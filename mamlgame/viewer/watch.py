@@ -129,13 +129,15 @@ class WatchApp(App):
             self.right.returns, self.right.successes = [], []
             self.left.returns, self.left.successes = [], []
             self.restart()
-        sides = (self.left,) if self.adaptation.running else (self.left, self.right)
+        adapting = self.adaptation.running
+        sides = (self.left,) if adapting else (self.left, self.right)
         if all(s.episode.done for s in sides):
             self._end_timer = getattr(self, "_end_timer", 0) + 1
             if self._end_timer >= END_HOLD_FRAMES:
                 for s in sides:
                     s.finish()
-                self.restart()
+                if adapting or self.episode_over():  # counted: episodes of both halves
+                    self.restart()
             return
         super().update()
 
@@ -159,9 +161,13 @@ class WatchApp(App):
             self.blit_array(surface, frame, (x, HUD_H, P, P))
         ad = self.adaptation
         k = ad.steps_taken
+        caption = task_caption(self.agent.family, self.tasks)
+        self.text(surface, caption, (self.width - 8, 8), DIM, 18, "topright")
+        room = self.width - 32 - self.font(18).size(caption)[0]
         self.text(surface, f"{self.agent.pack.name}  ·  level {self.level_name} "
                   f"({self.levels.split} #{self.index})"
-                  f"  ·  {self.agent.config.algo}  ·  episode seed {self.episode_seed}", (8, 6))
+                  f"  ·  {self.agent.config.algo}  ·  episode seed {self.episode_seed}", (8, 6),
+                  max_width=room)
         plural = "s" if k != 1 else ""
         labels = ("before adaptation (theta)", f"after {k} inner step{plural} (theta')")
         for i, (side, label) in enumerate(zip((self.left, self.right), labels, strict=True)):
@@ -170,30 +176,32 @@ class WatchApp(App):
             self.text(surface, label, (x, 32), ACCENT if i else TEXT, 22)
             ok = "yes" if ep.success else ("no" if ep.done else "...")
             self.text(surface, f"step {ep.steps}   return {ep.ret:+.2f}   success {ok}",
-                      (x, HUD_H + P + 4), GOOD if ep.success else TEXT, 20)
+                      (x, HUD_H + P + 4), GOOD if ep.success else TEXT, 20, max_width=P - 16)
             if side.returns:
                 mean = sum(side.returns) / len(side.returns)
                 rate = sum(side.successes) / len(side.successes)
                 self.text(surface, f"mean over {len(side.returns)}: return {mean:+.2f}, "
-                          f"success {rate:.0%}", (x, HUD_H + P + 24), DIM, 18)
+                          f"success {rate:.0%}", (x, HUD_H + P + 24), DIM, 18,
+                          max_width=P - 16)
         if ad.result is not None:
-            self.text(surface, f"inner step {ad.steps_taken} used {ad.n_episodes} episodes of "
-                      f"this level (their mean return {ad.inner_return:+.2f})",
-                      (P + GAP + 8, HUD_H + P + 44), DIM, 16)
+            self.text(surface, f"inner step {ad.steps_taken}: {ad.n_episodes} episodes of "
+                      f"this level, mean return {ad.inner_return:+.2f}",
+                      (P + GAP + 8, HUD_H + P + 44), DIM, 16, max_width=P - 16)
             help_text = family_spec(self.agent.pack.family).overlay_help
             if overlaid and help_text:
-                self.text(surface, help_text, (P + GAP + 8, HUD_H + P + 62), DIM, 16)
-        self.text(surface, "the meta-learned policy, not adapted", (8, HUD_H + P + 44), DIM, 16)
+                self.text(surface, help_text, (P + GAP + 8, HUD_H + P + 62), DIM, 16,
+                          max_width=P - 16)
+        self.text(surface, "the meta-learned policy, not adapted", (8, HUD_H + P + 44), DIM, 16,
+                  max_width=P - 16)
         if ad.running:
             x = P + GAP
             self.text(surface, f"adapting: {ad.collected}/{ad.n_episodes} episodes",
                       (x + P // 2, HUD_H + P // 2 - 30), ACCENT, 28, "center")
             self.bar(surface, (x + P // 6, HUD_H + P // 2, 2 * P // 3, 18), ad.progress)
-        caption = task_caption(self.agent.family, self.tasks)
-        self.text(surface, caption, (self.width - 8, 8), DIM, 18, "topright")
         actions = "greedy" if self.greedy else "sampled"
         help_ = (f"A adapt again   + inner step   G actions: {actions}   space pause   "
                  ". one frame   up/down speed   R restart   N/P level   Esc quit")
         self.text(surface, f"{help_}  ({self.speed:.0f}/s)" + ("  PAUSED" if self.paused else ""),
-                  (8, self.height - 6), BAD if self.paused else DIM, 16, "bottomleft")
+                  (8, self.height - 6), BAD if self.paused else DIM, 16, "bottomleft",
+                  max_width=self.width - 48)  # room for the frame counter
         self.frame_counter(surface)
