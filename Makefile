@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench lint clean screenshots guide
+.PHONY: setup demo test bench lint clean screenshots guide agents
 
 setup: $(STAMP)
 
@@ -37,3 +37,17 @@ screenshots: setup
 
 guide: setup
 	SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy $(BIN)/python docs/make_guide.py
+
+# the ready-made agents (README, "Ready-made agents"): each game pack's own recipe, seed 0,
+# one thread (bit-reproducible), slimmed into package data; about 5-7 minutes per pack
+AGENT_PACKS := arena chasers mixed platformer speedway
+AGENTS_DIR := mamlgame/assets/agents
+
+agents: setup
+	@for p in $(AGENT_PACKS); do \
+		echo "== $$p: mamlgame train $$p --seed 0 --threads 1"; \
+		$(BIN)/mamlgame train $$p --seed 0 --threads 1 --out runs/agents/$$p --overwrite \
+			--quiet && \
+		$(BIN)/python -m mamlgame.agents export runs/agents/$$p/checkpoint.pt \
+			$(AGENTS_DIR)/$$p.pt || exit 1; \
+	done
