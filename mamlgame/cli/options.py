@@ -102,7 +102,7 @@ def _number_type(s: Setting) -> click.ParamType:
     return FiniteFloat(s.lo, s.hi, min_open=s.lo_open)
 
 
-def _cli_default(s: Setting, default: Any) -> Any:
+def cli_default(s: Setting, default: Any) -> Any:
     """A default as command-line text where its type converts it (shown as typed)."""
     if s.kind == "sizes":
         return ",".join(map(str, default))
@@ -115,7 +115,7 @@ def click_option(s: Setting, default: Any = None) -> Callable[[F], F]:
     """The click option of one setting: `--name-with-dashes` (`--x/--no-x` for booleans),
     its type and bounds, its default (`default`, else the field's) and its doc as help."""
     default = s.default if default is None else default
-    kw: dict[str, Any] = dict(default=_cli_default(s, default), show_default=True,
+    kw: dict[str, Any] = dict(default=cli_default(s, default), show_default=True,
                               help=s.doc[:1].upper() + s.doc[1:] + ".")
     decls = [s.flag]
     if s.kind == "bool":

@@ -11,6 +11,7 @@ from click.core import ParameterSource
 
 from mamlgame import distributed
 from mamlgame.cli.options import config_options, option_text, recipe_text
+from mamlgame.cli.recipe_help import RecipeHelpCommand
 from mamlgame.config import TrainConfig, with_recipe
 from mamlgame.errors import MamlgameError
 from mamlgame.memory import check_training
@@ -25,7 +26,7 @@ DEFAULTS = TrainConfig()
 CONFIG_FIELDS = frozenset(f.name for f in fields(TrainConfig))
 
 
-@click.command()
+@click.command(cls=RecipeHelpCommand)
 @click.argument("pack", required=False, default=DEFAULTS.pack)
 @config_options()
 @click.option("--nproc", type=click.IntRange(1), default=1, show_default=True,
@@ -43,7 +44,8 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, overwrit
 
     Options the command line does not give come from the pack's [train] recipe, if it has
     one, else from the defaults below (a given --iterations or --time-limit replaces both
-    of the recipe's). With --time-limit, --iterations (if given) is an upper bound.
+    of the recipe's; `mamlgame train PACK --help` shows PACK's). With --time-limit,
+    --iterations (if given) is an upper bound.
 
     --tensorboard also writes the metrics as TensorBoard scalars into OUT/tensorboard
     (`tensorboard --logdir OUT`).
