@@ -80,9 +80,18 @@ def adaptation_curve(agent: Agent, params: Params, tasks: Tasks, steps: list[int
         ends = outcome_fractions(spec, tasks, eps[k].end)
         if ends is not None:
             outcomes[str(k)] = ends
-    curve = {"returns": returns, "success": success, "success_se": success_se,
-             "success_ci": success_ci, "worse_fraction": worse}
+    curve = {"adapts": learner.adapts(), "returns": returns, "success": success,
+             "success_se": success_se, "success_ci": success_ci, "worse_fraction": worse}
     return {**curve, "outcomes": outcomes} if outcomes else curve
+
+
+PLANNER_ADAPTS = "nothing, knows each level"  # the planner row's "adapts"
+
+
+def row_label(name: str, curve: dict[str, Any]) -> str:
+    """A report row's label: its name and what its inner step adapts
+    (`random init (adapts: goal belief)`)."""
+    return f"{name} (adapts: {curve['adapts']})" if "adapts" in curve else name
 
 
 def planner_curve(spec: FamilySpec, family: TaskFamily, tasks: Tasks, steps: list[int],
@@ -99,6 +108,7 @@ def planner_curve(spec: FamilySpec, family: TaskFamily, tasks: Tasks, steps: lis
     ends = outcome_fractions(spec, tasks, plays.end)
     returns, rates = _summary(per_task), _summary(rate)
     curve: dict[str, Any] = {
+        "adapts": PLANNER_ADAPTS,
         "returns": {str(k): returns for k in steps},
         "success": {str(k): rate.mean().item() for k in steps},
         "success_se": {str(k): rates["se"] for k in steps},
@@ -232,9 +242,9 @@ def format_table(report: dict[str, Any]) -> str:
             out.append(s)
         return out
 
-    rows.append((report["algo"], *cells(report)))
+    rows.append((row_label(report["algo"], report), *cells(report)))
     for name, curve in report.get("baselines", {}).items():
-        rows.append((name, *cells(curve)))
+        rows.append((row_label(name, curve), *cells(curve)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -294,7 +304,7 @@ def plot_report(report: dict[str, Any], path: str | Path) -> None:
         ks = [int(k) for k in curve["returns"]]
         ax2.errorbar(ks, [curve["returns"][str(k)]["mean"] for k in ks],
                      yerr=[curve["returns"][str(k)]["se"] for k in ks], marker="o",
-                     capsize=3, label=name)
+                     capsize=3, label=row_label(name, curve))
     ax2.set_xticks([int(k) for k in report["returns"]])
     ax2.set_xlabel("inner policy-gradient steps")
     ax2.set_ylabel("mean return")

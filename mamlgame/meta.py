@@ -137,6 +137,17 @@ class MetaLearner:
         return ([v for k, v in params.items() if k not in fixed]
                 + list((self.inner_lrs or {}).values()))
 
+    def adapts(self) -> str:
+        """What the inner step changes, in words (eval's row labels): with cavia the
+        per-level part of the policy's head, named by the head's kind (`goal belief`), or
+        else its context inputs; with the other algorithms every weight."""
+        if self.algo != "cavia":
+            return "all weights" + (", learned step sizes" if self.algo == "metasgd" else "")
+        head = self.policy.head
+        if head is not None and self.policy.per_level:
+            return head.kind.rpartition(".")[2].replace("_", " ")
+        return "context inputs"
+
     @property
     def unbiased(self) -> bool:
         """Whether the meta-gradient is the unbiased one (`dice`, second order)."""
