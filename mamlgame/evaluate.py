@@ -134,8 +134,9 @@ def evaluate(agent: Agent, pack: LevelPack | None = None, split: str = "test",
     first `n_tasks` tasks of `split` (each task once: a larger `n_tasks` takes the whole
     split, with a warning), plus optional baseline rows (same tasks and seed) and, with
     `planner` and a family that has one, the planner's row ("planner" among the
-    baselines). With a family that reports outcomes: "outcomes" per row and step count,
-    and "groups": the levels in each group."""
+    baselines). Every row says what its inner step adapts ("adapts": `MetaLearner.adapts`;
+    the table's labels: `row_label`). With a family that reports outcomes: "outcomes" per
+    row and step count, and "groups": the levels in each group."""
     pack = pack or agent.pack
     steps = sorted(set(steps or [0, 1, 2, 3]))
     episodes = episodes or agent.config.episodes
