@@ -2,14 +2,15 @@
 it quotes, docs/guide/numbers.json (headless, deterministic, one torch thread).
 
     .venv/bin/python docs/make_guide.py [--budget tiny|full] [--out DIR] [--guide FILE]
-                                        [--runs DIR] [--render-only]
+                                        [--runs DIR] [--render-only | --only PART]
 
 Trains the agents the guide measures into --runs (navigation: MAML and FOMAML on several seeds,
-`pretrain`, Meta-SGD, an inner-step-size sweep; velocity, terrain and arena agents), measures
-them on held-out tasks, draws each figure and renders docs/guide/template.md into --guide with
-the numbers filled in: the guide holds no number that numbers.json does not. `--budget tiny`
+`pretrain`, Meta-SGD, an inner-step-size sweep; velocity and terrain agents; the game part
+uses the shipped arena agent of `make agents`), measures them on held-out tasks, draws each
+figure and renders docs/guide/template.md into --guide with the numbers filled in: the guide holds no number that numbers.json does not. `--budget tiny`
 runs the same code at a toy size (the test does); `--render-only` re-renders the guide from an
-existing numbers.json.
+existing numbers.json; `--only game` (or bandit, velocity, terrain, inner_lr) redoes one part
+into it and re-renders.
 """
 
 from __future__ import annotations
@@ -66,7 +67,6 @@ class Budget:
     iterations: int  # navigation meta-iterations (MAML, FOMAML, pretrain, Meta-SGD)
     seeds: int  # training seeds of MAML and FOMAML
     side_iterations: int  # velocity, terrain and the inner-step-size sweep's trainings
-    game_iterations: int  # arena
     eval_tasks: int  # held-out tasks per evaluation
     eval_episodes: int  # episodes per task for each inner step in evaluations
     finetune_steps: int  # inner steps to each task's own fine-tuned optimum
@@ -75,14 +75,13 @@ class Budget:
     bandit_samples: int  # Monte Carlo samples of the exact gradient
     variance_batches: int  # meta-gradients per meta-batch size
     meta_batches: tuple[int, ...]
-    frames: int  # viewer frames before a game snapshot
+    frames: int  # most viewer frames before a game snapshot (an episode's end comes first)
     train: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides for all runs
 
 
 BUDGETS = {
-    "full": Budget(200, 3, 100, 80, 40, 20, 20, 400, 50, 200_000, 8, (1, 2, 5, 10, 20, 40),
-                   160),
-    "tiny": Budget(2, 2, 2, 2, 4, 2, 2, 3, 4, 2000, 2, (1, 2), 4,
+    "full": Budget(200, 3, 100, 40, 20, 20, 400, 50, 200_000, 8, (1, 2, 5, 10, 20, 40), 400),
+    "tiny": Budget(2, 2, 2, 4, 2, 2, 3, 4, 2000, 2, (1, 2), 4,
                    {"meta_batch": 2, "episodes": 2, "horizon": 8, "hidden": (8,)}),
 }
 
@@ -436,25 +435,33 @@ class Guide:
         self.numbers["terrain"] = res
 
     def game(self, levels: tuple[str, ...] = ("far-corner", "test-3")) -> None:
+        """The shipped arena agent (`make agents`: the game family's recipe, cavia adapting a
+        goal belief) on held-out levels: numbers, and the viewer's last frame of the first
+        episode after adaptation on each of `levels`."""
         from PIL import Image
 
-        from mamlgame.viewer.record import Recorder
+        from mamlgame.viewer.record import Recorder, run_recorded
         from mamlgame.viewer.watch import WatchApp
 
-        agent = self.trained("arena-maml", "arena", self.b.game_iterations, algo="maml")
+        agent = load_agent("arena")
         tasks = agent.pack.tasks("test")
         c = returns_01(agent, tasks, self.b.eval_episodes)
-        frames = []
+        frames, shown = [], {}
         for level in levels:
-            rec = Recorder(self.out / "game-frame.png")
             app = WatchApp(agent, level=level, headless=True, speed=8, pane=320, greedy=True)
-            app.run(max_frames=self.b.frames, recorder=rec)
-            app.close()
-            frames.append(rec.frames[-1])
+            rec = Recorder(self.out / "game-frame.png")  # keeps the last frame only
+            run_recorded(app, rec, self.b.frames, episodes=1)
+            frames.append(rec.last)
+            shown[level] = {"success_0": int(app.left.episode.success),
+                            "success_1": int(app.right.episode.success),
+                            "steps_0": app.left.episode.steps, "steps_1": app.right.episode.steps}
+        (self.out / "game-frame.png").unlink(missing_ok=True)
         Image.fromarray(torch.cat([torch.from_numpy(f) for f in frames], 0).numpy()).save(
             self.out / "game.png")
         self.figures.append("game")
-        self.numbers["game"] = {**self._before_after(c, len(tasks)), "levels": list(levels)}
+        self.numbers["game"] = {**self._before_after(c, len(tasks)), "levels": list(levels),
+                                "algo": agent.config.algo, "iterations": agent.iteration,
+                                "inner_lr": agent.config.inner_lr, "shown": shown}
 
     # ---- 6. knobs and pitfalls -------------------------------------------------------------
     def inner_lr_sweep(self, lrs: tuple[float, ...] = (0.05, 0.6, 2.5)) -> None:
@@ -599,6 +606,22 @@ def build(budget: Budget, out: Path, runs: Path) -> dict[str, Any]:
     return rounded(g.numbers)
 
 
+# the parts that need no other part's agents: `--only PART` redoes one of them
+PARTS = {"bandit": "bandit_bias", "velocity": "velocity", "terrain": "terrain", "game": "game",
+         "inner_lr": "inner_lr_sweep"}
+
+
+def redo(part: str, budget: Budget, out: Path, runs: Path) -> dict[str, Any]:
+    """Run one of `PARTS` again into out/numbers.json, keeping the other parts' numbers."""
+    path = out / "numbers.json"
+    numbers = json.loads(path.read_text())
+    g = Guide(budget, out, runs)
+    getattr(g, PARTS[part])()
+    numbers.update(rounded(g.numbers))  # the part's numbers and the budget
+    path.write_text(json.dumps(numbers, indent=1) + "\n")
+    return numbers
+
+
 def rounded(x: Any) -> Any:
     """Floats to 4 significant decimals (the JSON stays readable; the guide prints fewer)."""
     if isinstance(x, float):
@@ -617,12 +640,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--guide", type=Path, default=None, help="default: OUT/../guide.md")
     ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "guide")
     ap.add_argument("--render-only", action="store_true")
+    ap.add_argument("--only", choices=sorted(PARTS), default=None,
+                    help="redo one part (its figure and numbers) into OUT/numbers.json")
     args = ap.parse_args(argv)
     guide = args.guide or args.out.parent / "guide.md"
     configure(1)  # one torch thread, as the commands use by default
     t = time.perf_counter()
     if args.render_only:
         numbers = json.loads((args.out / "numbers.json").read_text())
+    elif args.only:
+        numbers = redo(args.only, BUDGETS[args.budget], args.out, args.runs)
     else:
         numbers = build(BUDGETS[args.budget], args.out, args.runs)
     write_guide(numbers, args.out, guide)
