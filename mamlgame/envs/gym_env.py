@@ -6,20 +6,14 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
 from gymnasium import spaces
 
-from mamlgame.envs.common import (
-    RENDER_MODES,
-    Renderer,
-    level_index,
-    open_game,
-    player_obs,
-    start_level,
-)
+from mamlgame.envs.batch import GameBatch
+from mamlgame.envs.common import RENDER_MODES, Renderer
+from mamlgame.families.base import State
 from mamlgame.families.game.engine import OBS_BOUND, OUTCOMES
 from mamlgame.families.game.rules import N_ACTIONS
-from mamlgame.packs import LevelPack
+from mamlgame.packs import LevelPack, Tasks
 
 
 class GameEnv(gym.Env):
@@ -36,6 +30,10 @@ class GameEnv(gym.Env):
     Rewards: the pack's `[reward]` (goal, caught, hazard, step, path-distance shaping).
     Termination: goal, caught or hazard. Truncation: at the horizon.
     Info: `level` (its id), `outcome` (running | goal | caught | hazard), `success`.
+    Reset options: `level` (name or index) plays that level this episode.
+
+    It is a `GameBatch` of one episode; `gym.make_vec` gives the natively batched
+    `GameVectorEnv`, which steps any number of these in one engine call.
     """
 
     metadata = {"render_modes": RENDER_MODES, "render_fps": 8}
@@ -46,33 +44,39 @@ class GameEnv(gym.Env):
         if render_mode not in (None, *RENDER_MODES):
             raise ValueError(f"render_mode must be None or one of {RENDER_MODES}, got "
                              f"{render_mode!r}")
-        self.pack, self.game = open_game(pack, split, horizon)
-        self.split, self.render_mode, self.tile = split, render_mode, tile
+        self.batch = GameBatch(pack, 1, level, split, horizon)
+        self.pack, self.game, self.split = self.batch.pack, self.batch.game, split
+        self.render_mode, self.tile = render_mode, tile
+        self.fixed_level = self.batch.fixed_level
         self.renderer = Renderer(self.pack, render_mode, tile)
-        self.fixed_level = level_index(self.pack, split, level)
         self.observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (self.game.obs_dim,),
                                             np.float32)
         self.action_space = spaces.Discrete(N_ACTIONS)
-        self.tasks, self.game_state = None, None
+
+    @property
+    def tasks(self) -> Tasks | None:
+        """The current level as a one-level batch (None before the first reset)."""
+        return self.batch.tasks
+
+    @property
+    def game_state(self) -> State | None:
+        """The engine's state of the episode ([1, 1] tensors; None before the first reset)."""
+        return self.batch.state
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        fixed = self.fixed_level
+        self.batch.rngs[0] = self.np_random
+        level = None
         if options and options.get("level") is not None:
-            fixed = level_index(self.pack, self.split, options["level"])
-        self.tasks, self.game_state = start_level(self.pack, self.game, self.split, fixed,
-                                                  self.np_random)
-        return self._obs(), self._info()
+            level = self.batch.level_of(options["level"])
+        self.batch.reset([0], [level])
+        return self.batch.obs[0], self._info()
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        if self.game_state is None:
-            raise RuntimeError("call reset() before step()")
-        a = torch.tensor([[int(action)]])
-        self.game_state, reward, done = self.game.step(self.tasks, self.game_state, a)
-        terminated = bool(done[0, 0])
-        truncated = not terminated and int(self.game_state["t"][0, 0]) >= self.game.horizon
-        return self._obs(), float(reward[0, 0]), terminated, truncated, self._info()
+        reward, terminated, truncated = self.batch.step([int(action)])
+        return (self.batch.obs[0], float(reward[0]), bool(terminated[0]), bool(truncated[0]),
+                self._info())
 
     def render(self) -> np.ndarray | None:
         return self.renderer.render(self.tasks, self.game_state)
@@ -80,10 +84,8 @@ class GameEnv(gym.Env):
     def close(self) -> None:
         self.renderer.close()
 
-    def _obs(self) -> np.ndarray:
-        return player_obs(self.game, self.tasks, self.game_state)
-
     def _info(self) -> dict[str, Any]:
-        state = self.game_state
-        return {"level": self.tasks.ids[0], "outcome": OUTCOMES[int(state["outcome"][0, 0])],
+        state = self.batch.state
+        return {"level": self.batch.tasks.ids[0],
+                "outcome": OUTCOMES[int(state["outcome"][0, 0])],
                 "success": bool(state["success"][0, 0])}

@@ -32,6 +32,11 @@ tile's index (row * `ONEHOT` + col, divided by `TILE_SCALE`) as one feature afte
 in the padded grid, divided by `state_scale(tasks)`: `TILE_SCALE`, times 10 on maps whose
 states would pass `OBS_BOUND`), where a goal belief (`head.GoalBelief`, `--algo cavia`)
 reads the level's path distances.
+
+What `step` and `observe` derive from the levels alone (the padded width, walls with
+hazards, the tile patch's offsets into a border-padded copy of the grid, which behaviours
+are present, `state_scale`) is computed once per `Tasks` batch and reused while the same
+tensors come back unchanged (`LevelConstants`); results are those of computing it per call.
 """
 
 from __future__ import annotations
@@ -83,6 +88,92 @@ def _offset(tiles: torch.Tensor) -> torch.Tensor:
     return (tiles / SCALE).clamp(-OBS_BOUND, OBS_BOUND)
 
 
+_LEVEL_KEYS = ("wall", "hazard", "goal", "grid", "dims", "speed", "jump", "platformer",
+               "opp_speed", "opp_mask", "opp_beh", "opp_pos", "potential")
+
+
+class LevelConstants:
+    """What the engine derives from a batch of levels alone, for `view` radius patches."""
+
+    def __init__(self, tasks: Tasks, view: int):
+        t = len(tasks)
+        self.refs = [(k, tasks[k], _version(tasks[k])) for k in _LEVEL_KEYS]
+        self.height, self.width = (int(x) for x in tasks["grid"][0])
+        hh, ww = self.height, self.width
+        self.wall, self.hazard = tasks["wall"], tasks["hazard"]
+        self.blocked = self.wall | self.hazard
+        self.off = move_offsets(ww)
+        self.goal = tasks["goal"][:, None]
+        self.mask = tasks["opp_mask"][:, None, :]
+        self.speed, self.opp_speed = tasks["speed"].view(t, 1), tasks["opp_speed"][:, None, :]
+        self.platformer, self.jump = tasks["platformer"].view(t, 1), tasks["jump"].view(t, 1)
+        beh = tasks["opp_beh"][:, None, :]
+        present = sorted(set(tasks["opp_beh"][tasks["opp_mask"]].tolist()))
+        self.mine = {i: (beh == i) & self.mask for i in present}  # [T, 1, M] per behaviour
+        dims = tasks["dims"].view(t, 1, 2).float()
+        self.rows = (dims[..., 0] - 1).clamp(min=1)  # observed position divisors [T, 1]
+        self.cols = (dims[..., 1] - 1).clamp(min=1)
+        self.state_scale = state_scale(tasks)
+        # the grid with a border of `view` tiles (walls, no hazard, never the goal) and the
+        # flat offsets of a patch's tiles in it, row by row
+        pw = ww + 2 * view
+        grid = self.wall.view(t, hh, ww)
+        self.padded_width = pw
+        self.padded_wall = torch.nn.functional.pad(grid, (view, view, view, view),
+                                                   value=True).reshape(t, -1)
+        self.padded_hazard = torch.nn.functional.pad(
+            self.hazard.view(t, hh, ww), (view, view, view, view)).reshape(t, -1)
+        span = torch.arange(-view, view + 1)
+        self.patch_offsets = (span[:, None] * pw + span[None, :]).reshape(-1)
+        goal = tasks["goal"]
+        self.padded_goal = ((goal // ww + view) * pw + goal % ww + view).view(t, 1, 1)
+
+    def matches(self, tasks: Tasks) -> bool:
+        """Whether `tasks` holds the very tensors these were computed from, unchanged."""
+        params = tasks.params
+        return all(params.get(k) is v and _version(v) == n for k, v, n in self.refs)
+
+    def patch(self, r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """Flat indices [T, ..., side * side] into the padded grid of the patch around
+        tiles (r, c) [T, ...]."""
+        view = (self.padded_width - self.width) // 2
+        centre = (r + view) * self.padded_width + (c + view)
+        return centre[..., None] + self.patch_offsets
+
+
+class _LevelCache:
+    """The `LevelConstants` of the last batch of levels seen, and the potential of the last
+    positions a step reached (the next step's start, when it gets those very tensors back):
+    a derived view, not pickled."""
+
+    def __init__(self) -> None:
+        self.last: LevelConstants | None = None
+        self.reached: tuple | None = None
+
+    def remember(self, lc: LevelConstants, rise: torch.Tensor, pos: torch.Tensor,
+                 potential: torch.Tensor) -> None:
+        self.reached = (lc, rise, _version(rise), pos, _version(pos), potential)
+
+    def potential(self, lc: LevelConstants, rise: torch.Tensor, pos: torch.Tensor
+                  ) -> torch.Tensor | None:
+        """The potential remembered for exactly these (unchanged) tensors, else None."""
+        r = self.reached
+        if r is None or r[0] is not lc or r[1] is not rise or r[3] is not pos:
+            return None
+        return r[5] if (r[2], r[4]) == (_version(rise), _version(pos)) else None
+
+    def __getstate__(self) -> dict:
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
+
+    def get(self, tasks: Tasks, view: int) -> LevelConstants:
+        if self.last is None or not self.last.matches(tasks):
+            self.last = LevelConstants(tasks, view)
+        return self.last
+
+
 class Game(FamilyBase):
     """Functional batched tile game; see the module docstring for the rules."""
 
@@ -110,6 +201,7 @@ class Game(FamilyBase):
         self.obs_dim = self.opponent_feature + 3 * self.n_opponents + 2 * self.observe_goal
         # chase / guard path distances, computed where needed (a derived view of the levels)
         self.paths = PathCache()
+        self.levels = _LevelCache()
 
     # ---- reset ------------------------------------------------------------------------------
     def reset(self, tasks: Tasks, n_episodes: int, generator: torch.Generator | None) -> State:
@@ -138,48 +230,52 @@ class Game(FamilyBase):
         4 right; -1 = scripted) drives opponents (the PettingZoo adapter).
         """
         t, e = action.shape
-        width = int(tasks["grid"][0, 1])
-        wall, goal = tasks["wall"], tasks["goal"][:, None]
-        blocked_grid = wall | tasks["hazard"]
-        mask = tasks["opp_mask"][:, None, :]
+        lc = self.levels.get(tasks, self.view)
+        width, wall, goal, mask, blocked_grid = lc.width, lc.wall, lc.goal, lc.mask, lc.blocked
         action = action.long()
-        moves, acc = speed_moves(state["acc"], tasks["speed"].view(t, 1))
-        omoves, oacc = speed_moves(state["opp_acc"], tasks["opp_speed"][:, None, :])
+        moves, acc = speed_moves(state["acc"], lc.speed)
+        omoves, oacc = speed_moves(state["opp_acc"], lc.opp_speed)
         pos, rise, opp, odir = state["pos"], state["rise"], state["opp"], state["opp_dir"]
         rng = mix(state["rng"] + 1)
-        ended = torch.zeros(t, e, dtype=torch.bool)
-        hit_goal, hit_hazard, caught = ended.clone(), ended.clone(), ended.clone()
-        off = move_offsets(width)
+        # the outcomes so far (None: nobody yet, as at the first sub-move)
+        ended = hit_goal = hit_hazard = caught = None
         for k in range(MAX_MOVES):
             if k and not ((moves > k).any() or (omoves > k).any()):
                 break  # nobody has another move: the rest of the step changes nothing
-            go = (moves > k) & ~ended
-            new_pos, new_rise = player_submove(wall, width, pos, rise, action,
-                                               tasks["platformer"].view(t, 1),
-                                               tasks["jump"].view(t, 1))
+            go = moves > k if ended is None else (moves > k) & ~ended
+            new_pos, new_rise = player_submove(wall, width, pos, rise, action, lc.platformer,
+                                               lc.jump)
             prev = pos
             pos = torch.where(go, new_pos, pos)
             rise = torch.where(go, new_rise, rise)
             g = go & (pos == goal)
-            hz = go & at(tasks["hazard"], pos) & ~g
-            hit_goal, hit_hazard, ended = hit_goal | g, hit_hazard | hz, ended | g | hz
+            hz = go & lc.hazard.gather(1, pos) & ~g
+            hit_goal, hit_hazard = _either(hit_goal, g), _either(hit_hazard, hz)
+            ended = _either(ended, g | hz)
 
+            if not lc.mine:
+                continue  # no opponents: none moves or catches
             ogo = (omoves > k) & mask & ~ended[..., None]
-            d, new_dir = self._scripted(tasks, pos, opp, odir, rng, k, width, blocked_grid)
+            d, new_dir = self._scripted(tasks, lc, pos, opp, odir, rng, k)
             if opponent_action is not None:
                 d = torch.where(opponent_action >= 0, opponent_action.long(), d)
-            nxt = opp + off[d]
+            nxt = opp + lc.off[d]
             new_opp = torch.where(ogo & ~at(blocked_grid, nxt), nxt, opp)
             odir = torch.where(ogo, new_dir, odir)
             touch = (new_opp == pos[..., None]) | ((opp == pos[..., None])
                                                      & (new_opp == prev[..., None]))
             c = ~ended & (mask & touch).any(-1)
-            caught, ended, opp = caught | c, ended | c, new_opp
+            caught, ended, opp = _either(caught, c), ended | c, new_opp
 
+        if caught is None:
+            caught = torch.zeros_like(ended)
         n = wall.shape[1]
         pot = tasks["potential"]
-        before = at(pot, state["rise"] * n + state["pos"])
-        after = at(pot, rise * n + pos)
+        before = self.levels.potential(lc, state["rise"], state["pos"])
+        if before is None:
+            before = pot.gather(1, state["rise"] * n + state["pos"])
+        after = pot.gather(1, rise * n + pos)
+        self.levels.remember(lc, rise, pos, after)
         cfg = self.reward_cfg
         shaping = torch.where(hit_hazard, 0.0, before - after)
         reward = (cfg["step"] + cfg["shaping"] * shaping + cfg["goal"] * hit_goal.float()
@@ -192,26 +288,26 @@ class Game(FamilyBase):
         }
         return new_state, reward.float(), ended
 
-    def _scripted(self, tasks: Tasks, pos: torch.Tensor, opp: torch.Tensor, odir: torch.Tensor,
-                  rng: torch.Tensor, k: int, width: int, blocked_grid: torch.Tensor
+    def _scripted(self, tasks: Tasks, lc: LevelConstants, pos: torch.Tensor, opp: torch.Tensor,
+                  odir: torch.Tensor, rng: torch.Tensor, k: int
                   ) -> tuple[torch.Tensor, torch.Tensor]:
         """Scripted moves [T, E, M] of every opponent, by its behaviour's entry in
         `opponents.TABLE`, and the new patrol directions."""
         t, e, m = opp.shape
-        beh = tasks["opp_beh"][:, None, :]
-        exists = tasks["opp_mask"][:, None, :]
-        cand = opp[..., None] + move_offsets(width)           # [T, E, M, 5]
-        free = ~at(blocked_grid, cand)
+        d, new_dir = torch.zeros_like(opp), odir
+        if not lc.mine:
+            return d, new_dir  # no opponents in these levels
+        cand = opp[..., None] + lc.off                        # [T, E, M, 5]
+        free = ~at(lc.blocked, cand)
         free[..., 0] = True
         home = tasks["opp_pos"][:, None, :].expand(t, e, m)
         player = pos[..., None].expand(t, e, m)
-        d, new_dir = torch.zeros_like(opp), odir
         for i, behaviour in enumerate(TABLE.values()):
-            mine = ((beh == i) & exists).expand(t, e, m)
-            if not bool(mine.any()):
-                continue
-            ctx = Context(tasks, opp, home, player, cand, free, odir, rng, k, width,
-                          blocked_grid, mine, self._distances(tasks, mine)
+            if i not in lc.mine:
+                continue  # no opponent of these levels behaves so
+            mine = lc.mine[i].expand(t, e, m)
+            ctx = Context(tasks, opp, home, player, cand, free, odir, rng, k, lc.width,
+                          lc.blocked, mine, self._distances(tasks, mine)
                           if behaviour.needs_paths else _no_paths(behaviour.name))
             out = behaviour.move(ctx)
             d = torch.where(mine, out.move, d)
@@ -231,31 +327,31 @@ class Game(FamilyBase):
         """Observation [T, E, obs_dim] (see the module docstring)."""
         pos = state["pos"]
         t, e = pos.shape
-        hh, ww = (int(x) for x in tasks["grid"][0])
+        lc = self.levels.get(tasks, self.view)
+        ww = lc.width
         r, c = pos // ww, pos % ww
-        dims = tasks["dims"].view(t, 1, 2).float()
-        plat = tasks["platformer"].view(t, 1).expand(t, e)
-        grounded = plat & at(tasks["wall"], pos + ww)
+        plat = lc.platformer.expand(t, e)
+        grounded = plat & lc.wall.gather(1, pos + ww)
         feats = [
-            (r - 1) / (dims[..., 0] - 1).clamp(min=1), (c - 1) / (dims[..., 1] - 1).clamp(min=1),
-            tasks["speed"].view(t, 1).expand(t, e), state["acc"], plat.float(),
-            grounded.float(), state["rise"] / tasks["jump"].view(t, 1),
+            (r - 1) / lc.rows, (c - 1) / lc.cols, lc.speed.expand(t, e), state["acc"],
+            plat.float(), grounded.float(), state["rise"] / lc.jump,
             (state["t"] / self.horizon).clamp(max=1.0),
         ]
-        out = [torch.stack([f.float() for f in feats], -1)]
-        mr, mc = (r - 1).clamp(0, ONEHOT - 1), (c - 1).clamp(0, ONEHOT - 1)
-        if self.position == "onehot":
-            out += [torch.nn.functional.one_hot(x, ONEHOT).float() for x in (mr, mc)]
-        elif self.position == "tile":
-            out.append(((mr * ONEHOT + mc) / TILE_SCALE).float().unsqueeze(-1))
+        out = [torch.stack([f if f.dtype == torch.float32 else f.float() for f in feats], -1)]
+        if self.position in ("onehot", "tile"):
+            mr, mc = (r - 1).clamp(0, ONEHOT - 1), (c - 1).clamp(0, ONEHOT - 1)
+            if self.position == "onehot":
+                out += [torch.nn.functional.one_hot(x, ONEHOT).float() for x in (mr, mc)]
+            else:
+                out.append(((mr * ONEHOT + mc) / TILE_SCALE).float().unsqueeze(-1))
         elif self.position == "graph":
-            out.append((state_index(tasks, state) / state_scale(tasks)).float().unsqueeze(-1))
+            out.append((state_index(tasks, state) / lc.state_scale).float().unsqueeze(-1))
 
-        inside, idx = self._patch(r, c, hh, ww)
-        out.append(torch.where(inside, at(tasks["wall"], idx), True).float())
-        out.append((inside & at(tasks["hazard"], idx)).float())
+        idx = lc.patch(r, c)
+        out.append(at(lc.padded_wall, idx).float())
+        out.append(at(lc.padded_hazard, idx).float())
         if self.observe_goal:
-            out.append((inside & (idx == tasks["goal"].view(t, 1, 1))).float())
+            out.append((idx == lc.padded_goal).float())
 
         if self.n_opponents:
             opp, mask = state["opp"], tasks["opp_mask"][:, None, :].expand_as(state["opp"])
@@ -275,18 +371,6 @@ class Game(FamilyBase):
             out.append(torch.stack([_offset(g // ww - r), _offset(g % ww - c)], -1).float())
         return torch.cat(out, -1)
 
-    def _patch(self, r: torch.Tensor, c: torch.Tensor, hh: int, ww: int
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The `view`-radius patch around tiles (r, c) [T, ...]: (inside grid, flat index)."""
-        v = self.view
-        span = torch.arange(-v, v + 1)
-        side = 2 * v + 1
-        shape = (*r.shape, side, side)
-        rr = (r[..., None, None] + span[:, None]).expand(shape).reshape(*r.shape, -1)
-        cc = (c[..., None, None] + span[None, :]).expand(shape).reshape(*r.shape, -1)
-        inside = (rr >= 0) & (rr < hh) & (cc >= 0) & (cc < ww)
-        return inside, rr.clamp(0, hh - 1) * ww + cc.clamp(0, ww - 1)
-
     @property
     def opponent_obs_dim(self) -> int:
         """Size of an opponent's observation (`observe_opponents_view`): its features, one
@@ -300,7 +384,8 @@ class Game(FamilyBase):
         `view` around it."""
         opp = state["opp"]
         t, e, m = opp.shape
-        hh, ww = (int(x) for x in tasks["grid"][0])
+        lc = self.levels.get(tasks, self.view)
+        ww = lc.width
         r, c = opp // ww, opp % ww
         dims = tasks["dims"].view(t, 1, 1, 2).float()
         pr, pc = (state["pos"] // ww)[..., None], (state["pos"] % ww)[..., None]
@@ -310,9 +395,18 @@ class Game(FamilyBase):
             _offset(pr - r), _offset(pc - c),
             tasks["opp_speed"][:, None, :].expand(t, e, m),
         ], -1).float()
-        inside, idx = self._patch(r, c, hh, ww)
-        walls = torch.where(inside, at(tasks["wall"], idx), True).float()
+        walls = at(lc.padded_wall, lc.patch(r, c)).float()
         return torch.cat([feats, beh[:, None].expand(t, e, m, -1), walls], -1)
+
+
+def _version(x: torch.Tensor) -> int:
+    """The tensor's in-place change counter (inference tensors keep none: -1)."""
+    return -1 if x.is_inference() else x._version
+
+
+def _either(a: torch.Tensor | None, b: torch.Tensor) -> torch.Tensor:
+    """`a | b`, where None stands for all False."""
+    return b if a is None else a | b
 
 
 def _no_paths(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

@@ -1,0 +1,188 @@
+"""`GameBatch`: N independent episodes of a game pack, each on its own level, advanced by one
+engine call per step. It is the core of `GameEnv` (N = 1), `GameVectorEnv` (Gymnasium) and
+`SB3GameVecEnv` (Stable-Baselines3), so episode i of a batch is exactly a `GameEnv` given the
+same seed and actions.
+
+Episode i owns a NumPy generator, seeded as `gymnasium.Env.reset(seed=...)` seeds an env. A
+reset of episode i draws its level from it (unless the level is fixed), then the seed of the
+episode's random key (`episode_key`). The batch keeps the engine's state [N, 1] for the
+levels `tasks` (a selection of the split's pool, rebuilt when a reset changes a level), and
+`obs` [N, obs_dim] float32. A level's first observation depends on the level alone, so it is
+computed once per level. Engine calls run under `torch.inference_mode()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from gymnasium.utils import seeding
+
+from mamlgame.envs.common import level_index, open_game
+from mamlgame.families.base import State
+from mamlgame.families.game.engine import OUTCOMES, state_index, state_scale
+from mamlgame.families.game.rules import N_ACTIONS
+from mamlgame.packs import LevelPack, Tasks
+
+SEED_BOUND = 2**31 - 1  # an episode's key seed is drawn from [0, SEED_BOUND)
+_KEY_BOUND = 0x7FFFFFFF  # `Game.reset` draws keys from [0, 2**31 - 1)
+_OUTCOMES = np.array(OUTCOMES, dtype=object)
+
+
+def episode_key(seed: int, generator: torch.Generator | None = None) -> int:
+    """The random key `Game.reset` gives a one-episode batch from a generator seeded with
+    `seed` (`generator` is reseeded and reused when given)."""
+    g = (generator or torch.Generator()).manual_seed(seed)
+    return int(torch.randint(0, _KEY_BOUND, (1, 1), generator=g))
+
+
+class GameBatch:
+    """`num_envs` episodes of a game pack's split (see the module docstring).
+
+    `level`: a name or index fixing every episode's level (None: each reset draws one).
+    """
+
+    def __init__(self, pack: str | LevelPack, num_envs: int, level: int | str | None = None,
+                 split: str = "train", horizon: int | None = None):
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be at least 1, got {num_envs}")
+        self.pack, self.game = open_game(pack, split, horizon)
+        self.split, self.num_envs = split, num_envs
+        self.pool = self.pack.pool(split)
+        self.fixed_level = level_index(self.pack, split, level)
+        self.rngs: list[np.random.Generator | None] = [None] * num_envs
+        self.levels = np.full(num_envs, -1, dtype=np.int64)  # each episode's pool index
+        self.tasks: Tasks | None = None
+        self.state: State | None = None
+        self.obs = np.zeros((num_envs, self.game.obs_dim), np.float32)
+        self._ids = np.array(self.pool.ids, dtype=object)
+        self._start: State | None = None  # the first state of every episode of `tasks`
+        self._start_obs: dict[int, np.ndarray] = {}
+        self._gen = torch.Generator()
+        self._level_scale = _level_scales(self.pool, self.game.state_feature is not None)
+        self._row_scale: torch.Tensor | None = None
+
+    # ---- seeding and resets ------------------------------------------------------------------
+    def seed(self, i: int, seed: int | None) -> None:
+        """Reseed episode i's generator (None: from fresh entropy)."""
+        self.rngs[i], _ = seeding.np_random(seed)
+
+    def rng(self, i: int) -> np.random.Generator:
+        """Episode i's generator (seeded from fresh entropy on first use)."""
+        if self.rngs[i] is None:
+            self.seed(i, None)
+        return self.rngs[i]
+
+    def level_of(self, level: int | str | None) -> int | None:
+        """A level name or index as an index into the split's pool (checked)."""
+        return level_index(self.pack, self.split, level)
+
+    def reset(self, rows: Sequence[int] | np.ndarray, levels: Sequence[int | None] | None = None
+              ) -> None:
+        """Start a new episode in `rows`: on `levels[j]` (a pool index) where given, else
+        on the fixed level, else on one drawn from the episode's generator."""
+        rows = np.asarray(rows, dtype=np.int64)
+        new_levels, keys = self.levels.copy(), np.zeros(self.num_envs, np.int64)
+        for j, i in enumerate(rows.tolist()):
+            rng = self.rng(i)
+            index = levels[j] if levels is not None and levels[j] is not None \
+                else self.fixed_level
+            new_levels[i] = int(rng.integers(len(self.pool))) if index is None else index
+            keys[i] = episode_key(int(rng.integers(SEED_BOUND)), self._gen)
+        if self.tasks is None or not np.array_equal(new_levels, self.levels):
+            self._select(new_levels)
+        mask = np.zeros(self.num_envs, bool)
+        mask[rows] = True
+        key = torch.from_numpy(keys).view(-1, 1)
+        with torch.inference_mode():
+            if mask.all() or self.state is None:
+                state = dict(self._start)
+                state["rng"] = key
+            else:
+                m = torch.from_numpy(mask)
+                state = {k: torch.where(m.view(-1, *[1] * (v.dim() - 1)), self._start[k], v)
+                         for k, v in self.state.items()}
+                state["rng"] = torch.where(m.view(-1, 1), key, self.state["rng"])
+        self.state = state
+        self.obs = self.obs.copy()  # never write into an array handed out before
+        self.obs[rows] = self._first_obs(new_levels[rows])
+
+    def _select(self, levels: np.ndarray) -> None:
+        """Make `levels` the batch's levels (every row must be a valid pool index)."""
+        self.levels = levels
+        self.tasks = self.pool.select(torch.from_numpy(levels))
+        with torch.inference_mode():
+            self._start = self.game.reset(self.tasks, 1, self._gen)
+        if self._level_scale is not None:
+            self._row_scale = torch.from_numpy(self._level_scale[levels])
+
+    def _first_obs(self, levels: np.ndarray) -> np.ndarray:
+        """The first observation of an episode on each of `levels` [len, obs_dim]."""
+        missing = sorted(set(levels.tolist()) - self._start_obs.keys())
+        if missing:
+            index = np.array(missing)
+            tasks = self.pool.select(torch.from_numpy(index))
+            with torch.inference_mode():
+                state = self.game.reset(tasks, 1, self._gen)
+                obs = self.game.observe(tasks, state)[:, 0]
+                if self._level_scale is not None:
+                    self._rescale(obs, tasks, state, torch.from_numpy(self._level_scale[index]))
+            for k, row in zip(missing, obs.numpy(), strict=True):
+                self._start_obs[k] = row
+        return np.stack([self._start_obs[k] for k in levels.tolist()])
+
+    def _rescale(self, obs: torch.Tensor, tasks: Tasks, state: State, scale: torch.Tensor
+                 ) -> None:
+        """Divide each row's observed movement state by its own level's `state_scale` (the
+        engine divides by the batch's, which a lone level may not share)."""
+        f = self.game.state_feature
+        obs[:, f] = (state_index(tasks, state)[:, 0] / scale).float()
+
+    # ---- stepping --------------------------------------------------------------------------
+    def step(self, actions: torch.Tensor | np.ndarray | Sequence[int]
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Advance every episode by its action [N] (ints in [0, 6)): rewards [N] float32,
+        terminated [N] and truncated [N] (bool; truncated at the horizon). `obs` follows."""
+        if self.state is None:
+            raise RuntimeError("call reset() before step()")
+        a = torch.as_tensor(actions)
+        if a.shape != (self.num_envs,) and a.numel() == self.num_envs:
+            a = a.reshape(self.num_envs)
+        if a.shape != (self.num_envs,) or a.is_floating_point():
+            raise ValueError(f"expected {self.num_envs} integer actions, got "
+                             f"{a.dtype} of shape {tuple(a.shape)}")
+        if bool((a < 0).any()) or bool((a >= N_ACTIONS).any()):
+            raise ValueError(f"actions must lie in [0, {N_ACTIONS}), got {a.tolist()}")
+        with torch.inference_mode():
+            state, reward, done = self.game.step(self.tasks, self.state, a.long().view(-1, 1))
+            obs = self.game.observe(self.tasks, state)[:, 0]
+            if self._row_scale is not None:
+                self._rescale(obs, self.tasks, state, self._row_scale)
+        self.state, self.obs = state, obs.numpy()
+        terminated = done[:, 0].numpy()
+        truncated = ~terminated & (state["t"][:, 0].numpy() >= self.game.horizon)
+        return reward[:, 0].numpy(), terminated, truncated
+
+    # ---- what the adapters report ----------------------------------------------------------
+    def infos(self) -> dict[str, np.ndarray]:
+        """Per-episode `level` (id), `outcome` (running | goal | caught | hazard), `success`."""
+        return {"level": self._ids[self.levels],
+                "outcome": _OUTCOMES[self.state["outcome"][:, 0].numpy()],
+                "success": self.state["success"][:, 0].numpy().copy()}
+
+    def row(self, i: int) -> tuple[Tasks, State]:
+        """Episode i's level and state as a one-level batch (drawing, inspection)."""
+        return self.tasks.select([i]), {k: v[i:i + 1] for k, v in self.state.items()}
+
+
+def _level_scales(pool: Tasks, observed: bool) -> np.ndarray | None:
+    """Each pool level's own `state_scale` where levels differ in it (None when the movement
+    state is not observed or every level shares the pool's)."""
+    if not observed:
+        return None
+    kinds = list(zip(pool["platformer"].tolist(), pool["jump"].tolist(), strict=True))
+    first = {k: i for i, k in reversed(list(enumerate(kinds)))}
+    scale = {k: state_scale(pool.select([i])) for k, i in first.items()}
+    out = np.array([scale[k] for k in kinds], dtype=np.float32)
+    return None if (out == state_scale(pool)).all() else out
