@@ -2,14 +2,15 @@
 
     .venv/bin/python docs/make_screenshots.py [--retrain]
 
-Trains its agents once into runs/screenshots/ (--retrain redoes it): navigation (200
-meta-iterations), chasers (100) and mixed with its own recipe, i.e. what `mamlgame train mixed
---seed 0` trains (400 iterations, about 6 minutes on two CPU cores). Then records: play.png
-(a person playing a mixed-pack level, scripted keys), watch.png and watch.gif (navigation:
-before | after one inner step), watch-game.png and watch-game.gif (mixed, on the first level
-of its valid split: unseen, from the training distribution), versus.png (human vs agent),
-families.png (velocity, terrain and navigation drawings) and preview.png (`mamlgame levels
-preview`).
+Trains a navigation agent once into runs/screenshots/ (200 meta-iterations; --retrain redoes
+it); the game pictures use the shipped agents (`make agents`: each pack's own recipe, as
+`mamlgame train PACK --seed 0` trains it). Then records, as `mamlgame play --record` does:
+play.png (a person playing a mixed-pack level, scripted keys), watch.png and watch.gif
+(navigation: before | after one inner step), watch-game.png and watch-game.gif (the shipped
+mixed agent on the first level of its valid split: unseen, from the training distribution;
+the GIFs hold one whole episode after adaptation, like `--headless --record x.mp4`),
+versus.png (human vs the shipped chasers agent), families.png (velocity, terrain and
+navigation drawings) and preview.png (`mamlgame levels preview`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from mamlgame.config import TrainConfig  # noqa: E402
 from mamlgame.packs import load_pack  # noqa: E402
 from mamlgame.train import train  # noqa: E402
 from mamlgame.viewer.play import PlayApp  # noqa: E402
-from mamlgame.viewer.record import Recorder  # noqa: E402
+from mamlgame.viewer.record import Recorder, run_recorded  # noqa: E402
 from mamlgame.viewer.versus import VersusApp  # noqa: E402
 from mamlgame.viewer.watch import WatchApp  # noqa: E402
 
@@ -47,25 +48,23 @@ def key(k: int, down: bool = True) -> pygame.event.Event:
     return pygame.event.Event(pygame.KEYDOWN if down else pygame.KEYUP, key=k, mod=0)
 
 
-def agent_for(pack: str, iterations: int | None, retrain: bool):
-    """A trained agent for `pack`: `iterations` with the default settings, or (None) the
-    pack's own recipe, as `mamlgame train PACK --seed 0` runs it."""
+def agent_for(pack: str, iterations: int, retrain: bool):
+    """An agent for `pack` trained `iterations` with the default settings and seed 0."""
     ckpt = RUNS / pack / "checkpoint.pt"
     if retrain or not ckpt.exists():
-        settings = load_pack(pack).train if iterations is None else {"iterations": iterations}
-        print(f"training {pack} ({settings}) -> {ckpt}")
-        train(TrainConfig(pack=pack, seed=0, checkpoint_every=50, **settings),
+        print(f"training {pack} ({iterations} iterations) -> {ckpt}")
+        train(TrainConfig(pack=pack, seed=0, checkpoint_every=50, iterations=iterations),
               ckpt.parent, progress=False, overwrite=True)
     return load_agent(ckpt)
 
 
-def record(app, frames: int, path: Path, events=None) -> np.ndarray:
+def record(app, frames: int | None, path: Path, events=None,
+           episodes: int | None = None) -> np.ndarray:
+    """Run `app` into a recording at `path` for `frames` frames or `episodes` episodes."""
     rec = Recorder(path)
-    app.run(max_frames=frames, events=events, recorder=rec)
-    rec.save()
-    app.close()
-    print(f"wrote {path.relative_to(ROOT)}")
-    return rec.frames[-1]
+    run_recorded(app, rec, frames, episodes, events)
+    print(f"wrote {path.relative_to(ROOT)} ({rec.count} frames)")
+    return rec.last
 
 
 def main() -> None:
@@ -85,15 +84,15 @@ def main() -> None:
     nav = agent_for("navigation", 200, args.retrain)
     record(WatchApp(nav, level="corner", headless=True, speed=60, greedy=True), 110,
            OUT / "watch.png")
-    record(WatchApp(nav, level="test-3", headless=True, speed=45, pane=240, greedy=True), 75,
-           OUT / "watch.gif")
-    mixed = agent_for("mixed", None, args.retrain)
-    for name, frames in (("watch-game.png", 110), ("watch-game.gif", 90)):
-        record(WatchApp(mixed, level="valid-0", split="valid", headless=True, speed=8,
-                        greedy=True), frames, OUT / name)
-    chasers = agent_for("chasers", 100, args.retrain)
-    record(VersusApp(chasers, level="guarded", headless=True, speed=6), 80, OUT / "versus.png",
-           {60: [key(pygame.K_LEFT)]})
+    record(WatchApp(nav, level="test-3", headless=True, speed=45, pane=240, greedy=True), None,
+           OUT / "watch.gif", episodes=1)
+    mixed = load_agent("mixed")  # the shipped agent
+    record(WatchApp(mixed, level="valid-0", split="valid", headless=True, speed=8, greedy=True),
+           110, OUT / "watch-game.png")
+    record(WatchApp(mixed, level="valid-0", split="valid", headless=True, speed=15, pane=300,
+                    greedy=True), None, OUT / "watch-game.gif", episodes=1)
+    record(VersusApp(load_agent("chasers"), level="guarded", headless=True, speed=6), 80,
+           OUT / "versus.png", {60: [key(pygame.K_LEFT)]})
 
     # the continuous families side by side
     tiles = []

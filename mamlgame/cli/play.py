@@ -26,10 +26,11 @@ from mamlgame.viewer.levels import LEVEL_HELP
 @click.option("--headless", is_flag=True,
               help="No window (SDL dummy driver); runs one episode unless --episodes or "
                    "--frames say otherwise.")
-@click.option("--episodes", "n_episodes", type=click.IntRange(1), default=None,
+@click.option("--episodes", "n_episodes", type=click.IntRange(1), default=None, metavar="N",
               help="Stop after N episodes (watching: of both halves, once the agent has "
                    "adapted; the adaptation is not counted).")
-@click.option("--frames", type=click.IntRange(1), default=None, help="Stop after N frames.")
+@click.option("--frames", type=click.IntRange(1), default=None, metavar="N",
+              help="Stop after N frames.")
 @click.option("--speed", type=FiniteFloat(0.5, 240), default=None,
               help="Simulation steps per second [default: per family].")
 @click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True,
