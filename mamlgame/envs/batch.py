@@ -57,9 +57,10 @@ class GameBatch:
         self.state: State | None = None
         self.obs = np.zeros((num_envs, self.game.obs_dim), np.float32)
         self._ids = np.array(self.pool.ids, dtype=object)
-        self._start: State | None = None  # the first state of every episode of `tasks`
         self._start_obs: dict[int, np.ndarray] = {}
         self._gen = torch.Generator()
+        with torch.inference_mode():  # every level's first state (its random key aside)
+            self._pool_start = self.game.reset(self.pool, 1, self._gen)
         self._level_scale = _level_scales(self.pool, self.game.state_feature is not None)
         self._row_scale: torch.Tensor | None = None
 
@@ -92,18 +93,17 @@ class GameBatch:
             keys[i] = episode_key(int(rng.integers(SEED_BOUND)), self._gen)
         if self.tasks is None or not np.array_equal(new_levels, self.levels):
             self._select(new_levels)
-        mask = np.zeros(self.num_envs, bool)
-        mask[rows] = True
-        key = torch.from_numpy(keys).view(-1, 1)
+        key = torch.from_numpy(keys)
         with torch.inference_mode():
-            if mask.all() or self.state is None:
-                state = dict(self._start)
-                state["rng"] = key
-            else:
-                m = torch.from_numpy(mask)
-                state = {k: torch.where(m.view(-1, *[1] * (v.dim() - 1)), self._start[k], v)
+            if self.state is None or len(rows) == self.num_envs:
+                start = torch.from_numpy(new_levels)
+                state = {k: v.index_select(0, start) for k, v in self._pool_start.items()}
+                state["rng"] = key.view(-1, 1)
+            else:  # the rows' first states, into the others' (new tensors: never in place)
+                at, start = (torch.from_numpy(rows),), torch.from_numpy(new_levels[rows])
+                state = {k: v.index_put(at, self._pool_start[k].index_select(0, start))
                          for k, v in self.state.items()}
-                state["rng"] = torch.where(m.view(-1, 1), key, self.state["rng"])
+                state["rng"] = self.state["rng"].index_put(at, key[rows].view(-1, 1))
         self.state = state
         self.obs = self.obs.copy()  # never write into an array handed out before
         self.obs[rows] = self._first_obs(new_levels[rows])
@@ -111,9 +111,9 @@ class GameBatch:
     def _select(self, levels: np.ndarray) -> None:
         """Make `levels` the batch's levels (every row must be a valid pool index)."""
         self.levels = levels
-        self.tasks = self.pool.select(torch.from_numpy(levels))
-        with torch.inference_mode():
-            self._start = self.game.reset(self.tasks, 1, self._gen)
+        index = torch.from_numpy(levels)
+        self.tasks = Tasks({k: v.index_select(0, index) for k, v in self.pool.params.items()},
+                           tuple(self._ids[levels].tolist()))
         if self._level_scale is not None:
             self._row_scale = torch.from_numpy(self._level_scale[levels])
 
@@ -146,30 +146,29 @@ class GameBatch:
         terminated [N] and truncated [N] (bool; truncated at the horizon). `obs` follows."""
         if self.state is None:
             raise RuntimeError("call reset() before step()")
-        a = torch.as_tensor(actions)
-        if a.shape != (self.num_envs,) and a.numel() == self.num_envs:
-            a = a.reshape(self.num_envs)
-        if a.shape != (self.num_envs,) or a.is_floating_point():
-            raise ValueError(f"expected {self.num_envs} integer actions, got "
-                             f"{a.dtype} of shape {tuple(a.shape)}")
-        if bool((a < 0).any()) or bool((a >= N_ACTIONS).any()):
+        a = np.asarray(actions)
+        if a.size != self.num_envs or a.dtype.kind not in "iu":
+            raise ValueError(f"expected {self.num_envs} integer actions, got {a.dtype} of "
+                             f"shape {a.shape}")
+        if a.min() < 0 or a.max() >= N_ACTIONS:
             raise ValueError(f"actions must lie in [0, {N_ACTIONS}), got {a.tolist()}")
+        a = torch.from_numpy(a.astype(np.int64, copy=False).reshape(-1, 1))
         with torch.inference_mode():
-            state, reward, done = self.game.step(self.tasks, self.state, a.long().view(-1, 1))
-            obs = self.game.observe(self.tasks, state)[:, 0]
+            state, reward, done = self.game.step(self.tasks, self.state, a)
+            obs = self.game.observe(self.tasks, state)
             if self._row_scale is not None:
-                self._rescale(obs, self.tasks, state, self._row_scale)
-        self.state, self.obs = state, obs.numpy()
-        terminated = done[:, 0].numpy()
-        truncated = ~terminated & (state["t"][:, 0].numpy() >= self.game.horizon)
-        return reward[:, 0].numpy(), terminated, truncated
+                self._rescale(obs[:, 0], self.tasks, state, self._row_scale)
+        self.state, self.obs = state, obs.numpy()[:, 0]
+        terminated = done.numpy()[:, 0]
+        truncated = ~terminated & (state["t"].numpy()[:, 0] >= self.game.horizon)
+        return reward.numpy()[:, 0], terminated, truncated
 
     # ---- what the adapters report ----------------------------------------------------------
     def infos(self) -> dict[str, np.ndarray]:
         """Per-episode `level` (id), `outcome` (running | goal | caught | hazard), `success`."""
         return {"level": self._ids[self.levels],
-                "outcome": _OUTCOMES[self.state["outcome"][:, 0].numpy()],
-                "success": self.state["success"][:, 0].numpy().copy()}
+                "outcome": _OUTCOMES[self.state["outcome"].numpy()[:, 0]],
+                "success": self.state["success"].numpy()[:, 0].copy()}
 
     def row(self, i: int) -> tuple[Tasks, State]:
         """Episode i's level and state as a one-level batch (drawing, inspection)."""

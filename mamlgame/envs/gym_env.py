@@ -87,5 +87,5 @@ class GameEnv(gym.Env):
     def _info(self) -> dict[str, Any]:
         state = self.batch.state
         return {"level": self.batch.tasks.ids[0],
-                "outcome": OUTCOMES[int(state["outcome"][0, 0])],
-                "success": bool(state["success"][0, 0])}
+                "outcome": OUTCOMES[int(state["outcome"].numpy()[0, 0])],
+                "success": bool(state["success"].numpy()[0, 0])}

@@ -41,6 +41,7 @@ tensors come back unchanged (`LevelConstants`); results are those of computing i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -98,35 +99,36 @@ class LevelConstants:
     def __init__(self, tasks: Tasks, view: int):
         t = len(tasks)
         self.refs = [(k, tasks[k], _version(tasks[k])) for k in _LEVEL_KEYS]
-        self.height, self.width = (int(x) for x in tasks["grid"][0])
+        self.height, self.width = tasks["grid"][0].tolist()
         hh, ww = self.height, self.width
-        self.wall, self.hazard = tasks["wall"], tasks["hazard"]
+        self.wall, self.hazard, self.view = tasks["wall"], tasks["hazard"], view
         self.blocked = self.wall | self.hazard
         self.off = move_offsets(ww)
         self.goal = tasks["goal"][:, None]
         self.mask = tasks["opp_mask"][:, None, :]
         self.speed, self.opp_speed = tasks["speed"].view(t, 1), tasks["opp_speed"][:, None, :]
         self.platformer, self.jump = tasks["platformer"].view(t, 1), tasks["jump"].view(t, 1)
-        beh = tasks["opp_beh"][:, None, :]
-        present = sorted(set(tasks["opp_beh"][tasks["opp_mask"]].tolist()))
-        self.mine = {i: (beh == i) & self.mask for i in present}  # [T, 1, M] per behaviour
-        dims = tasks["dims"].view(t, 1, 2).float()
-        self.rows = (dims[..., 0] - 1).clamp(min=1)  # observed position divisors [T, 1]
-        self.cols = (dims[..., 1] - 1).clamp(min=1)
+        beh = torch.where(self.mask, tasks["opp_beh"][:, None, :], -1)
+        present = sorted(set(beh[self.mask].tolist()))
+        self.mine = {i: beh == i for i in present}  # [T, 1, M] per present behaviour
+        divisors = (tasks["dims"].view(t, 1, 2).float() - 1).clamp(min=1)
+        self.rows, self.cols = divisors[..., 0], divisors[..., 1]  # of the observed position
         self.state_scale = state_scale(tasks)
         # the grid with a border of `view` tiles (walls, no hazard, never the goal) and the
         # flat offsets of a patch's tiles in it, row by row
-        pw = ww + 2 * view
-        grid = self.wall.view(t, hh, ww)
-        self.padded_width = pw
-        self.padded_wall = torch.nn.functional.pad(grid, (view, view, view, view),
-                                                   value=True).reshape(t, -1)
-        self.padded_hazard = torch.nn.functional.pad(
-            self.hazard.view(t, hh, ww), (view, view, view, view)).reshape(t, -1)
-        span = torch.arange(-view, view + 1)
-        self.patch_offsets = (span[:, None] * pw + span[None, :]).reshape(-1)
-        goal = tasks["goal"]
-        self.padded_goal = ((goal // ww + view) * pw + goal % ww + view).view(t, 1, 1)
+        self.padded_width = pw = ww + 2 * view
+        border = (view, view, view, view)
+        self.padded_wall = torch.nn.functional.pad(self.wall.view(t, hh, ww), border,
+                                                   value=True).view(t, -1)
+        self.padded_hazard = torch.nn.functional.pad(self.hazard.view(t, hh, ww),
+                                                     border).view(t, -1)
+        self.patch_offsets = _patch_offsets(view, pw)
+
+    @functools.cached_property
+    def padded_goal(self) -> torch.Tensor:
+        """Each level's goal tile in the padded grid [T, 1, 1]."""
+        goal, ww, v = self.goal[:, 0], self.width, self.view
+        return ((goal // ww + v) * self.padded_width + goal % ww + v).view(-1, 1, 1)
 
     def matches(self, tasks: Tasks) -> bool:
         """Whether `tasks` holds the very tensors these were computed from, unchanged."""
@@ -136,9 +138,15 @@ class LevelConstants:
     def patch(self, r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """Flat indices [T, ..., side * side] into the padded grid of the patch around
         tiles (r, c) [T, ...]."""
-        view = (self.padded_width - self.width) // 2
-        centre = (r + view) * self.padded_width + (c + view)
+        centre = (r + self.view) * self.padded_width + (c + self.view)
         return centre[..., None] + self.patch_offsets
+
+
+@functools.cache
+def _patch_offsets(view: int, width: int) -> torch.Tensor:
+    """Flat offsets [(2 view + 1) ** 2] of a patch's tiles in a grid `width` tiles wide."""
+    span = torch.arange(-view, view + 1)
+    return (span[:, None] * width + span[None, :]).reshape(-1)
 
 
 class _LevelCache:
