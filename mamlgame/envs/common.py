@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -55,9 +57,13 @@ class Renderer:
         if render_mode not in RENDER_MODES + [None]:
             raise ValueError(f"render_mode must be None or one of {RENDER_MODES}, got "
                              f"{render_mode!r}")
-        self.mode, self.tile, self.window = render_mode, tile, None
-        dims = torch.cat([pack.pool(s)["dims"] for s in pack.splits]).amax(0)
-        self.shape = (int(dims[0]) * tile, int(dims[1]) * tile, 3)
+        self.mode, self.tile, self.window, self.pack = render_mode, tile, None, pack
+
+    @functools.cached_property
+    def shape(self) -> tuple[int, int, int]:
+        """The frame's shape: the pack's largest map (all splits), in pixels."""
+        dims = torch.cat([self.pack.pool(s)["dims"] for s in self.pack.splits]).amax(0)
+        return (int(dims[0]) * self.tile, int(dims[1]) * self.tile, 3)
 
     def frame(self, tasks: Tasks, state: dict[str, torch.Tensor]) -> np.ndarray:
         """The padded frame of task 0, episode 0 (the padding is the background colour)."""
