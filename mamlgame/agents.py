@@ -50,11 +50,28 @@ def export(checkpoint: str | Path, out: str | Path) -> Path:
     keep = {k: v for k, v in state.items() if k not in ("format", "checksum")}
     keep["optimizer"] = {}
     keep["rng"] = {"tasks": torch.empty(0, dtype=torch.uint8)}
-    keep["pack_path"] = Path(str(state["pack_path"])).name  # no path of the machine it ran on
+    # no folder of the machine it was trained on
+    keep["pack_path"] = Path(str(state["pack_path"])).name
+    keep["config"] = {**state["config"], "pack": _portable(state["config"].get("pack"),
+                                                           state["pack_text"])}
     out = Path(out)
     save_checkpoint(out, keep)
     read_checkpoint(out).make_policy()
     return out
+
+
+def _portable(spec, text: str):
+    """A pack spec without folders: a shipped pack's name when the text is that pack's, else
+    the file's name."""
+    from mamlgame.packs.loader import LEVELS_DIR
+
+    if not isinstance(spec, str) or not spec:
+        return spec
+    p = Path(spec)
+    shipped = LEVELS_DIR / f"{p.stem}.toml"
+    if shipped.is_file() and shipped.read_text(encoding="utf-8") == text:
+        return p.stem
+    return p.name
 
 
 def main(argv: list[str] | None = None) -> int:

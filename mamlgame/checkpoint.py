@@ -21,7 +21,6 @@ from typing import Any
 
 import torch
 
-from mamlgame.agents import resolve as resolve_agent
 from mamlgame.config import SETTINGS, Setting, TrainConfig
 from mamlgame.errors import CheckpointError
 from mamlgame.families import TaskFamily, family_spec, make_family
@@ -397,7 +396,9 @@ class Agent:
 def load_agent(path: str | Path, pack: str | Path | None = None) -> Agent:
     """Load a checkpoint's policy (a path or a shipped agent's name, `mamlgame.agents`);
     `pack` overrides the pack stored inside it."""
-    path = resolve_agent(path)
+    from mamlgame.agents import resolve  # here: `python -m mamlgame.agents` runs it as main
+
+    path = resolve(path)
     ck = read_checkpoint(path)
     policy = ck.make_policy()
     params = {k: v.clone() for k, v in ck.params.items()}

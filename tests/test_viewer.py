@@ -182,6 +182,8 @@ def test_watch_is_greedy_by_default_and_g_switches_to_sampled(checkpoint):
      "error: no-such-pack: no such level pack"),
     (["play", "navigation", "--headless", "--frames", "2", "--record", "x.webm"],
      "expects a .mp4, .gif or .png"),
+    (["play", "navigation", "--agent", "no-such-agent", "--headless", "--frames", "2"],
+     "error: no-such-agent: no such checkpoint (shipped agents: arena, chasers, mixed,"),
     (["play", "navigation", "--headless", "--frames", "2", "--record", "/proc/no/x.png"],
      "cannot write the recording"),
 ])

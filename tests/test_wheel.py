@@ -1,4 +1,4 @@
-"""The package installs from a wheel: packs, sprites and `py.typed` ship inside it.
+"""The package installs from a wheel: packs, sprites, agents and `py.typed` ship inside it.
 
 Builds a wheel from the checkout (copied to tmp, so no `build/` is left behind), installs it
 with `--no-deps` into a fresh virtual environment and runs the CLI from outside the checkout.
@@ -68,6 +68,8 @@ def test_wheel_holds_packs_sprites_and_py_typed(wheel):
     assert shipped and all(f"mamlgame/levels/{n}" in names for n in shipped)
     sprites = sorted(p.name for p in (ROOT / "mamlgame" / "assets" / "sprites").glob("*.png"))
     assert sprites and all(f"mamlgame/assets/sprites/{n}" in names for n in sprites)
+    agents = sorted(p.name for p in (ROOT / "mamlgame" / "assets" / "agents").glob("*.pt"))
+    assert agents and all(f"mamlgame/assets/agents/{n}" in names for n in agents)
 
 
 def test_installed_cli_runs_outside_the_checkout(venv):
