@@ -61,6 +61,7 @@ class GameBatch:
         self._gen = torch.Generator()
         with torch.inference_mode():  # every level's first state (its random key aside)
             self._pool_start = self.game.reset(self.pool, 1, self._gen)
+        self._zero_start = {k for k, v in self._pool_start.items() if not v.any()}
         self._level_scale = _level_scales(self.pool, self.game.state_feature is not None)
         self._row_scale: torch.Tensor | None = None
 
@@ -100,10 +101,11 @@ class GameBatch:
                 state = {k: v.index_select(0, start) for k, v in self._pool_start.items()}
                 state["rng"] = key.view(-1, 1)
             else:  # the rows' first states, into the others' (new tensors: never in place)
-                at, start = (torch.from_numpy(rows),), torch.from_numpy(new_levels[rows])
-                state = {k: v.index_put(at, self._pool_start[k].index_select(0, start))
+                at, start = torch.from_numpy(rows), torch.from_numpy(new_levels[rows])
+                state = {k: v.index_fill(0, at, 0) if k in self._zero_start else
+                         v.index_put((at,), self._pool_start[k].index_select(0, start))
                          for k, v in self.state.items()}
-                state["rng"] = self.state["rng"].index_put(at, key[rows].view(-1, 1))
+                state["rng"] = self.state["rng"].index_put((at,), key[rows].view(-1, 1))
         self.state = state
         self.obs = self.obs.copy()  # never write into an array handed out before
         self.obs[rows] = self._first_obs(new_levels[rows])

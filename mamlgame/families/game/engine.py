@@ -94,18 +94,21 @@ _LEVEL_KEYS = ("wall", "hazard", "goal", "grid", "dims", "speed", "jump", "platf
 
 
 class LevelConstants:
-    """What the engine derives from a batch of levels alone, for `view` radius patches."""
+    """What the engine derives from a batch of levels alone, for `view` radius patches (with
+    a goal channel when `goal`)."""
 
-    def __init__(self, tasks: Tasks, view: int):
+    def __init__(self, tasks: Tasks, view: int, goal: bool):
         t = len(tasks)
         self.refs = [(k, tasks[k], _version(tasks[k])) for k in _LEVEL_KEYS]
+        self.key = (view, goal)
         self.height, self.width = tasks["grid"][0].tolist()
         hh, ww = self.height, self.width
-        self.wall, self.hazard, self.view = tasks["wall"], tasks["hazard"], view
+        self.wall, self.hazard = tasks["wall"], tasks["hazard"]
         self.blocked = self.wall | self.hazard
         self.off = move_offsets(ww)
         self.goal = tasks["goal"][:, None]
         self.mask = tasks["opp_mask"][:, None, :]
+        self.home = tasks["opp_pos"][:, None, :]
         self.speed, self.opp_speed = tasks["speed"].view(t, 1), tasks["opp_speed"][:, None, :]
         self.platformer, self.jump = tasks["platformer"].view(t, 1), tasks["jump"].view(t, 1)
         beh = torch.where(self.mask, tasks["opp_beh"][:, None, :], -1)
@@ -114,39 +117,45 @@ class LevelConstants:
         divisors = (tasks["dims"].view(t, 1, 2).float() - 1).clamp(min=1)
         self.rows, self.cols = divisors[..., 0], divisors[..., 1]  # of the observed position
         self.state_scale = state_scale(tasks)
-        # the grid with a border of `view` tiles (walls, no hazard, never the goal) and the
-        # flat offsets of a patch's tiles in it, row by row
-        self.padded_width = pw = ww + 2 * view
+        # the patch channels (walls, hazards and, with `goal`, the goal) of the grid with a
+        # border of `view` tiles (walls, no hazard, never the goal), one block per channel,
+        # and the offsets from a tile's index to its patch's tiles in them (`patch`)
+        pw = ww + 2 * view
         border = (view, view, view, view)
-        self.padded_wall = torch.nn.functional.pad(self.wall.view(t, hh, ww), border,
-                                                   value=True).view(t, -1)
-        self.padded_hazard = torch.nn.functional.pad(self.hazard.view(t, hh, ww),
-                                                     border).view(t, -1)
-        self.patch_offsets = _patch_offsets(view, pw)
+        blocks = [torch.nn.functional.pad(self.wall.view(t, hh, ww), border, value=True),
+                  torch.nn.functional.pad(self.hazard.view(t, hh, ww), border)]
+        size = blocks[0][0].numel()
+        blocks = [b.view(t, size) for b in blocks]
+        if goal:
+            at_goal = (tasks["goal"] // ww + view) * pw + tasks["goal"] % ww + view
+            blocks.append(torch.zeros(t, size, dtype=torch.bool).scatter_(
+                1, at_goal.view(t, 1), True))
+        self.channels = torch.cat(blocks, 1)
+        self.offsets = _patch_offsets(view, pw, len(blocks), size)
+        self.side2 = (2 * view + 1) ** 2
+        self.row_shift = 2 * view  # a tile's index in the padded grid - its own, per row
 
-    @functools.cached_property
-    def padded_goal(self) -> torch.Tensor:
-        """Each level's goal tile in the padded grid [T, 1, 1]."""
-        goal, ww, v = self.goal[:, 0], self.width, self.view
-        return ((goal // ww + v) * self.padded_width + goal % ww + v).view(-1, 1, 1)
-
-    def matches(self, tasks: Tasks) -> bool:
+    def matches(self, tasks: Tasks, key: tuple[int, bool]) -> bool:
         """Whether `tasks` holds the very tensors these were computed from, unchanged."""
         params = tasks.params
-        return all(params.get(k) is v and _version(v) == n for k, v, n in self.refs)
+        return key == self.key and all(params.get(k) is v and _version(v) == n
+                                       for k, v, n in self.refs)
 
-    def patch(self, r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """Flat indices [T, ..., side * side] into the padded grid of the patch around
-        tiles (r, c) [T, ...]."""
-        centre = (r + self.view) * self.padded_width + (c + self.view)
-        return centre[..., None] + self.patch_offsets
+    def patch(self, pos: torch.Tensor, row: torch.Tensor, channels: int) -> torch.Tensor:
+        """The first `channels` patch channels [T, ..., channels * side ** 2] (float) around
+        tiles `pos` [T, ...] of rows `row`, channel by channel, each row by row."""
+        idx = (pos + row * self.row_shift)[..., None] + self.offsets[:channels * self.side2]
+        t = pos.shape[0]
+        return self.channels.gather(1, idx.view(t, -1)).view(idx.shape).float()
 
 
 @functools.cache
-def _patch_offsets(view: int, width: int) -> torch.Tensor:
-    """Flat offsets [(2 view + 1) ** 2] of a patch's tiles in a grid `width` tiles wide."""
+def _patch_offsets(view: int, width: int, blocks: int, size: int) -> torch.Tensor:
+    """Offsets [blocks * (2 view + 1) ** 2] from a tile's index to its patch's tiles in
+    `blocks` grids of `size` tiles, `width` wide with a border of `view`, side by side."""
     span = torch.arange(-view, view + 1)
-    return (span[:, None] * width + span[None, :]).reshape(-1)
+    patch = (span[:, None] * width + span[None, :]).reshape(-1) + view * (width + 1)
+    return torch.cat([patch + b * size for b in range(blocks)])
 
 
 class _LevelCache:
@@ -176,9 +185,9 @@ class _LevelCache:
     def __setstate__(self, state: dict) -> None:
         self.__init__()
 
-    def get(self, tasks: Tasks, view: int) -> LevelConstants:
-        if self.last is None or not self.last.matches(tasks):
-            self.last = LevelConstants(tasks, view)
+    def get(self, tasks: Tasks, view: int, goal: bool) -> LevelConstants:
+        if self.last is None or not self.last.matches(tasks, (view, goal)):
+            self.last = LevelConstants(tasks, view, goal)
         return self.last
 
 
@@ -238,9 +247,9 @@ class Game(FamilyBase):
         4 right; -1 = scripted) drives opponents (the PettingZoo adapter).
         """
         t, e = action.shape
-        lc = self.levels.get(tasks, self.view)
+        lc = self.levels.get(tasks, self.view, self.observe_goal)
         width, wall, goal, mask, blocked_grid = lc.width, lc.wall, lc.goal, lc.mask, lc.blocked
-        action = action.long()
+        action = action if action.dtype == torch.long else action.long()
         moves, acc = speed_moves(state["acc"], lc.speed)
         omoves, oacc = speed_moves(state["opp_acc"], lc.opp_speed)
         pos, rise, opp, odir = state["pos"], state["rise"], state["opp"], state["opp_dir"]
@@ -270,8 +279,8 @@ class Game(FamilyBase):
             nxt = opp + lc.off[d]
             new_opp = torch.where(ogo & ~at(blocked_grid, nxt), nxt, opp)
             odir = torch.where(ogo, new_dir, odir)
-            touch = (new_opp == pos[..., None]) | ((opp == pos[..., None])
-                                                     & (new_opp == prev[..., None]))
+            here = pos[..., None]
+            touch = (new_opp == here) | ((opp == here) & (new_opp == prev[..., None]))
             c = ~ended & (mask & touch).any(-1)
             caught, ended, opp = _either(caught, c), ended | c, new_opp
 
@@ -294,7 +303,7 @@ class Game(FamilyBase):
             "rng": rng, "t": state["t"] + 1, "success": state["success"] | hit_goal,
             "outcome": torch.where(state["outcome"] > 0, state["outcome"], outcome),
         }
-        return new_state, reward.float(), ended
+        return new_state, reward if reward.dtype == torch.float32 else reward.float(), ended
 
     def _scripted(self, tasks: Tasks, lc: LevelConstants, pos: torch.Tensor, opp: torch.Tensor,
                   odir: torch.Tensor, rng: torch.Tensor, k: int
@@ -308,7 +317,7 @@ class Game(FamilyBase):
         cand = opp[..., None] + lc.off                        # [T, E, M, 5]
         free = ~at(lc.blocked, cand)
         free[..., 0] = True
-        home = tasks["opp_pos"][:, None, :].expand(t, e, m)
+        home = lc.home.expand(t, e, m)
         player = pos[..., None].expand(t, e, m)
         for i, behaviour in enumerate(TABLE.values()):
             if i not in lc.mine:
@@ -335,7 +344,7 @@ class Game(FamilyBase):
         """Observation [T, E, obs_dim] (see the module docstring)."""
         pos = state["pos"]
         t, e = pos.shape
-        lc = self.levels.get(tasks, self.view)
+        lc = self.levels.get(tasks, self.view, self.observe_goal)
         ww = lc.width
         r, c = pos // ww, pos % ww
         plat = lc.platformer.expand(t, e)
@@ -355,11 +364,7 @@ class Game(FamilyBase):
         elif self.position == "graph":
             out.append((state_index(tasks, state) / lc.state_scale).float().unsqueeze(-1))
 
-        idx = lc.patch(r, c)
-        out.append(at(lc.padded_wall, idx).float())
-        out.append(at(lc.padded_hazard, idx).float())
-        if self.observe_goal:
-            out.append((idx == lc.padded_goal).float())
+        out.append(lc.patch(pos, r, self.channels))
 
         if self.n_opponents:
             opp, mask = state["opp"], tasks["opp_mask"][:, None, :].expand_as(state["opp"])
@@ -392,7 +397,7 @@ class Game(FamilyBase):
         `view` around it."""
         opp = state["opp"]
         t, e, m = opp.shape
-        lc = self.levels.get(tasks, self.view)
+        lc = self.levels.get(tasks, self.view, self.observe_goal)
         ww = lc.width
         r, c = opp // ww, opp % ww
         dims = tasks["dims"].view(t, 1, 1, 2).float()
@@ -403,7 +408,7 @@ class Game(FamilyBase):
             _offset(pr - r), _offset(pc - c),
             tasks["opp_speed"][:, None, :].expand(t, e, m),
         ], -1).float()
-        walls = at(lc.padded_wall, lc.patch(r, c)).float()
+        walls = lc.patch(opp, r, 1)
         return torch.cat([feats, beh[:, None].expand(t, e, m, -1), walls], -1)
 
 
