@@ -7,10 +7,10 @@ it quotes, docs/guide/numbers.json (headless, deterministic, one torch thread).
 Trains the agents the guide measures into --runs (navigation: MAML and FOMAML on several seeds,
 `pretrain`, Meta-SGD, an inner-step-size sweep; velocity and terrain agents; the game part
 uses the shipped arena agent of `make agents`), measures them on held-out tasks, draws each
-figure and renders docs/guide/template.md into --guide with the numbers filled in: the guide holds no number that numbers.json does not. `--budget tiny`
-runs the same code at a toy size (the test does); `--render-only` re-renders the guide from an
-existing numbers.json; `--only game` (or bandit, velocity, terrain, inner_lr) redoes one part
-into it and re-renders.
+figure and renders docs/guide/template.md into --guide with the numbers filled in: the guide
+holds no number that numbers.json does not. `--budget tiny` runs the same code at a toy size
+(the test does); `--render-only` re-renders the guide from an existing numbers.json; `--only
+game` (or bandit, velocity, terrain, inner_lr) redoes one part into it and re-renders.
 """
 
 from __future__ import annotations
