@@ -46,8 +46,8 @@ def pack_defaults(command: click.Command, ctx: click.Context, args: list[str]
         return None
     lp = load_pack(spec)  # a bad PACK: its one-line error
     given = {k for k, v in opts.items() if k in SETTINGS and isinstance(v, str | bool)}
-    algo = opts.get("algo") if "algo" in given else TrainConfig().algo
-    cfg = TrainConfig(pack=str(lp.path), algo=algo if isinstance(algo, str) else "maml")
+    algo = opts["algo"] if "algo" in given else TrainConfig().algo
+    cfg = TrainConfig(pack=str(lp.path), algo=algo)
     _, used = with_recipe(cfg, lp.train, given)
     name = Path(lp.path).name
     sources = {k: f"{name} [train]" if k in lp.train_own else f"the {lp.family} family's recipe"
