@@ -27,7 +27,7 @@ def one_error_line(result) -> str:
     (["train", "--algo", "sgd"], "error: --algo: 'sgd' is not one of"),
     (["train", "--iterations"],
      "error: Option '--iterations' requires an argument (see mamlgame train --help)"),
-    (["eval"], "error: Missing argument 'CHECKPOINT' (see mamlgame eval --help)"),
+    (["eval"], "error: Missing argument 'CHECKPOINT|AGENT' (see mamlgame eval --help)"),
     (["eval", "x.pt", "--bogus"], "error: No such option '--bogus' (see mamlgame eval --help)"),
     (["eval", "x.pt", "--tasks", "many"], "error: --tasks: 'many' is not a valid integer"),
     (["compare", "arena", "--algos", "sgd"], "error: --algos: unknown algo(s) sgd; choose from"),

@@ -13,7 +13,7 @@ from mamlgame.evaluate import evaluate, format_table, plot_report, random_init_a
 
 
 @click.command("eval")
-@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.argument("checkpoint", metavar="CHECKPOINT|AGENT")
 @click.option("--pack", default=None, help="Evaluate on another pack of the same family.")
 @click.option("--split", type=click.Choice(["test", "valid", "train"]), default="test",
               show_default=True, help="valid: held-out levels from the training distribution.")
