@@ -170,6 +170,30 @@ def test_rgb_array_frames_are_the_single_envs_frames(packs):
         assert np.array_equal(frame, env.render())
 
 
+@pytest.mark.parametrize("name", ["mixed", "chasers"])
+def test_levels_selected_from_a_pool_step_as_a_fresh_batch(packs, name):
+    """`Game.select` indexes the engine's per-level constants from the pool's; a batch drawn
+    so steps and observes exactly as the same levels in a fresh `Game`."""
+    pack, g = packs[name], torch.Generator().manual_seed(0)
+    pool, drawn, fresh = pack.pool("train"), Game(pack), Game(pack)
+    for trial in range(4):
+        index = torch.randint(0, len(pool), (1 + 3 * trial,), generator=g)
+        tasks = drawn.select(pool, index)
+        alone = pool.select(index)
+        assert tasks.ids == alone.ids
+        a = drawn.reset(tasks, 2, torch.Generator().manual_seed(trial))
+        b = fresh.reset(alone, 2, torch.Generator().manual_seed(trial))
+        for _ in range(20):
+            action = torch.randint(0, 6, (len(index), 2), generator=g)
+            a, ra, da = drawn.step(tasks, a, action)
+            b, rb, db = fresh.step(alone, b, action)
+            assert torch.equal(ra, rb) and torch.equal(da, db)
+            assert all(torch.equal(a[k], b[k]) for k in a)
+            assert torch.equal(drawn.observe(tasks, a), fresh.observe(alone, b))
+            assert torch.equal(drawn.observe_opponents_view(tasks, a),
+                               fresh.observe_opponents_view(alone, b))
+
+
 def test_episode_key_is_the_key_game_reset_draws(packs):
     game, tasks = Game(packs["arena"]), packs["arena"].tasks("train", 1)
     for seed in (0, 7, 2**31 - 2):

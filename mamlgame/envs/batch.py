@@ -114,8 +114,7 @@ class GameBatch:
         """Make `levels` the batch's levels (every row must be a valid pool index)."""
         self.levels = levels
         index = torch.from_numpy(levels)
-        self.tasks = Tasks({k: v.index_select(0, index) for k, v in self.pool.params.items()},
-                           tuple(self._ids[levels].tolist()))
+        self.tasks = self.game.select(self.pool, index)
         if self._level_scale is not None:
             self._row_scale = torch.from_numpy(self._level_scale[levels])
 

@@ -135,6 +135,30 @@ class LevelConstants:
         self.side2 = (2 * view + 1) ** 2
         self.row_shift = 2 * view  # a tile's index in the padded grid - its own, per row
 
+    _ROWS = ("blocked", "goal", "mask", "home", "speed", "opp_speed", "platformer", "jump",
+             "rows", "cols", "channels")  # per-level tensors, indexed by `select`
+
+    def select(self, tasks: Tasks, index: torch.Tensor) -> LevelConstants:
+        """The constants of `tasks`, which holds the levels `index` of the batch these were
+        computed from: indexed, not recomputed."""
+        out = object.__new__(LevelConstants)
+        out.__dict__.update({k: v for k, v in self.__dict__.items() if k != "row_behaviours"})
+        out.refs = [(k, tasks[k], _version(tasks[k])) for k in _LEVEL_KEYS]
+        out.wall, out.hazard = tasks["wall"], tasks["hazard"]
+        for name in self._ROWS:
+            setattr(out, name, getattr(self, name).index_select(0, index))
+        rows = self.row_behaviours
+        present = set().union(*(rows[i] for i in index.tolist()))
+        out.mine = {i: self.mine[i].index_select(0, index) for i in sorted(present)}
+        out.state_scale = state_scale(tasks)
+        return out
+
+    @functools.cached_property
+    def row_behaviours(self) -> list[set[int]]:
+        """The behaviours present in each level."""
+        beh = torch.where(self.mask, self.refs[_LEVEL_KEYS.index("opp_beh")][1][:, None], -1)
+        return [set(row) - {-1} for row in beh[:, 0].tolist()]
+
     def matches(self, tasks: Tasks, key: tuple[int, bool]) -> bool:
         """Whether `tasks` holds the very tensors these were computed from, unchanged."""
         params = tasks.params
@@ -165,6 +189,7 @@ class _LevelCache:
 
     def __init__(self) -> None:
         self.last: LevelConstants | None = None
+        self.pool: LevelConstants | None = None  # of the batch `Game.select` draws from
         self.reached: tuple | None = None
 
     def remember(self, lc: LevelConstants, rise: torch.Tensor, pos: torch.Tensor,
@@ -189,6 +214,14 @@ class _LevelCache:
         if self.last is None or not self.last.matches(tasks, (view, goal)):
             self.last = LevelConstants(tasks, view, goal)
         return self.last
+
+    def select(self, pool: Tasks, tasks: Tasks, index: torch.Tensor, view: int, goal: bool
+               ) -> None:
+        """Make the constants of `tasks` (levels `index` of `pool`) the last ones, indexed
+        from `pool`'s (computed once and kept)."""
+        if self.pool is None or not self.pool.matches(pool, (view, goal)):
+            self.pool = LevelConstants(pool, view, goal)
+        self.last = self.pool.select(tasks, index)
 
 
 class Game(FamilyBase):
@@ -219,6 +252,15 @@ class Game(FamilyBase):
         # chase / guard path distances, computed where needed (a derived view of the levels)
         self.paths = PathCache()
         self.levels = _LevelCache()
+
+    def select(self, pool: Tasks, index: torch.Tensor) -> Tasks:
+        """`pool.select(index)` for a caller that keeps drawing batches of levels from one
+        `pool` (the vector envs): what the engine derives from the levels is indexed from
+        `pool`'s, not recomputed."""
+        tasks = Tasks({k: v.index_select(0, index) for k, v in pool.params.items()},
+                      tuple(pool.ids[i] for i in index.tolist()))
+        self.levels.select(pool, tasks, index, self.view, self.observe_goal)
+        return tasks
 
     # ---- reset ------------------------------------------------------------------------------
     def reset(self, tasks: Tasks, n_episodes: int, generator: torch.Generator | None) -> State:
