@@ -142,7 +142,8 @@ class LevelConstants:
         """The constants of `tasks`, which holds the levels `index` of the batch these were
         computed from: indexed, not recomputed."""
         out = object.__new__(LevelConstants)
-        out.__dict__.update({k: v for k, v in self.__dict__.items() if k != "row_behaviours"})
+        out.__dict__.update({k: v for k, v in self.__dict__.items()
+                             if k not in ("row_behaviours", "scale_shared")})
         out.refs = [(k, tasks[k], _version(tasks[k])) for k in _LEVEL_KEYS]
         out.wall, out.hazard = tasks["wall"], tasks["hazard"]
         for name in self._ROWS:
@@ -150,8 +151,16 @@ class LevelConstants:
         rows = self.row_behaviours
         present = set().union(*(rows[i] for i in index.tolist()))
         out.mine = {i: self.mine[i].index_select(0, index) for i in sorted(present)}
-        out.state_scale = state_scale(tasks)
+        out.state_scale = self.state_scale if self.scale_shared else state_scale(tasks)
         return out
+
+    @functools.cached_property
+    def scale_shared(self) -> bool:
+        """Whether every level here has the batch's `state_scale` (then so has any subset)."""
+        plat, jump = (self.refs[_LEVEL_KEYS.index(k)][1] for k in ("platformer", "jump"))
+        kinds = {k: i for i, k in enumerate(zip(plat.tolist(), jump.tolist(), strict=True))}
+        return all(state_scale(Tasks({k: v[i:i + 1] for k, v, _ in self.refs}, ("",)))
+                   == self.state_scale for i in kinds.values())
 
     @functools.cached_property
     def row_behaviours(self) -> list[set[int]]:
@@ -258,7 +267,7 @@ class Game(FamilyBase):
         `pool` (the vector envs): what the engine derives from the levels is indexed from
         `pool`'s, not recomputed."""
         tasks = Tasks({k: v.index_select(0, index) for k, v in pool.params.items()},
-                      tuple(pool.ids[i] for i in index.tolist()))
+                      tuple(map(pool.ids.__getitem__, index.tolist())))
         self.levels.select(pool, tasks, index, self.view, self.observe_goal)
         return tasks
 
