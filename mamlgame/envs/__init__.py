@@ -44,5 +44,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["ENV_ID", "GameBatch", "GameEnv", "GameParallelEnv", "GameVectorEnv",
-           "SB3GameVecEnv"]
+# (not SB3GameVecEnv: a star import must work without the optional extra)
+__all__ = ["ENV_ID", "GameBatch", "GameEnv", "GameParallelEnv", "GameVectorEnv"]
