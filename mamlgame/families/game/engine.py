@@ -128,10 +128,10 @@ class LevelConstants:
         blocks = [b.view(t, size) for b in blocks]
         if goal:
             at_goal = (tasks["goal"] // ww + view) * pw + tasks["goal"] % ww + view
-            blocks.append(torch.zeros(t, size, dtype=torch.bool).scatter_(
+            blocks.append(torch.zeros(t, size, dtype=torch.bool, device=self.wall.device).scatter_(
                 1, at_goal.view(t, 1), True))
         self.channels = torch.cat(blocks, 1)
-        self.offsets = _patch_offsets(view, pw, len(blocks), size)
+        self.offsets = _patch_offsets(view, pw, len(blocks), size, self.wall.device)
         self.side2 = (2 * view + 1) ** 2
         self.row_shift = 2 * view  # a tile's index in the padded grid - its own, per row
 
@@ -183,10 +183,11 @@ class LevelConstants:
 
 
 @functools.cache
-def _patch_offsets(view: int, width: int, blocks: int, size: int) -> torch.Tensor:
+def _patch_offsets(view: int, width: int, blocks: int, size: int, device: torch.device
+                   ) -> torch.Tensor:
     """Offsets [blocks * (2 view + 1) ** 2] from a tile's index to its patch's tiles in
     `blocks` grids of `size` tiles, `width` wide with a border of `view`, side by side."""
-    span = torch.arange(-view, view + 1)
+    span = torch.arange(-view, view + 1, device=device)
     patch = (span[:, None] * width + span[None, :]).reshape(-1) + view * (width + 1)
     return torch.cat([patch + b * size for b in range(blocks)])
 
