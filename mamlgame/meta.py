@@ -79,13 +79,16 @@ class MetaLearner:
                  inner_lr: float = 0.1, inner_steps: int = 0, episodes: int = 20,
                  estimator: str = "lvc", first_order: bool = False, gamma: float = 0.99,
                  baseline: bool = True, normalize: bool = True, gae_lambda: float = 1.0,
-                 inner_gamma: float | None = None):
+                 inner_gamma: float | None = None, inner_lr_decay: float = 1.0):
         if algo not in ALGOS:
             raise ValueError(f"unknown algo {algo!r} (expected one of {', '.join(ALGOS)})")
         if estimator not in ESTIMATORS:
             raise ValueError(f"unknown estimator {estimator!r} (expected {', '.join(ESTIMATORS)})")
         self.policy, self.family, self.algo = policy, family, algo
         self.inner_lr, self.episodes = inner_lr, episodes
+        # step k (from 0) takes inner_lr * inner_lr_decay**k: later steps start nearer the
+        # task's optimum, where the first step's size overshoots (issue 20)
+        self.inner_lr_decay = inner_lr_decay
         self.inner_steps = default_inner_steps(algo, inner_steps)
         self.estimator, self.gamma = estimator, gamma
         # the inner step's discount (None: gamma); a short one credits each step's own reward
@@ -111,7 +114,7 @@ class MetaLearner:
         kw = dict(algo=cfg.algo, inner_lr=cfg.inner_lr, inner_steps=cfg.inner_steps,
                   episodes=cfg.episodes, estimator=cfg.estimator, gamma=cfg.gamma,
                   baseline=cfg.baseline, normalize=cfg.normalize, gae_lambda=cfg.gae_lambda,
-                  inner_gamma=cfg.inner_gamma)
+                  inner_gamma=cfg.inner_gamma, inner_lr_decay=cfg.inner_lr_decay)
         return MetaLearner(policy, family, **{**kw, **overrides})
 
     def state_dict(self) -> dict[str, Any]:
@@ -214,12 +217,17 @@ class MetaLearner:
             loss, logp = self.inner_loss(p, ep, adv, create_graph)
             grads = torch.autograd.grad(loss.sum(), [p[n] for n in adapted],
                                         create_graph=create_graph)
-            lrs = self.inner_lrs or {}
-            p = {**p, **{name: p[name] - lrs.get(name, self.inner_lr) * g
+            p = {**p, **{name: p[name] - self.step_size(name, k) * g
                          for name, g in zip(adapted, grads, strict=True)}}
             score = score + (logp * ep.mask).sum((1, 2))
             episodes.append(ep)
         return Adaptation(p, episodes, score)
+
+    def step_size(self, name: str, k: int) -> float | torch.Tensor:
+        """The step size of parameter `name` at inner step `k` (from 0): Meta-SGD's learned one
+        or `inner_lr`, times `inner_lr_decay**k`."""
+        lr = (self.inner_lrs or {}).get(name, self.inner_lr)
+        return lr if k == 0 or self.inner_lr_decay == 1.0 else lr * self.inner_lr_decay ** k
 
     def _per_task(self, params: Params, n: int) -> tuple[Params, list[str]]:
         """The params the inner loop starts from, per task where it adapts them, and the names

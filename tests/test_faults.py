@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # constant outer learning rate, so that a shorter first run is a prefix of the longer one
 RUN = dict(pack=str(resolve_pack_path("navigation")), meta_batch=8, episodes=8, horizon=20,
            hidden=(32, 32), iterations=24, checkpoint_every=3, keep_checkpoints=2,
-           anneal_lr=False, **load_pack("navigation").train)  # + the recipe, as the CLI does
+           anneal_lr=False,  # + the recipe less its budget, as the CLI does
+           **{k: v for k, v in load_pack("navigation").train.items() if k != "iterations"})
 ARGS = ["navigation", "--meta-batch", "8", "--episodes", "8", "--horizon", "20", "--hidden",
         "32,32", "--iterations", "24", "--checkpoint-every", "3", "--keep-checkpoints", "2",
         "--no-anneal-lr", "--quiet"]

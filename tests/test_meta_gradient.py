@@ -169,3 +169,23 @@ def test_metasgd_steps_with_learned_per_parameter_rates():
     lr_grads = torch.autograd.grad(loss, list(learner.inner_lrs.values()))
     assert all(torch.isfinite(g).all() for g in lr_grads)
     assert any(g.abs().sum() > 0 for g in lr_grads)
+
+
+@pytest.mark.parametrize("algo", ["maml", "metasgd"])
+def test_inner_lr_decay_shrinks_each_later_step(algo):
+    """Step k takes the step size times decay**k: two decayed steps equal a step at ALPHA
+    then one at ALPHA * decay from where the first left off (same episodes)."""
+    family, policy, tasks = bandit_setup(2)
+    kw = dict(episodes=N_INNER, baseline=False, normalize=False)
+    params = params_of(policy)
+    decayed = MetaLearner(policy, family, algo=algo, inner_lr=ALPHA, inner_steps=2,
+                          inner_lr_decay=0.5, **kw)
+    ad = decayed.adapt(params, tasks, torch.Generator().manual_seed(3))
+    gen = torch.Generator().manual_seed(3)
+    first = MetaLearner(policy, family, inner_lr=ALPHA, **kw).adapt(params, tasks, gen)
+    one = {k: v.detach() for k, v in first.params.items()}
+    second = MetaLearner(policy, family, inner_lr=ALPHA * 0.5, **kw).adapt(one, tasks, gen)
+    for k, v in second.params.items():
+        torch.testing.assert_close(ad.params[k], v)
+    step = torch.as_tensor(decayed.step_size("log_std", 2)).detach()
+    assert float(step.mean()) == pytest.approx(ALPHA / 4)

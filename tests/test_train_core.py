@@ -30,8 +30,10 @@ def test_from_config_maps_every_learner_setting():
     family = make_family(pack)
     policy = make_policy(family, (8,))
     cfg = TrainConfig(algo="fomaml", inner_lr=0.3, inner_steps=2, episodes=7, estimator="dice",
-                      gamma=0.9, baseline=False, normalize=False, gae_lambda=0.5)
+                      gamma=0.9, baseline=False, normalize=False, gae_lambda=0.5,
+                      inner_lr_decay=0.5)
     learner = MetaLearner.from_config(policy, family, cfg)
+    assert learner.inner_lr_decay == 0.5
     assert (learner.algo, learner.inner_lr, learner.inner_steps, learner.episodes) == (
         "fomaml", 0.3, 2, 7)
     assert (learner.estimator, learner.gamma, learner.baseline, learner.normalize,
