@@ -7,8 +7,9 @@ Episode i owns a NumPy generator, seeded as `gymnasium.Env.reset(seed=...)` seed
 reset of episode i draws its level from it (unless the level is fixed), then the seed of the
 episode's random key (`episode_key`). The batch keeps the engine's state [N, 1] for the
 levels `tasks` (a selection of the split's pool, rebuilt when a reset changes a level), and
-`obs` [N, obs_dim] float32. A level's first observation depends on the level alone, so it is
-computed once per level. Engine calls run under `torch.inference_mode()`.
+`obs` [N, obs_dim] float32. An episode's first state and observation depend on its level
+alone (and its key), so both are computed for the whole pool once. Engine calls run under
+`torch.inference_mode()`.
 """
 
 from __future__ import annotations
@@ -57,13 +58,17 @@ class GameBatch:
         self.state: State | None = None
         self.obs = np.zeros((num_envs, self.game.obs_dim), np.float32)
         self._ids = np.array(self.pool.ids, dtype=object)
-        self._start_obs: dict[int, np.ndarray] = {}
         self._gen = torch.Generator()
-        with torch.inference_mode():  # every level's first state (its random key aside)
-            self._pool_start = self.game.reset(self.pool, 1, self._gen)
-        self._zero_start = {k for k, v in self._pool_start.items() if not v.any()}
         self._level_scale = _level_scales(self.pool, self.game.state_feature is not None)
         self._row_scale: torch.Tensor | None = None
+        with torch.inference_mode():  # every level's first state (its key aside) and view
+            self._pool_start = self.game.reset(self.pool, 1, self._gen)
+            first = self.game.observe(self.pool, self._pool_start)[:, 0]
+            if self._level_scale is not None:
+                self._rescale(first, self.pool, self._pool_start,
+                              torch.from_numpy(self._level_scale))
+        self._first_obs = first.numpy()
+        self._zero_start = {k for k, v in self._pool_start.items() if not v.any()}
 
     # ---- seeding and resets ------------------------------------------------------------------
     def seed(self, i: int, seed: int | None) -> None:
@@ -108,7 +113,7 @@ class GameBatch:
                 state["rng"] = self.state["rng"].index_put((at,), key[rows].view(-1, 1))
         self.state = state
         self.obs = self.obs.copy()  # never write into an array handed out before
-        self.obs[rows] = self._first_obs(new_levels[rows])
+        self.obs[rows] = self._first_obs[new_levels[rows]]
 
     def _select(self, levels: np.ndarray) -> None:
         """Make `levels` the batch's levels (every row must be a valid pool index)."""
@@ -117,21 +122,6 @@ class GameBatch:
         self.tasks = self.game.select(self.pool, index)
         if self._level_scale is not None:
             self._row_scale = torch.from_numpy(self._level_scale[levels])
-
-    def _first_obs(self, levels: np.ndarray) -> np.ndarray:
-        """The first observation of an episode on each of `levels` [len, obs_dim]."""
-        missing = sorted(set(levels.tolist()) - self._start_obs.keys())
-        if missing:
-            index = np.array(missing)
-            tasks = self.pool.select(torch.from_numpy(index))
-            with torch.inference_mode():
-                state = self.game.reset(tasks, 1, self._gen)
-                obs = self.game.observe(tasks, state)[:, 0]
-                if self._level_scale is not None:
-                    self._rescale(obs, tasks, state, torch.from_numpy(self._level_scale[index]))
-            for k, row in zip(missing, obs.numpy(), strict=True):
-                self._start_obs[k] = row
-        return np.stack([self._start_obs[k] for k in levels.tolist()])
 
     def _rescale(self, obs: torch.Tensor, tasks: Tasks, state: State, scale: torch.Tensor
                  ) -> None:
