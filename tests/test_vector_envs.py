@@ -194,6 +194,19 @@ def test_levels_selected_from_a_pool_step_as_a_fresh_batch(packs, name):
                                fresh.observe_opponents_view(alone, b))
 
 
+def test_the_engines_level_constants_follow_new_or_changed_levels(packs):
+    """What the engine derives from a batch of levels is reused only for the very same,
+    unchanged tensors: a changed wall shows in the next observation."""
+    pack = packs["mixed"]
+    game, tasks = Game(pack), pack.tasks("train", 3, seed=1)
+    state = game.reset(tasks, 2, torch.Generator().manual_seed(0))
+    before = game.observe(tasks, state)
+    tasks["wall"][:] = True  # in place
+    walled = game.observe(tasks, state)
+    assert not torch.equal(before, walled)
+    assert torch.equal(walled, Game(pack).observe(tasks, state))
+
+
 def test_episode_key_is_the_key_game_reset_draws(packs):
     game, tasks = Game(packs["arena"]), packs["arena"].tasks("train", 1)
     for seed in (0, 7, 2**31 - 2):

@@ -42,6 +42,7 @@ tensors come back unchanged (`LevelConstants`); results are those of computing i
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable
 
 import torch
@@ -99,7 +100,7 @@ class LevelConstants:
 
     def __init__(self, tasks: Tasks, view: int, goal: bool):
         t = len(tasks)
-        self.refs = [(k, tasks[k], _version(tasks[k])) for k in _LEVEL_KEYS]
+        self._refer(tasks)
         self.key = (view, goal)
         self.height, self.width = tasks["grid"][0].tolist()
         hh, ww = self.height, self.width
@@ -144,7 +145,7 @@ class LevelConstants:
         out = object.__new__(LevelConstants)
         out.__dict__.update({k: v for k, v in self.__dict__.items()
                              if k not in ("row_behaviours", "scale_shared")})
-        out.refs = [(k, tasks[k], _version(tasks[k])) for k in _LEVEL_KEYS]
+        out._refer(tasks)
         out.wall, out.hazard = tasks["wall"], tasks["hazard"]
         for name in self._ROWS:
             setattr(out, name, getattr(self, name).index_select(0, index))
@@ -157,22 +158,30 @@ class LevelConstants:
     @functools.cached_property
     def scale_shared(self) -> bool:
         """Whether every level here has the batch's `state_scale` (then so has any subset)."""
-        plat, jump = (self.refs[_LEVEL_KEYS.index(k)][1] for k in ("platformer", "jump"))
+        plat, jump = self.sources["platformer"], self.sources["jump"]
         kinds = {k: i for i, k in enumerate(zip(plat.tolist(), jump.tolist(), strict=True))}
-        return all(state_scale(Tasks({k: v[i:i + 1] for k, v, _ in self.refs}, ("",)))
+        return all(state_scale(Tasks({k: v[i:i + 1] for k, v in self.sources.items()}, ("",)))
                    == self.state_scale for i in kinds.values())
 
     @functools.cached_property
     def row_behaviours(self) -> list[set[int]]:
         """The behaviours present in each level."""
-        beh = torch.where(self.mask, self.refs[_LEVEL_KEYS.index("opp_beh")][1][:, None], -1)
+        beh = torch.where(self.mask, self.sources["opp_beh"][:, None], -1)
         return [set(row) - {-1} for row in beh[:, 0].tolist()]
 
     def matches(self, tasks: Tasks, key: tuple[int, bool]) -> bool:
         """Whether `tasks` holds the very tensors these were computed from, unchanged."""
         params = tasks.params
-        return key == self.key and all(params.get(k) is v and _version(v) == n
-                                       for k, v, n in self.refs)
+        return (key == self.key and tuple(map(id, map(params.get, _LEVEL_KEYS))) == self.ids
+                and tuple(map(_VERSION, self.tracked)) == self.versions)
+
+    def _refer(self, tasks: Tasks) -> None:
+        """Keep the level tensors these derive from, their identities and change counters
+        (inference tensors keep none)."""
+        self.sources = {k: tasks[k] for k in _LEVEL_KEYS}
+        self.ids = tuple(map(id, self.sources.values()))
+        self.tracked = tuple(v for v in self.sources.values() if not v.is_inference())
+        self.versions = tuple(map(_VERSION, self.tracked))
 
     def patch(self, pos: torch.Tensor, row: torch.Tensor, channels: int) -> torch.Tensor:
         """The first `channels` patch channels [T, ..., channels * side ** 2] (float) around
@@ -462,6 +471,9 @@ class Game(FamilyBase):
         ], -1).float()
         walls = lc.patch(opp, r, 1)
         return torch.cat([feats, beh[:, None].expand(t, e, m, -1), walls], -1)
+
+
+_VERSION = operator.attrgetter("_version")
 
 
 def _version(x: torch.Tensor) -> int:
