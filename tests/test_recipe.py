@@ -173,8 +173,9 @@ def test_shipped_packs_carry_their_measured_recipes():
     timed = parse_pack(load_pack("arena").text + '\n[train]\ntime_limit = "5m"\n', "a.toml")
     assert timed.train == {**{k: v for k, v in GAME_RECIPE.items() if k != "iterations"},
                            "time_limit": 300.0}
-    for name in ("velocity", "bandit"):  # not measured: no recipe
-        assert load_pack(name).train == {}
+    for name in ("velocity", "terrain"):  # measured: halve each later inner step
+        assert load_pack(name).train == {"inner_lr_decay": 0.5}
+    assert load_pack("bandit").train == {}  # not measured: no recipe
 
 
 # ---- train and compare use it ---------------------------------------------------------------
