@@ -78,6 +78,13 @@ def test_eval_takes_each_task_once(trained, tmp_path):
     report = json.loads(js.read_text())
     assert report["tasks"] == size and len(set(report["task_ids"])) == size
     assert f"has {size} tasks" in result.stderr and "Traceback" not in result.stderr
+    # without --tasks: 40, or a smaller split whole, and no warning
+    result = CliRunner().invoke(
+        cli, ["eval", str(trained / "checkpoint.pt"), "--steps", "0", "--episodes", "2",
+              "--json", str(js)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(js.read_text())["tasks"] == min(40, size)
+    assert "warning" not in result.stderr
 
 
 def test_compare_writes_table_and_chart(tmp_path):

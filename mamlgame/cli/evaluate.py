@@ -7,9 +7,11 @@ import click
 
 from mamlgame import cpu
 from mamlgame.checkpoint import load_agent
-from mamlgame.cli.options import output_file, step_list, write_output
+from mamlgame.cli.options import PathText, output_file, step_list, write_output
 from mamlgame.config import MAX_THREADS, SEED_MAX
 from mamlgame.evaluate import evaluate, format_table, plot_report, random_init_agent, write_json
+
+DEFAULT_TASKS = 40  # tasks `eval` takes from a split unless --tasks says otherwise
 
 
 @click.command("eval")
@@ -17,7 +19,8 @@ from mamlgame.evaluate import evaluate, format_table, plot_report, random_init_a
 @click.option("--pack", default=None, help="Evaluate on another pack of the same family.")
 @click.option("--split", type=click.Choice(["test", "valid", "train"]), default="test",
               show_default=True, help="valid: held-out levels from the training distribution.")
-@click.option("--tasks", "n_tasks", type=click.IntRange(1), default=40, show_default=True)
+@click.option("--tasks", "n_tasks", type=click.IntRange(1), default=None,
+              help=f"Tasks of the split [default: {DEFAULT_TASKS}, or all of a smaller split].")
 @click.option("--steps", default="0,1,2,3", show_default=True, help="Inner steps to report.")
 @click.option("--episodes", type=click.IntRange(1), default=None,
               help="Episodes per task and step [default: the checkpoint's].")
@@ -25,13 +28,13 @@ from mamlgame.evaluate import evaluate, format_table, plot_report, random_init_a
 @click.option("--baselines", is_flag=True,
               help="Add rows for random init (and --pretrained) and, for families that have "
                    "one (game), the planner that knows each level: the ceiling.")
-@click.option("--pretrained", type=click.Path(dir_okay=False), default=None,
+@click.option("--pretrained", type=PathText(dir_okay=False), default=None,
               help="A `--algo pretrain` checkpoint for the baseline row.")
 @click.option("--threads", type=click.IntRange(1, MAX_THREADS), default=1, show_default=True)
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None)
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--json", "json_path", type=PathText(dir_okay=False), default=None)
+@click.option("--plot", "plot_path", type=PathText(dir_okay=False), default=None,
               help="PNG chart: per-task before/after and the adaptation curve.")
-def eval_cmd(checkpoint: str, pack: str | None, split: str, n_tasks: int, steps: str,
+def eval_cmd(checkpoint: str, pack: str | None, split: str, n_tasks: int | None, steps: str,
              episodes: int | None, seed: int, baselines: bool, pretrained: str | None,
              threads: int, json_path: str | None, plot_path: str | None) -> None:
     """Returns after 0..K inner steps on held-out tasks, for CHECKPOINT."""
@@ -42,6 +45,8 @@ def eval_cmd(checkpoint: str, pack: str | None, split: str, n_tasks: int, steps:
     if plot_path:
         output_file(plot_path, "--plot", (".png",))
     agent = load_agent(checkpoint, pack)
+    if n_tasks is None:  # the default takes a smaller split whole, without a warning
+        n_tasks = min(DEFAULT_TASKS, len(agent.pack.pool(split)))
     extra = {}
     if baselines or pretrained:
         extra["random init"] = random_init_agent(agent)
