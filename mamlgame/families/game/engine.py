@@ -36,36 +36,39 @@ reads the level's path distances.
 What `step` and `observe` derive from the levels alone (the padded width, walls with
 hazards, the tile patch's offsets into a border-padded copy of the grid, which behaviours
 are present, `state_scale`) is computed once per `Tasks` batch and reused while the same
-tensors come back unchanged (`LevelConstants`); results are those of computing it per call.
+tensors come back unchanged (`constants.LevelConstants`); results are those of computing it
+per call.
 """
 
 from __future__ import annotations
 
-import functools
-import operator
 from collections.abc import Callable
 
 import torch
 
 from mamlgame.families.base import FamilyBase, State
+from mamlgame.families.game.constants import (
+    OBS_BOUND,
+    TILE_SCALE,
+    LevelCache,
+    LevelConstants,
+    state_scale,  # noqa: F401  (re-exported: its users import it from here)
+)
 from mamlgame.families.game.opponents import TABLE, Context, codes, mix
 from mamlgame.families.game.paths import PathCache
 from mamlgame.families.game.rules import (
     MAX_MOVES,
     N_ACTIONS,
+    action_moves,
     at,
-    move_offsets,
-    player_submove,
-    rise_levels,
+    player_move,
     speed_moves,
 )
 from mamlgame.packs import LevelPack, Tasks
 
 OUTCOMES = ("running", "goal", "caught", "hazard")
 SCALE = 10.0
-OBS_BOUND = 8.0  # every observation entry lies in [-OBS_BOUND, OBS_BOUND]
 ONEHOT = 24  # row / column codes of `position = "onehot"` (the largest generated map)
-TILE_SCALE = 1000.0  # `position = "tile"`: the tile index feature is index / TILE_SCALE
 OPPONENT_FEATURES = 5  # what an opponent observes before its behaviour code and wall patch
 _M31 = 0x7FFFFFFF
 
@@ -75,172 +78,10 @@ def state_index(tasks: Tasks, state: State) -> torch.Tensor:
     return state["rise"] * tasks["wall"].shape[1] + state["pos"]
 
 
-def state_scale(tasks: Tasks) -> float:
-    """The divisor of the observed movement state: `TILE_SCALE`, times the power of 10 that
-    keeps the batch's largest state within `OBS_BOUND`."""
-    states, scale = rise_levels(tasks) * tasks["wall"].shape[1], TILE_SCALE
-    while states / scale > OBS_BOUND:
-        scale *= 10
-    return scale
-
-
 def _offset(tiles: torch.Tensor) -> torch.Tensor:
     """A relative offset in tiles as observed: / `SCALE`, within `OBS_BOUND` (80 tiles: past
     that, on the biggest maps, only the direction is seen)."""
     return (tiles / SCALE).clamp(-OBS_BOUND, OBS_BOUND)
-
-
-_LEVEL_KEYS = ("wall", "hazard", "goal", "grid", "dims", "speed", "jump", "platformer",
-               "opp_speed", "opp_mask", "opp_beh", "opp_pos", "potential")
-
-
-class LevelConstants:
-    """What the engine derives from a batch of levels alone, for `view` radius patches (with
-    a goal channel when `goal`)."""
-
-    def __init__(self, tasks: Tasks, view: int, goal: bool):
-        t = len(tasks)
-        self._refer(tasks)
-        self.key = (view, goal)
-        self.height, self.width = tasks["grid"][0].tolist()
-        hh, ww = self.height, self.width
-        self.wall, self.hazard = tasks["wall"], tasks["hazard"]
-        self.blocked = self.wall | self.hazard
-        self.off = move_offsets(ww)
-        self.goal = tasks["goal"][:, None]
-        self.mask = tasks["opp_mask"][:, None, :]
-        self.home = tasks["opp_pos"][:, None, :]
-        self.speed, self.opp_speed = tasks["speed"].view(t, 1), tasks["opp_speed"][:, None, :]
-        self.platformer, self.jump = tasks["platformer"].view(t, 1), tasks["jump"].view(t, 1)
-        beh = torch.where(self.mask, tasks["opp_beh"][:, None, :], -1)
-        present = sorted(set(beh[self.mask].tolist()))
-        self.mine = {i: beh == i for i in present}  # [T, 1, M] per present behaviour
-        divisors = (tasks["dims"].view(t, 1, 2).float() - 1).clamp(min=1)
-        self.rows, self.cols = divisors[..., 0], divisors[..., 1]  # of the observed position
-        self.state_scale = state_scale(tasks)
-        # the patch channels (walls, hazards and, with `goal`, the goal) of the grid with a
-        # border of `view` tiles (walls, no hazard, never the goal), one block per channel,
-        # and the offsets from a tile's index to its patch's tiles in them (`patch`)
-        pw = ww + 2 * view
-        border = (view, view, view, view)
-        blocks = [torch.nn.functional.pad(self.wall.view(t, hh, ww), border, value=True),
-                  torch.nn.functional.pad(self.hazard.view(t, hh, ww), border)]
-        size = blocks[0][0].numel()
-        blocks = [b.view(t, size) for b in blocks]
-        if goal:
-            at_goal = (tasks["goal"] // ww + view) * pw + tasks["goal"] % ww + view
-            blocks.append(torch.zeros(t, size, dtype=torch.bool, device=self.wall.device).scatter_(
-                1, at_goal.view(t, 1), True))
-        self.channels = torch.cat(blocks, 1)
-        self.offsets = _patch_offsets(view, pw, len(blocks), size, self.wall.device)
-        self.side2 = (2 * view + 1) ** 2
-        self.row_shift = 2 * view  # a tile's index in the padded grid - its own, per row
-
-    _ROWS = ("blocked", "goal", "mask", "home", "speed", "opp_speed", "platformer", "jump",
-             "rows", "cols", "channels")  # per-level tensors, indexed by `select`
-
-    def select(self, tasks: Tasks, index: torch.Tensor) -> LevelConstants:
-        """The constants of `tasks`, which holds the levels `index` of the batch these were
-        computed from: indexed, not recomputed."""
-        out = object.__new__(LevelConstants)
-        out.__dict__.update({k: v for k, v in self.__dict__.items()
-                             if k not in ("row_behaviours", "scale_shared")})
-        out._refer(tasks)
-        out.wall, out.hazard = tasks["wall"], tasks["hazard"]
-        for name in self._ROWS:
-            setattr(out, name, getattr(self, name).index_select(0, index))
-        rows = self.row_behaviours
-        present = set().union(*(rows[i] for i in index.tolist()))
-        out.mine = {i: self.mine[i].index_select(0, index) for i in sorted(present)}
-        out.state_scale = self.state_scale if self.scale_shared else state_scale(tasks)
-        return out
-
-    @functools.cached_property
-    def scale_shared(self) -> bool:
-        """Whether every level here has the batch's `state_scale` (then so has any subset)."""
-        plat, jump = self.sources["platformer"], self.sources["jump"]
-        kinds = {k: i for i, k in enumerate(zip(plat.tolist(), jump.tolist(), strict=True))}
-        return all(state_scale(Tasks({k: v[i:i + 1] for k, v in self.sources.items()}, ("",)))
-                   == self.state_scale for i in kinds.values())
-
-    @functools.cached_property
-    def row_behaviours(self) -> list[set[int]]:
-        """The behaviours present in each level."""
-        beh = torch.where(self.mask, self.sources["opp_beh"][:, None], -1)
-        return [set(row) - {-1} for row in beh[:, 0].tolist()]
-
-    def matches(self, tasks: Tasks, key: tuple[int, bool]) -> bool:
-        """Whether `tasks` holds the very tensors these were computed from, unchanged."""
-        params = tasks.params
-        return (key == self.key and tuple(map(id, map(params.get, _LEVEL_KEYS))) == self.ids
-                and tuple(map(_VERSION, self.tracked)) == self.versions)
-
-    def _refer(self, tasks: Tasks) -> None:
-        """Keep the level tensors these derive from, their identities and change counters
-        (inference tensors keep none)."""
-        self.sources = {k: tasks[k] for k in _LEVEL_KEYS}
-        self.ids = tuple(map(id, self.sources.values()))
-        self.tracked = tuple(v for v in self.sources.values() if not v.is_inference())
-        self.versions = tuple(map(_VERSION, self.tracked))
-
-    def patch(self, pos: torch.Tensor, row: torch.Tensor, channels: int) -> torch.Tensor:
-        """The first `channels` patch channels [T, ..., channels * side ** 2] (float) around
-        tiles `pos` [T, ...] of rows `row`, channel by channel, each row by row."""
-        idx = (pos + row * self.row_shift)[..., None] + self.offsets[:channels * self.side2]
-        t = pos.shape[0]
-        return self.channels.gather(1, idx.view(t, -1)).view(idx.shape).float()
-
-
-@functools.cache
-def _patch_offsets(view: int, width: int, blocks: int, size: int, device: torch.device
-                   ) -> torch.Tensor:
-    """Offsets [blocks * (2 view + 1) ** 2] from a tile's index to its patch's tiles in
-    `blocks` grids of `size` tiles, `width` wide with a border of `view`, side by side."""
-    span = torch.arange(-view, view + 1, device=device)
-    patch = (span[:, None] * width + span[None, :]).reshape(-1) + view * (width + 1)
-    return torch.cat([patch + b * size for b in range(blocks)])
-
-
-class _LevelCache:
-    """The `LevelConstants` of the last batch of levels seen, and the potential of the last
-    positions a step reached (the next step's start, when it gets those very tensors back):
-    a derived view, not pickled."""
-
-    def __init__(self) -> None:
-        self.last: LevelConstants | None = None
-        self.pool: LevelConstants | None = None  # of the batch `Game.select` draws from
-        self.reached: tuple | None = None
-
-    def remember(self, lc: LevelConstants, rise: torch.Tensor, pos: torch.Tensor,
-                 potential: torch.Tensor) -> None:
-        self.reached = (lc, rise, _version(rise), pos, _version(pos), potential)
-
-    def potential(self, lc: LevelConstants, rise: torch.Tensor, pos: torch.Tensor
-                  ) -> torch.Tensor | None:
-        """The potential remembered for exactly these (unchanged) tensors, else None."""
-        r = self.reached
-        if r is None or r[0] is not lc or r[1] is not rise or r[3] is not pos:
-            return None
-        return r[5] if (r[2], r[4]) == (_version(rise), _version(pos)) else None
-
-    def __getstate__(self) -> dict:
-        return {}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__()
-
-    def get(self, tasks: Tasks, view: int, goal: bool) -> LevelConstants:
-        if self.last is None or not self.last.matches(tasks, (view, goal)):
-            self.last = LevelConstants(tasks, view, goal)
-        return self.last
-
-    def select(self, pool: Tasks, tasks: Tasks, index: torch.Tensor, view: int, goal: bool
-               ) -> None:
-        """Make the constants of `tasks` (levels `index` of `pool`) the last ones, indexed
-        from `pool`'s (computed once and kept)."""
-        if self.pool is None or not self.pool.matches(pool, (view, goal)):
-            self.pool = LevelConstants(pool, view, goal)
-        self.last = self.pool.select(tasks, index)
 
 
 class Game(FamilyBase):
@@ -270,7 +111,7 @@ class Game(FamilyBase):
         self.obs_dim = self.opponent_feature + 3 * self.n_opponents + 2 * self.observe_goal
         # chase / guard path distances, computed where needed (a derived view of the levels)
         self.paths = PathCache()
-        self.levels = _LevelCache()
+        self.levels = LevelCache()
 
     def select(self, pool: Tasks, index: torch.Tensor) -> Tasks:
         """`pool.select(index)` for a caller that keeps drawing batches of levels from one
@@ -315,14 +156,15 @@ class Game(FamilyBase):
         omoves, oacc = speed_moves(state["opp_acc"], lc.opp_speed)
         pos, rise, opp, odir = state["pos"], state["rise"], state["opp"], state["opp_dir"]
         rng = mix(state["rng"] + 1)
+        amoves = action_moves(action, width, *lc.modes)
         # the outcomes so far (None: nobody yet, as at the first sub-move)
         ended = hit_goal = hit_hazard = caught = None
         for k in range(MAX_MOVES):
             if k and not ((moves > k).any() or (omoves > k).any()):
                 break  # nobody has another move: the rest of the step changes nothing
             go = moves > k if ended is None else (moves > k) & ~ended
-            new_pos, new_rise = player_submove(wall, width, pos, rise, action, lc.platformer,
-                                               lc.jump)
+            new_pos, new_rise = player_move(wall, width, pos, rise, amoves, lc.platformer,
+                                            lc.jump)
             prev = pos
             pos = torch.where(go, new_pos, pos)
             rise = torch.where(go, new_rise, rise)
@@ -471,14 +313,6 @@ class Game(FamilyBase):
         ], -1).float()
         walls = lc.patch(opp, r, 1)
         return torch.cat([feats, beh[:, None].expand(t, e, m, -1), walls], -1)
-
-
-_VERSION = operator.attrgetter("_version")
-
-
-def _version(x: torch.Tensor) -> int:
-    """The tensor's in-place change counter (inference tensors keep none: -1)."""
-    return -1 if x.is_inference() else x._version
 
 
 def _either(a: torch.Tensor | None, b: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,8 @@ Moves (`MOVES`, used by opponents): 0 stay, 1 up, 2 down, 3 left, 4 right.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 ACTIONS = {
@@ -45,13 +47,36 @@ def move_offsets(width: int) -> torch.Tensor:
 
 def at(grid: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """`grid[t, idx[t, ...]]` for grid [T, N] and idx [T, ...]."""
+    if idx.dim() == 2:
+        return grid.gather(1, idx)
     return grid.gather(1, idx.reshape(idx.shape[0], -1)).reshape(idx.shape)
 
 
-def player_submove(wall: torch.Tensor, width: int, pos: torch.Tensor, rise: torch.Tensor,
-                   action: torch.Tensor, platformer: torch.Tensor, jump_height: torch.Tensor
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One tile of player movement for every entry of `pos` [T, ...].
+class ActionMoves(NamedTuple):
+    """What a step's actions mean for the player's sub-moves, fixed for the step: the flat
+    offset of the topdown move, of the platformer's horizontal move, and whether it jumps
+    (None for a mode no level of the batch plays)."""
+
+    topdown: torch.Tensor | None
+    horizontal: torch.Tensor | None
+    jump: torch.Tensor | None
+
+
+def action_moves(action: torch.Tensor, width: int, topdown: bool = True,
+                 platformer: bool = True) -> ActionMoves:
+    """`ActionMoves` of `action` in a grid `width` tiles wide, for the modes asked for."""
+    off = move_offsets(width)
+    dev = action.device  # the tables above are CPU constants
+    return ActionMoves(off[TOPDOWN_MOVE.to(dev)[action]] if topdown else None,
+                       off[PLATFORM_MOVE.to(dev)[action]] if platformer else None,
+                       PLATFORM_JUMP.to(dev)[action] if platformer else None)
+
+
+def player_move(wall: torch.Tensor, width: int, pos: torch.Tensor, rise: torch.Tensor,
+                moves: ActionMoves, platformer: torch.Tensor, jump_height: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One tile of player movement for every entry of `pos` [T, ...], the actions given as
+    `ActionMoves` (a mode they leave out must not be played by any level).
 
     topdown: move one tile in the action's direction unless it is a wall.
     platformer: first the vertical part (a jump starts when standing on a wall and `rise` is
@@ -59,13 +84,14 @@ def player_submove(wall: torch.Tensor, width: int, pos: torch.Tensor, rise: torc
     jump; otherwise fall one tile when nothing is below), then one horizontal tile.
     `platformer` and `jump_height` broadcast against `pos` ([T, 1, ...]). Returns (pos, rise).
     """
-    off = move_offsets(width)
-    dev = action.device  # the tables above are CPU constants
-    td_next = pos + off[TOPDOWN_MOVE.to(dev)[action]]
-    td_pos = torch.where(at(wall, td_next), pos, td_next)
-
+    if moves.topdown is not None:
+        td_next = pos + moves.topdown
+        td_pos = torch.where(at(wall, td_next), pos, td_next)
+        if moves.jump is None:  # topdown levels only
+            return td_pos, torch.zeros_like(rise)
+    assert moves.jump is not None and moves.horizontal is not None
     below = at(wall, pos + width)
-    starts = PLATFORM_JUMP.to(dev)[action] & below & (rise == 0)
+    starts = moves.jump & below & (rise == 0)
     r = torch.where(starts, jump_height.expand_as(rise), rise)
     rising = r > 0
     up_free = ~at(wall, pos - width)
@@ -73,9 +99,19 @@ def player_submove(wall: torch.Tensor, width: int, pos: torch.Tensor, rise: torc
     falls = ~rising & ~below
     p = torch.where(goes_up, pos - width, torch.where(falls, pos + width, pos))
     r = torch.where(goes_up, r - 1, torch.zeros_like(r))
-    h_next = p + off[PLATFORM_MOVE.to(dev)[action]]
+    h_next = p + moves.horizontal
     p = torch.where(at(wall, h_next), p, h_next)
+    if moves.topdown is None:  # platformer levels only
+        return p, r
     return torch.where(platformer, p, td_pos), torch.where(platformer, r, torch.zeros_like(r))
+
+
+def player_submove(wall: torch.Tensor, width: int, pos: torch.Tensor, rise: torch.Tensor,
+                   action: torch.Tensor, platformer: torch.Tensor, jump_height: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """`player_move` for actions [T, ...] (both modes computed, as levels may mix them)."""
+    return player_move(wall, width, pos, rise, action_moves(action, width), platformer,
+                       jump_height)
 
 
 def rise_levels(tasks) -> int:
