@@ -22,3 +22,22 @@ def test_a_cache_over_its_budget_moves_opponents_the_same():
         a, ra, _ = roomy.step(tasks, a, action)
         b, rb, _ = tight.step(tasks, b, action)
         assert torch.equal(a["opp"], b["opp"]) and torch.equal(ra, rb)
+
+
+def test_a_small_level_fills_every_row_at_its_first_lookup():
+    from mamlgame.families.game.paths import WHOLE_TILES, level_distances
+
+    tasks = load_pack("mixed").tasks("train", 3, seed=0)
+    n = tasks["wall"].shape[1]
+    assert n <= WHOLE_TILES
+    cache = PathCache()
+    target = tasks["start"].view(3, 1, 1)
+    cache.distances(tasks, target, target, torch.tensor(True))  # one target per level
+    grid = next(iter(cache._grids.values()))
+    assert grid.used == 1 + 3 * n and bool((grid.row_of >= 0).all())  # all rows, one search
+    every = torch.arange(n).view(1, n, 1).expand(3, n, 1)
+    got = cache.distances(tasks, every, torch.arange(n).expand(3, n, 1, n), torch.tensor(True))
+    for i in range(3):
+        want = torch.from_numpy(level_distances(tasks, i, list(range(n)))).long()
+        assert torch.equal(got[i, :, 0], want)
+    assert grid.used == 1 + 3 * n  # nothing more to fill
