@@ -34,7 +34,7 @@ def test_a_small_level_fills_every_row_at_its_first_lookup():
     target = tasks["start"].view(3, 1, 1)
     cache.distances(tasks, target, target, torch.tensor(True))  # one target per level
     grid = next(iter(cache._grids.values()))
-    assert grid.used == 1 + 3 * n and bool((grid.row_of >= 0).all())  # all rows, one search
+    assert grid.used == 1 + 3 * n and bool((grid.start_of >= 0).all())  # all rows, one search
     every = torch.arange(n).view(1, n, 1).expand(3, n, 1)
     got = cache.distances(tasks, every, torch.arange(n).expand(3, n, 1, n), torch.tensor(True))
     for i in range(3):

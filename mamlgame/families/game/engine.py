@@ -227,7 +227,7 @@ class Game(FamilyBase):
                 continue  # no opponent of these levels behaves so
             mine = lc.mine[i].expand(t, e, m)
             ctx = Context(tasks, opp, home, player, cand, free, odir, rng, k, lc.width,
-                          lc.blocked, mine, self._distances(tasks, mine)
+                          lc.blocked, mine, self._distances(tasks, lc.mine[i])
                           if behaviour.needs_paths else _no_paths(behaviour.name))
             out = behaviour.move(ctx)
             d = torch.where(mine, out.move, d)
@@ -237,7 +237,8 @@ class Game(FamilyBase):
 
     def _distances(self, tasks: Tasks, mine: torch.Tensor
                    ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-        """`Context.distances` for the opponents `mine` (from the lazy `PathCache`)."""
+        """`Context.distances` for the opponents `mine` [T, 1, M] (from the lazy `PathCache`,
+        which knows this very tensor again once its levels' rows are all known)."""
         def distances(target: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
             return self.paths.distances(tasks, target, tiles, mine)
         return distances

@@ -18,6 +18,7 @@ slot; only the entries where `ctx.mine` is true are used.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, overload
@@ -145,9 +146,13 @@ def patrol(ctx: Context) -> Move:
 
 def random_walk(ctx: Context) -> Move:
     """One of the 5 moves, from a hash of the episode's key, the sub-move and the slot."""
-    m = ctx.opp.shape[2]
-    salt = (ctx.k * m + torch.arange(m, device=ctx.key.device) + 1) * 0x9E3779B
-    return Move(mix(ctx.key[..., None] ^ salt) % 5)
+    return Move(mix(ctx.key[..., None] ^ _salt(ctx.k, ctx.opp.shape[2], ctx.key.device)) % 5)
+
+
+@functools.cache
+def _salt(k: int, m: int, device: torch.device) -> torch.Tensor:
+    """`random_walk`'s salt of sub-move `k` for `m` slots [M]."""
+    return (k * m + torch.arange(m, device=device) + 1) * 0x9E3779B
 
 
 TABLE: dict[str, Behaviour] = {}

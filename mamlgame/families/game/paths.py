@@ -66,20 +66,29 @@ class _Grid:
         self.digests = torch.zeros(0, dtype=torch.long, device=device)  # sorted
         self.slot_of = torch.zeros(0, dtype=torch.long, device=device)  # same order
         self.graphs: list[tuple[csr_matrix, np.ndarray]] = []           # per slot
-        self.row_of = torch.zeros(0, self.n, dtype=torch.int32, device=device)  # [L, N]
+        # where the row of (slot, target) starts in `rows` flattened (row index * n; -1:
+        # not computed yet) [L, N]
+        self.start_of = torch.zeros(0, self.n, dtype=torch.long, device=device)
         self.rows = torch.full((1, self.n), FAR, dtype=torch.int16, device=device)  # 0: FAR
         self.used = 1
-        self._last: tuple[torch.Tensor, torch.Tensor] | None = None  # (digest, its slots)
+        # the last batch's digests, its slots and the `need` masks all of whose rows are known
+        self._last: tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]] | None = None
+        self.whole_only = True  # every level's rows were filled whole (none lazily)
 
     @property
     def nbytes(self) -> int:
-        return self.rows.numel() * 2 + self.row_of.numel() * 4
+        return self.rows.numel() * 2 + self.start_of.numel() * 8
 
     def slots(self, tasks: Tasks) -> torch.Tensor:
         """Each level's slot [T] (new levels are added: a loop over those only)."""
+        return self.lookup(tasks)[0]
+
+    def lookup(self, tasks: Tasks) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Each level's slot [T], and the `need` masks of this batch whose rows are all known
+        (a list to add to)."""
         digest = tasks["digest"]
         if self._last is not None and self._last[0] is digest:  # the same batch again
-            return self._last[1]
+            return self._last[1], self._last[2]
         if len(self.digests):
             pos = torch.searchsorted(self.digests, digest).clamp(max=len(self.digests) - 1)
             known = self.digests[pos] == digest
@@ -88,8 +97,8 @@ class _Grid:
         if not bool(known.all()):
             self._add(tasks, (~known).nonzero()[:, 0].tolist())
         slots = self.slot_of[torch.searchsorted(self.digests, digest)]
-        self._last = (digest, slots)
-        return slots
+        self._last = (digest, slots, [])
+        return slots, self._last[2]
 
     def _add(self, tasks: Tasks, new: list[int]) -> None:
         width = int(tasks["grid"][0, 1])
@@ -106,8 +115,8 @@ class _Grid:
         slots = torch.tensor(list(added.values()), dtype=torch.long, device=self.device)
         digests, order = torch.sort(torch.cat([self.digests, keys]))
         self.digests, self.slot_of = digests, torch.cat([self.slot_of, slots])[order]
-        grow = torch.full((len(added), self.n), -1, dtype=torch.int32, device=self.device)
-        self.row_of = torch.cat([self.row_of, grow])
+        grow = torch.full((len(added), self.n), -1, dtype=torch.long, device=self.device)
+        self.start_of = torch.cat([self.start_of, grow])
 
     def fill(self, slots: torch.Tensor, targets: torch.Tensor) -> None:
         """Compute the rows of (slot, target) pairs [K] not yet known (a loop over levels)."""
@@ -124,13 +133,14 @@ class _Grid:
             new = torch.from_numpy(distance_rows(graph, open_tiles, tiles)).to(self.device)
             idx = torch.arange(self.used, self.used + len(tiles), device=self.device)
             self.rows[idx] = new
-            self.row_of[int(slot), torch.from_numpy(tiles).to(self.device)] = idx.int()
+            self.start_of[int(slot), torch.from_numpy(tiles).to(self.device)] = idx * self.n
             self.used += len(tiles)
 
     def forget_rows(self) -> None:
-        self.row_of.fill_(-1)
+        self.start_of.fill_(-1)
         self.rows = self.rows[:1].clone()
         self.used = 1
+        self._last = None
 
 
 class PathCache:
@@ -174,34 +184,42 @@ class PathCache:
         """Path distances [T, ...] (long) from `target` [T, E, M] to `tiles` [T, E, M, ...]
         where `need` (broadcast to [T, E, M]); elsewhere `FAR`. Rows first asked for are
         computed here: on grids of at most `WHOLE_TILES` tiles, every row of a level at
-        once (while they fit in `max_bytes`)."""
-        need = need.expand_as(target)
+        once (while they fit in `max_bytes`), after which the same `need` tensor of the same
+        batch skips the check for missing rows."""
         grid = self._grid(tasks, target.device)
         t = target.shape[0]
-        slots = grid.slots(tasks).view(t, *[1] * (target.dim() - 1)).expand_as(target)
-        row = grid.row_of[slots, target]
-        missing = need & (row < 0)
-        if bool(missing.any()):
-            rows = sum(g.used * g.n * 2 for g in self._grids.values())
-            fill_slots, fill_targets = slots[missing], target[missing]
-            if grid.n <= WHOLE_TILES:  # the whole levels
-                fill_slots = torch.unique(fill_slots)
-                if rows + len(fill_slots) * grid.n * grid.n * 2 <= self.max_bytes:
-                    tiles_all = torch.arange(grid.n, device=target.device)
-                    fill_targets = tiles_all.repeat(len(fill_slots))
-                    fill_slots = fill_slots.repeat_interleave(grid.n)
-                else:
-                    fill_slots, fill_targets = slots[missing], target[missing]
-            if rows + len(fill_slots) * grid.n * 2 > self.max_bytes:
-                for g in self._grids.values():  # start over; keep what this call needs
-                    g.forget_rows()
-                missing = need.expand_as(row)
-                fill_slots, fill_targets = slots[missing], target[missing]
-            grid.fill(fill_slots, fill_targets)
-            row = grid.row_of[slots, target]
-        row = torch.where(need, row, 0).long()
-        extra = tiles.dim() - row.dim()
-        return grid.rows[row.view(*row.shape, *[1] * extra), tiles].long()
+        level, ready = grid.lookup(tasks)
+        at_target = (level * grid.n).view(t, *[1] * (target.dim() - 1)) + target
+        start = grid.start_of.take(at_target)
+        mask, need = need, need.expand_as(target)
+        if not any(m is mask for m in ready):  # its levels' rows may be missing
+            missing = need & (start < 0)
+            if bool(missing.any()):
+                self._fill(grid, level.view(t, *[1] * (target.dim() - 1)).expand_as(target),
+                           target, need, missing)
+                start = grid.start_of.take(at_target)
+            if grid.whole_only:
+                ready.append(mask)
+        start = torch.where(need, start, 0)  # 0: the FAR row
+        extra = tiles.dim() - start.dim()
+        return grid.rows.take(start.view(*start.shape, *[1] * extra) + tiles).long()
+
+    def _fill(self, grid: _Grid, slots: torch.Tensor, target: torch.Tensor, need: torch.Tensor,
+              missing: torch.Tensor) -> None:
+        """Compute the `missing` rows: the whole levels where the grid is small and they fit,
+        else those rows only (and when those do not fit either, start over)."""
+        held = sum(g.used * g.n * 2 for g in self._grids.values())
+        levels = torch.unique(slots[missing])
+        if grid.n <= WHOLE_TILES and held + len(levels) * grid.n ** 2 * 2 <= self.max_bytes:
+            grid.fill(levels.repeat_interleave(grid.n),
+                      torch.arange(grid.n, device=target.device).repeat(len(levels)))
+            return
+        grid.whole_only = False
+        if held + int(missing.sum()) * grid.n * 2 > self.max_bytes:
+            for g in self._grids.values():  # start over; keep what this call needs
+                g.forget_rows()
+            missing = need
+        grid.fill(slots[missing], target[missing])
 
 
 def level_distances(tasks: Tasks, index: int, targets: np.ndarray | list[int]) -> np.ndarray:
