@@ -30,6 +30,10 @@ def shipped_agents() -> list[str]:
 def resolve(spec: str | Path) -> Path:
     """A checkpoint path from a path or a shipped agent's name (`mixed` ->
     assets/agents/mixed.pt); a file of that name wins. `CheckpointError` when neither."""
+    if not str(spec).strip():
+        raise CheckpointError(f"expected a checkpoint or a shipped agent's name, got "
+                              f"{str(spec)!r} (shipped agents: "
+                              f"{', '.join(shipped_agents()) or 'none installed'})")
     p = Path(spec)
     if p.is_file():
         return p
@@ -45,6 +49,12 @@ def export(checkpoint: str | Path, out: str | Path) -> Path:
     """Write the slim agent of a training checkpoint to `out` (checked by reading it back)."""
     from mamlgame.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 
+    out = Path(out)
+    if out.suffix != ".pt" or out.is_dir():
+        raise MamlgameError(f"{out}: expected a .pt file name for the agent")
+    if out.exists() and Path(checkpoint).exists() and out.samefile(checkpoint):
+        raise MamlgameError(f"{out}: is the checkpoint being exported (its optimizer and "
+                            "generator state would be lost); name another file")
     state = load_checkpoint(checkpoint)
     read_checkpoint(checkpoint)  # a malformed checkpoint fails here, not when shipped
     keep = {k: v for k, v in state.items() if k not in ("format", "checksum")}
@@ -54,8 +64,10 @@ def export(checkpoint: str | Path, out: str | Path) -> Path:
     keep["pack_path"] = Path(str(state["pack_path"])).name
     keep["config"] = {**state["config"], "pack": _portable(state["config"].get("pack"),
                                                            state["pack_text"])}
-    out = Path(out)
-    save_checkpoint(out, keep)
+    try:
+        save_checkpoint(out, keep)
+    except OSError as e:
+        raise MamlgameError(f"{out}: cannot write ({e.strerror or e})") from None
     read_checkpoint(out).make_policy()
     return out
 

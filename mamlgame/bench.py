@@ -13,6 +13,7 @@ import torch
 from mamlgame.config import BUDGET_KEYS, TrainConfig, pack_recipe
 from mamlgame.distributed import default_device, resolve_device
 from mamlgame.families import make_family
+from mamlgame.memory import check_training
 from mamlgame.meta import MetaLearner, meta_step
 from mamlgame.packs import LevelPack, load_pack
 from mamlgame.policy import params_of, policy_for
@@ -35,6 +36,7 @@ def seconds_per_iteration(algo: str, iterations: int = 5, warmup: int = 2, tasks
     dev = resolve_device(device)
     lp = load_pack(pack)
     cfg = bench_config(lp, algo, tasks, episodes, estimator)
+    check_training(cfg, lp, dev)  # a recipe too big for memory: one line, not the allocator
     family = make_family(lp, cfg.horizon)
     policy = policy_for(family, cfg).to(dev)
     learner = MetaLearner.from_config(policy, family, cfg)

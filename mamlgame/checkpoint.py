@@ -11,6 +11,7 @@ own (`OWN_KEYS`), and read back whole as `Checkpoint.learner_state`, which
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import math
 import os
@@ -40,8 +41,12 @@ OWN_KEYS = frozenset((*REQUIRED, "format", "family", "world_size", "elapsed", "c
 
 def atomic_write_bytes(path: Path, write) -> None:
     """Write via `write(file)` to a temp file in the same folder, fsync, rename over `path`,
-    then fsync the folder: a crash leaves either the old file or the new one."""
+    then fsync the folder: a crash leaves either the old file or the new one. A path that
+    holds something other than a regular file (a device such as /dev/full, a fifo) is an
+    `OSError`: renaming over it would replace it."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise OSError(errno.EEXIST, "exists and is not a regular file", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -393,16 +398,17 @@ class Agent:
         return learner
 
 
-def load_agent(path: str | Path, pack: str | Path | None = None) -> Agent:
+def load_agent(path: str | Path, pack: str | Path | LevelPack | None = None) -> Agent:
     """Load a checkpoint's policy (a path or a shipped agent's name, `mamlgame.agents`);
-    `pack` overrides the pack stored inside it."""
+    `pack` (a pack's path or name, or a loaded pack) overrides the pack stored inside it."""
     from mamlgame.agents import resolve  # here: `python -m mamlgame.agents` runs it as main
 
     path = resolve(path)
     ck = read_checkpoint(path)
     policy = ck.make_policy()
     params = {k: v.clone() for k, v in ck.params.items()}
-    lp = load_pack(pack) if pack else ck.pack()
+    lp = pack if isinstance(pack, LevelPack) else \
+        load_pack(pack) if pack is not None else ck.pack()
     config = ck.config.resolved(lp)
     family = make_family(lp, config.horizon)
     if (family.obs_dim, family.action_dim, family.discrete) != (

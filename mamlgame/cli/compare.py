@@ -14,7 +14,9 @@ from click.core import ParameterSource
 from mamlgame import cpu
 from mamlgame.cli.options import (
     FiniteFloat,
+    PathText,
     algo_list,
+    comma_items,
     config_options,
     recipe_text,
     step_list,
@@ -23,7 +25,7 @@ from mamlgame.cli.options import (
 )
 from mamlgame.compare import CompareSpec, check_compare_dir, format_comparison, methods_of
 from mamlgame.compare import compare as run_compare
-from mamlgame.config import ALGO_KEYS, ESTIMATORS, TrainConfig, pack_recipe
+from mamlgame.config import ALGO_KEYS, ESTIMATORS, SEED_MAX, TrainConfig, pack_recipe
 from mamlgame.packs import load_pack
 from mamlgame.stats import REPS
 from mamlgame.tensorboard_log import require_tensorboard
@@ -37,13 +39,13 @@ def estimator_list(value: str | None) -> list[str]:
     """Comma-separated estimators, each one of `ESTIMATORS` ([] when not given)."""
     if value is None:
         return []
-    names = [e.strip() for e in value.split(",") if e.strip()]
+    names = comma_items(value, "--estimators", "dice,lvc")
     unknown = [e for e in names if e not in ESTIMATORS]
-    if unknown or not names:
-        raise click.BadParameter(f"unknown estimator(s) {', '.join(unknown) or '(none)'}; "
+    if unknown:
+        raise click.BadParameter(f"unknown estimator(s) {', '.join(unknown)}; "
                                  f"choose from {', '.join(ESTIMATORS)}",
                                  param_hint="--estimators")
-    return list(dict.fromkeys(names))
+    return names
 
 
 @click.command()
@@ -68,7 +70,7 @@ def estimator_list(value: str | None) -> list[str]:
 @click.option("--target", type=FiniteFloat(), default=None,
               help="The return that solves a task, for the optimality gap [default: the best "
                    "return any run reached on the task].")
-@click.option("--out", type=click.Path(file_okay=False), default="runs/compare",
+@click.option("--out", type=PathText(file_okay=False), default="runs/compare",
               show_default=True)
 @click.option("--resume", is_flag=True,
               help="Continue the comparison in --out: finished runs are reused, interrupted "
@@ -97,6 +99,10 @@ def compare(ctx: click.Context, pack: str, algos: str, estimators: str | None, s
     names = algo_list(algos)
     ests = estimator_list(estimators)
     eval_steps = step_list(steps)
+    if options["seed"] + seeds - 1 > SEED_MAX:  # the seeds are --seed, --seed + 1, ...
+        raise click.BadParameter(f"{options['seed']} with --seeds {seeds} would train seed "
+                                 f"{options['seed'] + seeds - 1}, past {SEED_MAX}",
+                                 param_hint="--seed")
     methods = methods_of(names, ests)
     if options["tensorboard"]:
         require_tensorboard()  # a missing optional package: one line, before any work

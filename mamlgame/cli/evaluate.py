@@ -51,7 +51,7 @@ def eval_cmd(checkpoint: str, pack: str | None, split: str, n_tasks: int | None,
     if baselines or pretrained:
         extra["random init"] = random_init_agent(agent)
         if pretrained:
-            extra["pretrain"] = load_agent(pretrained, pack or agent.pack.path)
+            extra["pretrain"] = load_agent(pretrained, agent.pack)  # evaluated on the same pack
     report = evaluate(agent, agent.pack, split, n_tasks, steps_k, episodes, seed, extra,
                       planner=baselines)
     click.echo(format_table(report))

@@ -13,8 +13,8 @@ from tqdm import tqdm
 
 from mamlgame import cpu
 from mamlgame.cli.group import OneLineGroup
-from mamlgame.cli.options import output_file, write_output
-from mamlgame.config import SEED_MAX, format_duration
+from mamlgame.cli.options import FiniteFloat, PathText, output_file, write_output
+from mamlgame.config import MAX_THREADS, SEED_MAX, format_duration
 from mamlgame.errors import MamlgameError, PackError
 from mamlgame.evaluate import check_levels
 from mamlgame.families import family_spec
@@ -120,11 +120,11 @@ def validate(packs: tuple[str, ...]) -> None:
 @click.option("--episodes", type=click.IntRange(1, 1000), default=8, show_default=True,
               help="Episodes per level (levels with random walkers play each; the others "
                    "play the same every time).")
-@click.option("--min-success", type=click.FloatRange(0.0, 1.0), default=0.5,
+@click.option("--min-success", type=FiniteFloat(0.0, 1.0), default=0.5,
               show_default=True, help="List levels the planner wins less often than this.")
 @click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True)
-@click.option("--threads", type=click.IntRange(1), default=1, show_default=True)
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--threads", type=click.IntRange(1, MAX_THREADS), default=1, show_default=True)
+@click.option("--json", "json_path", type=PathText(dir_okay=False), default=None,
               help="Write the findings and every level's success to this JSON file.")
 def check(pack_spec: str, split: str | None, episodes: int, min_success: float, seed: int,
           threads: int, json_path: str | None) -> None:
@@ -198,7 +198,7 @@ def find_level(pack: LevelPack, level: str | None, split: str | None) -> tuple[s
 @click.option("--level", "level", default=None, help=LEVEL_HELP)
 @click.option("--split", type=click.Choice(["train", "valid", "test"]), default=None,
               help="Split to take the level from (default: where the name is, else train).")
-@click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
+@click.option("--out", "out", type=PathText(dir_okay=False), required=True,
               help="PNG file to write.")
 @click.option("--tile", type=click.IntRange(4, 128), default=24,
               help="Pixels per tile (game packs; other families scale with it).")
@@ -297,7 +297,7 @@ def behaviour_lines() -> str:
 
 
 @levels.command()
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path", type=PathText(dir_okay=False))
 def new(path: str) -> None:
     """Write a commented starter game pack to PATH (never overwrites)."""
     p = Path(path)

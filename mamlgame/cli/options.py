@@ -25,26 +25,44 @@ from mamlgame.errors import MamlgameError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def comma_items(value: str, param_hint: str, example: str) -> list[str]:
+    """The entries of a comma-separated option (`maml,fomaml`), stripped: a usage error for
+    an empty entry (`maml,,fomaml`, a trailing comma) or one given twice, which would
+    otherwise be dropped or run twice without a word."""
+    items = [v.strip() for v in value.split(",")]
+    if not all(items):
+        raise click.BadParameter(f"expected a comma-separated list like {example}, got "
+                                 f"{value!r} (an empty entry)", param_hint=param_hint)
+    twice = next((v for i, v in enumerate(items) if v in items[:i]), None)
+    if twice is not None:
+        raise click.BadParameter(f"{twice} is given twice in {value!r}", param_hint=param_hint)
+    return items
+
+
 def algo_list(value: str, param_hint: str = "--algos") -> list[str]:
-    """Comma-separated algorithm names, each one of `ALGOS` (at least one)."""
-    names = [a.strip() for a in value.split(",")]
-    unknown = [a or "''" for a in names if a not in ALGOS]
-    if unknown or not names:
-        raise click.BadParameter(f"unknown algo(s) {', '.join(unknown) or '(none)'}; "
+    """Comma-separated algorithm names, each one of `ALGOS` (at least one, each once)."""
+    names = comma_items(value, param_hint, "maml,fomaml")
+    unknown = [a for a in names if a not in ALGOS]
+    if unknown:
+        raise click.BadParameter(f"unknown algo(s) {', '.join(unknown)}; "
                                  f"choose from {', '.join(ALGOS)}", param_hint=param_hint)
     return names
 
 
 def step_list(value: str, param_hint: str = "--steps") -> list[int]:
-    """Comma-separated numbers of inner steps (`0,1,2`): at least one, each in
+    """Comma-separated numbers of inner steps (`0,1,2`): at least one, each once, each in
     0..`MAX_INNER_STEPS`."""
+    items = comma_items(value, param_hint, "0,1,2")
     try:
-        steps = [int(v) for v in value.split(",") if v.strip()]
+        steps = [int(v) for v in items]
     except ValueError:
         steps = []
     if not steps or min(steps) < 0 or max(steps) > MAX_INNER_STEPS:
         raise click.BadParameter(f"expected integers from 0 to {MAX_INNER_STEPS} like 0,1,2, "
                                  f"got {value!r}", param_hint=param_hint)
+    if len(set(steps)) < len(steps):  # `0,00`: the same number written twice
+        raise click.BadParameter(f"a number of steps is given twice in {value!r}",
+                                 param_hint=param_hint)
     return steps
 
 
@@ -64,6 +82,17 @@ class Sizes(click.ParamType):
         if not sizes or any(h < 1 for h in sizes):
             self.fail(f"expected sizes like 100,100, got {value!r}", param, ctx)
         return sizes
+
+
+class PathText(click.Path):
+    """A file or folder path option: `click.Path` that refuses an empty (or blank) value, which
+    would otherwise read as "not given" and quietly fall back to the default."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail(f"expected a path, got {value!r}", param, ctx)
+        return super().convert(value, param, ctx)
 
 
 class Duration(click.ParamType):
@@ -196,6 +225,9 @@ def output_file(path: str | Path, flag: str, suffixes: tuple[str, ...] = ()) -> 
                             f"(it writes {suffixes[0][1:].upper()})")
     if p.is_dir():
         raise MamlgameError(f"{flag} {p}: is a directory (expected a file name)")
+    if p.exists() and not p.is_file():  # a device or fifo: written files replace it
+        raise MamlgameError(f"{flag} {p}: is not a regular file (a device or a fifo); name "
+                            "a file")
     writable_dir(p.parent, flag, p)
     return p
 

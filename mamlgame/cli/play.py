@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from mamlgame.cli.options import FiniteFloat
+from mamlgame.cli.options import FiniteFloat, PathText, writable_dir
 from mamlgame.config import SEED_MAX
 from mamlgame.errors import MamlgameError
 from mamlgame.viewer.levels import LEVEL_HELP
@@ -20,7 +22,7 @@ from mamlgame.viewer.levels import LEVEL_HELP
                    "a shipped agent's name (arena, chasers, mixed, platformer, speedway).")
 @click.option("--as", "role", type=click.Choice(["opponent"]), default=None,
               help="With --agent: you control an opponent, the adapted agent plays.")
-@click.option("--record", type=click.Path(dir_okay=False), default=None,
+@click.option("--record", type=PathText(dir_okay=False), default=None,
               help="Save the frames to FILE.mp4 (needs mamlgame[video]) or FILE.gif, or the "
                    "last frame to FILE.png.")
 @click.option("--headless", is_flag=True,
@@ -63,6 +65,8 @@ def play(pack: str | None, level: str | None, split: str | None, checkpoint: str
     if headless and frames is None and n_episodes is None:
         n_episodes = 1
     recorder = rec_mod.Recorder(record) if record else None
+    if record:  # before the session: a recording that cannot be saved is lost with it
+        writable_dir(Path(record).parent, "--record", record)
     app = _make_app(pack, level, split, checkpoint, role, headless, speed, seed, episodes,
                     greedy)
     if headless and frames is None and checkpoint is None:  # nobody plays: cap the run
@@ -85,6 +89,8 @@ def _make_app(pack, level, split, checkpoint, role, headless, speed, seed, episo
     from mamlgame.checkpoint import load_agent
 
     agent = load_agent(checkpoint, pack)
+    if episodes is not None:  # the live inner step's episodes, before allocating them
+        _check_inner_episodes(agent, episodes)
     if role == "opponent":
         from mamlgame.viewer.versus import VersusApp
 
@@ -94,6 +100,21 @@ def _make_app(pack, level, split, checkpoint, role, headless, speed, seed, episo
 
     return WatchApp(agent, level, headless, speed, seed, episodes=episodes, greedy=greedy,
                     split=split)
+
+
+def _check_inner_episodes(agent, episodes: int) -> None:
+    """A one-line error for `--inner-episodes` whose rollouts cannot fit in memory."""
+    import torch
+
+    from mamlgame.memory import evaluation_bytes, gib, memory_of
+
+    family = agent.family
+    need = evaluation_bytes(agent.config, 1, episodes, 1, family.obs_dim, family.action_dim)
+    have = memory_of(torch.device("cpu"))
+    if have is not None and need > have:
+        raise MamlgameError(f"--inner-episodes {episodes}: the live inner step's episodes "
+                            f"need about {gib(need)} of memory, more than the {gib(have)} "
+                            "of cpu; lower it")
 
 
 COMMANDS = [play]

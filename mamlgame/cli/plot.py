@@ -6,7 +6,7 @@ import math
 
 import click
 
-from mamlgame.cli.options import output_file, write_output
+from mamlgame.cli.options import PathText, output_file, write_output
 from mamlgame.plot import plot_runs, read_run, run_names
 
 
@@ -17,7 +17,7 @@ def _last(values) -> str:
 
 @click.command()
 @click.argument("run_dirs", nargs=-1, required=True, metavar="RUN_DIR...")
-@click.option("--out", type=click.Path(dir_okay=False), default="training.png",
+@click.option("--out", type=PathText(dir_okay=False), default="training.png",
               show_default=True, help="PNG file to write.")
 @click.option("--smooth", "window", type=click.IntRange(1, 100_000), default=1,
               show_default=True, help="Draw trailing means over this many iterations.")

@@ -10,7 +10,7 @@ import click
 from click.core import ParameterSource
 
 from mamlgame import distributed
-from mamlgame.cli.options import config_options, option_text, recipe_text
+from mamlgame.cli.options import PathText, config_options, option_text, recipe_text
 from mamlgame.cli.recipe_help import RecipeHelpCommand
 from mamlgame.config import TrainConfig, with_recipe
 from mamlgame.errors import MamlgameError
@@ -31,7 +31,7 @@ CONFIG_FIELDS = frozenset(f.name for f in fields(TrainConfig))
 @config_options()
 @click.option("--nproc", type=click.IntRange(1), default=1, show_default=True,
               help="Local processes sharing each meta-batch (see docs/distributed.md).")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
+@click.option("--out", type=PathText(file_okay=False), default=None,
               help="Output folder [default: runs/PACKNAME-ALGO].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
 @click.option("--overwrite", is_flag=True,

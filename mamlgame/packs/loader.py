@@ -212,7 +212,10 @@ class LevelPack:
 
 def resolve_pack_path(spec: str | Path | None) -> Path:
     """A pack path from a path or a shipped pack name (`navigation` -> levels/navigation.toml)."""
-    spec = str(spec or DEFAULT_PACK)
+    spec = DEFAULT_PACK if spec is None else str(spec)
+    if not spec.strip():
+        raise PackError(f"expected a level pack (a path or a shipped pack's name), got "
+                        f"{spec!r}")
     p = Path(spec)
     if p.exists() and not p.is_dir():
         return p
@@ -232,11 +235,26 @@ def shipped_packs() -> list[str]:
 def load_pack(spec: str | Path | None = None) -> LevelPack:
     """Load a pack by path or shipped name; raise `PackError` with a location when invalid."""
     path = resolve_pack_path(spec)
+    return parse_pack(read_pack_text(path), str(path))
+
+
+def read_pack_text(path: Path) -> str:
+    """The text of the pack file `path`: a regular file (not a fifo or a device, which could
+    block or never end), read up to a bound; `PackError` otherwise."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
+        if not path.is_file():
+            raise PackError(f"{path}: not a regular file (a pack is a .toml file)")
+        with path.open("rb") as f:  # bounded: no more than the longest pack's UTF-8 bytes
+            data = f.read(4 * MAX_PACK_CHARS + 1)
+    except OSError as e:
+        raise PackError(f"{path}: cannot read: {e.strerror or e}") from None
+    if len(data) > 4 * MAX_PACK_CHARS:
+        raise PackError(f"{path}: the pack is over {4 * MAX_PACK_CHARS // 1_000_000} MB; at "
+                        f"most {MAX_PACK_CHARS // 1_000_000} MB of text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
         raise PackError(f"{path}: cannot read: {e}") from None
-    return parse_pack(text, str(path))
 
 
 def parse_pack(text: str, path: str = "<pack>") -> LevelPack:
@@ -250,6 +268,9 @@ def parse_pack(text: str, path: str = "<pack>") -> LevelPack:
     test_levels = split_raw.get("test_levels", []) if isinstance(split_raw, dict) else []
     if not (isinstance(test_levels, list) and all(isinstance(t, str) for t in test_levels)):
         raise rep.error("split", "test_levels", "expected a list of level names")
+    twice = sorted({t for t in test_levels if test_levels.count(t) > 1})
+    if twice:
+        raise rep.error("split", "test_levels", f'"{twice[0]}" is listed twice')
     generate, gen_test, reward = _generate_and_reward(raw, rep, schema)
     _check_split_sizes(split, head["family"], schema, generate, gen_test, rep)
     levels = _levels(raw, rep, schema, generate)

@@ -18,6 +18,9 @@ def check_record_path(path: str | Path) -> Path:
     p = Path(path)
     if p.suffix.lower() not in FORMATS:
         raise MamlgameError(f"{p}: --record expects a .mp4, .gif or .png file")
+    if p.exists() and not p.is_file():
+        raise MamlgameError(f"{p}: --record: is not a regular file (a folder, a device or a "
+                            "fifo); name a file")
     return p
 
 
