@@ -185,7 +185,7 @@ def test_watch_is_greedy_by_default_and_g_switches_to_sampled(checkpoint):
     (["play", "navigation", "--agent", "no-such-agent", "--headless", "--frames", "2"],
      "error: no-such-agent: no such checkpoint (shipped agents: arena, chasers, mixed,"),
     (["play", "navigation", "--headless", "--frames", "2", "--record", "/proc/no/x.png"],
-     "cannot write the recording"),
+     "--record /proc/no/x.png: cannot write there"),
 ])
 def test_bad_input_is_one_line_and_nonzero(args, message):
     r = run(*args)

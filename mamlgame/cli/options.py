@@ -52,9 +52,9 @@ def algo_list(value: str, param_hint: str = "--algos") -> list[str]:
 def step_list(value: str, param_hint: str = "--steps") -> list[int]:
     """Comma-separated numbers of inner steps (`0,1,2`): at least one, each once, each in
     0..`MAX_INNER_STEPS`."""
-    items = comma_items(value, param_hint, "0,1,2")
-    try:
-        steps = [int(v) for v in items]
+    try:  # nothing at all: the message below, which says what is expected
+        steps = [int(v) for v in comma_items(value, param_hint, "0,1,2")] if value.strip() \
+            else []
     except ValueError:
         steps = []
     if not steps or min(steps) < 0 or max(steps) > MAX_INNER_STEPS:
