@@ -228,7 +228,7 @@ class Game(FamilyBase):
             mine = lc.mine[i].expand(t, e, m)
             ctx = Context(tasks, opp, home, player, cand, free, odir, rng, k, lc.width,
                           lc.blocked, mine, self._distances(tasks, lc.mine[i])
-                          if behaviour.needs_paths else _no_paths(behaviour.name))
+                          if behaviour.needs_paths else _no_paths(behaviour.name), lc.modes)
             out = behaviour.move(ctx)
             d = torch.where(mine, out.move, d)
             if out.direction is not None:

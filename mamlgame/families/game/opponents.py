@@ -62,6 +62,9 @@ class Context:
     # `target` to `tiles` over open tiles (4-neighbour moves), `paths.FAR` when unreachable;
     # for behaviours with `needs_paths` (computed only where `mine`, FAR elsewhere)
     distances: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    # (any topdown level, any platformer level) in the batch: a rule for one mode may be
+    # skipped when no level plays it
+    modes: tuple[bool, bool] = (True, True)
 
 
 class Move(NamedTuple):
@@ -133,11 +136,15 @@ def patrol(ctx: Context) -> Move:
     ahead = cand.gather(-1, odir[..., None])[..., 0]
     back = REVERSE.to(odir.device)[odir]  # REVERSE is a CPU constant
     behind = cand.gather(-1, back[..., None])[..., 0]
-    wall = ctx.tasks["wall"]
-    plat = ctx.tasks["platformer"].view(t, 1, 1) & at(wall, ctx.opp + width) & (odir >= 3)
+    if ctx.modes[1]:
+        wall = ctx.tasks["wall"]
+        plat = ctx.tasks["platformer"].view(t, 1, 1) & at(wall, ctx.opp + width) & (odir >= 3)
 
-    def stops(x: torch.Tensor) -> torch.Tensor:
-        return at(ctx.blocked, x) | (plat & ~at(wall, x + width))
+        def stops(x: torch.Tensor) -> torch.Tensor:
+            return at(ctx.blocked, x) | (plat & ~at(wall, x + width))
+    else:  # no platformer level: no platform edges
+        def stops(x: torch.Tensor) -> torch.Tensor:
+            return at(ctx.blocked, x)
 
     fwd_ok, back_ok = ~stops(ahead), ~stops(behind)
     move = torch.where(fwd_ok, odir, torch.where(back_ok, back, 0))
