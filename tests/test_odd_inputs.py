@@ -208,3 +208,19 @@ def test_export_refuses_an_output_that_would_lose_something(ckpt, tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ")
     assert ckpt.read_bytes() == before
+
+
+@pytest.mark.parametrize("size", [5, 7, [5, 9]])
+def test_a_hazard_count_no_map_can_hold_is_a_located_error(tmp_path, size):
+    """Like an impossible goal distance: a range starting past the largest map's free tiles
+    was accepted and quietly cut to what fits."""
+    largest = size[-1] if isinstance(size, list) else size
+    most = (largest - 2) ** 2 - 2
+    head = ('[pack]\nname = "h"\nfamily = "game"\n[split]\ntrain = 2\ntest = 1\n'
+            f"[generate]\nsize = {size}\n")
+    path = tmp_path / "h.toml"
+    path.write_text(head + f"hazards = [{most + 1}, {most + 5}]\n")
+    line = one_line_error(["levels", "validate", path])
+    assert f"generate.hazards: no map holds {most + 1} hazards" in line
+    path.write_text(head + f"hazards = [{most}, {most + 5}]\n")  # reaches past: fine
+    assert CliRunner().invoke(cli, ["levels", "validate", str(path)]).exit_code == 0

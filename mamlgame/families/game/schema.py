@@ -160,6 +160,21 @@ def check(table: str, values: dict[str, Any]) -> None:
         raise FieldError("player_speed: platformer levels need speeds <= 1, got up to "
                          f"{values['player_speed'].hi:g}")
     _check_goal_distance(values["size"], values["goal_distance"])
+    _check_hazards(values["size"], values["hazards"])
+
+
+def _check_hazards(size: Dist, hazards: Dist) -> None:
+    """A hazard count some map of the pack's sizes can hold: the largest map has (s - 2) ** 2
+    tiles inside its outer walls, two of them the start and the goal. A range that starts
+    beyond that is an error (one that only reaches past it is fine: a level then gets as
+    many as its free tiles allow)."""
+    largest = int(size.hi)
+    most = (largest - 2) ** 2 - 2
+    if hazards.lo > most:
+        raise FieldError(f"hazards: no map holds {int(hazards.lo)} hazards (the largest, "
+                         f"{largest}x{largest} with its outer walls, has {most} tiles besides "
+                         f"the start and the goal); lower hazards to at most {most} or raise "
+                         "size")
 
 
 def _check_goal_distance(size: Dist, goal_distance: Dist) -> None:
