@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from mamlgame.checkpoint import atomic_write_bytes
+from mamlgame.config import MAX_ITERATIONS
 from mamlgame.errors import MamlgameError
 
 METRICS_FILE = "metrics.jsonl"
@@ -59,7 +61,19 @@ def _number(row: dict[str, Any], key: str, where: str) -> float:
         return math.nan
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise MamlgameError(f"{where}: {key}: expected a number, got {json.dumps(value)}")
+    if key == "iteration" and not (isinstance(value, int) and 0 <= value <= MAX_ITERATIONS):
+        raise MamlgameError(f"{where}: iteration: expected an integer from 0 to "
+                            f"{MAX_ITERATIONS}, got {_shown(value)}")
+    if isinstance(value, int) and abs(value) > sys.float_info.max:
+        raise MamlgameError(f"{where}: {key}: expected a number a float can hold, got "
+                            f"{_shown(value)}")
     return float(value)
+
+
+def _shown(value: int | float) -> str:
+    """A number for an error line: an integer of hundreds of digits by its length."""
+    text = str(value)
+    return f"an integer of {len(text.lstrip('-'))} digits" if len(text) > 30 else text
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:

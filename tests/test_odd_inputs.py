@@ -224,3 +224,19 @@ def test_a_hazard_count_no_map_can_hold_is_a_located_error(tmp_path, size):
     assert f"generate.hazards: no map holds {most + 1} hazards" in line
     path.write_text(head + f"hazards = [{most}, {most + 5}]\n")  # reaches past: fine
     assert CliRunner().invoke(cli, ["levels", "validate", str(path)]).exit_code == 0
+
+
+@pytest.mark.parametrize("iteration, message", [
+    (10**400, "an integer of 401 digits"), (-5, "got -5"), (0.5, "got 0.5"),
+    (10**10, "got 10000000000"),
+])
+def test_plot_refuses_iterations_no_run_logs(tmp_path, iteration, message):
+    """metrics.jsonl is a file users edit and merge: a number past any float was a traceback,
+    a negative or fractional iteration was drawn."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "metrics.jsonl").write_text(
+        f'{{"iteration": {iteration}, "seconds": 1, "return_before": 0, "return_after": 1}}\n')
+    line = one_line_error(["plot", run_dir, "--out", tmp_path / "p.png"])
+    assert "metrics.jsonl:1: iteration: expected an integer" in line and message in line
+    assert not (tmp_path / "p.png").exists()
