@@ -8,9 +8,9 @@ it); the game pictures use the shipped agents (`make agents`: each pack's own re
 play.png (a person playing a mixed-pack level, scripted keys), watch.png and watch.gif
 (navigation: before | after one inner step), watch-game.png and watch-game.gif (the shipped
 mixed agent on a level of its test split, unseen and larger, with more opponents than in
-training, chosen by `chaser_level`'s rule: the first with a chaser that the agent loses before adapting and
-wins after one inner step, a chaser coming within 2 tiles of it on the way; the GIFs hold one whole episode
-after adaptation, like `--headless --record x.mp4`),
+training, chosen by `chaser_level`'s rule: the first with a chaser that the agent loses
+before adapting and wins after one inner step, a chaser coming within 2 tiles of it on the
+way; the GIFs hold one whole episode after adaptation, like `--headless --record x.mp4`),
 versus.png (human vs the shipped chasers agent), families.png (velocity, terrain and
 navigation drawings) and preview.png (`mamlgame levels preview`).
 """
@@ -37,10 +37,10 @@ from mamlgame.config import TrainConfig  # noqa: E402
 from mamlgame.families.game.opponents import BEHAVIOURS  # noqa: E402
 from mamlgame.packs import load_pack  # noqa: E402
 from mamlgame.train import train  # noqa: E402
-from mamlgame.viewer.play import PlayApp  # noqa: E402
 from mamlgame.viewer.adapt import LiveAdaptation  # noqa: E402
 from mamlgame.viewer.episode import Episode, PolicyPlayer  # noqa: E402
 from mamlgame.viewer.levels import LevelList  # noqa: E402
+from mamlgame.viewer.play import PlayApp  # noqa: E402
 from mamlgame.viewer.record import Recorder, run_recorded  # noqa: E402
 from mamlgame.viewer.versus import VersusApp  # noqa: E402
 from mamlgame.viewer.watch import WatchApp  # noqa: E402
