@@ -42,3 +42,17 @@ def run(game: Game, tasks: Tasks, actions: list[int], state=None, episodes: int 
         rewards.append(r)
         dones.append(d)
     return states, rewards, dones
+
+
+# a generated game pack whose policy reads the player's tile (`position = "tile"`)
+TILE_PACK = '''
+[pack]
+name = "tiles"
+family = "game"
+[split]
+train = 6
+test = 2
+[generate]
+size = [7, 8]
+position = "tile"
+'''

@@ -2,6 +2,7 @@
 step that is a plain SGD step on the context alone."""
 
 import torch
+from game_util import TILE_PACK
 
 from mamlgame.config import TrainConfig
 from mamlgame.families import make_family
@@ -81,17 +82,6 @@ def test_cavia_meta_gradient_reaches_the_shared_weights_through_the_context():
     assert out.obs.shape[:2] == (3, 2)
 
 
-TILE_PACK = '''
-[pack]
-name = "tiles"
-family = "game"
-[split]
-train = 6
-test = 2
-[generate]
-size = [7, 8]
-position = "tile"
-'''
 
 
 def test_per_level_adds_its_row_at_the_observed_tile():

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from game_util import TILE_PACK
 
 from mamlgame.cli import cli
 from mamlgame.evaluate import PLANNER_ADAPTS, row_label
@@ -17,17 +18,6 @@ from mamlgame.policy import make_policy
 
 TINY = ["--iterations", "1", "--meta-batch", "2", "--episodes", "2", "--hidden", "8",
         "--quiet"]
-TILE_PACK = """
-[pack]
-name = "tiles"
-family = "game"
-[split]
-train = 6
-test = 2
-[generate]
-size = [7, 8]
-position = "tile"
-"""
 
 
 def run(*args: str):
