@@ -190,7 +190,7 @@ class MetaLearner:
     def inner_loss(self, params: Params, ep: Episodes, adv: torch.Tensor,
                    create_graph: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Policy-gradient surrogate per task [T] (mean over valid steps) and log pi [T, E, H]."""
-        logp = log_prob(self.policy, params, ep.obs, ep.actions)
+        logp = log_prob(self.policy, params, ep.obs, ep.actions, ep.mask)
         term = magic_box(logp) if (self.estimator == "lvc" and create_graph) else logp
         n = ep.mask.sum((1, 2)).clamp(min=1)
         return -(term * adv).sum((1, 2)) / n, logp
@@ -275,7 +275,7 @@ class MetaLearner:
     def _outer_objective(self, ad: Adaptation, out: Episodes, tasks: Tasks,
                          shard: Shard | None = None) -> torch.Tensor:
         adv, scale = self._outer_advantages(ad, out, shard)
-        logp = log_prob(self.policy, ad.params, out.obs, out.actions)
+        logp = log_prob(self.policy, ad.params, out.obs, out.actions, out.mask)
         n = out.mask.sum((1, 2)).clamp(min=1)
         obj = (logp * adv).sum((1, 2))
         if self.unbiased:

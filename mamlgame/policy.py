@@ -96,19 +96,28 @@ class MLPPolicy(nn.Module):
         """Means or logits [..., action_dim] (also under `functional_call`)."""
         return self.apply_params(dict(self.named_parameters()), obs)
 
-    def apply_params(self, params: Params, obs: torch.Tensor) -> torch.Tensor:
+    def apply_params(self, params: Params, obs: torch.Tensor,
+                     rows: torch.Tensor | None = None) -> torch.Tensor:
         """The forward pass as a pure function of a params dict, what `functional_call` does
         without its per-call module patching (this runs every rollout step). Batched weights
-        [T, out, in] need obs [T, ...]."""
+        [T, out, in] need obs [T, ...].
+
+        `rows` (long, into obs flattened to [T * K, D], obs [T, ...]): the network runs on
+        these rows alone and gives 0 elsewhere, where shared weights allow it (the loss passes
+        skip the steps after an episode ended); a head still sees every row."""
         act = ACTIVATIONS[self.activation]
         batched = params["layers.0.weight"].dim() == 3
         shape = obs.shape
-        x = obs.reshape(shape[0], -1, shape[-1]) if batched else obs
+        if rows is not None and not batched:
+            x = obs.reshape(-1, shape[-1]).index_select(0, rows)
+        else:
+            rows = None
+            x = obs.reshape(shape[0], -1, shape[-1]) if batched else obs
         last = len(self.layers) - 1
         for i in range(last + 1):
             w, b = params[f"layers.{i}.weight"], params[f"layers.{i}.bias"]
             if i == 0 and self.context_dim:
-                x = self._first_layer(params, x, batched)
+                x = self._first_layer(params, x, batched, rows, shape)
             elif not batched:
                 x = F.linear(x, w, b)
             elif x.shape[1] < _LOSS_ROWS:
@@ -119,6 +128,8 @@ class MLPPolicy(nn.Module):
                 x = torch.bmm(x, w.transpose(1, 2)).add_(b.unsqueeze(1))
             if i < last:
                 x = act(x)
+        if rows is not None:
+            x = x.new_zeros(shape[:-1].numel(), x.shape[-1]).index_copy(0, rows, x)
         out = x.reshape(*shape[:-1], x.shape[-1])
         if self.head is None:
             return out
@@ -129,9 +140,11 @@ class MLPPolicy(nn.Module):
         return out + self.head.logits({k[n:]: v for k, v in params.items()
                                        if k.startswith(HEAD)}, obs)
 
-    def _first_layer(self, params: Params, x: torch.Tensor, batched: bool) -> torch.Tensor:
+    def _first_layer(self, params: Params, x: torch.Tensor, batched: bool,
+                     rows: torch.Tensor | None = None, shape: torch.Size | None = None
+                     ) -> torch.Tensor:
         """W_x x + (b + W_c c): the context as a bias; c is [C] or per task [T, C] (with
-        shared or per-task weights)."""
+        shared or per-task weights); x [N, d] are the `rows` of obs of `shape` if given."""
         w, b, c = params["layers.0.weight"], params["layers.0.bias"], params["context"]
         d = self.obs_dim
         w_x, w_c = w[..., :d], w[..., d:]
@@ -139,7 +152,9 @@ class MLPPolicy(nn.Module):
             bias = b + torch.bmm(w_c, c.unsqueeze(-1)).squeeze(-1)
             return torch.baddbmm(bias.unsqueeze(1), x, w_x.transpose(1, 2))
         bias = b + c @ w_c.T  # [h] or [T, h]
-        if bias.dim() == 2:  # per-task context with shared weights: x [T, ..., d]
+        if bias.dim() == 2 and rows is not None:  # each row's task's bias
+            bias = bias.index_select(0, rows // (shape[:-1].numel() // shape[0]))
+        elif bias.dim() == 2:  # per-task context with shared weights: x [T, ..., d]
             bias = bias.reshape(bias.shape[0], *([1] * (x.dim() - 2)), bias.shape[1])
         return F.linear(x, w_x) + bias
 
@@ -212,15 +227,24 @@ def _log_std(params: Params, obs: torch.Tensor, batched: bool) -> torch.Tensor:
     return ls.reshape(ls.shape[0], *([1] * (obs.dim() - 2)), ls.shape[-1]) if batched else ls
 
 
-def log_prob(policy: MLPPolicy, params: Params, obs: torch.Tensor,
-             actions: torch.Tensor) -> torch.Tensor:
-    """log pi(a | s) with shape obs.shape[:-1] (summed over action dims)."""
-    out = policy.apply_params(params, obs)
+def log_prob(policy: MLPPolicy, params: Params, obs: torch.Tensor, actions: torch.Tensor,
+             mask: torch.Tensor | None = None) -> torch.Tensor:
+    """log pi(a | s) with shape obs.shape[:-1] (summed over action dims). With `mask`
+    (obs.shape[:-1], 1 on steps taken), 0 where it is 0, and the network skips those steps
+    where its weights are shared (a game's episodes often end well before the horizon)."""
+    rows = None
+    if mask is not None:
+        valid = mask.reshape(-1) > 0
+        if not is_batched(policy, params) and not bool(valid.all()):
+            rows = valid.nonzero().squeeze(1)
+    out = policy.apply_params(params, obs, rows)
     if policy.discrete:
-        return torch.log_softmax(out, -1).gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
-    log_std = _log_std(params, obs, is_batched(policy, params))
-    z = (actions - out) * torch.exp(-log_std)
-    return (-0.5 * z.square() - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        logp = torch.log_softmax(out, -1).gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+    else:
+        log_std = _log_std(params, obs, is_batched(policy, params))
+        z = (actions - out) * torch.exp(-log_std)
+        logp = (-0.5 * z.square() - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+    return logp if mask is None else logp * mask
 
 
 @torch.no_grad()
