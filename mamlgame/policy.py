@@ -262,8 +262,10 @@ def sample(policy: MLPPolicy, params: Params, obs: torch.Tensor,
         probs = torch.softmax(out, -1)
         if shard is not None:
             return shard.multinomial(probs, generator)
-        return torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1,
-                                 generator=generator).reshape(probs.shape[:-1])
+        # torch.multinomial's own draw of one sample (argmax p / q, q ~ Exp(1)): the same
+        # actions from the same generator, without its per-call checks
+        q = torch.empty_like(probs).exponential_(1, generator=generator)
+        return probs.div_(q).argmax(-1)
     if deterministic:
         return out
     std = torch.exp(_log_std(params, obs, is_batched(policy, params)))

@@ -17,11 +17,16 @@ def discounted_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float) 
 
 
 def baseline_features(obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """rllab/MAML features: [o, o^2, t, t^2, t^3, 1] with o clipped to [-10, 10], t = step/100."""
+    """rllab/MAML features: [o, o^2, t, t^2, t^3, 1] with o clipped to [-10, 10], t = step/100.
+
+    o^2 leaves out the observation entries that are 0 or 1 throughout the batch (a game's
+    tile patch and flags), where it would repeat o: the same span, a smaller fit."""
     o = obs.clamp(-10, 10)
     H = obs.shape[-2]
     al = (torch.arange(H, dtype=obs.dtype) / 100.0).expand(*obs.shape[:-1]).unsqueeze(-1)
-    feats = torch.cat([o, o.square(), al, al.square(), al.pow(3), torch.ones_like(al)], -1)
+    binary = ((o == 0) | (o == 1)).reshape(-1, o.shape[-1]).all(0)
+    sq = o.square() if not bool(binary.any()) else o[..., ~binary].square()
+    feats = torch.cat([o, sq, al, al.square(), al.pow(3), torch.ones_like(al)], -1)
     return feats * mask.unsqueeze(-1)
 
 
@@ -33,15 +38,16 @@ def linear_baseline(obs: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor
     `leave_one_out`: each episode's values come from a fit on the task's *other* episodes, so
     an episode's own return never enters its baseline (the policy gradient stays unbiased)."""
     T, E = obs.shape[:2]
-    d = 2 * obs.shape[-1] + 4
+    feats = baseline_features(obs, mask)
+    d = feats.shape[-1]
     if not leave_one_out:
-        X = baseline_features(obs, mask).reshape(T, -1, d).double()
+        X = feats.reshape(T, -1, d).double()
         y = (returns * mask).reshape(T, -1, 1).double()
         XtX = X.transpose(1, 2) @ X
         eye = torch.eye(X.shape[-1], dtype=X.dtype)
         w = torch.linalg.solve(XtX + reg * eye, X.transpose(1, 2) @ y)
         return (X @ w).reshape(returns.shape).to(returns.dtype) * mask
-    X = baseline_features(obs, mask).reshape(T, E, -1, d).double()
+    X = feats.reshape(T, E, -1, d).double()
     y = (returns * mask).reshape(T, E, -1, 1).double()
     A, b = X.transpose(2, 3) @ X, X.transpose(2, 3) @ y  # per episode [T, E, d, d], [T, E, d, 1]
     eye = torch.eye(d, dtype=X.dtype)

@@ -113,6 +113,7 @@ def expected_distance(inputs: dict[str, torch.Tensor], *states: torch.Tensor
 
 
 _LAST_FIELD: list = []  # (belief, goal_dist, belief's version, field) of the last rollout
+_LAST_TABLE: list = []  # (field, scale, scale's version, succ, table, move rows, move cols)
 
 
 def _dense_field(belief: torch.Tensor, goal_dist: torch.Tensor) -> torch.Tensor:
@@ -128,6 +129,37 @@ def _dense_field(belief: torch.Tensor, goal_dist: torch.Tensor) -> torch.Tensor:
     return field
 
 
+def _moves(inputs: dict[str, torch.Tensor], flat: torch.Tensor, nxt: torch.Tensor
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (row, col) displacement of each action's tile `nxt` [T, K, A] from `flat`'s [T, K]."""
+    t, n = nxt.shape[0], inputs["belief"].shape[1]
+    width = inputs["width"].view(t, 1, 1)
+    tile, here = nxt % n, (flat % n).unsqueeze(-1)
+    return tile // width - here // width, tile % width - here % width
+
+
+def _state_table(inputs: dict[str, torch.Tensor], scale: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """A rollout's logits and moves per movement state [T, S, A], computed once per belief and
+    scale: every step then gathers its rows. None with autograd or the two-scale field."""
+    if torch.is_grad_enabled() or "goal_dist" not in inputs:
+        return None
+    field = _dense_field(inputs["belief"], inputs["goal_dist"])
+    succ = inputs["succ"]
+    last = _LAST_TABLE[0] if _LAST_TABLE else None
+    if (last and last[0] is field and last[1] is scale and last[2] == scale._version
+            and last[3] is succ):
+        return last[4:]
+    t, s, a = succ.shape
+    states = torch.arange(s).expand(t, s)
+    here, there = field, field.gather(1, succ.reshape(t, -1)).reshape(t, s, a)
+    sc = scale.reshape(t, 1, 1) if scale.dim() else scale
+    table = sc * (here.unsqueeze(-1) - there)
+    rows, cols = _moves(inputs, states, succ)
+    _LAST_TABLE[:] = [(field, scale, scale._version, succ, table, rows, cols)]
+    return table, rows, cols
+
+
 def graph_logits(inputs: dict[str, torch.Tensor], state: torch.Tensor, scale: torch.Tensor,
                  opponents: torch.Tensor | None = None, danger: torch.Tensor | None = None
                  ) -> torch.Tensor:
@@ -138,25 +170,34 @@ def graph_logits(inputs: dict[str, torch.Tensor], state: torch.Tensor, scale: to
     player in tiles and a mask; `scale` is a scalar or per task [T]."""
     succ = inputs["succ"]  # [T, S, A]
     t, s, a = succ.shape
-    n = inputs["belief"].shape[1]
     flat = state.clamp(0, s - 1)
-    nxt = succ.gather(1, flat.unsqueeze(-1).expand(-1, -1, a))  # [T, K, A]
-    here, there = expected_distance(inputs, flat, nxt.reshape(t, -1))
-    there = there.reshape(nxt.shape)
-    scale = scale.reshape(t, 1, 1) if scale.dim() else scale
-    out = scale * (here.unsqueeze(-1) - there)
+    rows = flat.unsqueeze(-1).expand(-1, -1, a)
+    cached = _state_table(inputs, scale)
+    if cached is not None:  # a rollout: the rows of the states' table
+        out = cached[0].gather(1, rows)
+    else:
+        nxt = succ.gather(1, rows)  # [T, K, A]
+        here, there = expected_distance(inputs, flat, nxt.reshape(t, -1))
+        there = there.reshape(nxt.shape)
+        sc = scale.reshape(t, 1, 1) if scale.dim() else scale
+        out = sc * (here.unsqueeze(-1) - there)
     if opponents is None or danger is None:
         return out
-    width = inputs["width"].view(t, 1, 1)
-    tile, here = nxt % n, (flat % n).unsqueeze(-1)
-    dr, dc = tile // width - here // width, tile % width - here % width  # the move [T, K, A]
+    if cached is not None:
+        dr, dc = cached[1].gather(1, rows), cached[2].gather(1, rows)
+    else:
+        dr, dc = _moves(inputs, flat, nxt)  # the move [T, K, A]
     far = ((opponents[..., 0].unsqueeze(-1) - dr.unsqueeze(2)).abs()
            + (opponents[..., 1].unsqueeze(-1) - dc.unsqueeze(2)).abs())  # [T, K, M, A]
+    # danger[d] at distance d < k, 0 further
     k = danger.shape[-1]
-    near = torch.nn.functional.one_hot(far.long().clamp(max=k), k + 1)[..., :k].to(out.dtype)
-    if danger.dim() == 2:  # per task [T, k]
-        danger = danger.reshape(t, 1, 1, 1, k)
-    penalty = (near * danger).sum(-1) * opponents[..., 2:3]  # [T, K, M, A]
+    near = far.long().clamp(max=k)
+    padded = torch.cat([danger, danger.new_zeros(*danger.shape[:-1], 1)], -1)
+    if padded.dim() == 2:  # per task [T, k + 1]
+        penalty = padded.gather(1, near.reshape(t, -1)).reshape(near.shape)
+    else:
+        penalty = padded[near]
+    penalty = penalty * opponents[..., 2:3]  # [T, K, M, A]
     return out + penalty.sum(2)
 
 
