@@ -24,8 +24,10 @@ def baseline_features(obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     o = obs.clamp(-10, 10)
     H = obs.shape[-2]
     al = (torch.arange(H, dtype=obs.dtype) / 100.0).expand(*obs.shape[:-1]).unsqueeze(-1)
-    binary = ((o == 0) | (o == 1)).reshape(-1, o.shape[-1]).all(0)
-    sq = o.square() if not bool(binary.any()) else o[..., ~binary].square()
+    sq = o.square()
+    repeats = ~(sq != o).reshape(-1, o.shape[-1]).any(0)  # o^2 = o: every entry is 0 or 1
+    if bool(repeats.any()):
+        sq = sq[..., ~repeats]
     feats = torch.cat([o, sq, al, al.square(), al.pow(3), torch.ones_like(al)], -1)
     return feats * mask.unsqueeze(-1)
 
