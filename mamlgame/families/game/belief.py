@@ -155,7 +155,7 @@ def _state_table(inputs: dict[str, torch.Tensor], scale: torch.Tensor
     here, there = field, field.gather(1, succ.reshape(t, -1)).reshape(t, s, a)
     sc = scale.reshape(t, 1, 1) if scale.dim() else scale
     table = sc * (here.unsqueeze(-1) - there)
-    rows, cols = _moves(inputs, states, succ)
+    rows, cols = (x.to(torch.int8) for x in _moves(inputs, states, succ))  # within +-1
     _LAST_TABLE[:] = [(field, scale, scale._version, succ, table, rows, cols)]
     return table, rows, cols
 
