@@ -26,8 +26,8 @@ ESTIMATORS = ("dice", "lvc", "naive")
 BUDGET_KEYS = frozenset({"iterations", "time_limit"})
 # recipe settings tuned for the recipe's algo: they stay with it (a game recipe's inner lr
 # 1000 would wreck maml), see `pack_recipe`
-ALGO_KEYS = frozenset({"inner_lr", "inner_lr_decay", "outer_lr", "inner_gamma", "context",
-                       "table_radius"})
+ALGO_KEYS = frozenset({"inner_lr", "inner_lr_decay", "inner_std_decay", "outer_lr",
+                       "inner_gamma", "context", "table_radius"})
 SEED_MAX = 2**63 - 1  # seeds are 0..SEED_MAX (torch generators take 64 bits)
 MAX_HORIZON = 100_000  # steps per episode (a pack's [pack] horizon has the same bound)
 MAX_INNER_STEPS = 1000  # inner steps (the papers use 1 to 5)
@@ -103,6 +103,10 @@ class TrainConfig:
     inner_lr_decay: float = setting(1.0, "inner step k (from 0) takes --inner-lr times this "
                                     "to the power k, in training and eval (1: one size)",
                                     lo=0, lo_open=True, hi=1)
+    inner_std_decay: float = setting(1.0, "each inner step also multiplies the Gaussian "
+                                     "policy's std by this, in training and eval: the adapted "
+                                     "policy explores less (1: unchanged)",
+                                     lo=0, lo_open=True, hi=1)
     outer_lr: float = setting(0.003, "Adam learning rate of the meta-update", lo=0,
                               lo_open=True)
     anneal_lr: bool = setting(True, "decay the outer learning rate linearly to 0 over the "

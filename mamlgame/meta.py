@@ -28,6 +28,7 @@ Estimators (`estimator=`):
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
@@ -79,7 +80,8 @@ class MetaLearner:
                  inner_lr: float = 0.1, inner_steps: int = 0, episodes: int = 20,
                  estimator: str = "lvc", first_order: bool = False, gamma: float = 0.99,
                  baseline: bool = True, normalize: bool = True, gae_lambda: float = 1.0,
-                 inner_gamma: float | None = None, inner_lr_decay: float = 1.0):
+                 inner_gamma: float | None = None, inner_lr_decay: float = 1.0,
+                 inner_std_decay: float = 1.0):
         if algo not in ALGOS:
             raise ValueError(f"unknown algo {algo!r} (expected one of {', '.join(ALGOS)})")
         if estimator not in ESTIMATORS:
@@ -89,6 +91,13 @@ class MetaLearner:
         # step k (from 0) takes inner_lr * inner_lr_decay**k: later steps start nearer the
         # task's optimum, where the first step's size overshoots (issue 20)
         self.inner_lr_decay = inner_lr_decay
+        # each inner step also multiplies a Gaussian policy's std by inner_std_decay: the
+        # adapted policy explores less once its episodes have shown the task (issue 20); a
+        # fixed shift of log_std, the same in training and eval (none for a discrete policy)
+        if not 0 < inner_std_decay <= 1:
+            raise ValueError(f"inner_std_decay must be in (0, 1], got {inner_std_decay}")
+        self.inner_std_decay = inner_std_decay
+        self.log_std_shift = 0.0 if policy.discrete else math.log(inner_std_decay)
         self.inner_steps = default_inner_steps(algo, inner_steps)
         self.estimator, self.gamma = estimator, gamma
         # the inner step's discount (None: gamma); a short one credits each step's own reward
@@ -114,7 +123,8 @@ class MetaLearner:
         kw = dict(algo=cfg.algo, inner_lr=cfg.inner_lr, inner_steps=cfg.inner_steps,
                   episodes=cfg.episodes, estimator=cfg.estimator, gamma=cfg.gamma,
                   baseline=cfg.baseline, normalize=cfg.normalize, gae_lambda=cfg.gae_lambda,
-                  inner_gamma=cfg.inner_gamma, inner_lr_decay=cfg.inner_lr_decay)
+                  inner_gamma=cfg.inner_gamma, inner_lr_decay=cfg.inner_lr_decay,
+                  inner_std_decay=cfg.inner_std_decay)
         return MetaLearner(policy, family, **{**kw, **overrides})
 
     def state_dict(self) -> dict[str, Any]:
@@ -219,6 +229,8 @@ class MetaLearner:
                                         create_graph=create_graph)
             p = {**p, **{name: p[name] - self.step_size(name, k) * g
                          for name, g in zip(adapted, grads, strict=True)}}
+            if self.log_std_shift:
+                p["log_std"] = p["log_std"] + self.log_std_shift
             score = score + (logp * ep.mask).sum((1, 2))
             episodes.append(ep)
         return Adaptation(p, episodes, score)
@@ -265,8 +277,10 @@ class MetaLearner:
         after = rollout(self.family, tasks, self.policy, ad.params, self.episodes, generator,
                         shard=shard)
         if self.algo == "reptile":
-            # gradient (theta - mean_tau theta'_tau): Reptile's update direction for Adam
-            loss = sum((params[k] * (params[k] - v.mean(0)).detach()).sum()
+            # gradient (theta - mean_tau theta'_tau): Reptile's update direction for Adam,
+            # less the fixed std shift of the inner steps (not something to move theta by)
+            drift = {"log_std": self.log_std_shift * len(ad.episodes)}
+            loss = sum((params[k] * (params[k] - v.mean(0) + drift.get(k, 0.0)).detach()).sum()
                        for k, v in ad.params.items())
         else:
             loss = -self._outer_objective(ad, after, tasks, shard).mean()
