@@ -250,6 +250,8 @@ opponent_behaviour = {{ chase = 0.5, patrol = 0.3, random = 0.2 }}   # weights o
 {behaviours}
 guard_radius = 3                 # guards chase a player this near their post
 hazards = 0                      # extra hazard tiles
+winnable = true                  # redraw a level no player can win (a fast chaser or a
+                                 # guard on the only way): the planner checks each one
 observe_goal = false             # the goal is hidden unless this is true
 view = 2                         # radius of the tile patch the agent sees
 observe_opponents = 2            # nearest opponents in the observation

@@ -3,7 +3,9 @@
 
 Every draw goes through one `random.Random` seeded from (split seed, index, attempt), so a
 level is reproducible from (pack, split, index). The goal is chosen among tiles the player
-can reach (path distance from the engine's rules), so every generated level is solvable.
+can reach (path distance from the engine's rules), so every generated level is solvable
+without its opponents; with `winnable = true` the split's builder (`schema.build`) also
+redraws, with the next attempt, a level that the planner proves no player can win.
 """
 
 from __future__ import annotations
@@ -138,11 +140,21 @@ def mode_layouts(mode: str, layout: Dist) -> tuple[tuple[str, ...], tuple[float,
 def generate_level(gen: dict[str, Any], seed: int, index: int, name: str,
                    exclude: set[int] = frozenset()) -> LevelSpec:
     """Level `index` of a split: deterministic in (gen, seed, index); never in `exclude`."""
-    for attempt in range(MAX_ATTEMPTS):
+    return draw_level(gen, seed, index, name, exclude)[0]
+
+
+def draw_level(gen: dict[str, Any], seed: int, index: int, name: str,
+               exclude: set[int] = frozenset(), first: int = 0) -> tuple[LevelSpec, int]:
+    """`generate_level` from attempt `first` on: the level and the attempt that made it."""
+    for attempt in range(first, MAX_ATTEMPTS):
         rng = random.Random(f"{seed}:{index}:{attempt}")
         spec = _attempt(gen, rng, name)
         if spec is not None and spec.digest() not in exclude:
-            return spec
+            return spec, attempt
+    if first:
+        raise FieldError(f"winnable: no level {index} that a perfect player can win in "
+                         f"{MAX_ATTEMPTS} attempts (opponents faster than the player, or "
+                         "guards on the only way to the goal?)")
     raise FieldError(f"size: could not generate level {index} in {MAX_ATTEMPTS} attempts "
                      "(maps too small for the goal distance or opponents?)")
 

@@ -258,6 +258,28 @@ def _nearest(tasks: Tasks, state: State, prev: torch.Tensor, width: int) -> torc
     return mask & (d == d.min(1, keepdim=True).values)
 
 
+def unwinnable(game: Game, tasks: Tasks) -> torch.Tensor:
+    """Levels [T] that no player can win within the horizon, proved by an exhaustive
+    `search` of each level without its random walkers (they only add danger: opponents
+    never block one another); False where the search is not exhaustive."""
+    calm = without(tasks, KEYED)
+    state = game.reset(calm, 1, torch.Generator())
+    # most levels are won by walking straight to the goal: search only the others
+    walk, alive = dict(state), torch.ones(len(tasks), 1, dtype=torch.bool)
+    for _ in range(game.horizon):
+        walk, _, done = game.step(calm, walk, greedy(calm, walk))
+        alive &= ~done
+        if not bool(alive.any()):
+            break
+    rest = (walk["outcome"][:, 0] != GOAL).nonzero()[:, 0]  # the first ending counts
+    out = torch.zeros(len(tasks), dtype=torch.bool)
+    if len(rest):
+        sub = calm.select(rest)
+        found, _, exhaustive = search(game, sub, {k: v[rest] for k, v in state.items()})
+        out[rest] = ~found & exhaustive
+    return out
+
+
 def keyed(tasks: Tasks) -> torch.Tensor:
     """Levels [T] with an opponent whose moves read the random key (`KEYED`)."""
     codes = torch.tensor([i for i, name in enumerate(TABLE) if name in KEYED])

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from mamlgame.families.game.generate import LAYOUTS, generate_level, mode_layouts
+from mamlgame.families.game.generate import LAYOUTS, draw_level, mode_layouts
 from mamlgame.families.game.levels import (
     MAX_OPPONENTS,
     MODES,
@@ -35,6 +35,10 @@ OBS_KEYS = ("observe_goal", "view", "observe_opponents", "position")
 MAX_SPEED = 2.0
 # generated maps (outer walls included); hand-designed ones: `levels.MAX_SIZE`
 MAX_GENERATED_SIZE = 64
+CHECK_BATCH = 64  # levels the `winnable` check searches at once (memory: its beam per level)
+# the `winnable` check's verdicts by (level digest, horizon): a pure function of the level, so
+# a process that loads a pack again (tests, the API) searches each level once
+_VERDICTS: dict[tuple[int, int], bool] = {}
 
 GENERATE = {
     "mode": Field("weights", "topdown", "topdown | platformer, or weights to mix them",
@@ -55,6 +59,8 @@ GENERATE = {
     "guard_radius": Field("intdist", 3, "guards chase a player this near their post",
                           lo=0, hi=64),
     "hazards": Field("intdist", 0, "extra hazard tiles", lo=0, hi=200),
+    "winnable": Field("bool", False, "redraw a generated level that a perfect player cannot "
+                      "win (the planner's search proves it; random walkers left out)"),
     "observe_goal": Field("bool", False, "add the goal to the observation"),
     "view": Field("int", 2, "radius of the observed tile patch", lo=0, hi=5),
     "position": Field("str", "graph", "how the player's position is observed: scaled (row and "
@@ -199,10 +205,38 @@ def build(pack: LevelPack, gen: dict[str, Any], hand: list[dict[str, Any]], n: i
     torch.set_num_threads(1)  # thousands of tiny tensor ops: threads only add overhead
     try:
         specs: list[LevelSpec] = [lv["spec"] for lv in hand]
-        specs += [generate_level(gen, seed, i, f"{split}-{i}", excluded) for i in range(n)]
+        drawn = [draw_level(gen, seed, i, f"{split}-{i}", excluded) for i in range(n)]
+        if gen["winnable"]:
+            drawn = _winnable(pack, gen, seed, split, drawn, excluded)
+        specs += [spec for spec, _ in drawn]
         return specs_to_tasks(specs) if specs else Tasks({}, ())
     finally:
         torch.set_num_threads(threads)
+
+
+def _winnable(pack: LevelPack, gen: dict[str, Any], seed: int, split: str,
+              drawn: list[tuple[LevelSpec, int]], excluded: set[int]
+              ) -> list[tuple[LevelSpec, int]]:
+    """`drawn` (level, attempt) with every level the planner proves unwinnable redrawn from
+    its next attempt, checked again, until none is (all levels at once per round)."""
+    from mamlgame.families.game.engine import Game
+    from mamlgame.families.game.planner import unwinnable
+
+    game = Game(pack)
+    drawn = list(drawn)
+    todo = [i for i, (spec, _) in enumerate(drawn) if spec.opponents]
+    while todo:
+        keys = {i: (drawn[i][0].digest(), game.horizon) for i in todo}
+        ask = [i for i in todo if keys[i] not in _VERDICTS]
+        for part in range(0, len(ask), CHECK_BATCH):
+            chunk = ask[part:part + CHECK_BATCH]
+            lost = unwinnable(game, specs_to_tasks([drawn[i][0] for i in chunk])).tolist()
+            _VERDICTS.update((keys[i], bad) for i, bad in zip(chunk, lost, strict=True))
+        todo = [i for i in todo if _VERDICTS[keys[i]]]
+        for i in todo:
+            drawn[i] = draw_level(gen, seed, i, f"{split}-{i}", excluded, drawn[i][1] + 1)
+        todo = [i for i in todo if drawn[i][0].opponents]
+    return drawn
 
 
 # the measured game recipe (BENCHMARKS.md, game agents): with the default position = "graph",
