@@ -7,8 +7,8 @@ Each schedule gives the step sizes of steps 1, 2, 3...; the episodes, tasks and 
 are those of `mamlgame eval CKPT --tasks 40 --episodes 40 --seed S`, so the schedule
 `inner_lr * decay**k` equals eval of a checkpoint trained with `--inner-lr-decay decay`.
 `--log-std-mult M`: the policy's log std steps M times further at steps 2 and later.
-`--std-decay D`: each step also multiplies the policy's std by D, as a checkpoint trained with
-`--inner-std-decay D` does (default: the checkpoint's own).
+`--std-decay D`: every step after the first also multiplies the policy's std by D, as with a
+checkpoint trained with `--inner-std-decay D` (default: the checkpoint's own).
 `--deterministic`: the last row's episodes follow the policy's mean action.
 """
 
@@ -39,7 +39,8 @@ def curve(ckpt: str, lrs: list[float], seed: int, log_std_mult: float, determini
         learner.inner_lrs = {"log_std": torch.tensor(lr * (log_std_mult if k else 1.0))}
         ad = learner.adapt(p, tasks, gen, steps=1)
         returns.append(ad.episodes[0].total_reward.mean(1))
-        p = {k: v.detach() for k, v in ad.params.items()}
+        # one step at a time: the std shrinks as the learner's step k would shrink it
+        p, _ = learner.shrink_std({name: v.detach() for name, v in ad.params.items()}, k)
         stds.append(p["log_std"].exp().mean().item())
     last = rollout(agent.family, tasks, agent.policy, p, 40, gen, deterministic=deterministic)
     return returns + [last.total_reward.mean(1)], stds

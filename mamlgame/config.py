@@ -103,9 +103,9 @@ class TrainConfig:
     inner_lr_decay: float = setting(1.0, "inner step k (from 0) takes --inner-lr times this "
                                     "to the power k, in training and eval (1: one size)",
                                     lo=0, lo_open=True, hi=1)
-    inner_std_decay: float = setting(1.0, "each inner step also multiplies the Gaussian "
-                                     "policy's std by this, in training and eval: the adapted "
-                                     "policy explores less (1: unchanged)",
+    inner_std_decay: float = setting(1.0, "every inner step after the first also multiplies "
+                                     "a Gaussian policy's std by this, in training and eval: "
+                                     "later steps explore less (1: unchanged)",
                                      lo=0, lo_open=True, hi=1)
     outer_lr: float = setting(0.003, "Adam learning rate of the meta-update", lo=0,
                               lo_open=True)

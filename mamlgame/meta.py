@@ -52,6 +52,7 @@ from mamlgame.shard import Shard
 if TYPE_CHECKING:
     from mamlgame.config import TrainConfig
 ADV_SCALE_DECAY = 0.9  # the unbiased estimator's carried advantage scale: an EMA over batches
+STD_FLOOR = 1e-3  # the inner steps' std shrink (`inner_std_decay`) stops at this std
 
 
 def magic_box(x: torch.Tensor) -> torch.Tensor:
@@ -62,11 +63,13 @@ def magic_box(x: torch.Tensor) -> torch.Tensor:
 class Adaptation(NamedTuple):
     """Result of the inner loop: per-task params [T, ...], the episodes sampled at each inner
     step (episodes[k] from the step-k params), and S_in, the summed log-probabilities of the
-    inner episodes under the params that drew them [T] (carries the graph to theta)."""
+    inner episodes under the params that drew them [T] (carries the graph to theta); and the
+    constant the steps' std shrink added to log_std in all (`inner_std_decay`; 0: none)."""
 
     params: Params
     episodes: list[Episodes]
     score: torch.Tensor
+    std_shift: torch.Tensor | float = 0.0
 
 
 class MetaLearner:
@@ -91,9 +94,10 @@ class MetaLearner:
         # step k (from 0) takes inner_lr * inner_lr_decay**k: later steps start nearer the
         # task's optimum, where the first step's size overshoots (issue 20)
         self.inner_lr_decay = inner_lr_decay
-        # each inner step also multiplies a Gaussian policy's std by inner_std_decay: the
-        # adapted policy explores less once its episodes have shown the task (issue 20); a
-        # fixed shift of log_std, the same in training and eval (none for a discrete policy)
+        # every inner step after the first also multiplies a Gaussian policy's std by
+        # inner_std_decay: once a step has shown the task, the adapted policy explores less
+        # (issue 20); a fixed shift of log_std, the same in training and eval (none for a
+        # discrete policy, nor below STD_FLOOR); one step is unchanged
         if not 0 < inner_std_decay <= 1:
             raise ValueError(f"inner_std_decay must be in (0, 1], got {inner_std_decay}")
         self.inner_std_decay = inner_std_decay
@@ -219,7 +223,7 @@ class MetaLearner:
             params = {k: v.detach().requires_grad_() for k, v in params.items()}
         params = with_task_inputs(self.policy, tasks, params)
         p, adapted = self._per_task(params, len(tasks))
-        episodes, score = [], torch.zeros(len(tasks))
+        episodes, score, std_shift = [], torch.zeros(len(tasks)), 0.0
         for k in range(steps):
             ep = first_episodes if (k == 0 and first_episodes is not None) else rollout(
                 self.family, tasks, self.policy, p, self.episodes, generator, shard=shard)
@@ -229,11 +233,22 @@ class MetaLearner:
                                         create_graph=create_graph)
             p = {**p, **{name: p[name] - self.step_size(name, k) * g
                          for name, g in zip(adapted, grads, strict=True)}}
-            if self.log_std_shift:
-                p["log_std"] = p["log_std"] + self.log_std_shift
+            p, shift = self.shrink_std(p, k)
+            std_shift = std_shift + shift
             score = score + (logp * ep.mask).sum((1, 2))
             episodes.append(ep)
-        return Adaptation(p, episodes, score)
+        return Adaptation(p, episodes, score, std_shift)
+
+    def shrink_std(self, params: Params, k: int) -> tuple[Params, torch.Tensor | float]:
+        """`params` after inner step `k` (from 0) with the step's std shrink applied, and the
+        constant it added to log_std: log(inner_std_decay) for k >= 1 (its gradient is the
+        identity), less where that would take the std below STD_FLOOR."""
+        if not (k and self.log_std_shift):
+            return params, 0.0
+        ls = params["log_std"]
+        room = torch.clamp(math.log(STD_FLOOR) - ls.detach(), max=0.0)
+        shift = torch.clamp(room, min=self.log_std_shift)
+        return {**params, "log_std": ls + shift}, shift
 
     def step_size(self, name: str, k: int) -> float | torch.Tensor:
         """The step size of parameter `name` at inner step `k` (from 0): Meta-SGD's learned one
@@ -278,9 +293,10 @@ class MetaLearner:
                         shard=shard)
         if self.algo == "reptile":
             # gradient (theta - mean_tau theta'_tau): Reptile's update direction for Adam,
-            # less the fixed std shift of the inner steps (not something to move theta by)
-            drift = {"log_std": self.log_std_shift * len(ad.episodes)}
-            loss = sum((params[k] * (params[k] - v.mean(0) + drift.get(k, 0.0)).detach()).sum()
+            # less the inner steps' std shrink (not something to move theta by)
+            shift = torch.as_tensor(ad.std_shift)
+            shrunk = {"log_std": shift.mean(0) if shift.dim() > 1 else shift}
+            loss = sum((params[k] * (params[k] - v.mean(0) + shrunk.get(k, 0.0)).detach()).sum()
                        for k, v in ad.params.items())
         else:
             loss = -self._outer_objective(ad, after, tasks, shard).mean()

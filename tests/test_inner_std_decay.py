@@ -1,7 +1,7 @@
-"""`inner_std_decay` (issue 20): each inner step also multiplies a Gaussian policy's std by a
-fixed factor, so the adapted policy explores less once its episodes have shown the task. The
-shift is a constant: the inner gradient, the meta-gradient through it and Reptile's update
-direction are those without it; it is saved with the run and used by eval."""
+"""`inner_std_decay` D (issue 20): every inner step after the first also multiplies a Gaussian
+policy's std by D, so later steps explore less once the first has shown the task (one step:
+no change). The shift is a constant: the inner gradients, the meta-gradient through them and
+Reptile's update direction are those without it; it is saved with the run and used by eval."""
 
 import math
 
@@ -13,7 +13,7 @@ from mamlgame.checkpoint import load_agent
 from mamlgame.cli import cli
 from mamlgame.config import TrainConfig
 from mamlgame.families import make_family
-from mamlgame.meta import MetaLearner
+from mamlgame.meta import STD_FLOOR, MetaLearner
 from mamlgame.packs import Tasks, load_pack
 from mamlgame.policy import MLPPolicy, params_of
 from mamlgame.train import train
@@ -33,21 +33,25 @@ def detached(params):
     return {k: v.detach() for k, v in params.items()}
 
 
-def test_each_inner_step_shifts_log_std_by_log_decay():
-    """Two decayed steps equal: a plain step, the shift, a plain step from there, the shift
-    (the same episodes); only log_std moves beyond the plain steps."""
+def test_each_step_after_the_first_shifts_log_std_by_log_decay():
+    """Three decayed steps equal plain steps (the same episodes), each after the first followed
+    by a shift of log D on log_std: one step is unchanged."""
     family, policy, tasks = bandit_setup()
     params = params_of(policy)
-    ad = MetaLearner(policy, family, inner_lr=ALPHA, inner_steps=2, inner_std_decay=D,
+    ad = MetaLearner(policy, family, inner_lr=ALPHA, inner_steps=3, inner_std_decay=D,
                      **KW).adapt(params, tasks, torch.Generator().manual_seed(3))
     plain = MetaLearner(policy, family, inner_lr=ALPHA, **KW)
     gen = torch.Generator().manual_seed(3)
     p = params
-    for _ in range(2):
+    for k in range(3):
         p = detached(plain.adapt(p, tasks, gen).params)
-        p["log_std"] = p["log_std"] + math.log(D)
+        p["log_std"] = p["log_std"] + (math.log(D) if k else 0.0)
     for k, v in p.items():
         torch.testing.assert_close(ad.params[k], v)
+    one = MetaLearner(policy, family, inner_lr=ALPHA, inner_std_decay=D, **KW)
+    first = plain.adapt(params, tasks, torch.Generator().manual_seed(4)).params
+    for k, v in one.adapt(params, tasks, torch.Generator().manual_seed(4)).params.items():
+        torch.testing.assert_close(v, first[k])
 
 
 def test_the_meta_gradient_through_the_step_is_unchanged():
@@ -57,7 +61,8 @@ def test_the_meta_gradient_through_the_step_is_unchanged():
     for decay in (1.0, D):
         params = {k: v.detach().clone().requires_grad_() for k, v in
                   params_of(policy).items()}
-        learner = MetaLearner(policy, family, inner_lr=ALPHA, inner_std_decay=decay, **KW)
+        learner = MetaLearner(policy, family, inner_lr=ALPHA, inner_steps=2,
+                              inner_std_decay=decay, **KW)
         ad = learner.adapt(params, tasks, torch.Generator().manual_seed(5), create_graph=True)
         out = (ad.params["log_std"].sum() + ad.params["layers.0.bias"].sum())
         grads.append(torch.autograd.grad(out, list(params.values())))
@@ -69,14 +74,25 @@ def test_the_meta_gradient_through_the_step_is_unchanged():
 
 
 def test_reptile_does_not_move_theta_by_the_shift():
-    """With no gradient step (inner lr 0) theta' - theta is the shift alone: Reptile's
-    direction is zero."""
+    """With no gradient step (inner lr 0) theta' - theta is the shifts alone (2 log D over
+    Reptile's 3 steps): Reptile's direction is zero."""
     family, policy, tasks = bandit_setup()
     params = params_of(policy)
     learner = MetaLearner(policy, family, algo="reptile", inner_lr=0.0, inner_std_decay=D, **KW)
     loss, _ = learner.meta_loss(params, tasks, torch.Generator().manual_seed(1))
     for g in torch.autograd.grad(loss, list(params.values())):
-        assert float(g.abs().max()) < 1e-6  # (3 log D against three additions: rounding)
+        assert float(g.abs().max()) < 1e-6  # (rounding)
+
+
+def test_the_std_stops_shrinking_at_the_floor():
+    """Many steps with a tiny D: the std ends at STD_FLOOR, finite, not at D**999."""
+    family, policy, tasks = bandit_setup()
+    learner = MetaLearner(policy, family, inner_lr=0.0, inner_steps=40, inner_std_decay=0.01,
+                          **KW)
+    ad = learner.adapt(params_of(policy), tasks, torch.Generator().manual_seed(2))
+    torch.testing.assert_close(ad.params["log_std"].exp(),
+                               torch.full_like(ad.params["log_std"], STD_FLOOR))
+    assert torch.isfinite(ad.episodes[-1].rewards).all()
 
 
 def test_a_discrete_policy_has_no_std_to_shift():
