@@ -38,6 +38,7 @@ DEPTH = 12           # steps a branch looks ahead (levels with random walkers)
 SAMPLES = 4          # worlds (random keys) per branch
 WAITS = (0, 2, 5, 10)  # continuations: stay this many steps, then walk to the goal
 BEAM = 2048          # joint states the search keeps per step and level
+QUICK_BEAM = 32      # `unwinnable`'s first, narrow search
 REPLAN = 3 * DEPTH   # how far a search again from mid-episode looks
 KEYED = ("random",)  # behaviours whose moves read the episode's random key
 WIN, LOSS = 1e4, -1e4
@@ -273,10 +274,15 @@ def unwinnable(game: Game, tasks: Tasks) -> torch.Tensor:
             break
     rest = (walk["outcome"][:, 0] != GOAL).nonzero()[:, 0]  # the first ending counts
     out = torch.zeros(len(tasks), dtype=torch.bool)
-    if len(rest):
-        sub = calm.select(rest)
-        found, _, exhaustive = search(game, sub, {k: v[rest] for k, v in state.items()})
+    # a narrow search decides most of the rest (a win it finds is one; one that never drops
+    # a state is exhaustive), the full one the others
+    for beam in (QUICK_BEAM, BEAM):
+        if not len(rest):
+            break
+        found, _, exhaustive = search(game, calm.select(rest),
+                                      {k: v[rest] for k, v in state.items()}, beam)
         out[rest] = ~found & exhaustive
+        rest = rest[~found & ~exhaustive]
     return out
 
 

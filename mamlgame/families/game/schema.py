@@ -35,7 +35,7 @@ OBS_KEYS = ("observe_goal", "view", "observe_opponents", "position")
 MAX_SPEED = 2.0
 # generated maps (outer walls included); hand-designed ones: `levels.MAX_SIZE`
 MAX_GENERATED_SIZE = 64
-CHECK_BATCH = 64  # levels the `winnable` check searches at once (memory: its beam per level)
+CHECK_BATCH = 256  # levels the `winnable` check searches at once (memory: its beam per level)
 # the `winnable` check's verdicts by (level digest, horizon): a pure function of the level, so
 # a process that loads a pack again (tests, the API) searches each level once
 _VERDICTS: dict[tuple[int, int], bool] = {}
