@@ -211,12 +211,14 @@ class MetaLearner:
 
     def adapt(self, params: Params, tasks: Tasks, generator: torch.Generator | None = None,
               steps: int | None = None, create_graph: bool = False,
-              first_episodes: Episodes | None = None, shard: Shard | None = None
-              ) -> Adaptation:
+              first_episodes: Episodes | None = None, shard: Shard | None = None,
+              first_step: int = 0) -> Adaptation:
         """Take `steps` inner policy-gradient steps per task, vectorised over tasks.
 
         With `create_graph`, the result is differentiable w.r.t. `params` to second order.
         `shard`: `tasks` are this process's share of a split meta-batch (see `rollout`).
+        `first_step`: the index of the first step taken (`params` already took that many),
+        which sets its step size and std shrink (the viewer steps one at a time).
         """
         steps = self.inner_steps if steps is None else steps
         if not any(v.requires_grad for v in params.values()):
@@ -224,8 +226,8 @@ class MetaLearner:
         params = with_task_inputs(self.policy, tasks, params)
         p, adapted = self._per_task(params, len(tasks))
         episodes, score, std_shift = [], torch.zeros(len(tasks)), 0.0
-        for k in range(steps):
-            ep = first_episodes if (k == 0 and first_episodes is not None) else rollout(
+        for k in range(first_step, first_step + steps):
+            ep = first_episodes if (k == first_step and first_episodes is not None) else rollout(
                 self.family, tasks, self.policy, p, self.episodes, generator, shard=shard)
             adv, _ = self._advantages(ep, inner=True)
             loss, logp = self.inner_loss(p, ep, adv, create_graph)

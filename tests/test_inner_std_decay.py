@@ -129,3 +129,24 @@ def test_checkpoint_round_trip_and_eval_use_it(tmp_path):
     # a checkpoint from before the option: no shift
     old = {k: v for k, v in cfg.to_dict().items() if k != "inner_std_decay"}
     assert TrainConfig.from_dict(old).inner_std_decay == 1.0
+
+
+def test_a_step_taken_alone_takes_its_place_in_the_schedule():
+    """`adapt(..., first_step=k)` from the params after k steps (as the viewer steps, one at a
+    time) gives what step k of one multi-step `adapt` gives on the same episodes."""
+    family, policy, tasks = bandit_setup()
+    learner = MetaLearner(policy, family, inner_lr=ALPHA, inner_lr_decay=0.5,
+                          inner_std_decay=D, **KW)
+    whole = learner.adapt(params_of(policy), tasks, torch.Generator().manual_seed(4), steps=3)
+    one = learner.adapt(params_of(policy), tasks, steps=1, first_episodes=whole.episodes[0])
+    p, after = detached(one.params), []
+    for k in (1, 2):
+        p = detached(learner.adapt(p, tasks, steps=1, first_episodes=whole.episodes[k],
+                                   first_step=k).params)
+        after.append(p)
+    for k, v in whole.params.items():
+        torch.testing.assert_close(p[k], v.detach())
+    # the same episodes taken as a first step: the full step size and no std shrink
+    again = learner.adapt(detached(one.params), tasks, steps=1,
+                          first_episodes=whole.episodes[1]).params
+    assert not torch.allclose(again["layers.0.bias"], after[0]["layers.0.bias"])

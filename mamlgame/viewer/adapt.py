@@ -63,7 +63,8 @@ class LiveAdaptation:
                                        self._base, n, self._generator))
             return False
         ad = self.learner.adapt(self._base, self.tasks, self._generator, steps=1,
-                                first_episodes=cat_episodes(self._parts))
+                                first_episodes=cat_episodes(self._parts),
+                                first_step=self.steps_taken)
         self.result = {k: v.detach() for k, v in ad.params.items()}
         self.steps_taken += 1
         self.inner_return = float(ad.episodes[0].total_reward.mean())
