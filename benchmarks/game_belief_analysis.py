@@ -1,6 +1,6 @@
 """Where a goal-belief game agent fails: success before and after one inner step, split by
-levels with and without opponents and by mode, the belief's mass on the true goal, and the
-same policy given the true goal as its belief (a goal-visible version of the agent).
+levels with and without opponents, by mode and by both, the belief's mass on the true goal,
+and the same policy given the true goal as its belief (a goal-visible version of the agent).
 
     .venv/bin/python benchmarks/game_belief_analysis.py CKPT [--pack PACK] [--split valid]
         [--tasks 64] [--episodes 20] [--seed 0]
@@ -26,7 +26,8 @@ def split_rates(name: str, per_level: torch.Tensor, tasks) -> str:
     opp = tasks["opp_mask"].any(1)
     plat = tasks["platformer"]
     parts = [("all", torch.ones_like(opp)), ("no opponents", ~opp), ("opponents", opp),
-             ("topdown", ~plat), ("platformer", plat)]
+             ("topdown", ~plat), ("platformer", plat), ("topdown, opponents", ~plat & opp),
+             ("platformer, opponents", plat & opp)]
     cells = [f"{label} {100 * per_level[m].mean():.1f}% ({int(m.sum())})"
              for label, m in parts if m.any()]
     return f"{name:<22} " + " | ".join(cells)
