@@ -7,7 +7,15 @@ import torch
 
 from mamlgame.families.game import belief
 from mamlgame.families.game.belief import belief_inputs, graph_logits
-from mamlgame.policy import MLPPolicy, log_prob, make_policy, params_of, sample, with_task_inputs
+from mamlgame.policy import (
+    MLPPolicy,
+    expand_params,
+    log_prob,
+    make_policy,
+    params_of,
+    sample,
+    with_task_inputs,
+)
 from mamlgame.returns import linear_baseline
 from mamlgame.rollout import rollout
 from tests.test_goal_belief import graph_setup
@@ -44,14 +52,16 @@ def test_log_prob_with_mask_skips_padding_and_keeps_first_and_second_derivatives
     torch.testing.assert_close(second, first)
 
 
-def test_per_task_weights_and_a_per_task_context_take_the_plain_path():
+def test_a_per_task_context_and_per_task_weights_give_the_plain_numbers():
     torch.manual_seed(0)
     policy = MLPPolicy(3, 4, hidden=(5,), discrete=True, context=2)
     obs, actions = torch.randn(2, 3, 4, 3), torch.randint(0, 4, (2, 3, 4))
     mask = (torch.rand(2, 3, 4) > 0.4).float()
-    params = {**params_of(policy), "context": torch.randn(2, 2)}  # a context per task
-    torch.testing.assert_close(log_prob(policy, params, obs, actions, mask),
-                               log_prob(policy, params, obs, actions) * mask)
+    context = {**params_of(policy), "context": torch.randn(2, 2)}  # packed: a bias per row
+    weights = expand_params(context, 2, ("context",))  # per-task weights: not packed
+    for params in (context, weights):
+        torch.testing.assert_close(log_prob(policy, params, obs, actions, mask),
+                                   log_prob(policy, params, obs, actions) * mask)
 
 
 def test_baseline_without_repeated_squares_fits_as_with_them():
