@@ -8,7 +8,8 @@ are those of `mamlgame eval CKPT --tasks 40 --episodes 40 --seed S`, so the sche
 `inner_lr * decay**k` equals eval of a checkpoint trained with `--inner-lr-decay decay`.
 `--log-std-mult M`: the policy's log std steps M times further at steps 2 and later.
 `--std-decay D`: every step after the first also multiplies the policy's std by D, as with a
-checkpoint trained with `--inner-std-decay D` (default: the checkpoint's own).
+checkpoint trained with `--inner-std-decay D` (default: the checkpoint's own); a checkpoint
+trained with `--learn-std-shift` shifts the std by its learned amount at the first step.
 `--deterministic`: the last row's episodes follow the policy's mean action.
 """
 
@@ -28,7 +29,7 @@ def curve(ckpt: str, lrs: list[float], seed: int, log_std_mult: float, determini
     """Per-task returns after 0..len(lrs) steps and the policy's mean std after each step."""
     agent = load_agent(ckpt)
     tasks = agent.pack.tasks("test", 40)
-    learner = agent.learner(episodes=40)
+    learner = agent.learner(episodes=40, inner_lr_decay=1.0)  # the schedule says each size
     if std_decay is not None:
         learner.log_std_shift = math.log(std_decay)
     gen = torch.Generator().manual_seed(seed)
@@ -37,10 +38,10 @@ def curve(ckpt: str, lrs: list[float], seed: int, log_std_mult: float, determini
     for k, lr in enumerate(lrs):
         learner.inner_lr = lr
         learner.inner_lrs = {"log_std": torch.tensor(lr * (log_std_mult if k else 1.0))}
-        ad = learner.adapt(p, tasks, gen, steps=1)
+        # one step at a time, each in its place (the std shift of step k)
+        ad = learner.adapt(p, tasks, gen, steps=1, first_step=k)
         returns.append(ad.episodes[0].total_reward.mean(1))
-        # one step at a time: the std shrinks as the learner's step k would shrink it
-        p, _ = learner.shrink_std({name: v.detach() for name, v in ad.params.items()}, k)
+        p = {name: v.detach() for name, v in ad.params.items()}
         stds.append(p["log_std"].exp().mean().item())
     last = rollout(agent.family, tasks, agent.policy, p, 40, gen, deterministic=deterministic)
     return returns + [last.total_reward.mean(1)], stds

@@ -33,7 +33,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 
-from mamlgame.config import ALGOS, ESTIMATORS, default_inner_steps  # defined there; re-exported
+from mamlgame.config import (  # defined there; re-exported
+    ALGOS,
+    ESTIMATORS,
+    SHIFTLESS_ALGOS,
+    default_inner_steps,
+)
 from mamlgame.families import TaskFamily
 from mamlgame.packs import Tasks
 from mamlgame.policy import (
@@ -52,7 +57,7 @@ from mamlgame.shard import Shard
 if TYPE_CHECKING:
     from mamlgame.config import TrainConfig
 ADV_SCALE_DECAY = 0.9  # the unbiased estimator's carried advantage scale: an EMA over batches
-STD_FLOOR = 1e-3  # the inner steps' std shrink (`inner_std_decay`) stops at this std
+STD_FLOOR = 1e-3  # the inner steps' std shifts (`inner_std_decay`, `learn_std_shift`) stop here
 
 
 def magic_box(x: torch.Tensor) -> torch.Tensor:
@@ -63,8 +68,9 @@ def magic_box(x: torch.Tensor) -> torch.Tensor:
 class Adaptation(NamedTuple):
     """Result of the inner loop: per-task params [T, ...], the episodes sampled at each inner
     step (episodes[k] from the step-k params), and S_in, the summed log-probabilities of the
-    inner episodes under the params that drew them [T] (carries the graph to theta); and the
-    constant the steps' std shrink added to log_std in all (`inner_std_decay`; 0: none)."""
+    inner episodes under the params that drew them [T] (carries the graph to theta); and what
+    the steps' std shifts added to log_std in all (`learn_std_shift`, `inner_std_decay`; 0:
+    none)."""
 
     params: Params
     episodes: list[Episodes]
@@ -76,7 +82,8 @@ class MetaLearner:
     """One meta-learning algorithm over a policy and a task family.
 
     `adapt` runs the inner loop; `meta_loss` returns a scalar whose gradient w.r.t. the shared
-    params (and `inner_lrs` for Meta-SGD) is the algorithm's meta-gradient.
+    params (and `inner_lrs` for Meta-SGD, `first_std_shift` with `learn_std_shift`: all of
+    `meta_parameters`) is the algorithm's meta-gradient.
     """
 
     def __init__(self, policy: MLPPolicy, family: TaskFamily, algo: str = "maml",
@@ -84,7 +91,7 @@ class MetaLearner:
                  estimator: str = "lvc", first_order: bool = False, gamma: float = 0.99,
                  baseline: bool = True, normalize: bool = True, gae_lambda: float = 1.0,
                  inner_gamma: float | None = None, inner_lr_decay: float = 1.0,
-                 inner_std_decay: float = 1.0):
+                 inner_std_decay: float = 1.0, learn_std_shift: bool = False):
         if algo not in ALGOS:
             raise ValueError(f"unknown algo {algo!r} (expected one of {', '.join(ALGOS)})")
         if estimator not in ESTIMATORS:
@@ -102,6 +109,16 @@ class MetaLearner:
             raise ValueError(f"inner_std_decay must be in (0, 1], got {inner_std_decay}")
         self.inner_std_decay = inner_std_decay
         self.log_std_shift = 0.0 if policy.discrete else math.log(inner_std_decay)
+        # `learn_std_shift`: a meta-learned constant c added to log_std at the first inner
+        # step (from 0, one for all action dims): how much less the adapted policy explores
+        self.first_std_shift: torch.Tensor | None = None
+        if learn_std_shift:
+            if policy.discrete:
+                raise ValueError("learn_std_shift: a discrete policy has no std to shift")
+            if algo in SHIFTLESS_ALGOS:
+                raise ValueError(f"learn_std_shift: {algo} learns no shift (no meta-gradient "
+                                 "reaches it)")
+            self.first_std_shift = torch.zeros_like(policy.log_std[:1]).requires_grad_()
         self.inner_steps = default_inner_steps(algo, inner_steps)
         self.estimator, self.gamma = estimator, gamma
         # the inner step's discount (None: gamma); a short one credits each step's own reward
@@ -128,22 +145,28 @@ class MetaLearner:
                   episodes=cfg.episodes, estimator=cfg.estimator, gamma=cfg.gamma,
                   baseline=cfg.baseline, normalize=cfg.normalize, gae_lambda=cfg.gae_lambda,
                   inner_gamma=cfg.inner_gamma, inner_lr_decay=cfg.inner_lr_decay,
-                  inner_std_decay=cfg.inner_std_decay)
+                  inner_std_decay=cfg.inner_std_decay, learn_std_shift=cfg.learn_std_shift)
         return MetaLearner(policy, family, **{**kw, **overrides})
 
     def state_dict(self) -> dict[str, Any]:
         """What the learner carries between iterations besides the policy's params: Meta-SGD's
-        step sizes, dice's advantage scale and its score baseline's memory."""
+        step sizes, the learned first-step std shift, dice's advantage scale and its score
+        baseline's memory."""
+        shift = self.first_std_shift
         return {"inner_lrs": None if self.inner_lrs is None else
                 {k: v.detach().cpu().clone() for k, v in self.inner_lrs.items()},
+                "first_std_shift": None if shift is None else shift.detach().cpu().clone(),
                 "adv_scale": self.adv_scale, "score_baseline": self.score_baseline.state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore `state_dict()` (step sizes only where this learner learns them)."""
-        if self.inner_lrs is not None and state.get("inner_lrs") is not None:
-            with torch.no_grad():
+        """Restore `state_dict()` (step sizes and std shift only where this learner learns
+        them; a state without them leaves their initial values)."""
+        with torch.no_grad():
+            if self.inner_lrs is not None and state.get("inner_lrs") is not None:
                 for k, v in self.inner_lrs.items():
                     v.copy_(state["inner_lrs"][k])
+            if self.first_std_shift is not None and state.get("first_std_shift") is not None:
+                self.first_std_shift.copy_(state["first_std_shift"])
         self.adv_scale = state.get("adv_scale")
         self.score_baseline.load(state.get("score_baseline"))
 
@@ -152,14 +175,18 @@ class MetaLearner:
         level, nor its per-task inputs)."""
         fixed = self.policy.per_level + self.policy.task_inputs
         return ([v for k, v in params.items() if k not in fixed]
-                + list((self.inner_lrs or {}).values()))
+                + list((self.inner_lrs or {}).values())
+                + ([] if self.first_std_shift is None else [self.first_std_shift]))
 
     def adapts(self) -> str:
         """What the inner step changes, in words (eval's row labels): with cavia the
         per-level part of the policy's head, named by the head's kind (`goal belief`), or
         else its context inputs; with the other algorithms every weight."""
+        shift = self.first_std_shift
+        std = "" if shift is None else f", std x{float(shift.detach().exp()):.2f} at step 1"
         if self.algo != "cavia":
-            return "all weights" + (", learned step sizes" if self.algo == "metasgd" else "")
+            return ("all weights" + (", learned step sizes" if self.algo == "metasgd" else "")
+                    + std)
         head = self.policy.head
         if head is not None and self.policy.per_level:
             return head.kind.rpartition(".")[2].replace("_", " ")
@@ -218,7 +245,7 @@ class MetaLearner:
         With `create_graph`, the result is differentiable w.r.t. `params` to second order.
         `shard`: `tasks` are this process's share of a split meta-batch (see `rollout`).
         `first_step`: the index of the first step taken (`params` already took that many),
-        which sets its step size and std shrink (the viewer steps one at a time).
+        which sets its step size and std shift (the viewer steps one at a time).
         """
         steps = self.inner_steps if steps is None else steps
         if not any(v.requires_grad for v in params.values()):
@@ -242,14 +269,17 @@ class MetaLearner:
         return Adaptation(p, episodes, score, std_shift)
 
     def shrink_std(self, params: Params, k: int) -> tuple[Params, torch.Tensor | float]:
-        """`params` after inner step `k` (from 0) with the step's std shrink applied, and the
-        constant it added to log_std: log(inner_std_decay) for k >= 1 (its gradient is the
-        identity), less where that would take the std below STD_FLOOR."""
-        if not (k and self.log_std_shift):
+        """`params` after inner step `k` (from 0) with the step's std shift applied, and what
+        it added to log_std: the learned `first_std_shift` c at k = 0 (its gradient reaches
+        c), the constant log(inner_std_decay) for k >= 1 (its gradient is the identity);
+        never taking the std below STD_FLOOR."""
+        shift: torch.Tensor | float | None = (self.first_std_shift if k == 0
+                                               else self.log_std_shift or None)
+        if shift is None:
             return params, 0.0
         ls = params["log_std"]
         room = torch.clamp(math.log(STD_FLOOR) - ls.detach(), max=0.0)
-        shift = torch.clamp(room, min=self.log_std_shift)
+        shift = torch.clamp(room, min=shift)
         return {**params, "log_std": ls + shift}, shift
 
     def step_size(self, name: str, k: int) -> float | torch.Tensor:

@@ -12,8 +12,9 @@ from click.core import ParameterSource
 from mamlgame import distributed
 from mamlgame.cli.options import PathText, config_options, option_text, recipe_text
 from mamlgame.cli.recipe_help import RecipeHelpCommand
-from mamlgame.config import TrainConfig, with_recipe
+from mamlgame.config import SHIFTLESS_ALGOS, TrainConfig, with_recipe
 from mamlgame.errors import MamlgameError
+from mamlgame.families import make_family
 from mamlgame.memory import check_training
 from mamlgame.packs import LevelPack, load_pack
 from mamlgame.run_dir import check_out_dir
@@ -67,6 +68,7 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, overwrit
     # a clear error before any process starts
     device = distributed.resolve_device(cfg.device, local_procs=nproc)
     if not resume:
+        check_std_shift(cfg, lp, given)
         check_training(cfg, lp, device)
     out_dir = Path(out or f"runs/{lp.name}-{cfg.algo}")
     if nproc > 1:
@@ -96,6 +98,21 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, overwrit
         click.echo(f"checkpoint: {ckpt}\nmetrics:    {out_dir / 'metrics.jsonl'}")
         if event_files(out_dir):
             click.echo(f"tensorboard: {out_dir / TB_DIR} (tensorboard --logdir {out_dir})")
+
+
+def check_std_shift(cfg: TrainConfig, lp: LevelPack, given: set[str]) -> None:
+    """A one-line error for a learned std shift that cannot be learned: with an algo that
+    learns none (given together; a recipe's value is dropped for it) or a discrete policy."""
+    if not cfg.learn_std_shift:
+        return
+    where = ("--learn-std-shift" if "learn_std_shift" in given
+             else f"{Path(lp.path).name} [train] learn_std_shift")
+    if cfg.algo in SHIFTLESS_ALGOS:
+        raise MamlgameError(f"{where}: --algo {cfg.algo} learns no std shift (no "
+                            "meta-gradient reaches it); drop one of them")
+    if make_family(lp, cfg.resolved(lp).horizon).discrete:
+        raise MamlgameError(f"{where}: the {lp.family} family's policy has discrete actions, "
+                            "no std to shift")
 
 
 def _recipe_note(lp: LevelPack, recipe: dict[str, Any]) -> str:

@@ -1,0 +1,240 @@
+"""`learn_std_shift` (issue 20): a meta-learned constant c added to a Gaussian policy's log std
+at the first inner step. Its meta-gradient against the exact gradient of the MAML-RL objective
+on the bandit, where it is closed form; the inner loop, checkpoint, resume, eval and the CLI's
+errors."""
+
+import math
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from mamlgame.checkpoint import (
+    CheckpointError,
+    load_agent,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
+from mamlgame.cli import cli
+from mamlgame.config import TrainConfig, pack_recipe
+from mamlgame.evaluate import adaptation_curve
+from mamlgame.families import make_family
+from mamlgame.meta import MetaLearner
+from mamlgame.packs import Tasks, load_pack
+from mamlgame.policy import MLPPolicy, params_of
+from mamlgame.rollout import rollout
+from mamlgame.train import train
+
+TARGET, ALPHA, N_INNER = 1.0, 0.1, 10
+MU0, LOG_STD0, C = 0.2, math.log(0.7), -0.4
+KW = dict(episodes=N_INNER, baseline=False, normalize=False)
+
+
+def bandit_setup(n_tasks: int):
+    family = make_family(load_pack("bandit"))
+    policy = MLPPolicy(1, 1, hidden=(), init_std=math.exp(LOG_STD0))
+    with torch.no_grad():
+        policy.layers[0].weight.zero_()
+        policy.layers[0].bias.fill_(MU0)
+    tasks = Tasks({"target": torch.full((n_tasks, 1), TARGET)}, tuple(map(str, range(n_tasks))))
+    return family, policy, tasks
+
+
+def shifted_learner(policy, family, c: float = C, **kw) -> MetaLearner:
+    learner = MetaLearner(policy, family, inner_lr=ALPHA, learn_std_shift=True, **{**KW, **kw})
+    with torch.no_grad():
+        learner.first_std_shift.fill_(c)
+    return learner
+
+
+def objective(c: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """F(c) = E_a[J(theta'(a, c))] for one inner step on the bandit, with the inner actions
+    reparameterised by `eps` [n, N_INNER] and J(phi) = -((mu' - target)^2 + sigma'^2) in
+    closed form: theta' is the plain step, then log_std' + c."""
+    mu, ls = torch.tensor(MU0, dtype=eps.dtype), torch.tensor(LOG_STD0, dtype=eps.dtype)
+    sigma = ls.exp()
+    a = mu + sigma * eps
+    r = -(a - TARGET) ** 2
+    g_mu = -(r * eps / sigma).mean(1)  # the inner gradient (actions held fixed)
+    g_ls = -(r * (eps**2 - 1)).mean(1)
+    mu1 = (0.0 - ALPHA * g_mu) + (mu - ALPHA * g_mu)  # weight and bias each take the step
+    ls1 = ls - ALPHA * g_ls + c
+    return -((mu1 - TARGET) ** 2 + (2 * ls1).exp()).mean()
+
+
+def exact_c_gradient(n_samples: int = 400_000) -> float:
+    """dF/dc, pathwise, with a central finite difference of F as its own check."""
+    eps = torch.randn(n_samples, N_INNER, generator=torch.Generator().manual_seed(123),
+                      dtype=torch.float64)
+    c = torch.tensor(C, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(objective(c, eps), c)
+    h = 1e-4
+    fd = (objective(torch.tensor(C + h, dtype=torch.float64), eps)
+          - objective(torch.tensor(C - h, dtype=torch.float64), eps)) / (2 * h)
+    assert float(grad) == pytest.approx(float(fd), rel=1e-6)
+    return float(grad)
+
+
+@pytest.mark.parametrize("estimator", ["lvc", "dice"])
+def test_the_meta_gradient_wrt_c_is_the_exact_one(estimator):
+    """The mean of many meta-gradient estimates w.r.t. c matches dF/dc (z < 4), which is far
+    from 0, so a c the outer loss does not reach (or reaches with the wrong sign) fails."""
+    exact = exact_c_gradient()
+    family, policy, tasks = bandit_setup(50)
+    learner = shifted_learner(policy, family, estimator=estimator)
+    params = params_of(policy)
+    gen = torch.Generator().manual_seed(7)
+    samples = []
+    for _ in range(300):
+        loss, _ = learner.meta_loss(params, tasks, gen)
+        (g,) = torch.autograd.grad(loss, [learner.first_std_shift])
+        samples.append(-float(g))  # the gradient of F, not of the loss
+    x = torch.tensor(samples, dtype=torch.float64)
+    z = (x.mean() - exact) / (x.std() / math.sqrt(len(x)))
+    assert abs(float(z)) < 4.0, (float(x.mean()), exact)
+    assert abs(exact) > 10 * float(x.std() / math.sqrt(len(x)))
+
+
+def test_c_moves_log_std_at_the_first_step_only():
+    """Three steps with c and `inner_std_decay` D: the plain steps' params (same episodes) with
+    log_std shifted by c after the first step and by log D after each later one."""
+    family, policy, tasks = bandit_setup(3)
+    params = params_of(policy)
+    ad = shifted_learner(policy, family, inner_steps=3, inner_std_decay=0.5).adapt(
+        params, tasks, torch.Generator().manual_seed(3))
+    plain = MetaLearner(policy, family, inner_lr=ALPHA, **KW)
+    gen, p = torch.Generator().manual_seed(3), params
+    for k in range(3):
+        p = {n: v.detach() for n, v in plain.adapt(p, tasks, gen).params.items()}
+        p["log_std"] = p["log_std"] + (C if k == 0 else math.log(0.5))
+    for n, v in p.items():
+        torch.testing.assert_close(ad.params[n], v)
+    torch.testing.assert_close(torch.as_tensor(ad.std_shift).detach(),
+                               torch.full((3, 1), C + 2 * math.log(0.5)))
+
+
+def test_the_gradient_wrt_c_is_the_sum_of_the_adapted_log_stds():
+    """c enters every task's adapted log std once: d loss / dc = sum over tasks of d loss /
+    d log_std' (one draw, first order, so log_std' is a leaf of the outer loss)."""
+    family, policy, tasks = bandit_setup(4)
+    learner = shifted_learner(policy, family, algo="fomaml")
+    params = params_of(policy)
+    loss, _ = learner.meta_loss(params, tasks, torch.Generator().manual_seed(2))
+    (gc,) = torch.autograd.grad(loss, [learner.first_std_shift])
+    gen = torch.Generator().manual_seed(2)  # replay the meta-loss's draws
+    ad = learner.adapt(params, tasks, gen)
+    out = rollout(family, tasks, policy, ad.params, N_INNER, gen)
+    phi = {k: v.detach().requires_grad_() for k, v in ad.params.items()}
+    outer = -learner._outer_objective(ad._replace(params=phi), out, tasks).mean()
+    (gls,) = torch.autograd.grad(outer, [phi["log_std"]])
+    torch.testing.assert_close(gc, gls.sum().reshape(1))
+
+
+def test_c_is_a_meta_parameter_and_state():
+    family, policy, _ = bandit_setup(1)
+    learner = shifted_learner(policy, family)
+    params = params_of(policy)
+    assert any(p is learner.first_std_shift for p in learner.meta_parameters(params))
+    assert torch.equal(learner.state_dict()["first_std_shift"], torch.tensor([C]))
+    fresh = MetaLearner(policy, family, learn_std_shift=True)
+    assert float(fresh.first_std_shift.detach()) == 0.0  # it starts at no shift
+    fresh.load_state_dict(learner.state_dict())
+    assert float(fresh.first_std_shift.detach()) == pytest.approx(C)
+    assert "std x0.67 at step 1" in fresh.adapts()
+    plain = MetaLearner(policy, family)
+    assert plain.first_std_shift is None and plain.state_dict()["first_std_shift"] is None
+    plain.load_state_dict(learner.state_dict())  # a learner that learns none ignores it
+    assert len(plain.meta_parameters(params)) == len(params)
+
+
+def test_the_learner_refuses_what_cannot_learn_c():
+    family, policy, _ = bandit_setup(1)
+    with pytest.raises(ValueError, match="learn_std_shift: a discrete policy"):
+        MetaLearner(MLPPolicy(1, 3, hidden=(), discrete=True), family, learn_std_shift=True)
+    for algo in ("reptile", "pretrain"):
+        with pytest.raises(ValueError, match=f"learn_std_shift: {algo} learns no shift"):
+            MetaLearner(policy, family, algo=algo, learn_std_shift=True)
+
+
+def test_a_recipe_shift_does_not_apply_to_reptile_or_pretrain():
+    pack = load_pack("navigation")
+    recipe = {"inner_lr": 0.6, "learn_std_shift": True}
+    assert pack_recipe(recipe, set(), algo="maml") == recipe
+    assert pack_recipe(recipe, {"algo"}, algo="reptile") == {"inner_lr": 0.6}
+    assert pack_recipe({**recipe, "algo": "pretrain"}, set()) == {"inner_lr": 0.6,
+                                                                  "algo": "pretrain"}
+    for algo, learns in (("maml", True), ("cavia", True), ("reptile", False),
+                         ("pretrain", False)):
+        cfg = TrainConfig(algo=algo, learn_std_shift=True)
+        assert cfg.resolved(pack).learn_std_shift is learns
+        assert cfg.resolved(pack).resolved(pack) == cfg.resolved(pack)
+
+
+TINY = dict(pack="navigation", meta_batch=3, episodes=3, horizon=6, hidden=(8,),
+            learn_std_shift=True, outer_lr=0.05, checkpoint_every=1,
+            anneal_lr=False)  # (annealed, 2 + 1 iterations would not be a 3-iteration run)
+
+
+def test_training_learns_c_saves_it_and_resumes_it_exactly(tmp_path):
+    """c moves, is saved with the learner's state, and a resumed run ends where an
+    uninterrupted one does (params, c and its Adam state)."""
+    whole = train(TrainConfig(**TINY, iterations=3), tmp_path / "whole", progress=False)
+    train(TrainConfig(**TINY, iterations=2), tmp_path / "part", progress=False)
+    resumed = train(TrainConfig(**TINY, iterations=3), tmp_path / "part", resume=True,
+                    progress=False)
+    a, b = load_checkpoint(whole), load_checkpoint(resumed)
+    assert float(a["first_std_shift"]) != 0.0
+    assert torch.equal(a["first_std_shift"], b["first_std_shift"])
+    for k, v in a["params"].items():
+        assert torch.equal(b["params"][k], v), k
+    agent = load_agent(whole)
+    assert agent.config.learn_std_shift
+    assert torch.equal(agent.learner().first_std_shift.detach(), a["first_std_shift"])
+
+
+def test_eval_adapts_with_the_saved_c(tmp_path):
+    """The same checkpoint with c set to 0: the same 0-step returns, other 1-step ones; the
+    adapted log std is the inner step's plus the saved c."""
+    ckpt = train(TrainConfig(**TINY, iterations=1), tmp_path / "run", progress=False)
+    agent = load_agent(ckpt)
+    agent.learner_state["first_std_shift"] = torch.tensor([-0.7])
+    tasks = agent.pack.tasks("test", 4)
+    shifted = adaptation_curve(agent, agent.params, tasks, [0, 1], 5, seed=1)
+    learner = agent.learner()
+    with_c = learner.adapt(agent.params, tasks, torch.Generator().manual_seed(1), steps=1)
+    agent.learner_state["first_std_shift"] = torch.tensor([0.0])
+    plain = adaptation_curve(agent, agent.params, tasks, [0, 1], 5, seed=1)
+    without = agent.learner().adapt(agent.params, tasks, torch.Generator().manual_seed(1),
+                                    steps=1)
+    assert shifted["returns"]["0"] == plain["returns"]["0"]
+    assert shifted["returns"]["1"]["mean"] != plain["returns"]["1"]["mean"]
+    torch.testing.assert_close(with_c.params["log_std"], without.params["log_std"] - 0.7)
+    res = CliRunner().invoke(cli, ["eval", str(ckpt), "--tasks", "2", "--episodes", "2",
+                                   "--steps", "0,1"])
+    assert res.exit_code == 0, res.output
+    assert "at step 1" in res.output  # the row says the first step shifts the std
+
+
+def test_a_bad_saved_c_is_a_clear_error(tmp_path):
+    ckpt = train(TrainConfig(**TINY, iterations=1), tmp_path / "run", progress=False)
+    state = load_checkpoint(ckpt)
+    state["first_std_shift"] = torch.tensor([math.nan])
+    state.pop("checksum")
+    save_checkpoint(tmp_path / "bad.pt", state)
+    with pytest.raises(CheckpointError, match="bad 'first_std_shift'"):
+        read_checkpoint(tmp_path / "bad.pt")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["navigation", "--algo", "reptile", "--learn-std-shift"],
+     "error: --learn-std-shift: --algo reptile learns no std shift"),
+    (["navigation", "--algo", "pretrain", "--learn-std-shift"],
+     "error: --learn-std-shift: --algo pretrain learns no std shift"),
+    (["arena", "--learn-std-shift"],
+     "error: --learn-std-shift: the game family's policy has discrete actions"),
+])
+def test_train_refuses_a_shift_it_cannot_learn(args, message, tmp_path):
+    res = CliRunner().invoke(cli, ["train", *args, "--out", str(tmp_path / "r"), "--quiet"])
+    assert res.exit_code == 1 and message in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "r").exists()
