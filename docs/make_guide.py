@@ -113,9 +113,9 @@ def one_step_and_optimum(agent: Agent, tasks: Tasks, episodes: int, steps: int,
     """Per task: cosine between the one-step direction theta'-theta and the direction to the
     task's own fine-tuned optimum (`steps` inner steps of size `lr` from fresh episodes), and
     the fine-tuned return."""
-    # plain steps, whatever the recipe's schedule for later steps (inner_lr/std_decay)
+    # plain steps, whatever the recipe's schedule (inner_lr/std_decay, a learned std shift)
     learner = agent.learner(episodes=episodes, inner_lr=lr, inner_lr_decay=1.0,
-                            inner_std_decay=1.0)
+                            inner_std_decay=1.0, learn_std_shift=False)
     gen = torch.Generator().manual_seed(seed)
     n = len(tasks)
     theta = flat(agent.policy, agent.params, n)

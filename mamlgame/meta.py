@@ -58,6 +58,9 @@ if TYPE_CHECKING:
     from mamlgame.config import TrainConfig
 ADV_SCALE_DECAY = 0.9  # the unbiased estimator's carried advantage scale: an EMA over batches
 STD_FLOOR = 1e-3  # the inner steps' std shifts (`inner_std_decay`, `learn_std_shift`) stop here
+# `learn_std_shift`'s c is this times the parameter Adam updates: c moves up to this many times
+# the outer learning rate per iteration (at 1 it lagged behind its optimum; issue 20)
+STD_SHIFT_RATE = 2.0
 
 
 def magic_box(x: torch.Tensor) -> torch.Tensor:
@@ -110,7 +113,8 @@ class MetaLearner:
         self.inner_std_decay = inner_std_decay
         self.log_std_shift = 0.0 if policy.discrete else math.log(inner_std_decay)
         # `learn_std_shift`: a meta-learned constant c added to log_std at the first inner
-        # step (from 0, one for all action dims): how much less the adapted policy explores
+        # step (from 0, one for all action dims): how much less the adapted policy explores;
+        # the parameter is c / STD_SHIFT_RATE (`first_shift()` gives c)
         self.first_std_shift: torch.Tensor | None = None
         if learn_std_shift:
             if policy.discrete:
@@ -152,7 +156,7 @@ class MetaLearner:
         """What the learner carries between iterations besides the policy's params: Meta-SGD's
         step sizes, the learned first-step std shift, dice's advantage scale and its score
         baseline's memory."""
-        shift = self.first_std_shift
+        shift = self.first_shift()
         return {"inner_lrs": None if self.inner_lrs is None else
                 {k: v.detach().cpu().clone() for k, v in self.inner_lrs.items()},
                 "first_std_shift": None if shift is None else shift.detach().cpu().clone(),
@@ -166,9 +170,13 @@ class MetaLearner:
                 for k, v in self.inner_lrs.items():
                     v.copy_(state["inner_lrs"][k])
             if self.first_std_shift is not None and state.get("first_std_shift") is not None:
-                self.first_std_shift.copy_(state["first_std_shift"])
+                self.first_std_shift.copy_(state["first_std_shift"] / STD_SHIFT_RATE)
         self.adv_scale = state.get("adv_scale")
         self.score_baseline.load(state.get("score_baseline"))
+
+    def first_shift(self) -> torch.Tensor | None:
+        """c, the learned shift of log_std at the first inner step (None: not learned)."""
+        return None if self.first_std_shift is None else STD_SHIFT_RATE * self.first_std_shift
 
     def meta_parameters(self, params: Params) -> list[torch.Tensor]:
         """Everything the outer optimiser updates (not what a head starts afresh at every
@@ -182,7 +190,7 @@ class MetaLearner:
         """What the inner step changes, in words (eval's row labels): with cavia the
         per-level part of the policy's head, named by the head's kind (`goal belief`), or
         else its context inputs; with the other algorithms every weight."""
-        shift = self.first_std_shift
+        shift = self.first_shift()
         std = "" if shift is None else f", std x{float(shift.detach().exp()):.2f} at step 1"
         if self.algo != "cavia":
             return ("all weights" + (", learned step sizes" if self.algo == "metasgd" else "")
@@ -270,10 +278,10 @@ class MetaLearner:
 
     def shrink_std(self, params: Params, k: int) -> tuple[Params, torch.Tensor | float]:
         """`params` after inner step `k` (from 0) with the step's std shift applied, and what
-        it added to log_std: the learned `first_std_shift` c at k = 0 (its gradient reaches
+        it added to log_std: the learned c (`first_shift()`) at k = 0 (its gradient reaches
         c), the constant log(inner_std_decay) for k >= 1 (its gradient is the identity);
         never taking the std below STD_FLOOR."""
-        shift: torch.Tensor | float | None = (self.first_std_shift if k == 0
+        shift: torch.Tensor | float | None = (self.first_shift() if k == 0
                                                else self.log_std_shift or None)
         if shift is None:
             return params, 0.0

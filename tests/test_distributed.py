@@ -155,6 +155,10 @@ def test_train_nproc_2_matches_one_process(tmp_path):
     assert a["iteration"] == b["iteration"] == 4 and b["world_size"] == 2
     for k in a["params"]:
         torch.testing.assert_close(b["params"][k], a["params"][k], atol=1e-5, rtol=0)
+    # the recipe's learned first-step std shift (learn_std_shift) too
+    assert (a["first_std_shift"] is None) == (b["first_std_shift"] is None)
+    if a["first_std_shift"] is not None:
+        torch.testing.assert_close(b["first_std_shift"], a["first_std_shift"], atol=1e-5, rtol=0)
     lines = (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 4  # one writer
 

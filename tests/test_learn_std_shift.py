@@ -20,7 +20,7 @@ from mamlgame.cli import cli
 from mamlgame.config import TrainConfig, pack_recipe
 from mamlgame.evaluate import adaptation_curve
 from mamlgame.families import make_family
-from mamlgame.meta import MetaLearner
+from mamlgame.meta import STD_SHIFT_RATE, MetaLearner
 from mamlgame.packs import Tasks, load_pack
 from mamlgame.policy import MLPPolicy, params_of
 from mamlgame.rollout import rollout
@@ -44,7 +44,8 @@ def bandit_setup(n_tasks: int):
 def shifted_learner(policy, family, c: float = C, **kw) -> MetaLearner:
     learner = MetaLearner(policy, family, inner_lr=ALPHA, learn_std_shift=True, **{**KW, **kw})
     with torch.no_grad():
-        learner.first_std_shift.fill_(c)
+        learner.first_std_shift.fill_(c / STD_SHIFT_RATE)  # the parameter Adam moves
+    torch.testing.assert_close(learner.first_shift().detach(), torch.tensor([c]))
     return learner
 
 
@@ -89,7 +90,7 @@ def test_the_meta_gradient_wrt_c_is_the_exact_one(estimator):
     for _ in range(300):
         loss, _ = learner.meta_loss(params, tasks, gen)
         (g,) = torch.autograd.grad(loss, [learner.first_std_shift])
-        samples.append(-float(g))  # the gradient of F, not of the loss
+        samples.append(-float(g) / STD_SHIFT_RATE)  # dF/dc (not the loss's, not the param's)
     x = torch.tensor(samples, dtype=torch.float64)
     z = (x.mean() - exact) / (x.std() / math.sqrt(len(x)))
     assert abs(float(z)) < 4.0, (float(x.mean()), exact)
@@ -116,7 +117,8 @@ def test_c_moves_log_std_at_the_first_step_only():
 
 def test_the_gradient_wrt_c_is_the_sum_of_the_adapted_log_stds():
     """c enters every task's adapted log std once: d loss / dc = sum over tasks of d loss /
-    d log_std' (one draw, first order, so log_std' is a leaf of the outer loss)."""
+    d log_std' (one draw, first order, so log_std' is a leaf of the outer loss), and c is
+    STD_SHIFT_RATE times the parameter."""
     family, policy, tasks = bandit_setup(4)
     learner = shifted_learner(policy, family, algo="fomaml")
     params = params_of(policy)
@@ -128,7 +130,7 @@ def test_the_gradient_wrt_c_is_the_sum_of_the_adapted_log_stds():
     phi = {k: v.detach().requires_grad_() for k, v in ad.params.items()}
     outer = -learner._outer_objective(ad._replace(params=phi), out, tasks).mean()
     (gls,) = torch.autograd.grad(outer, [phi["log_std"]])
-    torch.testing.assert_close(gc, gls.sum().reshape(1))
+    torch.testing.assert_close(gc, STD_SHIFT_RATE * gls.sum().reshape(1))
 
 
 def test_c_is_a_meta_parameter_and_state():
@@ -138,9 +140,9 @@ def test_c_is_a_meta_parameter_and_state():
     assert any(p is learner.first_std_shift for p in learner.meta_parameters(params))
     assert torch.equal(learner.state_dict()["first_std_shift"], torch.tensor([C]))
     fresh = MetaLearner(policy, family, learn_std_shift=True)
-    assert float(fresh.first_std_shift.detach()) == 0.0  # it starts at no shift
+    assert float(fresh.first_shift().detach()) == 0.0  # it starts at no shift
     fresh.load_state_dict(learner.state_dict())
-    assert float(fresh.first_std_shift.detach()) == pytest.approx(C)
+    assert float(fresh.first_shift().detach()) == pytest.approx(C)
     assert "std x0.67 at step 1" in fresh.adapts()
     plain = MetaLearner(policy, family)
     assert plain.first_std_shift is None and plain.state_dict()["first_std_shift"] is None
@@ -179,9 +181,10 @@ TINY = dict(pack="navigation", meta_batch=3, episodes=3, horizon=6, hidden=(8,),
 def test_training_learns_c_saves_it_and_resumes_it_exactly(tmp_path):
     """c moves, is saved with the learner's state, and a resumed run ends where an
     uninterrupted one does (params, c and its Adam state)."""
-    whole = train(TrainConfig(**TINY, iterations=3), tmp_path / "whole", progress=False)
-    train(TrainConfig(**TINY, iterations=2), tmp_path / "part", progress=False)
-    resumed = train(TrainConfig(**TINY, iterations=3), tmp_path / "part", resume=True,
+    tiny = {**TINY, "estimator": "dice"}  # (its carried advantage scale resumes too)
+    whole = train(TrainConfig(**tiny, iterations=3), tmp_path / "whole", progress=False)
+    train(TrainConfig(**tiny, iterations=2), tmp_path / "part", progress=False)
+    resumed = train(TrainConfig(**tiny, iterations=3), tmp_path / "part", resume=True,
                     progress=False)
     a, b = load_checkpoint(whole), load_checkpoint(resumed)
     assert float(a["first_std_shift"]) != 0.0
@@ -190,7 +193,7 @@ def test_training_learns_c_saves_it_and_resumes_it_exactly(tmp_path):
         assert torch.equal(b["params"][k], v), k
     agent = load_agent(whole)
     assert agent.config.learn_std_shift
-    assert torch.equal(agent.learner().first_std_shift.detach(), a["first_std_shift"])
+    torch.testing.assert_close(agent.learner().first_shift().detach(), a["first_std_shift"])
 
 
 def test_eval_adapts_with_the_saved_c(tmp_path):
