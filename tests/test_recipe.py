@@ -161,8 +161,9 @@ def test_levels_new_shows_a_commented_recipe_that_validates(tmp_path):
 
 
 def test_shipped_packs_carry_their_measured_recipes():
-    assert load_pack("navigation").train == {"inner_lr": 0.6, "inner_lr_decay": 0.4,
-                                             "inner_std_decay": 0.5, "iterations": 300}
+    assert load_pack("navigation").train == {"inner_lr": 0.6, "learn_std_shift": True,
+                                             "inner_lr_decay": 0.15, "inner_std_decay": 0.5,
+                                             "iterations": 300}
     mixed = load_pack("mixed")
     assert mixed.train == GAME_RECIPE
     assert mixed.generate["position"] == "graph"
