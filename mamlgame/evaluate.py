@@ -128,15 +128,17 @@ def planner_curve(spec: FamilySpec, family: TaskFamily, tasks: Tasks, steps: lis
 def evaluate(agent: Agent, pack: LevelPack | None = None, split: str = "test",
              n_tasks: int | None = None, steps: list[int] | None = None,
              episodes: int | None = None, seed: int = 0,
-             baselines: dict[str, Agent] | None = None, planner: bool = False
-             ) -> dict[str, Any]:
+             baselines: dict[str, Agent] | None = None, planner: bool = False,
+             lookahead: int = 0) -> dict[str, Any]:
     """The eval report (DESIGN.md "Output files"): returns per number of inner steps on the
     first `n_tasks` tasks of `split` (each task once: a larger `n_tasks` takes the whole
     split, with a warning), plus optional baseline rows (same tasks and seed) and, with
     `planner` and a family that has one, the planner's row ("planner" among the
     baselines). Every row says what its inner step adapts ("adapts": `MetaLearner.adapts`;
     the table's labels: `row_label`). With a family that reports outcomes: "outcomes" per
-    row and step count, and "groups": the levels in each group."""
+    row and step count, and "groups": the levels in each group. With `lookahead` > 0 the
+    agent and its baselines (not the planner) act with the family's act-time search that
+    many steps deep (`FamilySpec.lookahead`), adaptation episodes included."""
     pack = pack or agent.pack
     steps = sorted(set(steps or [0, 1, 2, 3]))
     episodes = episodes or agent.config.episodes
@@ -148,17 +150,29 @@ def evaluate(agent: Agent, pack: LevelPack | None = None, split: str = "test",
     for a in (agent, *(baselines or {}).values()):  # a clear error before allocating
         check_evaluation(a.config, min(n_tasks or size, size), episodes, max(steps),
                          a.family.obs_dim, a.family.action_dim)
+    spec = family_spec(pack.family)
+    if lookahead and spec.lookahead is None:
+        raise MamlgameError(f"--lookahead: the {pack.family} family has no act-time search "
+                            "(the game has)")
     tasks = pack.tasks(split, n_tasks)
+    agents = {"": agent, **(baselines or {})}
+    chosen = {name: spec.lookahead(a.family, lookahead) if lookahead else None
+              for name, a in agents.items() if spec.lookahead is not None}
+    curves = {}
+    for name, a in agents.items():
+        a.family.chooser = chosen.get(name)
+        try:
+            curves[name] = adaptation_curve(a, a.params, tasks, steps, episodes, seed)
+        finally:
+            a.family.chooser = None
     report: dict[str, Any] = {
         "pack": pack.name, "split": split, "tasks": len(tasks), "algo": agent.config.algo,
         "iteration": agent.iteration, "episodes": episodes, "seed": seed,
-        "task_ids": list(tasks.ids),
-        **adaptation_curve(agent, agent.params, tasks, steps, episodes, seed)}
-    spec = family_spec(pack.family)
+        **({"lookahead": lookahead} if lookahead else {}),
+        "task_ids": list(tasks.ids), **curves.pop("")}
     if spec.outcomes is not None:
         report["groups"] = group_sizes(spec, tasks)
-    rows = {name: adaptation_curve(b, b.params, tasks, steps, episodes, seed)
-            for name, b in (baselines or {}).items()}
+    rows = curves
     if planner and spec.planner is not None:
         rows["planner"] = planner_curve(spec, agent.family, tasks, steps, episodes, seed)
     if rows:
@@ -250,8 +264,9 @@ def format_table(report: dict[str, Any]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     head = (f"{report['pack']} / {report['split']}: {report['tasks']} tasks, "
-            f"{report['episodes']} episodes per step; mean return ± s.e. [95% bootstrap CI over "
-            "tasks] (success rate ± s.e. [CI])")
+            f"{report['episodes']} episodes per step"
+            + (f", lookahead {report['lookahead']} steps" if report.get("lookahead") else "")
+            + "; mean return ± s.e. [95% bootstrap CI over tasks] (success rate ± s.e. [CI])")
     worse = report["worse_fraction"].get("1")
     tail = f"adaptation made the return worse on {100 * worse:.0f}% of tasks (1 step)" \
         if worse is not None else ""

@@ -262,16 +262,27 @@ def sample(policy: MLPPolicy, params: Params, obs: torch.Tensor,
         probs = torch.softmax(out, -1)
         if shard is not None:
             return shard.multinomial(probs, generator)
-        # torch.multinomial's own draw of one sample (argmax p / q, q ~ Exp(1)): the same
-        # actions from the same generator, without its per-call checks
-        q = torch.empty_like(probs).exponential_(1, generator=generator)
-        return probs.div_(q).argmax(-1)
+        return _draw(probs, generator)
     if deterministic:
         return out
     std = torch.exp(_log_std(params, obs, is_batched(policy, params)))
     noise = (torch.randn(out.shape, generator=generator, dtype=out.dtype, device=out.device)
              if shard is None else shard.randn(out.shape, generator, out.dtype, out.device))
     return out + std * noise
+
+
+def _draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One action per row of `probs` [..., A], as torch.multinomial draws one sample (argmax
+    p / q, q ~ Exp(1)): the same actions from the same generator, without its per-call
+    checks. Overwrites `probs`."""
+    q = torch.empty_like(probs).exponential_(1, generator=generator)
+    return probs.div_(q).argmax(-1)
+
+
+def draw_categorical(logits: torch.Tensor, generator: torch.Generator | None = None
+                     ) -> torch.Tensor:
+    """Actions [...] drawn from categorical `logits` [..., A], as `sample` draws them."""
+    return _draw(torch.softmax(logits, -1), generator)
 
 
 def expand_params(params: Params, n: int, keep: tuple[str, ...] = ()) -> Params:

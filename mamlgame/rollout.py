@@ -8,7 +8,7 @@ import torch
 
 from mamlgame.families import TaskFamily
 from mamlgame.packs import Tasks
-from mamlgame.policy import MLPPolicy, Params, sample, with_task_inputs
+from mamlgame.policy import MLPPolicy, Params, draw_categorical, sample, with_task_inputs
 from mamlgame.shard import Shard
 
 
@@ -43,6 +43,7 @@ def rollout(family: TaskFamily, tasks: Tasks, policy: MLPPolicy, params: Params,
     """Sample `n_episodes` per task with `params` (shared, or per task [T, ...]).
 
     Runs without an autograd graph; episodes that end keep a frozen state and zero mask.
+    A family with a `chooser` (an act-time search) picks the actions instead of `sample`.
     With `shard`, `tasks` are this process's share of a meta-batch split over processes: it
     draws what the whole batch draws and steps as long as the longest share (a collective).
     """
@@ -51,11 +52,20 @@ def rollout(family: TaskFamily, tasks: Tasks, policy: MLPPolicy, params: Params,
     state = (family.reset(tasks, n_episodes, generator) if shard is None
              else shard.reset(family, tasks, n_episodes, generator))
     alive = torch.ones(len(tasks), n_episodes, dtype=torch.bool)
+    choose = family.chooser  # an act-time search (`FamilyBase.chooser`), or None
+
+    def logits(obs: torch.Tensor) -> torch.Tensor:
+        return policy.apply_params(params, obs)
+
+    def draw(logits: torch.Tensor) -> torch.Tensor:
+        return draw_categorical(logits, generator)
     obs_l, act_l, rew_l, mask_l = [], [], [], []
     steps, stop = 0, None  # stop: the step count every task of the meta-batch is done by
     while stop is None or steps < stop:
         obs = family.observe(tasks, state)
-        action = sample(policy, params, obs, generator, deterministic, shard)
+        action = (sample(policy, params, obs, generator, deterministic, shard)
+                  if choose is None or shard is not None else
+                  choose(tasks, state, obs, logits, draw, generator, deterministic))
         new_state, reward, done = family.step(tasks, state, action)
         obs_l.append(obs)
         act_l.append(action)

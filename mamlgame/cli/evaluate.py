@@ -30,13 +30,20 @@ DEFAULT_TASKS = 40  # tasks `eval` takes from a split unless --tasks says otherw
                    "one (game), the planner that knows each level: the ceiling.")
 @click.option("--pretrained", type=PathText(dir_okay=False), default=None,
               help="A `--algo pretrain` checkpoint for the baseline row.")
+@click.option("--lookahead", type=click.IntRange(0), default=0, show_default=True,
+              metavar="STEPS",
+              help="Game agents: before each move, try every action followed by the policy's "
+                   "own continuations for STEPS steps (the level's rules, the goal hidden, "
+                   "random walkers redrawn) and shun those that get caught or hit a hazard. "
+                   "0: act as trained.")
 @click.option("--threads", type=click.IntRange(1, MAX_THREADS), default=1, show_default=True)
 @click.option("--json", "json_path", type=PathText(dir_okay=False), default=None)
 @click.option("--plot", "plot_path", type=PathText(dir_okay=False), default=None,
               help="PNG chart: per-task before/after and the adaptation curve.")
 def eval_cmd(checkpoint: str, pack: str | None, split: str, n_tasks: int | None, steps: str,
              episodes: int | None, seed: int, baselines: bool, pretrained: str | None,
-             threads: int, json_path: str | None, plot_path: str | None) -> None:
+             lookahead: int, threads: int, json_path: str | None, plot_path: str | None
+             ) -> None:
     """Returns after 0..K inner steps on held-out tasks, for CHECKPOINT."""
     cpu.configure(threads)
     steps_k = step_list(steps)
@@ -53,7 +60,7 @@ def eval_cmd(checkpoint: str, pack: str | None, split: str, n_tasks: int | None,
         if pretrained:
             extra["pretrain"] = load_agent(pretrained, agent.pack)  # evaluated on the same pack
     report = evaluate(agent, agent.pack, split, n_tasks, steps_k, episodes, seed, extra,
-                      planner=baselines)
+                      planner=baselines, lookahead=lookahead)
     click.echo(format_table(report))
     if json_path:
         write_output(lambda p: write_json(report, p), json_path, "--json")

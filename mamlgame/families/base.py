@@ -8,6 +8,7 @@ takes; `FamilyBase` is a convenient base class that implements its bookkeeping.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 import torch
@@ -22,7 +23,8 @@ class TaskFamily(Protocol):
     """Batched dynamics of one task family.
 
     `obs_dim`: observation size; `discrete`: categorical actions; `action_dim`: number of
-    continuous action dims, or of discrete actions; `horizon`: steps per episode.
+    continuous action dims, or of discrete actions; `horizon`: steps per episode;
+    `chooser`: how a rollout acts instead of sampling the policy, or None (`FamilyBase`).
     """
 
     name: str
@@ -30,6 +32,7 @@ class TaskFamily(Protocol):
     discrete: bool
     action_dim: int
     horizon: int
+    chooser: Callable[..., torch.Tensor] | None
 
     def reset(self, tasks: Tasks, n_episodes: int, generator: torch.Generator | None) -> State:
         """Initial state for every task and episode."""
@@ -81,6 +84,11 @@ class FamilyBase:
     obs_dim = 0
     discrete = False
     action_dim = 1
+    # how a rollout acts instead of sampling the policy: (tasks, state, obs, logits, draw,
+    # generator, deterministic) -> actions, where logits(obs) are the policy's and draw(logits)
+    # samples actions, e.g. the game's lookahead (`FamilySpec.lookahead`, `eval
+    # --lookahead`); None: sample the policy
+    chooser: Callable[..., torch.Tensor] | None = None
 
     def __init__(self, pack: LevelPack, horizon: int | None = None):
         self.pack = pack

@@ -124,6 +124,9 @@ class FamilySpec:
     - `planner(family, tasks, n_episodes, generator) -> Plays`: an agent that knows each
       level (its hidden goal, its opponents' rules) and plays it: the ceiling row of `eval
       --baselines` and `mamlgame levels check` (None: neither has one).
+    - `lookahead(family, depth) -> chooser`: an act-time search over the policy's own
+      continuations, `depth` steps deep, to set as the family's `chooser` (`eval
+      --lookahead`; None: the family has none).
     """
 
     name: str
@@ -148,6 +151,7 @@ class FamilySpec:
     outcomes: Callable[[Tasks, torch.Tensor], dict[str, torch.Tensor]] | None = None
     groups: Callable[[Tasks], dict[str, torch.Tensor]] | None = None
     planner: Callable[[TaskFamily, Tasks, int, torch.Generator | None], Plays] | None = None
+    lookahead: Callable[[TaskFamily, int], Callable[..., torch.Tensor]] | None = None
 
     def preview_image(self, tasks: Tasks, tile: int = 24) -> np.ndarray:
         """Task 0 as it starts, `tile` pixels per game tile (other families scale with it)."""

@@ -3,6 +3,10 @@ procedural levels (`levels`, `generate`), pack keys (`schema`), opponents (`oppo
 `paths`), batched engine (`engine`), the policy's per-level heads (`head`, `belief`,
 `distances`), drawing (`draw`) and viewer hints (`scene`). See DESIGN.md "Game rules"."""
 
+from collections.abc import Callable
+
+import torch
+
 from mamlgame.families.game.draw import draw_game, draw_game_preview
 from mamlgame.families.game.engine import Game
 from mamlgame.families.game.head import HEADS, game_head, upgrade_policy
@@ -19,6 +23,13 @@ from mamlgame.families.game.scene import (
 )
 from mamlgame.families.game.schema import SCHEMA
 from mamlgame.families.spec import FamilySpec
+
+
+def _lookahead(family: Game, depth: int) -> Callable[..., torch.Tensor]:
+    """The game's `FamilySpec.lookahead` (imported late: it builds on the policy module)."""
+    from mamlgame.families.game.lookahead import Lookahead
+    return Lookahead(family, depth)
+
 
 SPEC = FamilySpec(
     name="game",
@@ -42,6 +53,7 @@ SPEC = FamilySpec(
     outcomes=end_outcomes,
     groups=level_groups,
     planner=play,
+    lookahead=_lookahead,
 )
 
 __all__ = ["SPEC", "Game", "draw_game"]
