@@ -241,3 +241,28 @@ def test_train_refuses_a_shift_it_cannot_learn(args, message, tmp_path):
     res = CliRunner().invoke(cli, ["train", *args, "--out", str(tmp_path / "r"), "--quiet"])
     assert res.exit_code == 1 and message in res.output and "Traceback" not in res.output
     assert not (tmp_path / "r").exists()
+
+
+def test_the_viewer_shifts_the_std_at_its_first_step_only(tmp_path):
+    """The viewer's live adaptation (one step per key press) adds the saved c at its first
+    step and not at a further one: each equals the plain learner's step on the same
+    episodes, the first plus c."""
+    from mamlgame.viewer.adapt import LiveAdaptation, cat_episodes
+
+    ckpt = train(TrainConfig(**TINY, iterations=1), tmp_path / "run", progress=False)
+    agent = load_agent(ckpt)
+    agent.learner_state["first_std_shift"] = torch.tensor([-0.7])
+    tasks = agent.pack.tasks("test", 1)
+    live = LiveAdaptation(agent, tasks, episodes=4)
+    plain = agent.learner(episodes=4, learn_std_shift=False)
+    params = {k: v.detach() for k, v in agent.params.items()}
+    for step in (0, 1):
+        live.start(params, seed=3, steps_before=step)
+        while not live.advance():
+            pass
+        want = plain.adapt(params, tasks, steps=1, first_step=step,
+                           first_episodes=cat_episodes(live._parts)).params
+        torch.testing.assert_close(live.result["log_std"],
+                                   want["log_std"].detach() + (-0.7 if step == 0 else 0.0))
+        torch.testing.assert_close(live.result["layers.0.bias"], want["layers.0.bias"].detach())
+        params = live.result
