@@ -266,3 +266,16 @@ def test_the_viewer_shifts_the_std_at_its_first_step_only(tmp_path):
                                    want["log_std"].detach() + (-0.7 if step == 0 else 0.0))
         torch.testing.assert_close(live.result["layers.0.bias"], want["layers.0.bias"].detach())
         params = live.result
+
+
+@pytest.mark.parametrize("algo", ["reptile", "pretrain"])
+def test_navigation_recipe_trains_reptile_and_pretrain_without_the_shift(algo, tmp_path):
+    """navigation's recipe learns the shift; `--algo reptile` (or pretrain) takes the rest of
+    the recipe and leaves it out (its note does not list it), and eval runs."""
+    res = CliRunner().invoke(cli, ["train", "navigation", "--algo", algo, "--iterations", "1",
+                                   "--meta-batch", "2", "--episodes", "2", "--hidden", "8",
+                                   "--horizon", "5", "--out", str(tmp_path / "r"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "inner_lr 0.6" in res.output and "learn_std_shift" not in res.output
+    agent = load_agent(tmp_path / "r" / "checkpoint.pt")
+    assert not agent.config.learn_std_shift and agent.learner().first_std_shift is None
