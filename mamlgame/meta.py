@@ -189,16 +189,18 @@ class MetaLearner:
     def adapts(self) -> str:
         """What the inner step changes, in words (eval's row labels): with cavia the
         per-level part of the policy's head, named by the head's kind (`goal belief`), or
-        else its context inputs; with the other algorithms every weight."""
-        shift = self.first_shift()
-        std = "" if shift is None else f", std x{float(shift.detach().exp()):.2f} at step 1"
-        if self.algo != "cavia":
-            return ("all weights" + (", learned step sizes" if self.algo == "metasgd" else "")
-                    + std)
+        else its context inputs; with the other algorithms every weight; and the learned
+        first-step std shift (`std x0.49 at step 1`) where there is one."""
         head = self.policy.head
-        if head is not None and self.policy.per_level:
-            return head.kind.rpartition(".")[2].replace("_", " ")
-        return "context inputs"
+        if self.algo != "cavia":
+            what = "all weights" + (", learned step sizes" if self.algo == "metasgd" else "")
+        elif head is not None and self.policy.per_level:
+            what = head.kind.rpartition(".")[2].replace("_", " ")
+        else:
+            what = "context inputs"
+        shift = self.first_shift()
+        return what + ("" if shift is None else
+                       f", std x{float(shift.detach().exp()):.2f} at step 1")
 
     @property
     def unbiased(self) -> bool:

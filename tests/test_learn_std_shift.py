@@ -143,7 +143,10 @@ def test_c_is_a_meta_parameter_and_state():
     assert float(fresh.first_shift().detach()) == 0.0  # it starts at no shift
     fresh.load_state_dict(learner.state_dict())
     assert float(fresh.first_shift().detach()) == pytest.approx(C)
-    assert "std x0.67 at step 1" in fresh.adapts()
+    assert fresh.adapts() == "all weights, std x0.67 at step 1"
+    context = MLPPolicy(1, 1, hidden=(), context=2)
+    assert MetaLearner(context, family, "cavia", learn_std_shift=True).adapts() == \
+        "context inputs, std x1.00 at step 1"
     plain = MetaLearner(policy, family)
     assert plain.first_std_shift is None and plain.state_dict()["first_std_shift"] is None
     plain.load_state_dict(learner.state_dict())  # a learner that learns none ignores it
