@@ -19,7 +19,11 @@ def help_text(*args: str) -> str:
 
 
 def shown(name: str, value, source: str | None = None) -> str:
-    text = option_text(cli_default(SETTINGS[name], value))
+    s = SETTINGS[name]
+    if s.kind == "bool":  # click names a flag's default by the flag (`no-anneal-lr`)
+        text = ("" if value else "no-") + s.flag[2:]
+    else:
+        text = option_text(cli_default(s, value))
     return f"[default: {text}" + (f" ({source})" if source else "")
 
 
