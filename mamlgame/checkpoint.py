@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from mamlgame.config import SETTINGS, Setting, TrainConfig
-from mamlgame.errors import CheckpointError
+from mamlgame.errors import CheckpointError, MamlgameError
 from mamlgame.families import TaskFamily, family_spec, make_family
 from mamlgame.meta import MetaLearner
 from mamlgame.packs import LevelPack, load_pack, parse_pack
@@ -423,4 +423,16 @@ def load_agent(path: str | Path, pack: str | Path | LevelPack | None = None) -> 
         raise CheckpointError(
             f"{path}: the policy (obs {policy.obs_dim}, actions {policy.action_dim}) does not fit "
             f"pack {lp.path} ({lp.family}: obs {family.obs_dim}, actions {family.action_dim})")
+    act_with_lookahead(family, lp, config.lookahead)
     return Agent(policy, params, ck.learner_state, config, lp, family, ck.iteration)
+
+
+def act_with_lookahead(family: TaskFamily, pack: LevelPack, depth: int) -> None:
+    """Make `family`'s rollouts act with its act-time search `depth` steps deep
+    (`FamilySpec.lookahead`; 0: sample the policy). A one-line error for a family that has
+    none."""
+    spec = family_spec(pack.family)
+    if depth and spec.lookahead is None:
+        raise MamlgameError(f"lookahead {depth}: the {pack.family} family has no act-time "
+                            "search (the game has)")
+    family.chooser = spec.lookahead(family, depth) if depth else None

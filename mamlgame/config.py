@@ -36,6 +36,7 @@ MAX_HORIZON = 100_000  # steps per episode (a pack's [pack] horizon has the same
 MAX_INNER_STEPS = 1000  # inner steps (the papers use 1 to 5)
 MAX_ITERATIONS = 10**9  # meta-iterations of one run (the recipes use hundreds)
 MAX_THREADS = 256  # torch threads of one process
+MAX_LOOKAHEAD = 30  # steps an act-time lookahead looks ahead (`lookahead`)
 
 
 def default_inner_steps(algo: str, inner_steps: int = 0) -> int:
@@ -132,6 +133,10 @@ class TrainConfig:
     table_radius: int = setting(0, "cavia's tile table also writes onto the tiles this many "
                                 "steps around the player's, through a meta-learned kernel "
                                 "(0: the player's tile only)", lo=0, hi=3)
+    lookahead: int = setting(0, "game agents act (eval, watch) by trying every action "
+                             "followed by their policy's continuations this many steps deep, "
+                             "shunning those caught or on a hazard (training's own rollouts "
+                             "sample the policy; 0: never)", lo=0, hi=MAX_LOOKAHEAD)
     init_std: float = setting(1.0, "initial standard deviation of the Gaussian policy",
                               lo=1e-3)
     baseline: bool = setting(True, "linear feature baseline for advantages", option=False)

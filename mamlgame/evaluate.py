@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from mamlgame.checkpoint import Agent, atomic_write_bytes
+from mamlgame.checkpoint import Agent, act_with_lookahead, atomic_write_bytes
 from mamlgame.errors import MamlgameError
 from mamlgame.families import FamilySpec, TaskFamily, family_spec, make_family
 from mamlgame.memory import check_evaluation
@@ -129,16 +129,17 @@ def evaluate(agent: Agent, pack: LevelPack | None = None, split: str = "test",
              n_tasks: int | None = None, steps: list[int] | None = None,
              episodes: int | None = None, seed: int = 0,
              baselines: dict[str, Agent] | None = None, planner: bool = False,
-             lookahead: int = 0) -> dict[str, Any]:
+             lookahead: int | None = None) -> dict[str, Any]:
     """The eval report (DESIGN.md "Output files"): returns per number of inner steps on the
     first `n_tasks` tasks of `split` (each task once: a larger `n_tasks` takes the whole
     split, with a warning), plus optional baseline rows (same tasks and seed) and, with
     `planner` and a family that has one, the planner's row ("planner" among the
     baselines). Every row says what its inner step adapts ("adapts": `MetaLearner.adapts`;
     the table's labels: `row_label`). With a family that reports outcomes: "outcomes" per
-    row and step count, and "groups": the levels in each group. With `lookahead` > 0 the
-    agent and its baselines (not the planner) act with the family's act-time search that
-    many steps deep (`FamilySpec.lookahead`), adaptation episodes included."""
+    row and step count, and "groups": the levels in each group. Each agent acts as loaded
+    (with its config's `lookahead`, `load_agent`); `lookahead` makes the agent and its
+    baselines (not the planner) act with the family's act-time search that many steps deep
+    instead (0: sample the policy), adaptation episodes included ("lookahead": the agent's)."""
     pack = pack or agent.pack
     steps = sorted(set(steps or [0, 1, 2, 3]))
     episodes = episodes or agent.config.episodes
@@ -151,25 +152,22 @@ def evaluate(agent: Agent, pack: LevelPack | None = None, split: str = "test",
         check_evaluation(a.config, min(n_tasks or size, size), episodes, max(steps),
                          a.family.obs_dim, a.family.action_dim)
     spec = family_spec(pack.family)
-    if lookahead and spec.lookahead is None:
-        raise MamlgameError(f"--lookahead: the {pack.family} family has no act-time search "
-                            "(the game has)")
     tasks = pack.tasks(split, n_tasks)
     agents = {"": agent, **(baselines or {})}
-    chosen = {name: spec.lookahead(a.family, lookahead) if lookahead else None
-              for name, a in agents.items() if spec.lookahead is not None}
     curves = {}
     for name, a in agents.items():
-        a.family.chooser = chosen.get(name)
+        own = a.family.chooser
+        if lookahead is not None:
+            act_with_lookahead(a.family, pack, lookahead)
         try:
             curves[name] = adaptation_curve(a, a.params, tasks, steps, episodes, seed)
         finally:
-            a.family.chooser = None
+            a.family.chooser = own
+    depth = agent.config.lookahead if lookahead is None else lookahead
     report: dict[str, Any] = {
         "pack": pack.name, "split": split, "tasks": len(tasks), "algo": agent.config.algo,
         "iteration": agent.iteration, "episodes": episodes, "seed": seed,
-        **({"lookahead": lookahead} if lookahead else {}),
-        "task_ids": list(tasks.ids), **curves.pop("")}
+        "lookahead": depth, "task_ids": list(tasks.ids), **curves.pop("")}
     if spec.outcomes is not None:
         report["groups"] = group_sizes(spec, tasks)
     rows = curves

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import torch
 
-from mamlgame.families import TaskFamily
+from mamlgame.families import State, TaskFamily
 from mamlgame.packs import Tasks
 from mamlgame.policy import MLPPolicy, Params, draw_categorical, sample, with_task_inputs
 from mamlgame.shard import Shard
@@ -37,6 +37,18 @@ def _freeze(alive: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.
 
 
 @torch.no_grad()
+def act(family: TaskFamily, tasks: Tasks, state: State, obs: torch.Tensor, policy: MLPPolicy,
+        params: Params, generator: torch.Generator | None = None, deterministic: bool = False,
+        shard: Shard | None = None) -> torch.Tensor:
+    """The actions of `policy` with `params` (bound to `tasks`' inputs) at `obs`: sampled, or
+    chosen by the family's act-time search where it has one (`FamilyBase.chooser`; not for a
+    split meta-batch, `shard`)."""
+    if family.chooser is None or shard is not None:
+        return sample(policy, params, obs, generator, deterministic, shard)
+    return family.chooser(tasks, state, obs, lambda o: policy.apply_params(params, o),
+                          lambda z: draw_categorical(z, generator), generator, deterministic)
+
+
 def rollout(family: TaskFamily, tasks: Tasks, policy: MLPPolicy, params: Params, n_episodes: int,
             generator: torch.Generator | None = None, deterministic: bool = False,
             horizon: int | None = None, shard: Shard | None = None) -> Episodes:
@@ -52,20 +64,12 @@ def rollout(family: TaskFamily, tasks: Tasks, policy: MLPPolicy, params: Params,
     state = (family.reset(tasks, n_episodes, generator) if shard is None
              else shard.reset(family, tasks, n_episodes, generator))
     alive = torch.ones(len(tasks), n_episodes, dtype=torch.bool)
-    choose = family.chooser  # an act-time search (`FamilyBase.chooser`), or None
-
-    def logits(obs: torch.Tensor) -> torch.Tensor:
-        return policy.apply_params(params, obs)
-
-    def draw(logits: torch.Tensor) -> torch.Tensor:
-        return draw_categorical(logits, generator)
     obs_l, act_l, rew_l, mask_l = [], [], [], []
     steps, stop = 0, None  # stop: the step count every task of the meta-batch is done by
     while stop is None or steps < stop:
         obs = family.observe(tasks, state)
-        action = (sample(policy, params, obs, generator, deterministic, shard)
-                  if choose is None or shard is not None else
-                  choose(tasks, state, obs, logits, draw, generator, deterministic))
+        action = act(family, tasks, state, obs, policy, params, generator, deterministic,
+                     shard)
         new_state, reward, done = family.step(tasks, state, action)
         obs_l.append(obs)
         act_l.append(action)

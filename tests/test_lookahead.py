@@ -8,7 +8,9 @@ import torch
 from click.testing import CliRunner
 from game_util import one_level
 
+from mamlgame.checkpoint import load_agent
 from mamlgame.cli import cli
+from mamlgame.evaluate import evaluate
 from mamlgame.families.game.lookahead import Lookahead
 from mamlgame.policy import draw_categorical, make_policy, params_of, with_task_inputs
 from mamlgame.rollout import rollout
@@ -72,29 +74,44 @@ def test_fewer_catches_than_the_policy_alone():
     assert ahead < plain / 3, (plain, ahead)
 
 
-def test_eval_lookahead_option(tmp_path):
-    js = tmp_path / "e.json"
-    result = CliRunner().invoke(cli, [
-        "eval", "chasers", "--split", "valid", "--tasks", "3", "--steps", "0,1",
-        "--episodes", "2", "--lookahead", "3", "--baselines", "--json", str(js)])
-    assert result.exit_code == 0, result.output
-    assert "lookahead 3 steps" in result.output.splitlines()[0]
-    report = json.loads(js.read_text())
-    assert report["lookahead"] == 3 and set(report["baselines"]) == {"random init", "planner"}
-    for bad, message in ((["--lookahead", "31"], "--lookahead: expected 1..30 steps"),
-                         (["--lookahead", "-1"], "--lookahead")):
-        result = CliRunner().invoke(cli, ["eval", "chasers", "--tasks", "1", *bad])
-        assert result.exit_code != 0 and message in result.output, result.output
-        assert "Traceback" not in result.output
-
-
-def test_eval_lookahead_needs_a_family_that_has_one(tmp_path):
-    out = tmp_path / "nav"
-    result = CliRunner().invoke(cli, ["train", "navigation", "--iterations", "1", "--meta-batch",
-                                      "2", "--episodes", "2", "--horizon", "5", "--hidden", "8",
+def test_the_game_recipe_acts_with_a_lookahead_and_eval_can_change_it(tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["train", "chasers", "--iterations", "1", "--meta-batch",
+                                      "2", "--episodes", "2", "--horizon", "8", "--hidden", "8",
                                       "--quiet", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    agent = load_agent(out / "checkpoint.pt")
+    assert agent.config.lookahead == 6 and isinstance(agent.family.chooser, Lookahead)
+    assert agent.family.chooser.depth == 6
+    own = agent.family.chooser
+    report = evaluate(agent, split="valid", n_tasks=2, steps=[0, 1], episodes=2, lookahead=0)
+    assert report["lookahead"] == 0 and agent.family.chooser is own  # given back
+    js = tmp_path / "e.json"
+    for given, depth in (([], 6), (["--lookahead", "3"], 3), (["--lookahead", "0"], 0)):
+        result = CliRunner().invoke(cli, [
+            "eval", str(out / "checkpoint.pt"), "--split", "valid", "--tasks", "2", "--steps",
+            "0,1", "--episodes", "2", "--baselines", "--json", str(js), *given])
+        assert result.exit_code == 0, result.output
+        assert (f"lookahead {depth} steps" in result.output.splitlines()[0]) == (depth > 0)
+        report = json.loads(js.read_text())
+        assert report["lookahead"] == depth
+        assert set(report["baselines"]) == {"random init", "planner"}
+    result = CliRunner().invoke(cli, ["eval", str(out / "checkpoint.pt"), "--lookahead", "31"])
+    assert result.exit_code != 0 and "--lookahead" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_lookahead_needs_a_family_that_has_one(tmp_path):
+    tiny = ["--iterations", "1", "--meta-batch", "2", "--episodes", "2", "--horizon", "5",
+            "--hidden", "8", "--quiet"]
+    result = CliRunner().invoke(cli, ["train", "navigation", *tiny, "--lookahead", "2",
+                                      "--out", str(tmp_path / "bad")])
+    assert result.exit_code != 0
+    assert "--lookahead: the navigation family has no act-time search" in result.output
+    out = tmp_path / "nav"
+    result = CliRunner().invoke(cli, ["train", "navigation", *tiny, "--out", str(out)])
     assert result.exit_code == 0, result.output
     result = CliRunner().invoke(cli, ["eval", str(out / "checkpoint.pt"), "--tasks", "1",
                                       "--lookahead", "2"])
     assert result.exit_code != 0
-    assert "--lookahead: the navigation family has no act-time search" in result.output
+    assert "lookahead 2: the navigation family has no act-time search" in result.output

@@ -8,7 +8,7 @@ import click
 from mamlgame import cpu
 from mamlgame.checkpoint import load_agent
 from mamlgame.cli.options import PathText, output_file, step_list, write_output
-from mamlgame.config import MAX_THREADS, SEED_MAX
+from mamlgame.config import MAX_LOOKAHEAD, MAX_THREADS, SEED_MAX
 from mamlgame.evaluate import evaluate, format_table, plot_report, random_init_agent, write_json
 
 DEFAULT_TASKS = 40  # tasks `eval` takes from a split unless --tasks says otherwise
@@ -30,19 +30,19 @@ DEFAULT_TASKS = 40  # tasks `eval` takes from a split unless --tasks says otherw
                    "one (game), the planner that knows each level: the ceiling.")
 @click.option("--pretrained", type=PathText(dir_okay=False), default=None,
               help="A `--algo pretrain` checkpoint for the baseline row.")
-@click.option("--lookahead", type=click.IntRange(0), default=0, show_default=True,
+@click.option("--lookahead", type=click.IntRange(0, MAX_LOOKAHEAD), default=None,
               metavar="STEPS",
               help="Game agents: before each move, try every action followed by the policy's "
                    "own continuations for STEPS steps (the level's rules, the goal hidden, "
-                   "random walkers redrawn) and shun those that get caught or hit a hazard. "
-                   "0: act as trained.")
+                   "random walkers redrawn) and shun those that get caught or hit a hazard; "
+                   "0: sample the policy [default: the checkpoint's, the game recipe's 6].")
 @click.option("--threads", type=click.IntRange(1, MAX_THREADS), default=1, show_default=True)
 @click.option("--json", "json_path", type=PathText(dir_okay=False), default=None)
 @click.option("--plot", "plot_path", type=PathText(dir_okay=False), default=None,
               help="PNG chart: per-task before/after and the adaptation curve.")
 def eval_cmd(checkpoint: str, pack: str | None, split: str, n_tasks: int | None, steps: str,
              episodes: int | None, seed: int, baselines: bool, pretrained: str | None,
-             lookahead: int, threads: int, json_path: str | None, plot_path: str | None
+             lookahead: int | None, threads: int, json_path: str | None, plot_path: str | None
              ) -> None:
     """Returns after 0..K inner steps on held-out tasks, for CHECKPOINT."""
     cpu.configure(threads)

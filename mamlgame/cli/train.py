@@ -14,7 +14,7 @@ from mamlgame.cli.options import PathText, config_options, option_text, recipe_t
 from mamlgame.cli.recipe_help import RecipeHelpCommand
 from mamlgame.config import SHIFTLESS_ALGOS, TrainConfig, with_recipe
 from mamlgame.errors import MamlgameError
-from mamlgame.families import make_family
+from mamlgame.families import family_spec, make_family
 from mamlgame.memory import check_training
 from mamlgame.packs import LevelPack, load_pack
 from mamlgame.run_dir import check_out_dir
@@ -69,6 +69,7 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, overwrit
     device = distributed.resolve_device(cfg.device, local_procs=nproc)
     if not resume:
         check_std_shift(cfg, lp, given)
+        check_lookahead(cfg, lp, given)
         check_training(cfg, lp, device)
     out_dir = Path(out or f"runs/{lp.name}-{cfg.algo}")
     if nproc > 1:
@@ -113,6 +114,15 @@ def check_std_shift(cfg: TrainConfig, lp: LevelPack, given: set[str]) -> None:
     if make_family(lp, cfg.resolved(lp).horizon).discrete:
         raise MamlgameError(f"{where}: the {lp.family} family's policy has discrete actions, "
                             "no std to shift")
+
+
+def check_lookahead(cfg: TrainConfig, lp: LevelPack, given: set[str]) -> None:
+    """A one-line error for an act-time lookahead on a family that has none."""
+    if cfg.lookahead and family_spec(lp.family).lookahead is None:
+        where = ("--lookahead" if "lookahead" in given
+                 else f"{Path(lp.path).name} [train] lookahead")
+        raise MamlgameError(f"{where}: the {lp.family} family has no act-time search (the "
+                            "game has)")
 
 
 def _recipe_note(lp: LevelPack, recipe: dict[str, Any]) -> str:

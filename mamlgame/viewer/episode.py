@@ -11,7 +11,8 @@ import torch
 
 from mamlgame.families import FamilySpec, State, TaskFamily, family_spec
 from mamlgame.packs import Tasks
-from mamlgame.policy import MLPPolicy, Params, sample, with_task_inputs
+from mamlgame.policy import MLPPolicy, Params, with_task_inputs
+from mamlgame.rollout import act
 
 
 def draw_state(family: TaskFamily, tasks: Tasks, state: State, trail: list[np.ndarray],
@@ -87,8 +88,8 @@ class PolicyPlayer:
         if bound is None or bound[0] is not self.params or bound[1] is not episode.tasks:
             bound = self._bound = (self.params, episode.tasks, with_task_inputs(
                 self.policy, episode.tasks, self.params))
-        return sample(self.policy, bound[2], episode.observe(), episode.generator,
-                      self.greedy)
+        return act(episode.family, episode.tasks, episode.state, episode.observe(),
+                   self.policy, bound[2], episode.generator, self.greedy)
 
 
 def task_caption(family: TaskFamily, tasks: Tasks) -> str:

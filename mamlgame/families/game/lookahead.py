@@ -33,7 +33,6 @@ Logits = Callable[[torch.Tensor], torch.Tensor]  # obs [T, K, D] -> the policy's
 
 SAMPLES = 4      # continuations per action
 PENALTY = 10.0   # logit cost of an action whose every continuation is lost
-MAX_DEPTH = 30   # `--lookahead`'s upper bound
 _M31 = 0x7FFFFFFF
 
 
@@ -42,8 +41,8 @@ class Lookahead:
 
     def __init__(self, game: Game, depth: int, samples: int = SAMPLES,
                  penalty: float = PENALTY):
-        if not 1 <= depth <= MAX_DEPTH:
-            raise MamlgameError(f"--lookahead: expected 1..{MAX_DEPTH} steps, got {depth}")
+        if depth < 1:
+            raise MamlgameError(f"lookahead: expected at least 1 step, got {depth}")
         self.depth, self.samples, self.penalty = depth, samples, penalty
         # its own engine: the simulated levels' constants must not evict the real ones
         self.sim = copy.copy(game)
