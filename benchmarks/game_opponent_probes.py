@@ -1,6 +1,6 @@
 """Three probes of what a goal-belief game agent would gain from planning, on the levels of a
-split, with a checkpoint's belief after one inner step (no training: each changes only how
-the adapted agent acts):
+split, with a checkpoint's belief after one inner step of its policy alone (no lookahead;
+no training: each changes only how the adapted agent acts):
 
 - `map`: how often the belief's most likely tile is the goal (a planner that walks to one
   believed goal can win at most that often);
@@ -124,6 +124,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     agent = load_agent(args.checkpoint, args.pack)
+    agent.family.chooser = None  # the policy alone, as trained (not the agent's lookahead)
     if "head.belief" not in agent.policy.per_level:
         raise SystemExit("error: this checkpoint's policy has no goal belief")
     pack = load_pack(args.pack) if args.pack else agent.pack
