@@ -115,3 +115,24 @@ def test_a_lookahead_needs_a_family_that_has_one(tmp_path):
                                       "--lookahead", "2"])
     assert result.exit_code != 0
     assert "lookahead 2: the navigation family has no act-time search" in result.output
+
+
+def test_the_viewer_acts_with_the_agents_lookahead():
+    """`PolicyPlayer` (watch, play --agent) asks the family's chooser: with a lookahead the
+    step into a waiting chaser is never taken, and `play --lookahead` sets or drops it."""
+    from mamlgame.viewer.episode import Episode, PolicyPlayer
+
+    game, tasks = one_level("#########\n#S.O...G#\n#########", CHASER)
+    policy = make_policy(game, hidden=(8,), seed=0)
+    params = params_of(policy)
+    with torch.no_grad():  # a policy that always steps right, into the chaser
+        params["layers.1.bias"][:] = torch.tensor([0.0, 0.0, 5.0, 0.0, 0.0, 0.0])
+    player = PolicyPlayer(policy, params, greedy=True)
+    assert int(player.act(Episode(game, tasks, 0))) == 2
+    game.chooser = Lookahead(game, 1)
+    assert int(player.act(Episode(game, tasks, 0))) != 2
+    result = CliRunner().invoke(cli, ["play", "chasers", "--agent", "chasers", "--headless",
+                                      "--frames", "3", "--lookahead", "2"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, ["play", "chasers", "--lookahead", "2", "--headless"])
+    assert result.exit_code != 0 and "--lookahead needs --agent" in result.output

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from mamlgame.cli.options import FiniteFloat, PathText, writable_dir
-from mamlgame.config import SEED_MAX
+from mamlgame.config import MAX_LOOKAHEAD, SEED_MAX
 from mamlgame.errors import MamlgameError
 from mamlgame.viewer.levels import LEVEL_HELP
 
@@ -43,10 +43,15 @@ from mamlgame.viewer.levels import LEVEL_HELP
               help="With --agent: the agent takes its most likely actions (greedy), so what "
                    "adaptation changed is what you see; --sample draws them from the policy "
                    "(G switches while watching).")
+@click.option("--lookahead", type=click.IntRange(0, MAX_LOOKAHEAD), default=None,
+              metavar="STEPS",
+              help="With --agent: act with a lookahead this many steps deep (docs/game.md, "
+                   "'Acting with a lookahead'); 0: the policy alone [default: the "
+                   "checkpoint's].")
 def play(pack: str | None, level: str | None, split: str | None, checkpoint: str | None,
          role: str | None, record: str | None, headless: bool, n_episodes: int | None,
          frames: int | None, speed: float | None, seed: int, episodes: int | None,
-         greedy: bool) -> None:
+         greedy: bool, lookahead: int | None) -> None:
     """Play PACK with the keyboard (default pack: mixed), or watch an agent with --agent.
 
     \b
@@ -62,13 +67,15 @@ def play(pack: str | None, level: str | None, split: str | None, checkpoint: str
 
     if role and not checkpoint:
         raise MamlgameError("--as opponent needs --agent CHECKPOINT")
+    if lookahead is not None and not checkpoint:
+        raise MamlgameError("--lookahead needs --agent CHECKPOINT")
     if headless and frames is None and n_episodes is None:
         n_episodes = 1
     recorder = rec_mod.Recorder(record) if record else None
     if record:  # before the session: a recording that cannot be saved is lost with it
         writable_dir(Path(record).parent, "--record", record)
     app = _make_app(pack, level, split, checkpoint, role, headless, speed, seed, episodes,
-                    greedy)
+                    greedy, lookahead)
     if headless and frames is None and checkpoint is None:  # nobody plays: cap the run
         frames = app.frames_for(n_episodes)
     n = rec_mod.run_recorded(app, recorder, frames, n_episodes)
@@ -79,7 +86,8 @@ def play(pack: str | None, level: str | None, split: str | None, checkpoint: str
         click.echo(f"ran {n} frames{ended}")
 
 
-def _make_app(pack, level, split, checkpoint, role, headless, speed, seed, episodes, greedy):
+def _make_app(pack, level, split, checkpoint, role, headless, speed, seed, episodes, greedy,
+              lookahead=None):
     from mamlgame.packs import load_pack
 
     if checkpoint is None:
@@ -89,6 +97,10 @@ def _make_app(pack, level, split, checkpoint, role, headless, speed, seed, episo
     from mamlgame.checkpoint import load_agent
 
     agent = load_agent(checkpoint, pack)
+    if lookahead is not None:
+        from mamlgame.checkpoint import act_with_lookahead
+
+        act_with_lookahead(agent.family, agent.pack, lookahead)
     if episodes is not None:  # the live inner step's episodes, before allocating them
         _check_inner_episodes(agent, episodes)
     if role == "opponent":
