@@ -49,6 +49,7 @@ def act(family: TaskFamily, tasks: Tasks, state: State, obs: torch.Tensor, polic
                           lambda z: draw_categorical(z, generator), generator, deterministic)
 
 
+@torch.no_grad()
 def rollout(family: TaskFamily, tasks: Tasks, policy: MLPPolicy, params: Params, n_episodes: int,
             generator: torch.Generator | None = None, deterministic: bool = False,
             horizon: int | None = None, shard: Shard | None = None) -> Episodes:
