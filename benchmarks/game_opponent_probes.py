@@ -74,9 +74,10 @@ def lookahead(agent, tasks: Tasks, belief: torch.Tensor, goal_dist: torch.Tensor
     return state["outcome"][:, 0]
 
 
-def visited(agent, tasks: Tasks, params: dict[str, torch.Tensor], episodes: int,
-            seed: int) -> torch.Tensor:
-    """Outcomes [T, E] of the adapted policy, each episode's walked tiles out of its belief."""
+def walk(agent, tasks: Tasks, params: dict[str, torch.Tensor], episodes: int, seed: int,
+         drop_walked: bool) -> torch.Tensor:
+    """Outcomes [T, E] of the adapted policy, one episode at a time (the same draws either
+    way); with `drop_walked`, each episode's walked tiles taken out of its belief."""
     game, policy = agent.family, agent.policy
     gen = torch.Generator().manual_seed(seed)
     state = game.reset(tasks, episodes, gen)
@@ -84,27 +85,12 @@ def visited(agent, tasks: Tasks, params: dict[str, torch.Tensor], episodes: int,
     alive = torch.ones(t, episodes, dtype=torch.bool)
     walked = torch.zeros(t, episodes, n, dtype=torch.bool)
     for _ in range(game.horizon):
-        walked.scatter_(2, state["pos"][..., None], True)
+        if drop_walked:
+            walked.scatter_(2, state["pos"][..., None], True)
         obs = game.observe(tasks, state)
         action = torch.cat([sample(policy, {**params, "head.belief": params["head.belief"]
                                             + CLOSED * walked[:, e].float()},
                                    obs[:, e:e + 1], gen) for e in range(episodes)], 1)
-        new, _, done = game.step(tasks, state, action)
-        state = {k: _freeze(alive, v, state[k]) for k, v in new.items()}
-        alive = alive & ~done
-    return state["outcome"]
-
-
-def plain(agent, tasks: Tasks, params: dict[str, torch.Tensor], episodes: int,
-          seed: int) -> torch.Tensor:
-    """Outcomes [T, E] of the adapted policy as it is (the same draws as `visited`)."""
-    game, policy = agent.family, agent.policy
-    gen = torch.Generator().manual_seed(seed)
-    state = game.reset(tasks, episodes, gen)
-    alive = torch.ones(len(tasks), episodes, dtype=torch.bool)
-    for _ in range(game.horizon):
-        action = torch.cat([sample(policy, params, game.observe(tasks, state)[:, e:e + 1], gen)
-                            for e in range(episodes)], 1)
         new, _, done = game.step(tasks, state, action)
         state = {k: _freeze(alive, v, state[k]) for k, v in new.items()}
         alive = alive & ~done
@@ -153,9 +139,9 @@ def main() -> None:
             print(f"lookahead, {name}, levels with opponents ({k} episodes each): "
                   f"{rates(out, rows)}")
     if "visited" in probes:
-        for name, fn in (("the adapted policy", plain), ("walked tiles out of the belief",
-                                                           visited)):
-            out = fn(agent, tasks, adapted, args.episodes, args.seed + 1)
+        for name, drop in (("the adapted policy", False),
+                           ("walked tiles out of the belief", True)):
+            out = walk(agent, tasks, adapted, args.episodes, args.seed + 1, drop)
             print(f"{name}: with opponents {rates(out, opp)} | without {rates(out, ~opp)}")
 
 
