@@ -31,7 +31,7 @@ import torch
 
 from mamlgame.families.game.distances import FAR, cell_tables, dense_tables
 from mamlgame.families.game.engine import state_scale
-from mamlgame.families.game.rules import N_ACTIONS, player_submove, rise_levels
+from mamlgame.families.game.rules import rise_levels, successor_table
 from mamlgame.packs import Tasks
 
 CLOSED = -30.0  # belief logit of a tile that cannot hold the goal (wall, hazard)
@@ -44,20 +44,9 @@ INPUTS = ("belief", "succ", "width", "state_scale", "goal_dist", "cell_dist", "c
 
 
 def successors(tasks: Tasks, levels: int) -> torch.Tensor:
-    """succ [T, S, A] with S = `levels` * N: the state after one sub-move of each action."""
-    wall = tasks["wall"]
-    t, n = wall.shape
-    width = int(tasks["grid"][0, 1])
-    s, dev = levels * n, wall.device
-    tiles = torch.arange(n, device=dev).repeat(levels)
-    tiles = torch.where(wall[:, tiles], width + 1, tiles)  # a wall state: any in-range tile
-    rise = torch.arange(levels, device=dev).repeat_interleave(n).expand(t, s)
-    pos = tiles.repeat(1, N_ACTIONS)
-    act = torch.arange(N_ACTIONS, device=dev).repeat_interleave(s).expand(t, -1)
-    plat = tasks["platformer"].view(t, 1)
-    p, r = player_submove(wall, width, pos, rise.repeat(1, N_ACTIONS), act, plat,
-                          tasks["jump"].view(t, 1))
-    return (r.clamp(max=levels - 1) * n + p).reshape(t, N_ACTIONS, s).transpose(1, 2)
+    """succ [T, S, A] with S = `levels` * N: the state after one sub-move of each action
+    (`rules.successor_table`, the engine's own)."""
+    return successor_table(tasks, levels).transpose(1, 2)
 
 
 def belief_inputs(tasks: Tasks) -> dict[str, torch.Tensor]:

@@ -13,11 +13,15 @@ import operator
 
 import torch
 
-from mamlgame.families.game.rules import move_offsets, rise_levels
+from mamlgame.families.game.rules import N_ACTIONS, move_offsets, rise_levels, successor_table
+from mamlgame.families.game.rules import tensor_version as _version
 from mamlgame.packs import Tasks
 
 OBS_BOUND = 8.0  # every observation entry lies in [-OBS_BOUND, OBS_BOUND]
 TILE_SCALE = 1000.0  # `position = "tile"`: the tile index feature is index / TILE_SCALE
+# the most entries of a batch's (or pool's) player successor table the engine keeps: past it
+# the engine applies the movement rule at every sub-move instead
+SUCC_ENTRIES = 1 << 23
 
 
 def state_scale(tasks: Tasks) -> float:
@@ -47,6 +51,8 @@ class LevelConstants:
         self.blocked = self.wall | self.hazard
         self.off = move_offsets(ww)
         self.goal = tasks["goal"][:, None]
+        # what the player's move onto each tile ends [T, N]: 1 goal, 3 hazard, 0 nothing
+        self.ending = torch.where(self.hazard, 3, 0).scatter_(1, self.goal, 1)
         self.mask = tasks["opp_mask"][:, None, :]
         self.home = tasks["opp_pos"][:, None, :]
         self.speed, self.opp_speed = tasks["speed"].view(t, 1), tasks["opp_speed"][:, None, :]
@@ -75,9 +81,11 @@ class LevelConstants:
         self.offsets = _patch_offsets(view, pw, len(blocks), size, self.wall.device)
         self.side2 = (2 * view + 1) ** 2
         self.row_shift = 2 * view  # a tile's index in the padded grid - its own, per row
+        self._succ: tuple | None = None  # `successors`, once asked for
+        self._succ_of: tuple[LevelConstants, torch.Tensor] | None = None  # (pool, rows)
 
-    _ROWS = ("blocked", "goal", "mask", "home", "speed", "opp_speed", "platformer", "jump",
-             "rows", "cols", "channels")  # per-level tensors, indexed by `select`
+    _ROWS = ("blocked", "goal", "ending", "mask", "home", "speed", "opp_speed", "platformer",
+             "jump", "rows", "cols", "channels")  # per-level tensors, indexed by `select`
 
     def select(self, tasks: Tasks, index: torch.Tensor) -> LevelConstants:
         """The constants of `tasks`, which holds the levels `index` of the batch these were
@@ -85,6 +93,7 @@ class LevelConstants:
         out = object.__new__(LevelConstants)
         out.__dict__.update({k: v for k, v in self.__dict__.items()
                              if k not in ("row_behaviours", "scale_shared")})
+        out._succ, out._succ_of = None, (self, index)
         out._refer(tasks)
         out.wall, out.hazard = tasks["wall"], tasks["hazard"]
         for name in self._ROWS:
@@ -96,6 +105,27 @@ class LevelConstants:
         out.modes = _modes([plat[i] for i in index.tolist()])
         out.state_scale = self.state_scale if self.scale_shared else state_scale(tasks)
         return out
+
+    def successors(self) -> tuple[torch.Tensor, torch.Tensor, int] | None:
+        """The player's successor table (`rules.successor_table`) as the engine reads it:
+        flat, each level's start in it [T, 1] and the states S per action (the state after
+        action a from s is at start + a * S + s); None past `SUCC_ENTRIES` entries. Levels
+        drawn from a pool (`select`) read the pool's table."""
+        if self._succ is None:
+            if self._succ_of is not None:
+                pool, rows = self._succ_of
+                table = pool.successors()
+                self._succ = (False,) if table is None else (
+                    table[0], table[1].index_select(0, rows), table[2])
+            else:
+                levels, (t, n) = rise_levels(self.sources), self.wall.shape
+                if t * N_ACTIONS * levels * n > SUCC_ENTRIES:
+                    self._succ = (False,)
+                else:
+                    flat = successor_table(self.sources, levels).view(-1)
+                    start = torch.arange(t, device=flat.device).view(t, 1) * (flat.numel() // t)
+                    self._succ = (flat, start, levels * n)
+        return None if len(self._succ) == 1 else self._succ
 
     @functools.cached_property
     def scale_shared(self) -> bool:
@@ -193,8 +223,3 @@ class LevelCache:
 
 
 _VERSION = operator.attrgetter("_version")
-
-
-def _version(x: torch.Tensor) -> int:
-    """The tensor's in-place change counter (inference tensors keep none: -1)."""
-    return -1 if x.is_inference() else x._version

@@ -112,6 +112,12 @@ class Game(FamilyBase):
         # chase / guard path distances, computed where needed (a derived view of the levels)
         self.paths = PathCache()
         self.levels = LevelCache()
+        # the reward of a step that ends in each of `OUTCOMES` besides its step and shaping
+        # terms: the goal, caught and hazard terms summed as the flags of that outcome give them
+        flags = torch.eye(4)[:, 1:]
+        cfg = self.reward_cfg
+        self._ending_reward = (cfg["goal"] * flags[:, 0] + cfg["caught"] * flags[:, 1]
+                               + cfg["hazard"] * flags[:, 2])
 
     def select(self, pool: Tasks, index: torch.Tensor) -> Tasks:
         """`pool.select(index)` for a caller that keeps drawing batches of levels from one
@@ -150,28 +156,28 @@ class Game(FamilyBase):
         """
         t, e = action.shape
         lc = self.levels.get(tasks, self.view, self.observe_goal)
-        width, wall, goal, mask, blocked_grid = lc.width, lc.wall, lc.goal, lc.mask, lc.blocked
+        mask, blocked_grid = lc.mask, lc.blocked
         action = action if action.dtype == torch.long else action.long()
         moves, acc = speed_moves(state["acc"], lc.speed)
         omoves, oacc = speed_moves(state["opp_acc"], lc.opp_speed)
-        pos, rise, opp, odir = state["pos"], state["rise"], state["opp"], state["opp_dir"]
+        opp, odir = state["opp"], state["opp_dir"]
         rng = mix(state["rng"] + 1)
-        amoves = action_moves(action, width, *lc.modes)
-        # the outcomes so far (None: nobody yet, as at the first sub-move)
-        ended = hit_goal = hit_hazard = caught = None
+        n = lc.wall.shape[1]
+        s0 = state["rise"] * n + state["pos"]  # the movement state
+        player = self._player(lc, action)
+        # how each step has ended so far (`OUTCOMES`' index; None: nobody's yet, as at the
+        # first sub-move) and whether it has
+        code = ended = None
+        pos, s = state["pos"], s0
         for k in range(MAX_MOVES):
             if k and not ((moves > k).any() or (omoves > k).any()):
                 break  # nobody has another move: the rest of the step changes nothing
             go = moves > k if ended is None else (moves > k) & ~ended
-            new_pos, new_rise = player_move(wall, width, pos, rise, amoves, lc.platformer,
-                                            lc.jump)
             prev = pos
-            pos = torch.where(go, new_pos, pos)
-            rise = torch.where(go, new_rise, rise)
-            g = go & (pos == goal)
-            hz = go & lc.hazard.gather(1, pos) & ~g
-            hit_goal, hit_hazard = _either(hit_goal, g), _either(hit_hazard, hz)
-            ended = _either(ended, g | hz)
+            s = torch.where(go, player(s), s)
+            pos = s % n
+            code = torch.where(go, lc.ending.gather(1, pos), 0 if code is None else code)
+            ended = code > 0
 
             if not lc.mine:
                 continue  # no opponents: none moves or catches
@@ -185,28 +191,46 @@ class Game(FamilyBase):
             here = pos[..., None]
             touch = (new_opp == here) | ((opp == here) & (new_opp == prev[..., None]))
             c = ~ended & (mask & touch).any(-1)
-            caught, ended, opp = _either(caught, c), ended | c, new_opp
+            code, ended, opp = torch.where(c, 2, code), ended | c, new_opp
 
-        if caught is None:
-            caught = torch.zeros_like(ended)
-        n = wall.shape[1]
+        rise = s // n
         pot = tasks["potential"]
         before = self.levels.potential(lc, state["rise"], state["pos"])
         if before is None:
-            before = pot.gather(1, state["rise"] * n + state["pos"])
-        after = pot.gather(1, rise * n + pos)
+            before = pot.gather(1, s0)
+        after = pot.gather(1, s)
         self.levels.remember(lc, rise, pos, after)
         cfg = self.reward_cfg
-        shaping = torch.where(hit_hazard, 0.0, before - after)
-        reward = (cfg["step"] + cfg["shaping"] * shaping + cfg["goal"] * hit_goal.float()
-                  + cfg["caught"] * caught.float() + cfg["hazard"] * hit_hazard.float())
-        outcome = torch.where(hit_goal, 1, torch.where(caught, 2, torch.where(hit_hazard, 3, 0)))
+        shaping = torch.where(code == 3, 0.0, before - after)  # none onto a hazard
+        # the goal's, caught's or hazard's reward: at most one a step, so the sum of the three
+        # terms, zeros included, is the one term (signs of zeros too)
+        if self._ending_reward.device != code.device:
+            self._ending_reward = self._ending_reward.to(code.device)
+        reward = cfg["step"] + cfg["shaping"] * shaping + self._ending_reward.take(code)
         new_state = {
             "pos": pos, "rise": rise, "acc": acc, "opp": opp, "opp_acc": oacc, "opp_dir": odir,
-            "rng": rng, "t": state["t"] + 1, "success": state["success"] | hit_goal,
-            "outcome": torch.where(state["outcome"] > 0, state["outcome"], outcome),
+            "rng": rng, "t": state["t"] + 1, "success": state["success"] | (code == 1),
+            "outcome": torch.where(state["outcome"] > 0, state["outcome"], code),
         }
         return new_state, reward if reward.dtype == torch.float32 else reward.float(), ended
+
+    @staticmethod
+    def _player(lc: LevelConstants, action: torch.Tensor
+                ) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The movement state after one sub-move of `action` [T, E] from states [T, E]: read
+        from the levels' successor table, or by the rule where the table would be too big."""
+        table = lc.successors()
+        if table is not None:
+            flat, start, size = table
+            at_action = start + action * size
+            return lambda s: flat.take(at_action + s)
+        n = lc.wall.shape[1]
+        amoves = action_moves(action, lc.width, *lc.modes)
+
+        def move(s: torch.Tensor) -> torch.Tensor:
+            p, r = player_move(lc.wall, lc.width, s % n, s // n, amoves, lc.platformer, lc.jump)
+            return r * n + p
+        return move
 
     def _scripted(self, tasks: Tasks, lc: LevelConstants, pos: torch.Tensor, opp: torch.Tensor,
                   odir: torch.Tensor, rng: torch.Tensor, k: int
@@ -314,11 +338,6 @@ class Game(FamilyBase):
         ], -1).float()
         walls = lc.patch(opp, r, 1)
         return torch.cat([feats, beh[:, None].expand(t, e, m, -1), walls], -1)
-
-
-def _either(a: torch.Tensor | None, b: torch.Tensor) -> torch.Tensor:
-    """`a | b`, where None stands for all False."""
-    return b if a is None else a | b
 
 
 def _no_paths(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

@@ -23,6 +23,8 @@ Moves (`MOVES`, used by opponents): 0 stay, 1 up, 2 down, 3 left, 4 right.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import torch
@@ -112,6 +114,40 @@ def player_submove(wall: torch.Tensor, width: int, pos: torch.Tensor, rise: torc
     """`player_move` for actions [T, ...] (both modes computed, as levels may mix them)."""
     return player_move(wall, width, pos, rise, action_moves(action, width), platformer,
                        jump_height)
+
+
+def successor_table(tasks: Mapping[str, torch.Tensor], levels: int) -> torch.Tensor:
+    """succ [T, A, S] with S = `levels` * N: the movement state (rise * N + tile) after one
+    sub-move of each action from every state (a wall state stands for any open one: it is
+    never occupied). The last table is kept and given again for the same, unchanged level
+    tensors (the goal belief and the engine both ask for a batch's)."""
+    wall, plat, jump = tasks["wall"], tasks["platformer"], tasks["jump"]
+    sources = (wall, plat, jump)
+    last = _LAST_SUCC[0] if _LAST_SUCC else None
+    if (last is not None and last[1] == levels and all(map(operator.is_, last[0], sources))
+            and last[2] == tuple(map(tensor_version, sources))):
+        return last[3]
+    t, n = wall.shape
+    width = int(tasks["grid"][0, 1])
+    s, dev = levels * n, wall.device
+    tiles = torch.arange(n, device=dev).repeat(levels)
+    tiles = torch.where(wall[:, tiles], width + 1, tiles)  # a wall state: any in-range tile
+    rise = torch.arange(levels, device=dev).repeat_interleave(n).expand(t, s)
+    pos = tiles.repeat(1, N_ACTIONS)
+    act = torch.arange(N_ACTIONS, device=dev).repeat_interleave(s).expand(t, -1)
+    p, r = player_submove(wall, width, pos, rise.repeat(1, N_ACTIONS), act, plat.view(t, 1),
+                          jump.view(t, 1))
+    succ = (r.clamp(max=levels - 1) * n + p).reshape(t, N_ACTIONS, s)
+    _LAST_SUCC[:] = [(sources, levels, tuple(map(tensor_version, sources)), succ)]
+    return succ
+
+
+_LAST_SUCC: list = []  # (level tensors, levels, their versions, table) of `successor_table`
+
+
+def tensor_version(x: torch.Tensor) -> int:
+    """A tensor's in-place change counter (inference tensors keep none: -1)."""
+    return -1 if x.is_inference() else x._version
 
 
 def rise_levels(tasks) -> int:
