@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import operator
+from collections.abc import Callable, Hashable
 
 import torch
 
@@ -19,9 +20,9 @@ from mamlgame.packs import Tasks
 
 OBS_BOUND = 8.0  # every observation entry lies in [-OBS_BOUND, OBS_BOUND]
 TILE_SCALE = 1000.0  # `position = "tile"`: the tile index feature is index / TILE_SCALE
-# the most entries of a batch's (or pool's) player successor table the engine keeps: past it
-# the engine applies the movement rule at every sub-move instead
-SUCC_ENTRIES = 1 << 23
+# the most entries of a per-level table (`LevelConstants.table`) of a batch or pool the
+# engine keeps: past it the engine applies the rule at every sub-move instead
+TABLE_ENTRIES = 1 << 23
 
 
 def state_scale(tasks: Tasks) -> float:
@@ -81,8 +82,8 @@ class LevelConstants:
         self.offsets = _patch_offsets(view, pw, len(blocks), size, self.wall.device)
         self.side2 = (2 * view + 1) ** 2
         self.row_shift = 2 * view  # a tile's index in the padded grid - its own, per row
-        self._succ: tuple | None = None  # `successors`, once asked for
-        self._succ_of: tuple[LevelConstants, torch.Tensor] | None = None  # (pool, rows)
+        self._tables: dict = {}  # `table`'s, once asked for
+        self._pool: tuple[LevelConstants, torch.Tensor] | None = None  # (pool, rows)
 
     _ROWS = ("blocked", "goal", "ending", "mask", "home", "speed", "opp_speed", "platformer",
              "jump", "rows", "cols", "channels")  # per-level tensors, indexed by `select`
@@ -93,7 +94,7 @@ class LevelConstants:
         out = object.__new__(LevelConstants)
         out.__dict__.update({k: v for k, v in self.__dict__.items()
                              if k not in ("row_behaviours", "scale_shared")})
-        out._succ, out._succ_of = None, (self, index)
+        out._tables, out._pool = {}, (self, index)
         out._refer(tasks)
         out.wall, out.hazard = tasks["wall"], tasks["hazard"]
         for name in self._ROWS:
@@ -106,26 +107,36 @@ class LevelConstants:
         out.state_scale = self.state_scale if self.scale_shared else state_scale(tasks)
         return out
 
-    def successors(self) -> tuple[torch.Tensor, torch.Tensor, int] | None:
-        """The player's successor table (`rules.successor_table`) as the engine reads it:
-        flat, each level's start in it [T, 1] and the states S per action (the state after
-        action a from s is at start + a * S + s); None past `SUCC_ENTRIES` entries. Levels
-        drawn from a pool (`select`) read the pool's table."""
-        if self._succ is None:
-            if self._succ_of is not None:
-                pool, rows = self._succ_of
-                table = pool.successors()
-                self._succ = (False,) if table is None else (
-                    table[0], table[1].index_select(0, rows), table[2])
+    def table(self, key: Hashable, make: Callable[[LevelConstants], torch.Tensor | None]
+              ) -> tuple[torch.Tensor, torch.Tensor, int] | None:
+        """A per-level table `make(self)` [T, K] kept as the engine reads it: flat, each
+        level's start in it [T, 1] and K; None where `make` gives None (past
+        `TABLE_ENTRIES`: `fits`). Levels drawn from a pool (`select`) read the pool's, made
+        once."""
+        if key not in self._tables:
+            if self._pool is not None:
+                pool, rows = self._pool
+                got = pool.table(key, make)
+                self._tables[key] = got and (got[0], got[1].index_select(0, rows), got[2])
+            elif (table := make(self)) is None:
+                self._tables[key] = None
             else:
-                levels, (t, n) = rise_levels(self.sources), self.wall.shape
-                if t * N_ACTIONS * levels * n > SUCC_ENTRIES:
-                    self._succ = (False,)
-                else:
-                    flat = successor_table(self.sources, levels).view(-1)
-                    start = torch.arange(t, device=flat.device).view(t, 1) * (flat.numel() // t)
-                    self._succ = (flat, start, levels * n)
-        return None if len(self._succ) == 1 else self._succ
+                t, k = table.shape
+                start = torch.arange(t, device=table.device).view(t, 1) * k
+                self._tables[key] = (table.reshape(-1), start, k)
+        return self._tables[key]
+
+    def fits(self, size: int) -> bool:
+        """Whether a table of `size` entries per level of this batch is within
+        `TABLE_ENTRIES`."""
+        return len(self.wall) * size <= TABLE_ENTRIES
+
+    def successors(self) -> tuple[torch.Tensor, torch.Tensor, int] | None:
+        """The player's successor table (`rules.successor_table`) as `table` keeps it, with
+        the states S per action in place of its size (the state after action a from s is at
+        start + a * S + s); None past `TABLE_ENTRIES` entries."""
+        got = self.table("successors", _successors)
+        return got and (got[0], got[1], got[2] // N_ACTIONS)
 
     @functools.cached_property
     def scale_shared(self) -> bool:
@@ -161,6 +172,14 @@ class LevelConstants:
         idx = (pos + row * self.row_shift)[..., None] + self.offsets[:channels * self.side2]
         t = pos.shape[0]
         return self.channels.gather(1, idx.view(t, -1)).view(idx.shape).float()
+
+
+def _successors(lc: LevelConstants) -> torch.Tensor | None:
+    """`rules.successor_table` of `lc`'s levels [T, A * S] if it `fits`."""
+    levels, (t, n) = rise_levels(lc.sources), lc.wall.shape
+    if not lc.fits(N_ACTIONS * levels * n):
+        return None
+    return successor_table(lc.sources, levels).view(t, -1)
 
 
 def _modes(platformer: list[bool]) -> tuple[bool, bool]:

@@ -54,7 +54,7 @@ from mamlgame.families.game.constants import (
     LevelConstants,
     state_scale,  # noqa: F401  (re-exported: its users import it from here)
 )
-from mamlgame.families.game.opponents import TABLE, Context, codes, mix
+from mamlgame.families.game.opponents import TABLE, Behaviour, Context, Move, codes, mix, tabulate
 from mamlgame.families.game.paths import PathCache
 from mamlgame.families.game.rules import (
     MAX_MOVES,
@@ -241,23 +241,42 @@ class Game(FamilyBase):
         d, new_dir = torch.zeros_like(opp), odir
         if not lc.mine:
             return d, new_dir  # no opponents in these levels
-        cand = opp[..., None] + lc.off                        # [T, E, M, 5]
-        free = ~at(lc.blocked, cand)
-        free[..., 0] = True
-        home = lc.home.expand(t, e, m)
-        player = pos[..., None].expand(t, e, m)
+        near = None  # (homes, the player, candidate tiles, free): for moves by the rule
         for i, behaviour in enumerate(TABLE.values()):
             if i not in lc.mine:
                 continue  # no opponent of these levels behaves so
             mine = lc.mine[i].expand(t, e, m)
-            ctx = Context(tasks, opp, home, player, cand, free, odir, rng, k, lc.width,
-                          lc.blocked, mine, self._distances(tasks, lc.mine[i])
-                          if behaviour.needs_paths else _no_paths(behaviour.name), lc.modes)
-            out = behaviour.move(ctx)
+            out = self._tabled(lc, behaviour, opp, odir) if behaviour.tabled else None
+            if out is None:
+                if near is None:
+                    cand = opp[..., None] + lc.off                        # [T, E, M, 5]
+                    free = ~at(lc.blocked, cand)
+                    free[..., 0] = True
+                    near = (lc.home.expand(t, e, m), pos[..., None].expand(t, e, m), cand, free)
+                ctx = Context(tasks, opp, *near, odir, rng, k, lc.width, lc.blocked, mine,
+                              self._distances(tasks, lc.mine[i]) if behaviour.needs_paths
+                              else _no_paths(behaviour.name), lc.modes)
+                out = behaviour.move(ctx)
             d = torch.where(mine, out.move, d)
             if out.direction is not None:
                 new_dir = torch.where(mine, out.direction, new_dir)
         return d, new_dir
+
+    @staticmethod
+    def _tabled(lc: LevelConstants, behaviour: Behaviour, opp: torch.Tensor,
+                odir: torch.Tensor) -> Move | None:
+        """A `tabled` behaviour's moves read from its table of these levels (None where the
+        table would be too big)."""
+        def make(c: LevelConstants) -> torch.Tensor | None:
+            if not c.fits(5 * c.wall.shape[1]):
+                return None
+            return tabulate(behaviour, c.sources, c.blocked, c.width, c.modes)
+        got = lc.table(("tabled", behaviour), make)
+        if got is None:
+            return None
+        flat, start, _ = got
+        code = flat.take(start.view(-1, 1, 1) + opp * 5 + odir)
+        return Move(code // 5, code % 5)
 
     def _distances(self, tasks: Tasks, mine: torch.Tensor
                    ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

@@ -25,7 +25,7 @@ from typing import NamedTuple, overload
 
 import torch
 
-from mamlgame.families.game.rules import REVERSE, at
+from mamlgame.families.game.rules import REVERSE, at, move_offsets
 from mamlgame.packs.tasks import Tasks
 
 Color = tuple[int, int, int]
@@ -102,10 +102,38 @@ class Behaviour:
     # one with its RNG); candidates are reachable and away from the start
     spawn: Callable[[list[Cell], Cell, Cell], list[Cell]] = anywhere
     sprite: str = ""                       # sprite file name ("": the behaviour's name)
+    # its move depends only on the level, the opponent's tile and its direction (not on the
+    # player, the episode's key, the sub-move or paths): the engine then reads it from a
+    # table per level (`tabulate`) instead of calling `move` at every sub-move
+    tabled: bool = False
 
     @property
     def sprite_name(self) -> str:
         return self.sprite or self.name
+
+
+def tabulate(behaviour: Behaviour, tasks: Tasks, blocked: torch.Tensor, width: int,
+             modes: tuple[bool, bool]) -> torch.Tensor:
+    """A `tabled` behaviour's move and new direction from every tile and direction of each
+    level [T, N * 5], as move * 5 + direction at tile * 5 + direction: `move` evaluated once
+    over them all (tiles whose neighbours' neighbours leave the grid stand in for the
+    nearest that do not: they are walls, never an opponent's)."""
+    t, n = blocked.shape
+    dev = blocked.device
+    tiles = torch.arange(n, device=dev).clamp(width, n - 1 - 2 * width).repeat_interleave(5)
+    dirs = torch.arange(5, device=dev).repeat(n).expand(t, 1, -1)
+    opp = tiles.expand(t, 1, -1)
+    cand = opp[..., None] + move_offsets(width).to(dev)
+    free = ~at(blocked, cand)
+    free[..., 0] = True
+    key = torch.zeros(t, 1, dtype=torch.long, device=dev)
+
+    def no_paths(target: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError(f"a tabled behaviour ({behaviour.name}) reads no path distances")
+    ctx = Context(tasks, opp, opp, opp, cand, free, dirs, key, 0, width, blocked,
+                  torch.ones_like(opp, dtype=torch.bool), no_paths, modes)
+    out = behaviour.move(ctx)
+    return (out.move * 5 + (dirs if out.direction is None else out.direction)).view(t, -1)
 
 
 # ---- the shipped behaviours ------------------------------------------------------------------
@@ -184,7 +212,7 @@ for _b in (
     Behaviour("chase", "steps along a shortest path towards the player", chase,
               (240, 110, 40), needs_paths=True),
     Behaviour("patrol", "walks back and forth, turning at walls, hazards and platform edges",
-              patrol, (230, 80, 160)),
+              patrol, (230, 80, 160), tabled=True),
     Behaviour("random", "takes one of the 5 moves at random (seeded per episode)",
               random_walk, (170, 170, 180)),
     Behaviour("guard", "stays at its post near the goal and chases a player within "
