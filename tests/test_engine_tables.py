@@ -2,6 +2,8 @@
 opponent behaviours (patrol) give exactly what the rules give step by step, for a batch of
 levels and for levels drawn from a pool (`Game.select`, the vector envs' path)."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -30,13 +32,21 @@ def trajectory(game, tasks, steps=60, episodes=5, seed=0, select=None):
     return out
 
 
-@pytest.mark.parametrize("pack_name", ["mixed", "platformer", "chasers"])
-def test_tables_step_as_the_rules(pack_name, monkeypatch):
+SETTINGS = [("mixed", {}), ("platformer", {}), ("chasers", {}),
+            ("mixed", {"position": "onehot", "observe_goal": True, "view": 1}),
+            ("mixed", {"position": "tile", "view": 3}),
+            ("platformer", {"position": "scaled", "observe_goal": True})]
+
+
+@pytest.mark.parametrize(("pack_name", "generate"), SETTINGS)
+def test_tables_step_as_the_rules(pack_name, generate, monkeypatch):
     pack = load_pack(pack_name)
+    pack = dataclasses.replace(pack, generate={**pack.generate, **generate})
     tasks = pack.tasks("train", 12, seed=1)
     tabled = make_family(pack)
     with_tables = trajectory(tabled, tasks)
     assert tabled.levels.last.successors() is not None
+    assert tabled.levels.last.table("observation", tabled._own_table) is not None
     monkeypatch.setattr(constants, "TABLE_ENTRIES", 0)  # no table fits: the rules
     ruled = make_family(pack)
     by_rule = trajectory(ruled, tasks)

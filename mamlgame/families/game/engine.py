@@ -42,6 +42,7 @@ per call.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -62,6 +63,7 @@ from mamlgame.families.game.rules import (
     action_moves,
     at,
     player_move,
+    rise_levels,
     speed_moves,
 )
 from mamlgame.packs import LevelPack, Tasks
@@ -294,24 +296,19 @@ class Game(FamilyBase):
         lc = self.levels.get(tasks, self.view, self.observe_goal)
         ww = lc.width
         r, c = pos // ww, pos % ww
-        plat = lc.platformer.expand(t, e)
-        grounded = plat & lc.wall.gather(1, pos + ww)
-        feats = [
-            (r - 1) / lc.rows, (c - 1) / lc.cols, lc.speed.expand(t, e), state["acc"],
-            plat.float(), grounded.float(), state["rise"] / lc.jump,
-            (state["t"] / self.horizon).clamp(max=1.0),
-        ]
-        out = [torch.stack([f if f.dtype == torch.float32 else f.float() for f in feats], -1)]
-        if self.position in ("onehot", "tile"):
-            mr, mc = (r - 1).clamp(0, ONEHOT - 1), (c - 1).clamp(0, ONEHOT - 1)
-            if self.position == "onehot":
-                out += [torch.nn.functional.one_hot(x, ONEHOT).float() for x in (mr, mc)]
-            else:
-                out.append(((mr * ONEHOT + mc) / TILE_SCALE).float().unsqueeze(-1))
-        elif self.position == "graph":
-            out.append((state_index(tasks, state) / lc.state_scale).float().unsqueeze(-1))
-
-        out.append(lc.patch(pos, r, self.channels))
+        table = lc.table("observation", self._own_table)
+        if table is None:
+            out = [self._own(lc, pos, r, c, state["rise"], state["acc"], state["t"])]
+        else:  # the rows of the states' table, with what changes within a state written in
+            flat, start, size = table
+            f = self.opponent_feature
+            s = state_index(tasks, state)
+            own = flat.take((start + s * f).unsqueeze(-1) + _arange(f, s.device))
+            own[..., 3] = state["acc"]
+            own[..., 7] = self._time(state["t"])
+            if self.state_feature is not None:
+                own[..., self.state_feature] = s / lc.state_scale
+            out = [own]
 
         if self.n_opponents:
             opp, mask = state["opp"], tasks["opp_mask"][:, None, :].expand_as(state["opp"])
@@ -330,6 +327,50 @@ class Game(FamilyBase):
             g = tasks["goal"].view(t, 1)
             out.append(torch.stack([_offset(g // ww - r), _offset(g % ww - c)], -1).float())
         return torch.cat(out, -1)
+
+    def _own(self, lc: LevelConstants, pos: torch.Tensor, r: torch.Tensor, c: torch.Tensor,
+             rise: torch.Tensor, acc: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
+        """The observation up to the opponents' features [T, K, opponent_feature] of players
+        at tiles `pos` (rows `r`, columns `c`) [T, K] with `rise`, accumulators `acc` and
+        step counts `time`."""
+        t, e = pos.shape
+        plat = lc.platformer.expand(t, e)
+        grounded = plat & lc.wall.gather(1, pos + lc.width)
+        feats = [
+            (r - 1) / lc.rows, (c - 1) / lc.cols, lc.speed.expand(t, e), acc,
+            plat.float(), grounded.float(), rise / lc.jump, self._time(time),
+        ]
+        out = [torch.stack([f if f.dtype == torch.float32 else f.float() for f in feats], -1)]
+        if self.position in ("onehot", "tile"):
+            mr, mc = (r - 1).clamp(0, ONEHOT - 1), (c - 1).clamp(0, ONEHOT - 1)
+            if self.position == "onehot":
+                out += [torch.nn.functional.one_hot(x, ONEHOT).float() for x in (mr, mc)]
+            else:
+                out.append(((mr * ONEHOT + mc) / TILE_SCALE).float().unsqueeze(-1))
+        elif self.position == "graph":
+            n = lc.wall.shape[1]
+            out.append(((rise * n + pos) / lc.state_scale).float().unsqueeze(-1))
+        out.append(lc.patch(pos, r, self.channels))
+        return torch.cat(out, -1)
+
+    def _own_table(self, lc: LevelConstants) -> torch.Tensor | None:
+        """`_own` at every movement state of each level [T, S * opponent_feature] (its step
+        count and accumulator 0: `observe` writes them in), if it `fits` (tiles of the last
+        row, walls, stand in for those above)."""
+        (t, n), ww = lc.wall.shape, lc.width
+        levels = rise_levels(lc.sources)
+        if not lc.fits(levels * n * self.opponent_feature):
+            return None
+        tiles = torch.arange(n, device=lc.wall.device).clamp(max=n - 1 - ww).repeat(levels)
+        pos = tiles.expand(t, -1)
+        rise = torch.arange(levels, device=pos.device).repeat_interleave(n).expand(t, -1)
+        zero = torch.zeros(t, levels * n, dtype=torch.long, device=pos.device)
+        own = self._own(lc, pos, pos // ww, pos % ww, rise, zero.float(), zero)
+        return own.reshape(t, -1)
+
+    def _time(self, t: torch.Tensor) -> torch.Tensor:
+        """The observed step count."""
+        return (t / self.horizon).clamp(max=1.0)
 
     @property
     def opponent_obs_dim(self) -> int:
@@ -357,6 +398,11 @@ class Game(FamilyBase):
         ], -1).float()
         walls = lc.patch(opp, r, 1)
         return torch.cat([feats, beh[:, None].expand(t, e, m, -1), walls], -1)
+
+
+@functools.cache
+def _arange(n: int, device: torch.device) -> torch.Tensor:
+    return torch.arange(n, device=device)
 
 
 def _no_paths(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
