@@ -73,19 +73,38 @@ def _per_level(kind: str, closed: torch.Tensor, succ: torch.Tensor,
 def tile_distances(blocked: np.ndarray, succ: np.ndarray, tiles: np.ndarray) -> np.ndarray:
     """Path steps [K, S] from every state to each of `tiles` (inf when unreachable) on one
     level (`succ` [S, A], `blocked` [N]): one breadth-first search per tile on the reversed
-    graph, from a virtual node linked to the tile's rise states."""
+    graph, from a virtual node linked to the tile's rise states. A tile no move leads onto
+    (a wall) reaches its own rise states alone (0 steps): those rows need no search."""
     s, a = succ.shape
-    n, k = len(blocked), len(tiles)
+    n = len(blocked)
     levels = s // n
+    tiles = np.asarray(tiles)
     src = np.repeat(np.arange(s), a)
     keep = ~np.tile(blocked, levels)[src]
-    virtual = s + np.repeat(np.arange(k), levels)
-    rise_states = (np.arange(levels)[None, :] * n + np.asarray(tiles)[:, None]).reshape(-1)
-    rows = np.concatenate([succ.reshape(-1)[keep], virtual])  # reversed edges: succ -> state
-    cols = np.concatenate([src[keep], rise_states])
-    graph = csr_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(s + k, s + k))
-    dist = shortest_path(graph, method="D", unweighted=True, indices=np.arange(s, s + k))
-    return dist[:, :s] - 1
+    dst = succ.reshape(-1)[keep]
+    entered = np.zeros(n, bool)
+    entered[dst % n] = True
+    searched = entered[tiles]
+    dist = np.full((len(tiles), s), np.inf)
+    lone = np.flatnonzero(~searched)
+    dist[lone[:, None], np.arange(levels) * n + tiles[lone][:, None]] = 0.0
+    found = tiles[searched]
+    k = len(found)
+    if not k:
+        return dist
+    # reversed edges (succ -> state), and the virtual nodes' edges to their rise states, in
+    # the row order of a CSR matrix
+    rows = np.concatenate([dst, s + np.repeat(np.arange(k), levels)])
+    cols = np.concatenate([src[keep], (np.arange(levels)[None, :] * n + found[:, None])
+                           .reshape(-1)])
+    order = np.argsort(rows, kind="stable")
+    indptr = np.zeros(s + k + 1, np.int32)
+    np.cumsum(np.bincount(rows, minlength=s + k), out=indptr[1:])
+    graph = csr_matrix((np.ones(len(rows)), cols[order].astype(np.int32), indptr),
+                       shape=(s + k, s + k))
+    dist[searched] = shortest_path(graph, method="D", unweighted=True,
+                                   indices=np.arange(s, s + k))[:, :s] - 1
+    return dist
 
 
 def dense_tables(closed: torch.Tensor, succ: torch.Tensor) -> torch.Tensor:
