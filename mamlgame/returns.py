@@ -16,20 +16,28 @@ def discounted_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float) 
     return (rewards * mask) @ disc * mask
 
 
-def baseline_features(obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def baseline_features(obs: torch.Tensor, mask: torch.Tensor,
+                      dtype: torch.dtype | None = None) -> torch.Tensor:
     """rllab/MAML features: [o, o^2, t, t^2, t^3, 1] with o clipped to [-10, 10], t = step/100.
 
     o^2 leaves out the observation entries that are 0 or 1 throughout the batch (a game's
-    tile patch and flags), where it would repeat o: the same span, a smaller fit."""
+    tile patch and flags), where it would repeat o: the same span, a smaller fit. The
+    features are computed in obs' dtype and written out in `dtype` (default: obs'), times
+    the 0/1 `mask`."""
     o = obs.clamp(-10, 10)
-    H = obs.shape[-2]
-    al = (torch.arange(H, dtype=obs.dtype) / 100.0).expand(*obs.shape[:-1]).unsqueeze(-1)
+    H, D = obs.shape[-2], obs.shape[-1]
+    al = torch.arange(H, dtype=obs.dtype) / 100.0
     sq = o.square()
-    repeats = ~(sq != o).reshape(-1, o.shape[-1]).any(0)  # o^2 = o: every entry is 0 or 1
-    if bool(repeats.any()):
-        sq = sq[..., ~repeats]
-    feats = torch.cat([o, sq, al, al.square(), al.pow(3), torch.ones_like(al)], -1)
-    return feats * mask.unsqueeze(-1)
+    # o^2 = o: every entry is 0 or 1 (a float sum of the differing entries: a faster any)
+    differs = (sq != o).reshape(-1, D).to(obs.dtype).sum(0) > 0
+    if not bool(differs.all()):
+        sq = o[..., differs].square()
+    k = sq.shape[-1]
+    feats = torch.empty(*obs.shape[:-1], D + k + 4, dtype=dtype or obs.dtype)
+    feats[..., :D] = o
+    feats[..., D:D + k] = sq
+    feats[..., D + k:] = torch.stack([al, al.square(), al.pow(3), torch.ones_like(al)], -1)
+    return feats.mul_(mask.unsqueeze(-1))
 
 
 def linear_baseline(obs: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor,
@@ -40,16 +48,16 @@ def linear_baseline(obs: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor
     `leave_one_out`: each episode's values come from a fit on the task's *other* episodes, so
     an episode's own return never enters its baseline (the policy gradient stays unbiased)."""
     T, E = obs.shape[:2]
-    feats = baseline_features(obs, mask)
+    feats = baseline_features(obs, mask, torch.float64)
     d = feats.shape[-1]
     if not leave_one_out:
-        X = feats.reshape(T, -1, d).double()
+        X = feats.reshape(T, -1, d)
         y = (returns * mask).reshape(T, -1, 1).double()
         XtX = X.transpose(1, 2) @ X
         eye = torch.eye(X.shape[-1], dtype=X.dtype)
         w = torch.linalg.solve(XtX + reg * eye, X.transpose(1, 2) @ y)
         return (X @ w).reshape(returns.shape).to(returns.dtype) * mask
-    X = feats.reshape(T, E, -1, d).double()
+    X = feats.reshape(T, E, -1, d)
     y = (returns * mask).reshape(T, E, -1, 1).double()
     A, b = X.transpose(2, 3) @ X, X.transpose(2, 3) @ y  # per episode [T, E, d, d], [T, E, d, 1]
     eye = torch.eye(d, dtype=X.dtype)
