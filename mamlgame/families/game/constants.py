@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Callable, Hashable
+from typing import Any
 
 import torch
 
@@ -82,7 +83,7 @@ class LevelConstants:
         self.offsets = _patch_offsets(view, pw, len(blocks), size, self.wall.device)
         self.side2 = (2 * view + 1) ** 2
         self.row_shift = 2 * view  # a tile's index in the padded grid - its own, per row
-        self._tables: dict = {}  # `table`'s, once asked for
+        self._derived: dict = {}  # `table`'s and `memo`'s, once asked for
         self._pool: tuple[LevelConstants, torch.Tensor] | None = None  # (pool, rows)
 
     _ROWS = ("blocked", "goal", "ending", "mask", "home", "speed", "opp_speed", "platformer",
@@ -94,7 +95,7 @@ class LevelConstants:
         out = object.__new__(LevelConstants)
         out.__dict__.update({k: v for k, v in self.__dict__.items()
                              if k not in ("row_behaviours", "scale_shared")})
-        out._tables, out._pool = {}, (self, index)
+        out._derived, out._pool = {}, (self, index)
         out._refer(tasks)
         out.wall, out.hazard = tasks["wall"], tasks["hazard"]
         for name in self._ROWS:
@@ -113,18 +114,26 @@ class LevelConstants:
         level's start in it [T, 1] and K; None where `make` gives None (past
         `TABLE_ENTRIES`: `fits`). Levels drawn from a pool (`select`) read the pool's, made
         once."""
-        if key not in self._tables:
+        key = ("table", key)
+        if key not in self._derived:
             if self._pool is not None:
                 pool, rows = self._pool
-                got = pool.table(key, make)
-                self._tables[key] = got and (got[0], got[1].index_select(0, rows), got[2])
+                got = pool.table(key[1], make)
+                self._derived[key] = got and (got[0], got[1].index_select(0, rows), got[2])
             elif (table := make(self)) is None:
-                self._tables[key] = None
+                self._derived[key] = None
             else:
                 t, k = table.shape
                 start = torch.arange(t, device=table.device).view(t, 1) * k
-                self._tables[key] = (table.reshape(-1), start, k)
-        return self._tables[key]
+                self._derived[key] = (table.reshape(-1), start, k)
+        return self._derived[key]
+
+    def memo(self, key: Hashable, make: Callable[[LevelConstants], Any]) -> Any:
+        """`make(self)`, made once for these levels."""
+        key = ("memo", key)
+        if key not in self._derived:
+            self._derived[key] = make(self)
+        return self._derived[key]
 
     def fits(self, size: int) -> bool:
         """Whether a table of `size` entries per level of this batch is within

@@ -55,7 +55,16 @@ from mamlgame.families.game.constants import (
     LevelConstants,
     state_scale,  # noqa: F401  (re-exported: its users import it from here)
 )
-from mamlgame.families.game.opponents import TABLE, Behaviour, Context, Move, codes, mix, tabulate
+from mamlgame.families.game.opponents import (
+    TABLE,
+    Behaviour,
+    Context,
+    Move,
+    codes,
+    mix,
+    tabulate,
+    toward,
+)
 from mamlgame.families.game.paths import PathCache
 from mamlgame.families.game.rules import (
     MAX_MOVES,
@@ -244,24 +253,38 @@ class Game(FamilyBase):
         if not lc.mine:
             return d, new_dir  # no opponents in these levels
         near = None  # (homes, the player, candidate tiles, free): for moves by the rule
+        targets = None  # where the behaviours with a `target` walk to
         for i, behaviour in enumerate(TABLE.values()):
             if i not in lc.mine:
                 continue  # no opponent of these levels behaves so
             mine = lc.mine[i].expand(t, e, m)
             out = self._tabled(lc, behaviour, opp, odir) if behaviour.tabled else None
-            if out is None:
-                if near is None:
-                    cand = opp[..., None] + lc.off                        # [T, E, M, 5]
-                    free = ~at(lc.blocked, cand)
-                    free[..., 0] = True
-                    near = (lc.home.expand(t, e, m), pos[..., None].expand(t, e, m), cand, free)
-                ctx = Context(tasks, opp, *near, odir, rng, k, lc.width, lc.blocked, mine,
-                              self._distances(tasks, lc.mine[i]) if behaviour.needs_paths
-                              else _no_paths(behaviour.name), lc.modes)
-                out = behaviour.move(ctx)
+            if out is not None:
+                d = torch.where(mine, out.move, d)
+                new_dir = new_dir if out.direction is None else torch.where(
+                    mine, out.direction, new_dir)
+                continue
+            if near is None:
+                cand = opp[..., None] + lc.off                        # [T, E, M, 5]
+                free = ~at(lc.blocked, cand)
+                free[..., 0] = True
+                near = (lc.home.expand(t, e, m), pos[..., None].expand(t, e, m), cand, free)
+            ctx = Context(tasks, opp, *near, odir, rng, k, lc.width, lc.blocked, mine,
+                          self._distances(tasks, lc.mine[i]) if behaviour.needs_paths
+                          else _no_paths(behaviour.name), lc.modes)
+            if behaviour.target is not None:
+                target = behaviour.target(ctx)
+                targets = target if targets is None else torch.where(mine, target, targets)
+                continue
+            out = behaviour.move(ctx)
             d = torch.where(mine, out.move, d)
             if out.direction is not None:
                 new_dir = torch.where(mine, out.direction, new_dir)
+        if targets is not None:  # one `toward` for every behaviour with a target
+            walkers = lc.memo("walkers", _walkers)
+            ctx = Context(tasks, opp, *near, odir, rng, k, lc.width, lc.blocked,
+                          walkers.expand(t, e, m), self._distances(tasks, walkers), lc.modes)
+            d = torch.where(ctx.mine, toward(ctx, targets), d)
         return d, new_dir
 
     @staticmethod
@@ -398,6 +421,15 @@ class Game(FamilyBase):
         ], -1).float()
         walls = lc.patch(opp, r, 1)
         return torch.cat([feats, beh[:, None].expand(t, e, m, -1), walls], -1)
+
+
+def _walkers(lc: LevelConstants) -> torch.Tensor:
+    """The opponents [T, 1, M] of behaviours with a `target`."""
+    walkers = torch.zeros_like(lc.mask)
+    for i, behaviour in enumerate(TABLE.values()):
+        if behaviour.target is not None and i in lc.mine:
+            walkers = walkers | lc.mine[i]
+    return walkers
 
 
 @functools.cache

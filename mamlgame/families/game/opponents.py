@@ -106,6 +106,9 @@ class Behaviour:
     # player, the episode's key, the sub-move or paths): the engine then reads it from a
     # table per level (`tabulate`) instead of calling `move` at every sub-move
     tabled: bool = False
+    # a behaviour that walks a shortest path towards a tile: ctx -> that tile [T, E, M] (its
+    # `move` is `toward` it); the engine then takes one `toward` for all such behaviours
+    target: Callable[[Context], torch.Tensor] | None = None
 
     @property
     def sprite_name(self) -> str:
@@ -144,17 +147,28 @@ def toward(ctx: Context, target: torch.Tensor) -> torch.Tensor:
     return torch.where(ctx.free, dist, BLOCKED).argmin(-1)
 
 
+def chase_target(ctx: Context) -> torch.Tensor:
+    """The player's tile."""
+    return ctx.player
+
+
 def chase(ctx: Context) -> Move:
     """Step along a shortest path towards the player."""
-    return Move(toward(ctx, ctx.player))
+    return Move(toward(ctx, chase_target(ctx)))
+
+
+def guard_target(ctx: Context) -> torch.Tensor:
+    """The player's tile while the player is within `guard_radius` (path distance) of the
+    spawn tile, else the spawn tile."""
+    t = ctx.opp.shape[0]
+    near = ctx.distances(ctx.home, ctx.player) <= ctx.tasks["guard_radius"].view(t, 1, 1)
+    return torch.where(near, ctx.player, ctx.home)
 
 
 def guard(ctx: Context) -> Move:
     """Chase while the player is within `guard_radius` (path distance) of the spawn tile,
     else walk back to it."""
-    t = ctx.opp.shape[0]
-    near = ctx.distances(ctx.home, ctx.player) <= ctx.tasks["guard_radius"].view(t, 1, 1)
-    return Move(toward(ctx, torch.where(near, ctx.player, ctx.home)))
+    return Move(toward(ctx, guard_target(ctx)))
 
 
 def patrol(ctx: Context) -> Move:
@@ -210,14 +224,14 @@ def unregister(name: str) -> None:
 
 for _b in (
     Behaviour("chase", "steps along a shortest path towards the player", chase,
-              (240, 110, 40), needs_paths=True),
+              (240, 110, 40), needs_paths=True, target=chase_target),
     Behaviour("patrol", "walks back and forth, turning at walls, hazards and platform edges",
               patrol, (230, 80, 160), tabled=True),
     Behaviour("random", "takes one of the 5 moves at random (seeded per episode)",
               random_walk, (170, 170, 180)),
     Behaviour("guard", "stays at its post near the goal and chases a player within "
               "guard_radius of it", guard, (200, 40, 40), needs_paths=True,
-              spawn=near_goal(2)),
+              spawn=near_goal(2), target=guard_target),
 ):
     register(_b)
 
