@@ -74,6 +74,7 @@ class _Grid:
         # the last batch's digests, its slots and the `need` masks all of whose rows are known
         self._last: tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]] | None = None
         self.whole_only = True  # every level's rows were filled whole (none lazily)
+        self._starts: dict[int, torch.Tensor] = {}  # `level_start`'s, of the last batch
 
     @property
     def nbytes(self) -> int:
@@ -98,7 +99,16 @@ class _Grid:
             self._add(tasks, (~known).nonzero()[:, 0].tolist())
         slots = self.slot_of[torch.searchsorted(self.digests, digest)]
         self._last = (digest, slots, [])
+        self._starts = {}
         return slots, self._last[2]
+
+    def level_start(self, dims: int) -> torch.Tensor:
+        """Where each level of the last batch (`lookup`) starts in `start_of` flattened,
+        shaped [T, 1, ...] with `dims` dimensions."""
+        if dims not in self._starts:
+            slots = self._last[1]
+            self._starts[dims] = (slots * self.n).view(len(slots), *[1] * (dims - 1))
+        return self._starts[dims]
 
     def _add(self, tasks: Tasks, new: list[int]) -> None:
         width = int(tasks["grid"][0, 1])
@@ -189,17 +199,17 @@ class PathCache:
         grid = self._grid(tasks, target.device)
         t = target.shape[0]
         level, ready = grid.lookup(tasks)
-        at_target = (level * grid.n).view(t, *[1] * (target.dim() - 1)) + target
+        at_target = grid.level_start(target.dim()) + target
         start = grid.start_of.take(at_target)
-        mask, need = need, need.expand_as(target)
-        if not any(m is mask for m in ready):  # its levels' rows may be missing
-            missing = need & (start < 0)
+        if not any(m is need for m in ready):  # its levels' rows may be missing
+            wide = need.expand_as(target)
+            missing = wide & (start < 0)
             if bool(missing.any()):
                 self._fill(grid, level.view(t, *[1] * (target.dim() - 1)).expand_as(target),
-                           target, need, missing)
+                           target, wide, missing)
                 start = grid.start_of.take(at_target)
             if grid.whole_only:
-                ready.append(mask)
+                ready.append(need)
         start = torch.where(need, start, 0)  # 0: the FAR row
         extra = tiles.dim() - start.dim()
         return grid.rows.take(start.view(*start.shape, *[1] * extra) + tiles).long()
