@@ -8,7 +8,7 @@ import torch
 
 from mamlgame.families import State, TaskFamily
 from mamlgame.packs import Tasks
-from mamlgame.policy import MLPPolicy, Params, draw_categorical, sample, with_task_inputs
+from mamlgame.policy import HEAD, MLPPolicy, Params, draw_categorical, sample, with_task_inputs
 from mamlgame.shard import Shard
 
 
@@ -45,8 +45,10 @@ def act(family: TaskFamily, tasks: Tasks, state: State, obs: torch.Tensor, polic
     split meta-batch, `shard`)."""
     if family.chooser is None or shard is not None:
         return sample(policy, params, obs, generator, deterministic, shard)
+    head = {k[len(HEAD):]: v for k, v in params.items() if k.startswith(HEAD)}
     return family.chooser(tasks, state, obs, lambda o: policy.apply_params(params, o),
-                          lambda z: draw_categorical(z, generator), generator, deterministic)
+                          lambda z: draw_categorical(z, generator), generator, deterministic,
+                          head)
 
 
 @torch.no_grad()

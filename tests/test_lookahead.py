@@ -1,6 +1,7 @@
-"""The game's act-time lookahead (`mamlgame eval --lookahead`): each action's share of lost
-continuations, hand-computed on corridors; the goal hidden from the simulation and the
-episode's random key never read; fewer catches than the policy alone; the eval option."""
+"""The game's act-time lookahead (`mamlgame eval --lookahead`): each action's chances of
+winning and of being lost under the agent's goal belief, hand-computed on corridors; the goal
+hidden from the simulation and the episode's random key never read; fewer catches than the
+policy alone; the eval option."""
 
 import json
 
@@ -18,8 +19,10 @@ from mamlgame.rollout import rollout
 CHASER = 'opponents = [{ behaviour = "chase", speed = 1.0 }]'
 
 
-def shares(map_: str, extra: str, depth: int, **state_changes) -> torch.Tensor:
-    """The lost share [A] of each action from the level's start (one episode)."""
+def outlook(map_: str, extra: str, depth: int, belief: str | None = None,
+            **state_changes) -> tuple[torch.Tensor, torch.Tensor]:
+    """(W, L) [A] of each action from the level's start (one episode); `belief`: "goal"
+    (sure of the goal's tile), "open" (every open tile alike) or None (no belief)."""
     game, tasks = one_level(map_, extra)
     policy = make_policy(game, hidden=(8,), seed=0)
     params = with_task_inputs(policy, tasks, params_of(policy))
@@ -27,8 +30,24 @@ def shares(map_: str, extra: str, depth: int, **state_changes) -> torch.Tensor:
     state.update(state_changes)
     look = Lookahead(game, depth)
     gen = torch.Generator().manual_seed(1)
-    return look.lost_share(tasks, state, lambda obs: policy.apply_params(params, obs),
-                           lambda z: draw_categorical(z, gen), gen)[0, 0]
+    won, lost = look.outlook(tasks, state, lambda obs: policy.apply_params(params, obs),
+                             lambda z: draw_categorical(z, gen), gen,
+                             None if belief is None else beliefs(tasks)[belief])
+    return won[0, 0], lost[0, 0]
+
+
+def beliefs(tasks) -> dict[str, torch.Tensor]:
+    """Belief logits [1, N]: sure of the goal, or every open tile alike."""
+    open_ = torch.where(tasks["wall"] | tasks["hazard"], -30.0, 0.0)
+    goal = torch.full_like(open_, -30.0).scatter(1, tasks["goal"][:, None], 10.0)
+    return {"goal": goal, "open": open_}
+
+
+def shares(map_: str, extra: str, depth: int, **state_changes) -> torch.Tensor:
+    """The lost share [A] of each action with no goal belief (nothing is ever won)."""
+    won, lost = outlook(map_, extra, depth, None, **state_changes)
+    assert won.eq(0).all()
+    return lost
 
 
 def test_a_step_towards_a_chaser_is_lost_and_a_dead_end_loses_every_action():
@@ -45,6 +64,36 @@ def test_the_goal_is_hidden_and_hazards_count_as_lost():
     assert shares("#######\n#SGO..#\n#######", CHASER, depth=1).tolist() == [0, 0, 1, 0, 0, 0]
     assert shares("#######\n#S^...#\n#....G#\n#######", "", depth=1).tolist() == [
         0, 0, 1, 0, 0, 0]
+
+
+def test_a_catch_on_a_believed_goal_is_a_win_by_that_belief():
+    # the engine lets the player reach the goal before the chaser moves onto it: a level
+    # whose goal an opponent guards is won only by stepping into it
+    level = "#######\n#SGO..#\n#######"
+    won, lost = outlook(level, CHASER, depth=1, belief="goal")  # sure of the goal
+    assert won[2].item() > 0.999 and lost[2].item() < 1e-3
+    assert won[[0, 1, 3, 4, 5]].eq(0).all() and lost.sum() < 1e-3
+    # unsure: every open tile but the player's alike (S, G, O's tile and two more: 4 of 1/4)
+    won, lost = outlook(level, CHASER, depth=1, belief="open")
+    assert torch.allclose(won, torch.tensor([0, 0, 0.25, 0, 0, 0]))
+    assert torch.allclose(lost, torch.tensor([0, 0, 0.75, 0, 0, 0]))
+
+
+def test_each_tile_counts_once_and_the_players_own_never():
+    # a policy that comes back over its tiles: W is the belief of the distinct tiles reached
+    level = "#######\n#S..G.#\n#######"
+    won, lost = outlook(level, "", depth=6, belief="open")
+    assert lost.eq(0).all() and won.max() <= 1
+    game, tasks = one_level(level, "")
+    state = game.reset(tasks, 1, torch.Generator().manual_seed(0))
+    look = Lookahead(game, 3)
+    stay = torch.full((1, 6), 0.0)
+    stay[0, 0] = 50.0  # continuations always stay
+    gen = torch.Generator().manual_seed(1)
+    won, _ = look.outlook(tasks, state, lambda obs: stay.expand(*obs.shape[:2], 6),
+                          lambda z: draw_categorical(z, gen), gen, beliefs(tasks)["open"])
+    # 4 open tiles besides S: a first step right reaches one of them, standing still none
+    assert torch.allclose(won[0, 0], torch.tensor([0, 0, 0.25, 0, 0, 0]), atol=1e-4)
 
 
 def test_random_walkers_are_redrawn_not_read():

@@ -85,9 +85,10 @@ class FamilyBase:
     discrete = False
     action_dim = 1
     # how a rollout acts instead of sampling the policy: (tasks, state, obs, logits, draw,
-    # generator, deterministic) -> actions, where logits(obs) are the policy's and draw(logits)
-    # samples actions, e.g. the game's lookahead (`FamilySpec.lookahead`, `eval
-    # --lookahead`); None: sample the policy
+    # generator, deterministic, head) -> actions, where logits(obs) are the policy's,
+    # draw(logits) samples actions and head holds the policy head's params and inputs (by
+    # their names in the head, e.g. the game's adapted "belief"), e.g. the game's lookahead
+    # (`FamilySpec.lookahead`, `eval --lookahead`); None: sample the policy
     chooser: Callable[..., torch.Tensor] | None = None
 
     def __init__(self, pack: LevelPack, horizon: int | None = None):

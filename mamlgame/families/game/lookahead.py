@@ -1,14 +1,25 @@
 """Act-time lookahead for a game agent (`mamlgame eval --lookahead DEPTH`): before each move
 the agent tries every action, each followed by `SAMPLES` continuations of its own policy for
-DEPTH - 1 more steps, played with the engine's rules, and lowers the logit of each action
-by `PENALTY` times the share of its continuations that end caught or on a hazard.
+DEPTH - 1 more steps, played with the engine's rules, and scores each continuation by its
+own goal belief: W, the chance that it reaches the goal before it is lost, and L, the chance
+that it is caught or steps on a hazard first. Each action's logit moves by `WEIGHT` times
+its continuations' mean W - L; then the agent samples (or takes the best) as usual.
+
+Under the belief b over the goal's tile (the policy head's adapted `belief`; none: b = 0),
+given that the goal is not where the player stands, a continuation that first stands on the
+tiles x1, x2, ... (each counted once) before it is lost has W = b(x1) + b(x2) + ..., and
+L = 1 - W if it is lost (a catch on a tile that may be the goal may be a win: the engine
+lets the player reach the goal before an opponent can catch it), else 0. So a level whose
+goal an opponent guards can be won once the belief knows where the goal is, and an action
+that leads towards likely goal tiles is preferred, while where to go beyond DEPTH steps
+stays the policy's. (Tiles are read after each step: a player faster than one tile per
+step may cross one unread.)
 
 What the simulation knows is what the player sees: the map, every opponent's tile,
 behaviour, speed, heading and pace (its speed accumulator: when it next moves). It does not
-know the goal: the simulated levels have none (reaching the goal ends nothing), so the
-lookahead only avoids losing; where to go stays the policy's (its adapted goal belief).
-Random walkers are redrawn: every continuation gets a fresh random key, never the
-episode's own.
+know the goal: the simulated levels have none (reaching the goal ends nothing; W reads the
+belief, never the level's goal). Random walkers are redrawn: every continuation gets a
+fresh random key, never the episode's own.
 
 The policy itself is unchanged (training never uses the lookahead): it is a different way to
 act with the same adapted params, as search over a learned policy. It costs DEPTH policy
@@ -32,18 +43,17 @@ from mamlgame.packs import Tasks
 Logits = Callable[[torch.Tensor], torch.Tensor]  # obs [T, K, D] -> the policy's logits
 
 SAMPLES = 4      # continuations per action
-PENALTY = 10.0   # logit cost of an action whose every continuation is lost
+WEIGHT = 20.0    # logit change of an action whose every continuation wins (+) or is lost (-)
 _M31 = 0x7FFFFFFF
 
 
 class Lookahead:
     """The game's act-time chooser (`FamilyBase.chooser`): actions [T, E] for a rollout."""
 
-    def __init__(self, game: Game, depth: int, samples: int = SAMPLES,
-                 penalty: float = PENALTY):
+    def __init__(self, game: Game, depth: int, samples: int = SAMPLES, weight: float = WEIGHT):
         if depth < 1:
             raise MamlgameError(f"lookahead: expected at least 1 step, got {depth}")
-        self.depth, self.samples, self.penalty = depth, samples, penalty
+        self.depth, self.samples, self.weight = depth, samples, weight
         # its own engine: the simulated levels' constants must not evict the real ones
         self.sim = copy.copy(game)
         self.sim.levels = LevelCache()
@@ -56,27 +66,46 @@ class Lookahead:
                                          "goal": torch.zeros_like(tasks["goal"])}, tasks.ids))
         return self._blind[1]
 
-    def lost_share(self, tasks: Tasks, state: State, logits: Logits, draw: Logits,
-                   generator: torch.Generator | None) -> torch.Tensor:
-        """[T, E, A]: the share of each action's continuations caught or on a hazard within
-        `depth` steps; `draw` turns logits into actions."""
+    def outlook(self, tasks: Tasks, state: State, logits: Logits, draw: Logits,
+                generator: torch.Generator | None, belief: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(W, L) [T, E, A]: each action's continuations' mean chance of reaching the goal
+        before being lost, and of being lost first, within `depth` steps, under softmax(
+        `belief`) [T, N] (None: no goal is ever believed reached); `draw` turns logits into
+        actions."""
         t, e = state["pos"].shape
         a, s = N_ACTIONS, self.samples
         blind = self.blind(tasks)
         sim = {k: v.repeat_interleave(a * s, 1) for k, v in state.items()}
         sim["rng"] = torch.randint(0, _M31, sim["rng"].shape, generator=generator)
         first = torch.arange(a).repeat_interleave(s).repeat(e).expand(t, -1)
+        seen = [sim["pos"]]
+        if belief is None:
+            p = torch.zeros(t, tasks["wall"].shape[1])
+        else:  # the goal is not where the player stands: b given that
+            p = torch.softmax(belief.float(), -1)
+        rest = (1 - p.gather(1, sim["pos"])).clamp_min(1e-6)
         lost = torch.zeros(t, e * a * s, dtype=torch.bool)
+        won = torch.zeros(t, e * a * s)
+        lose = torch.zeros(t, e * a * s)
         for j in range(self.depth):
             act = first if j == 0 else draw(logits(self.sim.observe(blind, sim)))
             sim, _, ended = self.sim.step(blind, sim, act)
+            pos = sim["pos"]
+            new = ~lost
+            for x in seen:
+                new = new & (pos != x)
+            seen.append(pos)
+            won = won + torch.where(new, p.gather(1, pos), 0.0) / rest
+            lose = torch.where(ended & ~lost, (1 - won).clamp_min(0), lose)
             lost |= ended
-        return lost.float().view(t, e, a, s).mean(-1)
+        return (won.clamp(max=1).view(t, e, a, s).mean(-1),
+                lose.view(t, e, a, s).mean(-1))
 
     def __call__(self, tasks: Tasks, state: State, obs: torch.Tensor, logits: Logits,
-                 draw: Logits, generator: torch.Generator | None, deterministic: bool
-                 ) -> torch.Tensor:
+                 draw: Logits, generator: torch.Generator | None, deterministic: bool,
+                 head: dict[str, torch.Tensor]) -> torch.Tensor:
         with torch.no_grad():
-            share = self.lost_share(tasks, state, logits, draw, generator)
-            out = logits(obs) - self.penalty * share
+            won, lost = self.outlook(tasks, state, logits, draw, generator, head.get("belief"))
+            out = logits(obs) + self.weight * (won - lost)
             return out.argmax(-1) if deterministic else draw(out)
