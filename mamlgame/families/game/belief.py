@@ -128,9 +128,11 @@ def _moves(inputs: dict[str, torch.Tensor], flat: torch.Tensor, nxt: torch.Tenso
 
 
 def _state_table(inputs: dict[str, torch.Tensor], scale: torch.Tensor
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
-    """A rollout's logits and moves per movement state [T, S, A], computed once per belief and
-    scale: every step then gathers its rows. None with autograd or the two-scale field."""
+                 ) -> tuple[torch.Tensor, torch.Tensor, int] | None:
+    """A rollout's logits per movement state and action [T, S, A], each action's move as a
+    code (dr + r) * (2r + 1) + (dc + r) of its (row, col) displacement and r, the largest
+    displacement (1 but from wall states), computed once per belief and scale: every step
+    then gathers its rows. None with autograd or the two-scale field."""
     if torch.is_grad_enabled() or "goal_dist" not in inputs:
         return None
     field = _dense_field(inputs["belief"], inputs["goal_dist"])
@@ -144,9 +146,32 @@ def _state_table(inputs: dict[str, torch.Tensor], scale: torch.Tensor
     here, there = field, field.gather(1, succ.reshape(t, -1)).reshape(t, s, a)
     sc = scale.reshape(t, 1, 1) if scale.dim() else scale
     table = sc * (here.unsqueeze(-1) - there)
-    rows, cols = (x.to(torch.int8) for x in _moves(inputs, states, succ))  # within +-1
-    _LAST_TABLE[:] = [(field, scale, scale._version, succ, table, rows, cols)]
-    return table, rows, cols
+    rows, cols = _moves(inputs, states, succ)
+    r = int(torch.maximum(rows.abs().max(), cols.abs().max()))
+    code = (rows + r) * (2 * r + 1) + (cols + r)
+    _LAST_TABLE[:] = [(field, scale, scale._version, succ, table, code, r)]
+    return table, code, r
+
+
+def _danger_lookup(danger: torch.Tensor, r: int) -> torch.Tensor:
+    """danger[min(|i - dr| + |j - dc|, k)] (0 at k) for every observed opponent offset (i, j),
+    each within +-(k + r) tiles (farther ones are k away from every move as well), and every
+    move code of displacements within +-r [(2(k + r) + 1)², (2r + 1)²] flattened; the last
+    one is reused while `danger` is unchanged."""
+    last = _LAST_DANGER[0] if _LAST_DANGER else None
+    if last and last[0] is danger and last[1] == danger._version and last[2] == r:
+        return last[3]
+    k, side = danger.shape[0], 2 * r + 1
+    span = torch.arange(-(k + r), k + r + 1)
+    code = torch.arange(side * side)
+    dr, dc = code // side - r, code % side - r
+    near = ((span[:, None, None] - dr).abs() + (span[None, :, None] - dc).abs()).clamp(max=k)
+    lookup = torch.cat([danger, danger.new_zeros(1)])[near].reshape(-1)
+    _LAST_DANGER[:] = [(danger, danger._version, r, lookup)]
+    return lookup
+
+
+_LAST_DANGER: list = []  # (danger, its version, r, `_danger_lookup`'s table)
 
 
 def graph_logits(inputs: dict[str, torch.Tensor], state: torch.Tensor, scale: torch.Tensor,
@@ -172,14 +197,23 @@ def graph_logits(inputs: dict[str, torch.Tensor], state: torch.Tensor, scale: to
         out = sc * (here.unsqueeze(-1) - there)
     if opponents is None or danger is None:
         return out
+    k = danger.shape[-1]
+    if cached is not None and danger.dim() == 1:  # a rollout: danger read from its lookup
+        code, r = cached[1].gather(1, rows), cached[2]
+        o = opponents[..., :2].clamp(-(k + r), k + r).long()
+        w, moves = 2 * (k + r) + 1, (2 * r + 1) ** 2
+        offset = (o * torch.tensor([w * moves, moves])).sum(-1)
+        at = offset.unsqueeze(-1) + (code + (k + r) * (w + 1) * moves).unsqueeze(2)
+        penalty = _danger_lookup(danger, r).take(at) * opponents[..., 2:3]  # [T, K, M, A]
+        return out + penalty.sum(2)
     if cached is not None:
-        dr, dc = cached[1].gather(1, rows), cached[2].gather(1, rows)
+        code, r = cached[1].gather(1, rows), cached[2]
+        dr, dc = code // (2 * r + 1) - r, code % (2 * r + 1) - r
     else:
         dr, dc = _moves(inputs, flat, nxt)  # the move [T, K, A]
     far = ((opponents[..., 0].unsqueeze(-1) - dr.unsqueeze(2)).abs()
            + (opponents[..., 1].unsqueeze(-1) - dc.unsqueeze(2)).abs())  # [T, K, M, A]
     # danger[d] at distance d < k, 0 further
-    k = danger.shape[-1]
     near = far.long().clamp(max=k)
     padded = torch.cat([danger, danger.new_zeros(*danger.shape[:-1], 1)], -1)
     if padded.dim() == 2:  # per task [T, k + 1]
