@@ -1,6 +1,7 @@
-"""The goal belief's rollout shortcuts (issue 24): the danger read from a lookup per offset
-and move gives exactly the danger computed per step, shared or per task, opponents near and
-far, from any movement state (wall states move farther than one tile)."""
+"""The goal belief's danger read from lookups (issue 24): the opponents' distances from each
+action's tile by offset and move code, and in a rollout the danger itself, give exactly the
+danger computed from the displacements, shared or per task, opponents near and far, from any
+movement state (wall states move farther than one tile), with autograd and without."""
 
 import pytest
 import torch
@@ -10,8 +11,26 @@ from mamlgame.families.game.belief import belief_inputs, graph_logits
 from tests.test_goal_belief import graph_setup
 
 
+def by_hand(inputs, state, scale, opponents, danger):
+    """graph_logits' danger as the distance arithmetic gives it."""
+    t, s, a = inputs["succ"].shape
+    flat = state.clamp(0, s - 1)
+    nxt = inputs["succ"].gather(1, flat.unsqueeze(-1).expand(-1, -1, a))
+    dr, dc = belief._moves(inputs, flat, nxt)
+    far = ((opponents[..., 0].unsqueeze(-1) - dr.unsqueeze(2)).abs()
+           + (opponents[..., 1].unsqueeze(-1) - dc.unsqueeze(2)).abs())
+    near = far.long().clamp(max=danger.shape[-1])
+    padded = torch.cat([danger, danger.new_zeros(*danger.shape[:-1], 1)], -1)
+    if padded.dim() == 2:
+        penalty = padded.gather(1, near.reshape(t, -1)).reshape(near.shape)
+    else:
+        penalty = padded[near]
+    base = graph_logits(inputs, state, scale)
+    return base + (penalty * opponents[..., 2:3]).sum(2)
+
+
 @pytest.mark.parametrize("per_task", [False, True])
-def test_the_danger_lookup_gives_the_danger_computed_per_step(per_task):
+def test_the_danger_lookups_give_the_danger_of_the_displacements(per_task):
     _, _, tasks = graph_setup()
     inputs = belief_inputs(tasks)
     gen = torch.Generator().manual_seed(4)
@@ -23,16 +42,22 @@ def test_the_danger_lookup_gives_the_danger_computed_per_step(per_task):
     danger = torch.tensor([-8.0, -4.0, -1.5, -0.5, 0.25])
     if per_task:
         danger = danger + torch.randn(t, 5, generator=gen)
+    danger.requires_grad_()
     scale = torch.tensor(0.7)
     with torch.enable_grad():
-        plain = graph_logits(inputs, state, scale, opponents, danger).detach()
+        plain = graph_logits(inputs, state, scale, opponents, danger)
+        expected = by_hand(inputs, state, scale, opponents, danger)
+        weights = torch.randn(plain.shape, generator=gen)
+        grad, = torch.autograd.grad((plain * weights).sum(), danger)
+        grad_by_hand, = torch.autograd.grad((expected * weights).sum(), danger)
+    assert torch.equal(plain, expected) and torch.equal(grad, grad_by_hand)
+    assert belief._LAST_CODES[0][2] > 1  # wall states' moves reach farther
     belief._LAST_TABLE.clear()
     belief._LAST_DANGER.clear()
     with torch.no_grad():
         cached = graph_logits(inputs, state, scale, opponents, danger)
         assert bool(belief._LAST_DANGER) != per_task  # a shared danger reads its lookup
-        assert belief._LAST_TABLE[0][-1] > 1  # wall states' moves reach farther
         danger.add_(1.0)  # an updated danger is seen (its version changed)
         moved = graph_logits(inputs, state, scale, opponents, danger)
-    assert torch.equal(cached, plain)
+    assert torch.equal(cached, expected.detach())
     assert not torch.equal(moved, cached)

@@ -27,6 +27,8 @@ distance 0, 1, 2, ... by a meta-learned vector (`DANGER_INIT` at the start).
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from mamlgame.families.game.distances import FAR, cell_tables, dense_tables
@@ -127,12 +129,9 @@ def _moves(inputs: dict[str, torch.Tensor], flat: torch.Tensor, nxt: torch.Tenso
     return tile // width - here // width, tile % width - here % width
 
 
-def _state_table(inputs: dict[str, torch.Tensor], scale: torch.Tensor
-                 ) -> tuple[torch.Tensor, torch.Tensor, int] | None:
-    """A rollout's logits per movement state and action [T, S, A], each action's move as a
-    code (dr + r) * (2r + 1) + (dc + r) of its (row, col) displacement and r, the largest
-    displacement (1 but from wall states), computed once per belief and scale: every step
-    then gathers its rows. None with autograd or the two-scale field."""
+def _state_table(inputs: dict[str, torch.Tensor], scale: torch.Tensor) -> torch.Tensor | None:
+    """A rollout's logits per movement state and action [T, S, A], computed once per belief
+    and scale: every step then gathers its rows. None with autograd or the two-scale field."""
     if torch.is_grad_enabled() or "goal_dist" not in inputs:
         return None
     field = _dense_field(inputs["belief"], inputs["goal_dist"])
@@ -140,37 +139,56 @@ def _state_table(inputs: dict[str, torch.Tensor], scale: torch.Tensor
     last = _LAST_TABLE[0] if _LAST_TABLE else None
     if (last and last[0] is field and last[1] is scale and last[2] == scale._version
             and last[3] is succ):
-        return last[4:]
+        return last[4]
     t, s, a = succ.shape
-    states = torch.arange(s).expand(t, s)
     here, there = field, field.gather(1, succ.reshape(t, -1)).reshape(t, s, a)
     sc = scale.reshape(t, 1, 1) if scale.dim() else scale
     table = sc * (here.unsqueeze(-1) - there)
-    rows, cols = _moves(inputs, states, succ)
+    _LAST_TABLE[:] = [(field, scale, scale._version, succ, table)]
+    return table
+
+
+def _move_codes(inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+    """Each action's move from each movement state as a code (dr + r) * (2r + 1) + (dc + r)
+    of its (row, col) displacement [T, S, A], and r, the largest displacement (1 but from
+    wall states); the last one is reused for the same `succ`."""
+    succ = inputs["succ"]
+    last = _LAST_CODES[0] if _LAST_CODES else None
+    if last and last[0] is succ:
+        return last[1], last[2]
+    t, s, _ = succ.shape
+    rows, cols = _moves(inputs, torch.arange(s).expand(t, s), succ)
     r = int(torch.maximum(rows.abs().max(), cols.abs().max()))
     code = (rows + r) * (2 * r + 1) + (cols + r)
-    _LAST_TABLE[:] = [(field, scale, scale._version, succ, table, code, r)]
-    return table, code, r
+    _LAST_CODES[:] = [(succ, code, r)]
+    return code, r
 
 
-def _danger_lookup(danger: torch.Tensor, r: int) -> torch.Tensor:
-    """danger[min(|i - dr| + |j - dc|, k)] (0 at k) for every observed opponent offset (i, j),
-    each within +-(k + r) tiles (farther ones are k away from every move as well), and every
-    move code of displacements within +-r [(2(k + r) + 1)², (2r + 1)²] flattened; the last
-    one is reused while `danger` is unchanged."""
-    last = _LAST_DANGER[0] if _LAST_DANGER else None
-    if last and last[0] is danger and last[1] == danger._version and last[2] == r:
-        return last[3]
-    k, side = danger.shape[0], 2 * r + 1
+@functools.cache
+def _near_lookup(k: int, r: int) -> torch.Tensor:
+    """min(|i - dr| + |j - dc|, k) for every observed opponent offset (i, j), each within
+    +-(k + r) tiles (a farther one is k away from every move as well), and every move code of
+    displacements within +-r [(2(k + r) + 1)², (2r + 1)²] flattened."""
+    side = 2 * r + 1
     span = torch.arange(-(k + r), k + r + 1)
     code = torch.arange(side * side)
     dr, dc = code // side - r, code % side - r
-    near = ((span[:, None, None] - dr).abs() + (span[None, :, None] - dc).abs()).clamp(max=k)
-    lookup = torch.cat([danger, danger.new_zeros(1)])[near].reshape(-1)
+    far = (span[:, None, None] - dr).abs() + (span[None, :, None] - dc).abs()
+    return far.clamp(max=k).reshape(-1)
+
+
+def _danger_lookup(danger: torch.Tensor, r: int) -> torch.Tensor:
+    """`danger` (0 at k) at `_near_lookup(k, r)`: a rollout's danger per offset and move; the
+    last one is reused while `danger` is unchanged."""
+    last = _LAST_DANGER[0] if _LAST_DANGER else None
+    if last and last[0] is danger and last[1] == danger._version and last[2] == r:
+        return last[3]
+    lookup = torch.cat([danger, danger.new_zeros(1)])[_near_lookup(danger.shape[0], r)]
     _LAST_DANGER[:] = [(danger, danger._version, r, lookup)]
     return lookup
 
 
+_LAST_CODES: list = []  # (succ, `_move_codes`' codes, r)
 _LAST_DANGER: list = []  # (danger, its version, r, `_danger_lookup`'s table)
 
 
@@ -188,7 +206,7 @@ def graph_logits(inputs: dict[str, torch.Tensor], state: torch.Tensor, scale: to
     rows = flat.unsqueeze(-1).expand(-1, -1, a)
     cached = _state_table(inputs, scale)
     if cached is not None:  # a rollout: the rows of the states' table
-        out = cached[0].gather(1, rows)
+        out = cached.gather(1, rows)
     else:
         nxt = succ.gather(1, rows)  # [T, K, A]
         here, there = expected_distance(inputs, flat, nxt.reshape(t, -1))
@@ -197,29 +215,23 @@ def graph_logits(inputs: dict[str, torch.Tensor], state: torch.Tensor, scale: to
         out = sc * (here.unsqueeze(-1) - there)
     if opponents is None or danger is None:
         return out
+    # each opponent's distance d (at most k) from the tile each action leads to, read from
+    # `_near_lookup` at its offset and the action's move; danger[d] at d < k, 0 further
     k = danger.shape[-1]
-    if cached is not None and danger.dim() == 1:  # a rollout: danger read from its lookup
-        code, r = cached[1].gather(1, rows), cached[2]
-        o = opponents[..., :2].clamp(-(k + r), k + r).long()
-        w, moves = 2 * (k + r) + 1, (2 * r + 1) ** 2
-        offset = (o * torch.tensor([w * moves, moves])).sum(-1)
-        at = offset.unsqueeze(-1) + (code + (k + r) * (w + 1) * moves).unsqueeze(2)
-        penalty = _danger_lookup(danger, r).take(at) * opponents[..., 2:3]  # [T, K, M, A]
-        return out + penalty.sum(2)
-    if cached is not None:
-        code, r = cached[1].gather(1, rows), cached[2]
-        dr, dc = code // (2 * r + 1) - r, code % (2 * r + 1) - r
+    codes, r = _move_codes(inputs)
+    o = opponents[..., :2].clamp(-(k + r), k + r).long()
+    w, moves = 2 * (k + r) + 1, (2 * r + 1) ** 2
+    offset = (o * torch.tensor([w * moves, moves])).sum(-1)
+    at = offset.unsqueeze(-1) + (codes.gather(1, rows) + (k + r) * (w + 1) * moves).unsqueeze(2)
+    if cached is not None and danger.dim() == 1:  # a rollout: the danger's own lookup
+        penalty = _danger_lookup(danger, r).take(at)
     else:
-        dr, dc = _moves(inputs, flat, nxt)  # the move [T, K, A]
-    far = ((opponents[..., 0].unsqueeze(-1) - dr.unsqueeze(2)).abs()
-           + (opponents[..., 1].unsqueeze(-1) - dc.unsqueeze(2)).abs())  # [T, K, M, A]
-    # danger[d] at distance d < k, 0 further
-    near = far.long().clamp(max=k)
-    padded = torch.cat([danger, danger.new_zeros(*danger.shape[:-1], 1)], -1)
-    if padded.dim() == 2:  # per task [T, k + 1]
-        penalty = padded.gather(1, near.reshape(t, -1)).reshape(near.shape)
-    else:
-        penalty = padded[near]
+        near = _near_lookup(k, r).take(at)  # [T, K, M, A]
+        padded = torch.cat([danger, danger.new_zeros(*danger.shape[:-1], 1)], -1)
+        if padded.dim() == 2:  # per task [T, k + 1]
+            penalty = padded.gather(1, near.reshape(t, -1)).reshape(near.shape)
+        else:
+            penalty = padded[near]
     penalty = penalty * opponents[..., 2:3]  # [T, K, M, A]
     return out + penalty.sum(2)
 
