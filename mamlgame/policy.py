@@ -147,11 +147,11 @@ class MLPPolicy(nn.Module):
         shared or per-task weights); x [N, d] are the `rows` of obs of `shape` if given."""
         w, b, c = params["layers.0.weight"], params["layers.0.bias"], params["context"]
         d = self.obs_dim
-        w_x, w_c = w[..., :d], w[..., d:]
         if batched:  # w [T, h, d + C], c [T, C], x [T, N, d]
+            w_x, w_c = w[..., :d], w[..., d:]
             bias = b + torch.bmm(w_c, c.unsqueeze(-1)).squeeze(-1)
             return torch.baddbmm(bias.unsqueeze(1), x, w_x.transpose(1, 2))
-        bias = b + c @ w_c.T  # [h] or [T, h]
+        w_x, bias = _context_bias(w, b, c, d)  # bias [h] or [T, h]
         if bias.dim() == 2 and rows is not None:  # each row's task's bias
             bias = bias.index_select(0, rows // (shape[:-1].numel() // shape[0]))
         elif bias.dim() == 2:  # per-task context with shared weights: x [T, ..., d]
@@ -165,6 +165,27 @@ class MLPPolicy(nn.Module):
         return {"obs_dim": self.obs_dim, "action_dim": self.action_dim, "hidden": list(self.hidden),
                 "activation": self.activation, "discrete": self.discrete,
                 "context": self.context_dim, "head": head}
+
+
+_LAST_BIAS: list = []  # (w, b, c, their versions, d, w_x, bias) of the last `_context_bias`
+
+
+def _context_bias(w: torch.Tensor, b: torch.Tensor, c: torch.Tensor, d: int
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first layer's observation weights w[:, :d] and its bias with the context,
+    b + c w[:, d:]^T (c [C] or per task [T, C]). Without autograd (a rollout, the same
+    params every step) the last ones are reused while the params are unchanged."""
+    cached = not (torch.is_grad_enabled() or w.is_inference() or b.is_inference()
+                  or c.is_inference())
+    key = (w, b, c, w._version, b._version, c._version, d) if cached else None
+    last = _LAST_BIAS[0] if _LAST_BIAS else None
+    if (key is not None and last is not None and all(x is y for x, y in zip(key[:3], last))
+            and key[3:] == last[3:7]):
+        return last[7], last[8]
+    w_x, w_c = w[..., :d], w[..., d:]
+    bias = b + c @ w_c.T
+    _LAST_BIAS[:] = [] if key is None else [(*key, w_x, bias)]
+    return w_x, bias
 
 
 @contextmanager
