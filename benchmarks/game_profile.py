@@ -41,6 +41,7 @@ PARTS = [
     ("  head logits (rollouts and loss passes)", "mamlgame/families/game/head.py", "logits"),
     ("    expected distance field", "mamlgame/families/game/belief.py", "expected_distance"),
     ("  level tables (belief inputs)", "mamlgame/families/game/belief.py", "belief_inputs"),
+    ("    dense distance tables", "mamlgame/families/game/distances.py", "dense_tables"),
     ("  returns, baselines, advantages", "mamlgame/returns.py", "advantages"),
     ("    linear baseline fit", "mamlgame/returns.py", "linear_baseline"),
     ("  log-probabilities (loss passes)", "mamlgame/policy.py", "log_prob"),
