@@ -96,6 +96,28 @@ def test_each_tile_counts_once_and_the_players_own_never():
     assert torch.allclose(won[0, 0], torch.tensor([0, 0, 0.25, 0, 0, 0]), atol=1e-4)
 
 
+def test_a_walked_tile_is_not_the_goal_until_the_next_episode():
+    game, tasks = one_level("#######\n#S..G.#\n#######", "")
+    look = Lookahead(game, 1)
+    n = tasks["wall"].shape[1]
+    state = game.reset(tasks, 1, torch.Generator().manual_seed(0))
+    start = state["pos"].clone()
+    assert look.walked(state, n).sum() == 1  # step 0: the start tile alone
+    state = {**state, "pos": start + 1, "t": state["t"] + 1}
+    walked = look.walked(state, n)
+    assert walked[0, 0, start[0, 0]] and walked[0, 0, start[0, 0] + 1] and walked.sum() == 2
+    policy = make_policy(game, hidden=(8,), seed=0)
+    params = with_task_inputs(policy, tasks, params_of(policy))
+    gen = torch.Generator().manual_seed(1)
+    won, _ = look.outlook(tasks, state, lambda obs: policy.apply_params(params, obs),
+                          lambda z: draw_categorical(z, gen), gen, beliefs(tasks)["open"],
+                          walked)
+    # 5 open tiles, 2 walked: a step back onto the start wins nothing, one on 1/3
+    assert won[0, 0, 1] == 0 and torch.isclose(won[0, 0, 2], torch.tensor(1 / 3))
+    state = {**state, "t": torch.zeros_like(state["t"])}  # a new episode forgets
+    assert look.walked(state, n).sum() == 1
+
+
 def test_random_walkers_are_redrawn_not_read():
     level = "#######\n#S....#\n#..O..#\n#....G#\n#######"
     walker = 'opponents = [{ behaviour = "random", speed = 1.0 }]'

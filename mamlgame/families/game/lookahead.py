@@ -6,7 +6,9 @@ that it is caught or steps on a hazard first. Each action's logit moves by `WEIG
 its continuations' mean W - L; then the agent samples (or takes the best) as usual.
 
 Under the belief b over the goal's tile (the policy head's adapted `belief`; none: b = 0),
-given that the goal is not where the player stands, a continuation that first stands on the
+given that the goal is on no tile the player has stood on this episode (the chooser
+remembers them from step to step: a walked tile is not the goal), a continuation that first
+stands on the
 tiles x1, x2, ... (each counted once) before it is lost has W = b(x1) + b(x2) + ..., and
 L = 1 - W if it is lost (a catch on a tile that may be the goal may be a win: the engine
 lets the player reach the goal before an opponent can catch it), else 0. So a level whose
@@ -58,6 +60,7 @@ class Lookahead:
         self.sim = copy.copy(game)
         self.sim.levels = LevelCache()
         self._blind: tuple[Tasks, Tasks] | None = None
+        self._walked: torch.Tensor | None = None
 
     def blind(self, tasks: Tasks) -> Tasks:
         """`tasks` without their goals (tile 0, a border wall: never reached)."""
@@ -67,12 +70,13 @@ class Lookahead:
         return self._blind[1]
 
     def outlook(self, tasks: Tasks, state: State, logits: Logits, draw: Logits,
-                generator: torch.Generator | None, belief: torch.Tensor | None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+                generator: torch.Generator | None, belief: torch.Tensor | None,
+                walked: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(W, L) [T, E, A]: each action's continuations' mean chance of reaching the goal
         before being lost, and of being lost first, within `depth` steps, under softmax(
-        `belief`) [T, N] (None: no goal is ever believed reached); `draw` turns logits into
-        actions."""
+        `belief`) [T, N] (None: no goal is ever believed reached) given that the goal is on
+        none of the tiles `walked` [T, E, N] (None: the player's own); `draw` turns logits
+        into actions."""
         t, e = state["pos"].shape
         a, s = N_ACTIONS, self.samples
         blind = self.blind(tasks)
@@ -81,10 +85,12 @@ class Lookahead:
         first = torch.arange(a).repeat_interleave(s).repeat(e).expand(t, -1)
         seen = [sim["pos"]]
         if belief is None:
-            p = torch.zeros(t, tasks["wall"].shape[1])
-        else:  # the goal is not where the player stands: b given that
-            p = torch.softmax(belief.float(), -1)
-        rest = (1 - p.gather(1, sim["pos"])).clamp_min(1e-6)
+            p = torch.zeros(t, e, tasks["wall"].shape[1])
+        else:
+            if walked is None:
+                walked = self.walked(state, belief.shape[-1], remember=False)
+            p = torch.softmax(belief.float(), -1)[:, None] * ~walked
+            p = p / p.sum(-1, keepdim=True).clamp_min(1e-6)
         lost = torch.zeros(t, e * a * s, dtype=torch.bool)
         won = torch.zeros(t, e * a * s)
         lose = torch.zeros(t, e * a * s)
@@ -96,16 +102,32 @@ class Lookahead:
             for x in seen:
                 new = new & (pos != x)
             seen.append(pos)
-            won = won + torch.where(new, p.gather(1, pos), 0.0) / rest
+            here = p.gather(2, pos.view(t, e, a * s)).view(t, -1)
+            won = won + torch.where(new, here, 0.0)
             lose = torch.where(ended & ~lost, (1 - won).clamp_min(0), lose)
             lost |= ended
         return (won.clamp(max=1).view(t, e, a, s).mean(-1),
                 lose.view(t, e, a, s).mean(-1))
 
+    def walked(self, state: State, tiles: int, remember: bool = True) -> torch.Tensor:
+        """[T, E, N] bool: the tiles each episode has stood on, its present one included,
+        as far as this chooser has seen it (an episode at step 0 starts afresh); with
+        `remember`, kept for the next call."""
+        pos = state["pos"]
+        w = self._walked
+        if not remember or w is None or w.shape != (*pos.shape, tiles):
+            w = torch.zeros(*pos.shape, tiles, dtype=torch.bool)
+        w = (w & (state["t"] > 0)[..., None]).scatter(2, pos[..., None], True)
+        if remember:
+            self._walked = w
+        return w
+
     def __call__(self, tasks: Tasks, state: State, obs: torch.Tensor, logits: Logits,
                  draw: Logits, generator: torch.Generator | None, deterministic: bool,
                  head: dict[str, torch.Tensor]) -> torch.Tensor:
         with torch.no_grad():
-            won, lost = self.outlook(tasks, state, logits, draw, generator, head.get("belief"))
+            belief = head.get("belief")
+            walked = None if belief is None else self.walked(state, belief.shape[-1])
+            won, lost = self.outlook(tasks, state, logits, draw, generator, belief, walked)
             out = logits(obs) + self.weight * (won - lost)
             return out.argmax(-1) if deterministic else draw(out)
