@@ -42,7 +42,6 @@ per call.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 import torch
@@ -326,7 +325,8 @@ class Game(FamilyBase):
             flat, start, size = table
             f = self.opponent_feature
             s = state_index(tasks, state)
-            own = flat.take((start + s * f).unsqueeze(-1) + _arange(f, s.device))
+            rows = lc.memo("observation rows", lambda c: start // f)  # each level's first
+            own = flat.view(-1, f).index_select(0, (rows + s).view(-1)).view(t, e, f)
             own[..., 3] = state["acc"]
             own[..., 7] = self._time(state["t"])
             if self.state_feature is not None:
@@ -430,11 +430,6 @@ def _walkers(lc: LevelConstants) -> torch.Tensor:
         if behaviour.target is not None and i in lc.mine:
             walkers = walkers | lc.mine[i]
     return walkers
-
-
-@functools.cache
-def _arange(n: int, device: torch.device) -> torch.Tensor:
-    return torch.arange(n, device=device)
 
 
 def _no_paths(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
