@@ -26,14 +26,14 @@ def baseline_features(obs: torch.Tensor, mask: torch.Tensor,
     the 0/1 `mask`."""
     o = obs.clamp(-10, 10)
     H, D = obs.shape[-2], obs.shape[-1]
-    al = torch.arange(H, dtype=obs.dtype) / 100.0
+    al = torch.arange(H, dtype=obs.dtype, device=obs.device) / 100.0
     sq = o.square()
     # o^2 = o: every entry is 0 or 1 (a float sum of the differing entries: a faster any)
     differs = (sq != o).reshape(-1, D).to(obs.dtype).sum(0) > 0
     if not bool(differs.all()):
         sq = o[..., differs].square()
     k = sq.shape[-1]
-    feats = torch.empty(*obs.shape[:-1], D + k + 4, dtype=dtype or obs.dtype)
+    feats = torch.empty(*obs.shape[:-1], D + k + 4, dtype=dtype or obs.dtype, device=obs.device)
     feats[..., :D] = o
     feats[..., D:D + k] = sq
     feats[..., D + k:] = torch.stack([al, al.square(), al.pow(3), torch.ones_like(al)], -1)

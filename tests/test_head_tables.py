@@ -51,7 +51,7 @@ def test_the_danger_lookups_give_the_danger_of_the_displacements(per_task):
         grad, = torch.autograd.grad((plain * weights).sum(), danger)
         grad_by_hand, = torch.autograd.grad((expected * weights).sum(), danger)
     assert torch.equal(plain, expected) and torch.equal(grad, grad_by_hand)
-    assert belief._LAST_CODES[0][2] > 1  # wall states' moves reach farther
+    assert belief._LAST_CODES[0][3] > 1  # wall states' moves reach farther
     belief._LAST_TABLE.clear()
     belief._LAST_DANGER.clear()
     with torch.no_grad():

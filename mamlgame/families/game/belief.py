@@ -148,30 +148,39 @@ def _state_table(inputs: dict[str, torch.Tensor], scale: torch.Tensor) -> torch.
     return table
 
 
-def _move_codes(inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
-    """Each action's move from each movement state as a code (dr + r) * (2r + 1) + (dc + r)
-    of its (row, col) displacement [T, S, A], and r, the largest displacement (1 but from
-    wall states); the last one is reused for the same `succ`."""
+def _move_codes(inputs: dict[str, torch.Tensor], k: int) -> tuple[torch.Tensor, int]:
+    """Each action's move from each movement state [T, S, A] as its code (dr + r) * (2r + 1)
+    + (dc + r) of its (row, col) displacement, plus where the offsets of `_near_lookup(k, r)`
+    start, (k + r) * `_offset_strides(k, r)`; and r, the largest displacement (1 but from
+    wall states). The last ones are reused for the same `succ` and k."""
     succ = inputs["succ"]
     last = _LAST_CODES[0] if _LAST_CODES else None
-    if last and last[0] is succ:
-        return last[1], last[2]
+    if last and last[0] is succ and last[1] == k:
+        return last[2], last[3]
     t, s, _ = succ.shape
-    rows, cols = _moves(inputs, torch.arange(s).expand(t, s), succ)
+    rows, cols = _moves(inputs, torch.arange(s, device=succ.device).expand(t, s), succ)
     r = int(torch.maximum(rows.abs().max(), cols.abs().max()))
-    code = (rows + r) * (2 * r + 1) + (cols + r)
-    _LAST_CODES[:] = [(succ, code, r)]
+    shift = (2 * (k + r) + 2) * (2 * r + 1) ** 2 * (k + r)  # `_offset_strides`' sum * (k + r)
+    code = (rows + r) * (2 * r + 1) + (cols + r) + shift
+    _LAST_CODES[:] = [(succ, k, code, r)]
     return code, r
 
 
 @functools.cache
-def _near_lookup(k: int, r: int) -> torch.Tensor:
+def _offset_strides(k: int, r: int, device: torch.device) -> torch.Tensor:
+    """The steps of `_near_lookup(k, r)`'s index for one tile of row and column offset."""
+    w, moves = 2 * (k + r) + 1, (2 * r + 1) ** 2
+    return torch.tensor([w * moves, moves], device=device)
+
+
+@functools.cache
+def _near_lookup(k: int, r: int, device: torch.device) -> torch.Tensor:
     """min(|i - dr| + |j - dc|, k) for every observed opponent offset (i, j), each within
     +-(k + r) tiles (a farther one is k away from every move as well), and every move code of
     displacements within +-r [(2(k + r) + 1)², (2r + 1)²] flattened."""
     side = 2 * r + 1
-    span = torch.arange(-(k + r), k + r + 1)
-    code = torch.arange(side * side)
+    span = torch.arange(-(k + r), k + r + 1, device=device)
+    code = torch.arange(side * side, device=device)
     dr, dc = code // side - r, code % side - r
     far = (span[:, None, None] - dr).abs() + (span[None, :, None] - dc).abs()
     return far.clamp(max=k).reshape(-1)
@@ -183,12 +192,13 @@ def _danger_lookup(danger: torch.Tensor, r: int) -> torch.Tensor:
     last = _LAST_DANGER[0] if _LAST_DANGER else None
     if last and last[0] is danger and last[1] == danger._version and last[2] == r:
         return last[3]
-    lookup = torch.cat([danger, danger.new_zeros(1)])[_near_lookup(danger.shape[0], r)]
+    lookup = torch.cat([danger, danger.new_zeros(1)])[_near_lookup(danger.shape[0], r,
+                                                                   danger.device)]
     _LAST_DANGER[:] = [(danger, danger._version, r, lookup)]
     return lookup
 
 
-_LAST_CODES: list = []  # (succ, `_move_codes`' codes, r)
+_LAST_CODES: list = []  # (succ, k, `_move_codes`' codes, r)
 _LAST_DANGER: list = []  # (danger, its version, r, `_danger_lookup`'s table)
 
 
@@ -218,15 +228,14 @@ def graph_logits(inputs: dict[str, torch.Tensor], state: torch.Tensor, scale: to
     # each opponent's distance d (at most k) from the tile each action leads to, read from
     # `_near_lookup` at its offset and the action's move; danger[d] at d < k, 0 further
     k = danger.shape[-1]
-    codes, r = _move_codes(inputs)
+    codes, r = _move_codes(inputs, k)
     o = opponents[..., :2].clamp(-(k + r), k + r).long()
-    w, moves = 2 * (k + r) + 1, (2 * r + 1) ** 2
-    offset = (o * torch.tensor([w * moves, moves])).sum(-1)
-    at = offset.unsqueeze(-1) + (codes.gather(1, rows) + (k + r) * (w + 1) * moves).unsqueeze(2)
+    at = ((o * _offset_strides(k, r, o.device)).sum(-1).unsqueeze(-1)
+          + codes.gather(1, rows).unsqueeze(2))
     if cached is not None and danger.dim() == 1:  # a rollout: the danger's own lookup
         penalty = _danger_lookup(danger, r).take(at)
     else:
-        near = _near_lookup(k, r).take(at)  # [T, K, M, A]
+        near = _near_lookup(k, r, at.device).take(at)  # [T, K, M, A]
         padded = torch.cat([danger, danger.new_zeros(*danger.shape[:-1], 1)], -1)
         if padded.dim() == 2:  # per task [T, k + 1]
             penalty = padded.gather(1, near.reshape(t, -1)).reshape(near.shape)
