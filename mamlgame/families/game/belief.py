@@ -148,58 +148,54 @@ def _state_table(inputs: dict[str, torch.Tensor], scale: torch.Tensor) -> torch.
     return table
 
 
-def _move_codes(inputs: dict[str, torch.Tensor], k: int) -> tuple[torch.Tensor, int]:
-    """Each action's move from each movement state [T, S, A] as its code (dr + r) * (2r + 1)
-    + (dc + r) of its (row, col) displacement, plus where the offsets of `_near_lookup(k, r)`
-    start, (k + r) * `_offset_strides(k, r)`; and r, the largest displacement (1 but from
-    wall states). The last ones are reused for the same `succ` and k."""
+def _move_codes(inputs: dict[str, torch.Tensor], k: int) -> torch.Tensor:
+    """Each action's move from each movement state [T, S, A] as the code (dr + 1) * 3 +
+    (dc + 1) of its (row, col) displacement, within +-1 (a sub-move's; a wall state's, which
+    stands for any, is clamped there), plus where the offsets of `_near_lookup(k)` start,
+    (k + 1) * `_offset_strides(k)`' sum. The last ones are reused for the same `succ` and k."""
     succ = inputs["succ"]
     last = _LAST_CODES[0] if _LAST_CODES else None
     if last and last[0] is succ and last[1] == k:
-        return last[2], last[3]
+        return last[2]
     t, s, _ = succ.shape
     rows, cols = _moves(inputs, torch.arange(s, device=succ.device).expand(t, s), succ)
-    r = int(torch.maximum(rows.abs().max(), cols.abs().max()))
-    shift = (2 * (k + r) + 2) * (2 * r + 1) ** 2 * (k + r)  # `_offset_strides`' sum * (k + r)
-    code = (rows + r) * (2 * r + 1) + (cols + r) + shift
-    _LAST_CODES[:] = [(succ, k, code, r)]
-    return code, r
+    code = (rows.clamp(-1, 1) + 1) * 3 + (cols.clamp(-1, 1) + 1) + (2 * k + 4) * 9 * (k + 1)
+    _LAST_CODES[:] = [(succ, k, code)]
+    return code
 
 
 @functools.cache
-def _offset_strides(k: int, r: int, device: torch.device) -> torch.Tensor:
-    """The steps of `_near_lookup(k, r)`'s index for one tile of row and column offset."""
-    w, moves = 2 * (k + r) + 1, (2 * r + 1) ** 2
-    return torch.tensor([w * moves, moves], device=device)
+def _offset_strides(k: int, device: torch.device) -> torch.Tensor:
+    """The steps of `_near_lookup(k)`'s index for one tile of row and column offset."""
+    return torch.tensor([(2 * k + 3) * 9, 9], device=device)
 
 
 @functools.cache
-def _near_lookup(k: int, r: int, device: torch.device) -> torch.Tensor:
+def _near_lookup(k: int, device: torch.device) -> torch.Tensor:
     """min(|i - dr| + |j - dc|, k) for every observed opponent offset (i, j), each within
-    +-(k + r) tiles (a farther one is k away from every move as well), and every move code of
-    displacements within +-r [(2(k + r) + 1)², (2r + 1)²] flattened."""
-    side = 2 * r + 1
-    span = torch.arange(-(k + r), k + r + 1, device=device)
-    code = torch.arange(side * side, device=device)
-    dr, dc = code // side - r, code % side - r
+    +-(k + 1) tiles (a farther one is k away from every move as well), and every move code
+    [(2k + 3)², 9] flattened."""
+    span = torch.arange(-(k + 1), k + 2, device=device)
+    code = torch.arange(9, device=device)
+    dr, dc = code // 3 - 1, code % 3 - 1
     far = (span[:, None, None] - dr).abs() + (span[None, :, None] - dc).abs()
     return far.clamp(max=k).reshape(-1)
 
 
-def _danger_lookup(danger: torch.Tensor, r: int) -> torch.Tensor:
-    """`danger` (0 at k) at `_near_lookup(k, r)`: a rollout's danger per offset and move; the
+def _danger_lookup(danger: torch.Tensor) -> torch.Tensor:
+    """`danger` (0 at k) at `_near_lookup(k)`: a rollout's danger per offset and move; the
     last one is reused while `danger` is unchanged."""
     last = _LAST_DANGER[0] if _LAST_DANGER else None
-    if last and last[0] is danger and last[1] == danger._version and last[2] == r:
-        return last[3]
-    lookup = torch.cat([danger, danger.new_zeros(1)])[_near_lookup(danger.shape[0], r,
-                                                                   danger.device)]
-    _LAST_DANGER[:] = [(danger, danger._version, r, lookup)]
+    if last and last[0] is danger and last[1] == danger._version:
+        return last[2]
+    near = _near_lookup(danger.shape[0], danger.device)
+    lookup = torch.cat([danger, danger.new_zeros(1)])[near]
+    _LAST_DANGER[:] = [(danger, danger._version, lookup)]
     return lookup
 
 
-_LAST_CODES: list = []  # (succ, k, `_move_codes`' codes, r)
-_LAST_DANGER: list = []  # (danger, its version, r, `_danger_lookup`'s table)
+_LAST_CODES: list = []  # (succ, k, `_move_codes`' codes)
+_LAST_DANGER: list = []  # (danger, its version, `_danger_lookup`'s table)
 
 
 def graph_logits(inputs: dict[str, torch.Tensor], state: torch.Tensor, scale: torch.Tensor,
@@ -228,14 +224,14 @@ def graph_logits(inputs: dict[str, torch.Tensor], state: torch.Tensor, scale: to
     # each opponent's distance d (at most k) from the tile each action leads to, read from
     # `_near_lookup` at its offset and the action's move; danger[d] at d < k, 0 further
     k = danger.shape[-1]
-    codes, r = _move_codes(inputs, k)
-    o = opponents[..., :2].clamp(-(k + r), k + r).long()
-    at = ((o * _offset_strides(k, r, o.device)).sum(-1).unsqueeze(-1)
+    codes = _move_codes(inputs, k)
+    o = opponents[..., :2].clamp(-(k + 1), k + 1).long()
+    at = ((o * _offset_strides(k, o.device)).sum(-1).unsqueeze(-1)
           + codes.gather(1, rows).unsqueeze(2))
     if cached is not None and danger.dim() == 1:  # a rollout: the danger's own lookup
-        penalty = _danger_lookup(danger, r).take(at)
+        penalty = _danger_lookup(danger).take(at)
     else:
-        near = _near_lookup(k, r, at.device).take(at)  # [T, K, M, A]
+        near = _near_lookup(k, at.device).take(at)  # [T, K, M, A]
         padded = torch.cat([danger, danger.new_zeros(*danger.shape[:-1], 1)], -1)
         if padded.dim() == 2:  # per task [T, k + 1]
             penalty = padded.gather(1, near.reshape(t, -1)).reshape(near.shape)
