@@ -49,9 +49,12 @@ def distance_rows(graph: csr_matrix, open_tiles: np.ndarray, targets: np.ndarray
                   ) -> np.ndarray:
     """Rows [len(targets), N] int16 of path distances from each target tile (`FAR` when
     unreachable; a target that is not open reaches nothing, itself included)."""
-    d = dijkstra(graph, indices=targets, unweighted=True)
-    rows = np.where(np.isfinite(d), d, FAR).astype(np.int16)
-    rows[~open_tiles[targets]] = FAR
+    targets = np.asarray(targets)
+    rows = np.full((len(targets), len(open_tiles)), FAR, np.int16)
+    searched = open_tiles[targets]  # the others reach nothing: no search
+    if searched.any():
+        d = dijkstra(graph, indices=targets[searched], unweighted=True)
+        rows[searched] = np.where(np.isfinite(d), d, FAR)
     return rows
 
 
