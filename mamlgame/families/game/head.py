@@ -66,7 +66,8 @@ class GoalBelief(nn.Module):
         opponents = None
         if self.n_opponents:
             f, m = self.opponent_feature, self.n_opponents
-            opponents = obs[..., f:f + 3 * m].reshape(t, -1, m, 3)
+            # one copy of the strided slice: the arithmetic below then runs contiguous
+            opponents = obs[..., f:f + 3 * m].contiguous().view(t, -1, m, 3)
             opponents = torch.cat([(opponents[..., :2] * self.opponent_scale).round(),
                                    opponents[..., 2:]], -1)
         out = graph_logits(p, state.reshape(t, -1), p["belief_scale"], opponents, p.get("danger"))
