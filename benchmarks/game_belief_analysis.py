@@ -3,7 +3,11 @@ levels with and without opponents, by mode and by both, the belief's mass on the
 and the same policy given the true goal as its belief (a goal-visible version of the agent).
 
     .venv/bin/python benchmarks/game_belief_analysis.py CKPT [--pack PACK] [--split valid]
-        [--tasks 64] [--episodes 20] [--seed 0]
+        [--tasks 64] [--episodes 20] [--seed 0] [--per-level] [--adapt-alone]
+
+The agent acts as loaded (with its checkpoint's lookahead). `--per-level`: a row per level
+with opponents (success after one step, with the true goal, the belief's mass on the goal);
+`--adapt-alone`: the adaptation episodes sample the policy without the lookahead.
 
 CKPT: a checkpoint trained with the game recipe (`--algo cavia`, `position = "graph"`).
 """
@@ -41,6 +45,8 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=64)
     ap.add_argument("--episodes", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--per-level", action="store_true")
+    ap.add_argument("--adapt-alone", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(1)
     agent = load_agent(args.checkpoint, args.pack)
@@ -50,7 +56,11 @@ def main() -> None:
     tasks = pack.tasks(args.split, args.tasks, seed=0)
     gen = torch.Generator().manual_seed(args.seed)
     params = {k: v.detach() for k, v in params_of(agent.policy).items()}
+    chooser = agent.family.chooser
+    if args.adapt_alone:
+        agent.family.chooser = None
     ad = agent.learner(episodes=args.episodes).adapt(params, tasks, gen, steps=1)
+    agent.family.chooser = chooser
     adapted = {k: v.detach() for k, v in ad.params.items()}
     after = rollout(agent.family, tasks, agent.policy, adapted, args.episodes, gen)
 
@@ -67,6 +77,12 @@ def main() -> None:
     mass = torch.softmax(adapted["head.belief"], -1).gather(1, tasks["goal"][:, None])[:, 0]
     print(f"belief mass on the goal after one step: median {mass.median():.3f}, "
           f"> 0.5 on {100 * (mass > 0.5).float().mean():.0f}% of levels")
+    if args.per_level:
+        print("levels with opponents: index, success after one step, with the true goal, "
+              "belief mass on the goal")
+        won, known = after.success.float().mean(1), oracle.success.float().mean(1)
+        for i in tasks["opp_mask"].any(1).nonzero()[:, 0].tolist():
+            print(f"{i:4d} {100 * won[i]:5.0f}% {100 * known[i]:5.0f}% {mass[i]:6.3f}")
 
 
 if __name__ == "__main__":
