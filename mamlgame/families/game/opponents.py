@@ -13,7 +13,11 @@ level stores a behaviour as its index in the table, so the shipped four keep the
 A move is a pure function of a `Context` (tensors [T, E, M] for T levels, E episodes and M
 opponent slots) that returns each opponent's move (0 stay, 1 up, 2 down, 3 left, 4 right,
 `rules.MOVES`) and, optionally, its new patrol direction. It is evaluated for every opponent
-slot; only the entries where `ctx.mine` is true are used.
+slot; only the entries where `ctx.mine` is true are used. Two kinds the engine steps more
+cheaply, with the same moves: a `tabled` behaviour (its move depends only on the level, its
+tile and direction: read from a table per level that `tabulate` fills with its own `move`),
+and one with a `target` (it walks a shortest path to that tile: one `toward` serves all of
+them).
 """
 
 from __future__ import annotations
