@@ -100,11 +100,13 @@ def test_a_walked_tile_is_not_the_goal_until_the_next_episode():
     game, tasks = one_level("#######\n#S..G.#\n#######", "")
     look = Lookahead(game, 1)
     n = tasks["wall"].shape[1]
+    mine, other = torch.Generator(), torch.Generator()  # two streams of episodes
     state = game.reset(tasks, 1, torch.Generator().manual_seed(0))
     start = state["pos"].clone()
-    assert look.walked(state, n).sum() == 1  # step 0: the start tile alone
+    assert look.walked(state, n, mine).sum() == 1  # step 0: the start tile alone
+    assert look.walked(state, n, other).sum() == 1
     state = {**state, "pos": start + 1, "t": state["t"] + 1}
-    walked = look.walked(state, n)
+    walked = look.walked(state, n, mine)
     assert walked[0, 0, start[0, 0]] and walked[0, 0, start[0, 0] + 1] and walked.sum() == 2
     policy = make_policy(game, hidden=(8,), seed=0)
     params = with_task_inputs(policy, tasks, params_of(policy))
@@ -114,8 +116,13 @@ def test_a_walked_tile_is_not_the_goal_until_the_next_episode():
                           walked)
     # 5 open tiles, 2 walked: a step back onto the start wins nothing, one on 1/3
     assert won[0, 0, 1] == 0 and torch.isclose(won[0, 0, 2], torch.tensor(1 / 3))
+    # the other stream (the viewer's other side, stepped in turn) keeps its own tiles
+    there = {**state, "pos": start + 2}
+    assert look.walked(there, n, other)[0, 0].nonzero().view(-1).tolist() == [
+        int(start[0, 0]), int(start[0, 0]) + 2]
+    assert look.walked(state, n, mine).sum() == 2
     state = {**state, "t": torch.zeros_like(state["t"])}  # a new episode forgets
-    assert look.walked(state, n).sum() == 1
+    assert look.walked(state, n, mine).sum() == 1
 
 
 def test_random_walkers_are_redrawn_not_read():

@@ -7,15 +7,14 @@ its continuations' mean W - L; then the agent samples (or takes the best) as usu
 
 Under the belief b over the goal's tile (the policy head's adapted `belief`; none: b = 0),
 given that the goal is on no tile the player has stood on this episode (the chooser
-remembers them from step to step: a walked tile is not the goal), a continuation that first
-stands on the
-tiles x1, x2, ... (each counted once) before it is lost has W = b(x1) + b(x2) + ..., and
-L = 1 - W if it is lost (a catch on a tile that may be the goal may be a win: the engine
-lets the player reach the goal before an opponent can catch it), else 0. So a level whose
-goal an opponent guards can be won once the belief knows where the goal is, and an action
-that leads towards likely goal tiles is preferred, while where to go beyond DEPTH steps
-stays the policy's. (Tiles are read after each step: a player faster than one tile per
-step may cross one unread.)
+remembers them from step to step, per stream of episodes: a walked tile is not the goal), a
+continuation that first stands on the tiles x1, x2, ... (each counted once) before it is
+lost has W = b(x1) + b(x2) + ..., and L = 1 - W if it is lost (a catch on a tile that may be
+the goal may be a win: the engine lets the player reach the goal before an opponent can
+catch it), else 0. So a level whose goal an opponent guards can be won once the belief knows
+where the goal is, and an action that leads towards likely goal tiles is preferred, while
+where to go beyond DEPTH steps stays the policy's. (Tiles are read after each step: a player
+faster than one tile per step may cross one unread.)
 
 What the simulation knows is what the player sees: the map, every opponent's tile,
 behaviour, speed, heading and pace (its speed accumulator: when it next moves). It does not
@@ -46,6 +45,7 @@ Logits = Callable[[torch.Tensor], torch.Tensor]  # obs [T, K, D] -> the policy's
 
 SAMPLES = 4      # continuations per action
 WEIGHT = 20.0    # logit change of an action whose every continuation wins (+) or is lost (-)
+STREAMS = 16     # episode streams whose walked tiles are remembered at once
 _M31 = 0x7FFFFFFF
 
 
@@ -60,7 +60,9 @@ class Lookahead:
         self.sim = copy.copy(game)
         self.sim.levels = LevelCache()
         self._blind: tuple[Tasks, Tasks] | None = None
-        self._walked: torch.Tensor | None = None
+        # the walked tiles of each stream of episodes, by its generator (a rollout's; each
+        # viewer episode's): two episodes stepped in turn keep theirs apart
+        self._walked: dict[int, torch.Tensor] = {}
 
     def blind(self, tasks: Tasks) -> Tasks:
         """`tasks` without their goals (tile 0, a border wall: never reached)."""
@@ -109,17 +111,20 @@ class Lookahead:
         return (won.clamp(max=1).view(t, e, a, s).mean(-1),
                 lose.view(t, e, a, s).mean(-1))
 
-    def walked(self, state: State, tiles: int, remember: bool = True) -> torch.Tensor:
-        """[T, E, N] bool: the tiles each episode has stood on, its present one included,
-        as far as this chooser has seen it (an episode at step 0 starts afresh); with
-        `remember`, kept for the next call."""
-        pos = state["pos"]
-        w = self._walked
+    def walked(self, state: State, tiles: int, stream: torch.Generator | None = None,
+               remember: bool = True) -> torch.Tensor:
+        """[T, E, N] bool: the tiles each episode of `stream` (the generator that draws its
+        actions) has stood on, its present one included, as far as this chooser has seen
+        it (an episode at step 0 starts afresh); with `remember`, kept for the next call."""
+        pos, key = state["pos"], id(stream)
+        w = self._walked.pop(key, None)
         if not remember or w is None or w.shape != (*pos.shape, tiles):
             w = torch.zeros(*pos.shape, tiles, dtype=torch.bool)
         w = (w & (state["t"] > 0)[..., None]).scatter(2, pos[..., None], True)
         if remember:
-            self._walked = w
+            self._walked[key] = w  # the most recent last
+            while len(self._walked) > STREAMS:
+                del self._walked[next(iter(self._walked))]
         return w
 
     def __call__(self, tasks: Tasks, state: State, obs: torch.Tensor, logits: Logits,
@@ -127,7 +132,8 @@ class Lookahead:
                  head: dict[str, torch.Tensor]) -> torch.Tensor:
         with torch.no_grad():
             belief = head.get("belief")
-            walked = None if belief is None else self.walked(state, belief.shape[-1])
+            walked = (None if belief is None
+                      else self.walked(state, belief.shape[-1], generator))
             won, lost = self.outlook(tasks, state, logits, draw, generator, belief, walked)
             out = logits(obs) + self.weight * (won - lost)
             return out.argmax(-1) if deterministic else draw(out)
