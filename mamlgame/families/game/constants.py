@@ -1,9 +1,11 @@
 """What the game engine (`mamlgame.families.game.engine`) derives from a batch of levels
 alone, computed once per `Tasks` batch and reused while the same tensors come back unchanged:
 `LevelConstants` (the padded width, walls with hazards, the tile patch's offsets into a
-border-padded copy of the grid, which behaviours and which modes are present, `state_scale`)
-and `LevelCache`, which keeps the last batch's and a pool's. Results are those of computing
-them per call.
+border-padded copy of the grid, which behaviours and which modes are present, `state_scale`,
+and per-level tables made when first asked for: the player's successor table, the tabled
+opponent behaviours' moves, the observation's own features per movement state) and
+`LevelCache`, which keeps the last batch's and a pool's. Results are those of computing
+them per call (and, past `TABLE_ENTRIES`, of applying the rules at every step).
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ from typing import Any
 
 import torch
 
-from mamlgame.families.game.rules import N_ACTIONS, move_offsets, rise_levels, successor_table
+from mamlgame.families.game.opponents import TABLE, Behaviour, Move, tabulate
+from mamlgame.families.game.rules import (
+    N_ACTIONS,
+    action_moves,
+    move_offsets,
+    player_move,
+    rise_levels,
+    successor_table,
+)
 from mamlgame.families.game.rules import tensor_version as _version
 from mamlgame.packs import Tasks
 
@@ -146,6 +156,48 @@ class LevelConstants:
         start + a * S + s); None past `TABLE_ENTRIES` entries."""
         got = self.table("successors", _successors)
         return got and (got[0], got[1], got[2] // N_ACTIONS)
+
+    def player(self, action: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The movement state after one sub-move of `action` [T, E] from states [T, E]: read
+        from the successor table, or by the rule where the table would be too big."""
+        table = self.successors()
+        if table is not None:
+            flat, start, size = table
+            at_action = start + action * size
+            return lambda s: flat.take(at_action + s)
+        n = self.wall.shape[1]
+        amoves = action_moves(action, self.width, *self.modes)
+
+        def move(s: torch.Tensor) -> torch.Tensor:
+            p, r = player_move(self.wall, self.width, s % n, s // n, amoves, self.platformer,
+                               self.jump)
+            return r * n + p
+        return move
+
+    def tabled(self, behaviour: Behaviour, opp: torch.Tensor, odir: torch.Tensor
+               ) -> Move | None:
+        """A `tabled` behaviour's moves of opponents at `opp` heading `odir` [T, E, M], read
+        from its table of these levels (`opponents.tabulate`; None where it would not fit)."""
+        def make(c: LevelConstants) -> torch.Tensor | None:
+            if not c.fits(5 * c.wall.shape[1]):
+                return None
+            return tabulate(behaviour, c.sources, c.blocked, c.width, c.modes)
+        got = self.table(("tabled", behaviour), make)
+        if got is None:
+            return None
+        flat, start, _ = got
+        code = flat.take(start.view(-1, 1, 1) + opp * 5 + odir)
+        return Move(code // 5, code % 5)
+
+    def walkers(self) -> torch.Tensor:
+        """The opponents [T, 1, M] of behaviours with a `target` (one tensor per levels)."""
+        def make(c: LevelConstants) -> torch.Tensor:
+            walkers = torch.zeros_like(c.mask)
+            for i, behaviour in enumerate(TABLE.values()):
+                if behaviour.target is not None and i in c.mine:
+                    walkers = walkers | c.mine[i]
+            return walkers
+        return self.memo("walkers", make)
 
     @functools.cached_property
     def scale_shared(self) -> bool:

@@ -35,9 +35,10 @@ reads the level's path distances.
 
 What `step` and `observe` derive from the levels alone (the padded width, walls with
 hazards, the tile patch's offsets into a border-padded copy of the grid, which behaviours
-are present, `state_scale`) is computed once per `Tasks` batch and reused while the same
-tensors come back unchanged (`constants.LevelConstants`); results are those of computing it
-per call.
+are present, `state_scale`, and tables of the player's moves, of tabled opponents' moves and
+of the player's own observed features per movement state) is computed once per `Tasks`
+batch and reused while the same tensors come back unchanged (`constants.LevelConstants`);
+results are those of computing it per call.
 """
 
 from __future__ import annotations
@@ -54,26 +55,9 @@ from mamlgame.families.game.constants import (
     LevelConstants,
     state_scale,  # noqa: F401  (re-exported: its users import it from here)
 )
-from mamlgame.families.game.opponents import (
-    TABLE,
-    Behaviour,
-    Context,
-    Move,
-    codes,
-    mix,
-    tabulate,
-    toward,
-)
+from mamlgame.families.game.opponents import TABLE, Context, codes, mix, toward
 from mamlgame.families.game.paths import PathCache
-from mamlgame.families.game.rules import (
-    MAX_MOVES,
-    N_ACTIONS,
-    action_moves,
-    at,
-    player_move,
-    rise_levels,
-    speed_moves,
-)
+from mamlgame.families.game.rules import MAX_MOVES, N_ACTIONS, at, rise_levels, speed_moves
 from mamlgame.packs import LevelPack, Tasks
 
 OUTCOMES = ("running", "goal", "caught", "hazard")
@@ -174,7 +158,7 @@ class Game(FamilyBase):
         rng = mix(state["rng"] + 1)
         n = lc.wall.shape[1]
         s0 = state["rise"] * n + state["pos"]  # the movement state
-        player = self._player(lc, action)
+        player = lc.player(action)
         # how each step has ended so far (`OUTCOMES`' index; None: nobody's yet, as at the
         # first sub-move) and whether it has
         code = ended = None
@@ -224,24 +208,6 @@ class Game(FamilyBase):
         }
         return new_state, reward if reward.dtype == torch.float32 else reward.float(), ended
 
-    @staticmethod
-    def _player(lc: LevelConstants, action: torch.Tensor
-                ) -> Callable[[torch.Tensor], torch.Tensor]:
-        """The movement state after one sub-move of `action` [T, E] from states [T, E]: read
-        from the levels' successor table, or by the rule where the table would be too big."""
-        table = lc.successors()
-        if table is not None:
-            flat, start, size = table
-            at_action = start + action * size
-            return lambda s: flat.take(at_action + s)
-        n = lc.wall.shape[1]
-        amoves = action_moves(action, lc.width, *lc.modes)
-
-        def move(s: torch.Tensor) -> torch.Tensor:
-            p, r = player_move(lc.wall, lc.width, s % n, s // n, amoves, lc.platformer, lc.jump)
-            return r * n + p
-        return move
-
     def _scripted(self, tasks: Tasks, lc: LevelConstants, pos: torch.Tensor, opp: torch.Tensor,
                   odir: torch.Tensor, rng: torch.Tensor, k: int
                   ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -257,7 +223,7 @@ class Game(FamilyBase):
             if i not in lc.mine:
                 continue  # no opponent of these levels behaves so
             mine = lc.mine[i].expand(t, e, m)
-            out = self._tabled(lc, behaviour, opp, odir) if behaviour.tabled else None
+            out = lc.tabled(behaviour, opp, odir) if behaviour.tabled else None
             if out is not None:
                 d = torch.where(mine, out.move, d)
                 new_dir = new_dir if out.direction is None else torch.where(
@@ -280,27 +246,11 @@ class Game(FamilyBase):
             if out.direction is not None:
                 new_dir = torch.where(mine, out.direction, new_dir)
         if targets is not None:  # one `toward` for every behaviour with a target
-            walkers = lc.memo("walkers", _walkers)
+            walkers = lc.walkers()
             ctx = Context(tasks, opp, *near, odir, rng, k, lc.width, lc.blocked,
                           walkers.expand(t, e, m), self._distances(tasks, walkers), lc.modes)
             d = torch.where(ctx.mine, toward(ctx, targets), d)
         return d, new_dir
-
-    @staticmethod
-    def _tabled(lc: LevelConstants, behaviour: Behaviour, opp: torch.Tensor,
-                odir: torch.Tensor) -> Move | None:
-        """A `tabled` behaviour's moves read from its table of these levels (None where the
-        table would be too big)."""
-        def make(c: LevelConstants) -> torch.Tensor | None:
-            if not c.fits(5 * c.wall.shape[1]):
-                return None
-            return tabulate(behaviour, c.sources, c.blocked, c.width, c.modes)
-        got = lc.table(("tabled", behaviour), make)
-        if got is None:
-            return None
-        flat, start, _ = got
-        code = flat.take(start.view(-1, 1, 1) + opp * 5 + odir)
-        return Move(code // 5, code % 5)
 
     def _distances(self, tasks: Tasks, mine: torch.Tensor
                    ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -421,15 +371,6 @@ class Game(FamilyBase):
         ], -1).float()
         walls = lc.patch(opp, r, 1)
         return torch.cat([feats, beh[:, None].expand(t, e, m, -1), walls], -1)
-
-
-def _walkers(lc: LevelConstants) -> torch.Tensor:
-    """The opponents [T, 1, M] of behaviours with a `target`."""
-    walkers = torch.zeros_like(lc.mask)
-    for i, behaviour in enumerate(TABLE.values()):
-        if behaviour.target is not None and i in lc.mine:
-            walkers = walkers | lc.mine[i]
-    return walkers
 
 
 def _no_paths(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
