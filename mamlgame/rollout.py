@@ -31,9 +31,17 @@ class Episodes(NamedTuple):
         return (self.rewards * self.mask).sum(-1)
 
 
-def _freeze(alive: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
-    a = alive.reshape(*alive.shape, *([1] * (new.dim() - alive.dim())))
-    return torch.where(a, new, old)
+def _freeze(alive: torch.Tensor, new: State, old: State) -> State:
+    """`new` where `alive`, `old` elsewhere (an ended episode keeps its state), entry by
+    entry; `alive` is viewed once per rank of the entries (one op a step fewer per entry)."""
+    views = {alive.dim(): alive}
+    out = {}
+    for k, v in new.items():
+        a = views.get(v.dim())
+        if a is None:
+            a = views[v.dim()] = alive.view(*alive.shape, *([1] * (v.dim() - alive.dim())))
+        out[k] = torch.where(a, v, old[k])
+    return out
 
 
 @torch.no_grad()
@@ -78,7 +86,7 @@ def rollout(family: TaskFamily, tasks: Tasks, policy: MLPPolicy, params: Params,
         act_l.append(action)
         rew_l.append(reward * alive)
         mask_l.append(alive.float())
-        state = {k: _freeze(alive, v, state[k]) for k, v in new_state.items()}
+        state = _freeze(alive, new_state, state)
         alive = alive & ~done
         steps += 1
         if stop is None and (steps == H or not alive.any()):
