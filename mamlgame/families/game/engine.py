@@ -43,6 +43,7 @@ results are those of computing it per call.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -267,10 +268,10 @@ class Game(FamilyBase):
         t, e = pos.shape
         lc = self.levels.get(tasks, self.view, self.observe_goal)
         ww = lc.width
-        r, c = pos // ww, pos % ww
         table = lc.table("observation", self._own_table)
         if table is None:
-            out = [self._own(lc, pos, r, c, state["rise"], state["acc"], state["t"])]
+            out = [self._own(lc, pos, pos // ww, pos % ww, state["rise"], state["acc"],
+                             state["t"])]
         else:  # the rows of the states' table, with what changes within a state written in
             flat, start, size = table
             f = self.opponent_feature
@@ -283,22 +284,24 @@ class Game(FamilyBase):
                 own[..., self.state_feature] = s / lc.state_scale
             out = [own]
 
+        coords = _tile_coords(lc.wall.shape[1], ww, pos.device)
+        here = coords[pos]  # [T, E, 2] the player's (row, col)
         if self.n_opponents:
-            opp, mask = state["opp"], tasks["opp_mask"][:, None, :].expand_as(state["opp"])
-            dr = (opp // ww - r[..., None]).float()
-            dc = (opp % ww - c[..., None]).float()
-            dist = torch.where(mask, dr.abs() + dc.abs(), float("inf"))
+            # each opponent's (row, col) offset from the player [T, E, M, 2]; the nearest
+            # first (Manhattan; ties by slot), masked; (row, col) / 10 and the mask each
+            rel = coords[state["opp"]] - here.unsqueeze(2)
+            dist = torch.where(lc.mask, rel.abs().sum(-1), float("inf"))
             order = torch.sort(dist, dim=-1, stable=True).indices[..., :self.n_opponents]
-            rel = torch.stack([_offset(dr.gather(-1, order)), _offset(dc.gather(-1, order)),
-                               mask.gather(-1, order).float()], -1)
-            rel = rel * rel[..., 2:]
+            seen = lc.memo("opponent mask", lambda c: c.mask.float()).expand(t, e, -1)
+            seen = seen.gather(-1, order).unsqueeze(-1)
+            rel = rel.gather(2, order.unsqueeze(-1).expand(-1, -1, -1, 2))
+            rel = torch.cat([_offset(rel) * seen, seen], -1)
             pad = self.n_opponents - rel.shape[2]
             if pad > 0:
                 rel = torch.cat([rel, torch.zeros(t, e, pad, 3)], 2)
             out.append(rel.reshape(t, e, -1))
         if self.observe_goal:
-            g = tasks["goal"].view(t, 1)
-            out.append(torch.stack([_offset(g // ww - r), _offset(g % ww - c)], -1).float())
+            out.append(_offset(coords[tasks["goal"]].view(t, 1, 2) - here))
         return torch.cat(out, -1)
 
     def _own(self, lc: LevelConstants, pos: torch.Tensor, r: torch.Tensor, c: torch.Tensor,
@@ -371,6 +374,14 @@ class Game(FamilyBase):
         ], -1).float()
         walls = lc.patch(opp, r, 1)
         return torch.cat([feats, beh[:, None].expand(t, e, m, -1), walls], -1)
+
+
+@functools.cache
+def _tile_coords(n: int, width: int, device: torch.device) -> torch.Tensor:
+    """The (row, col) of each of the `n` tiles of a padded grid `width` wide [n, 2] (float:
+    their differences are the observed offsets before scaling)."""
+    tiles = torch.arange(n, device=device)
+    return torch.stack([tiles // width, tiles % width], -1).float()
 
 
 def _no_paths(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
