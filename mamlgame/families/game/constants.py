@@ -104,7 +104,7 @@ class LevelConstants:
         computed from: indexed, not recomputed."""
         out = object.__new__(LevelConstants)
         out.__dict__.update({k: v for k, v in self.__dict__.items()
-                             if k not in ("row_behaviours", "scale_shared")})
+                             if k not in ("row_behaviours", "scale_shared", "one_move")})
         out._derived, out._pool = {}, (self, index)
         out._refer(tasks)
         out.wall, out.hazard = tasks["wall"], tasks["hazard"]
@@ -206,6 +206,15 @@ class LevelConstants:
         kinds = {k: i for i, k in enumerate(zip(plat.tolist(), jump.tolist(), strict=True))}
         return all(state_scale(Tasks({k: v[i:i + 1] for k, v in self.sources.items()}, ("",)))
                    == self.state_scale for i in kinds.values())
+
+    @functools.cached_property
+    def one_move(self) -> bool:
+        """Whether nobody here moves twice in a step: every speed (the player's, the
+        opponents') is below 1 - 1e-5, so an accumulator in [0, 1] plus it, plus the 1e-6 of
+        `rules.speed_moves`, stays below 2 (the engine then skips the second sub-move's
+        check, which would find no one)."""
+        fast = 1 - 1e-5
+        return bool((self.speed < fast).all()) and bool((self.opp_speed < fast).all())
 
     @functools.cached_property
     def row_behaviours(self) -> list[set[int]]:

@@ -165,7 +165,7 @@ class Game(FamilyBase):
         code = ended = None
         pos, s = state["pos"], s0
         for k in range(MAX_MOVES):
-            if k and not ((moves > k).any() or (omoves > k).any()):
+            if k and (lc.one_move or not ((moves > k).any() or (omoves > k).any())):
                 break  # nobody has another move: the rest of the step changes nothing
             go = moves > k if ended is None else (moves > k) & ~ended
             prev = pos
@@ -218,7 +218,7 @@ class Game(FamilyBase):
         d, new_dir = torch.zeros_like(opp), odir
         if not lc.mine:
             return d, new_dir  # no opponents in these levels
-        near = None  # (homes, the player, candidate tiles, free): for moves by the rule
+        near = None  # (homes, the player, candidate tiles): for moves by the rule
         targets = None  # where the behaviours with a `target` walk to
         for i, behaviour in enumerate(TABLE.values()):
             if i not in lc.mine:
@@ -232,9 +232,7 @@ class Game(FamilyBase):
                 continue
             if near is None:
                 cand = opp[..., None] + lc.off                        # [T, E, M, 5]
-                free = ~at(lc.blocked, cand)
-                free[..., 0] = True
-                near = (lc.home.expand(t, e, m), pos[..., None].expand(t, e, m), cand, free)
+                near = (lc.home.expand(t, e, m), pos[..., None].expand(t, e, m), cand)
             ctx = Context(tasks, opp, *near, odir, rng, k, lc.width, lc.blocked, mine,
                           self._distances(tasks, lc.mine[i]) if behaviour.needs_paths
                           else _no_paths(behaviour.name), lc.modes)

@@ -35,7 +35,6 @@ from mamlgame.packs.tasks import Tasks
 Color = tuple[int, int, int]
 Cell = tuple[int, int]  # (row, col) of a map, without its border
 _M31 = 0x7FFFFFFF
-BLOCKED = 1 << 40  # the score of a move into a wall or hazard: above any path distance
 
 
 def mix(x: torch.Tensor) -> torch.Tensor:
@@ -55,7 +54,6 @@ class Context:
     home: torch.Tensor       # its spawn tile
     player: torch.Tensor     # the player's tile
     cand: torch.Tensor       # [T, E, M, 5] the tile each move leads to (stay, up, ..., right)
-    free: torch.Tensor       # [T, E, M, 5] that tile is open (no wall, no hazard; stay: True)
     direction: torch.Tensor  # the patrol direction (a move index), kept between steps
     key: torch.Tensor        # [T, E] this step's random key of the episode (31 bits)
     k: int                   # the sub-move (0 or 1: speeds up to 2 give two moves a step)
@@ -69,6 +67,14 @@ class Context:
     # (any topdown level, any platformer level) in the batch: a rule for one mode may be
     # skipped when no level plays it
     modes: tuple[bool, bool] = (True, True)
+
+    @functools.cached_property
+    def free(self) -> torch.Tensor:
+        """[T, E, M, 5] the tile each move leads to is open (no wall, no hazard; stay: True),
+        made when first read (the shipped behaviours' moves do not)."""
+        free = ~at(self.blocked, self.cand)
+        free[..., 0] = True
+        return free
 
 
 class Move(NamedTuple):
@@ -131,13 +137,11 @@ def tabulate(behaviour: Behaviour, tasks: Tasks, blocked: torch.Tensor, width: i
     dirs = torch.arange(5, device=dev).repeat(n).expand(t, 1, -1)
     opp = tiles.expand(t, 1, -1)
     cand = opp[..., None] + move_offsets(width).to(dev)
-    free = ~at(blocked, cand)
-    free[..., 0] = True
     key = torch.zeros(t, 1, dtype=torch.long, device=dev)
 
     def no_paths(target: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
         raise RuntimeError(f"a tabled behaviour ({behaviour.name}) reads no path distances")
-    ctx = Context(tasks, opp, opp, opp, cand, free, dirs, key, 0, width, blocked,
+    ctx = Context(tasks, opp, opp, opp, cand, dirs, key, 0, width, blocked,
                   torch.ones_like(opp, dtype=torch.bool), no_paths, modes)
     out = behaviour.move(ctx)
     return (out.move * 5 + (dirs if out.direction is None else out.direction)).view(t, -1)
@@ -146,9 +150,9 @@ def tabulate(behaviour: Behaviour, tasks: Tasks, blocked: torch.Tensor, width: i
 # ---- the shipped behaviours ------------------------------------------------------------------
 def toward(ctx: Context, target: torch.Tensor) -> torch.Tensor:
     """The open move that most shortens the path distance to `target` (ties: the first of
-    stay, up, down, left, right)."""
-    dist = ctx.distances(target, ctx.cand).long()
-    return torch.where(ctx.free, dist, BLOCKED).argmin(-1)
+    stay, up, down, left, right). A wall or hazard is `FAR` from every target, no nearer
+    than staying put, so it needs no mask (`ctx.free`): the same moves as with one."""
+    return ctx.distances(target, ctx.cand).long().argmin(-1)
 
 
 def chase_target(ctx: Context) -> torch.Tensor:
