@@ -12,6 +12,7 @@ and its `inputs` come from the level's data (`task_inputs`), never meta-learned.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
@@ -24,6 +25,12 @@ from mamlgame.families.game.engine import Game
 from mamlgame.packs import Tasks
 
 Params = dict[str, torch.Tensor]
+
+
+@functools.cache
+def _unscale(scale: float, device: torch.device) -> torch.Tensor:
+    """The factors [3] of an observed opponent's (row, col) and mask: `scale`, `scale`, 1."""
+    return torch.tensor([scale, scale, 1.0], device=device)
 
 
 def _index(obs: torch.Tensor, feature: int, scale: float) -> torch.Tensor:
@@ -66,10 +73,11 @@ class GoalBelief(nn.Module):
         opponents = None
         if self.n_opponents:
             f, m = self.opponent_feature, self.n_opponents
-            # one copy of the strided slice: the arithmetic below then runs contiguous
-            opponents = obs[..., f:f + 3 * m].contiguous().view(t, -1, m, 3)
-            opponents = torch.cat([(opponents[..., :2] * self.opponent_scale).round(),
-                                   opponents[..., 2:]], -1)
+            # (row, col) * opponent_scale and the mask * 1, rounded: one product of the
+            # strided slice (its result contiguous) and one rounding
+            opponents = obs[..., f:f + 3 * m].view(t, -1, m, 3) * _unscale(
+                self.opponent_scale, obs.device)
+            opponents = opponents.round()
         out = graph_logits(p, state.reshape(t, -1), p["belief_scale"], opponents, p.get("danger"))
         return out.reshape(*state.shape, out.shape[-1])
 
