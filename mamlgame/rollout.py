@@ -75,7 +75,7 @@ def rollout(family: TaskFamily, tasks: Tasks, policy: MLPPolicy, params: Params,
     state = (family.reset(tasks, n_episodes, generator) if shard is None
              else shard.reset(family, tasks, n_episodes, generator))
     alive = torch.ones(len(tasks), n_episodes, dtype=torch.bool)
-    obs_l, act_l, rew_l, mask_l = [], [], [], []
+    obs_l, act_l, rew_l, alive_l = [], [], [], []
     steps, stop = 0, None  # stop: the step count every task of the meta-batch is done by
     while stop is None or steps < stop:
         obs = family.observe(tasks, state)
@@ -84,8 +84,8 @@ def rollout(family: TaskFamily, tasks: Tasks, policy: MLPPolicy, params: Params,
         new_state, reward, done = family.step(tasks, state, action)
         obs_l.append(obs)
         act_l.append(action)
-        rew_l.append(reward * alive)
-        mask_l.append(alive.float())
+        rew_l.append(reward)
+        alive_l.append(alive)  # rewards and mask are masked and converted once, at the end
         state = _freeze(alive, new_state, state)
         alive = alive & ~done
         steps += 1
@@ -93,8 +93,8 @@ def rollout(family: TaskFamily, tasks: Tasks, policy: MLPPolicy, params: Params,
             # a split batch steps as far as its furthest share
             stop = steps if shard is None else shard.max_steps(steps)
 
-    def stack(xs: list[torch.Tensor]) -> torch.Tensor:
-        out = torch.stack(xs, 2)
+    def stack(xs: list[torch.Tensor] | torch.Tensor) -> torch.Tensor:
+        out = xs if isinstance(xs, torch.Tensor) else torch.stack(xs, 2)
         if steps < H:  # all episodes ended early: pad to the horizon with masked steps
             pad = torch.zeros(*out.shape[:2], H - steps, *out.shape[3:], dtype=out.dtype)
             out = torch.cat([out, pad], 2)
@@ -102,5 +102,6 @@ def rollout(family: TaskFamily, tasks: Tasks, policy: MLPPolicy, params: Params,
 
     end = state.get("outcome")
     end = torch.zeros(len(tasks), n_episodes, dtype=torch.long) if end is None else end.long()
-    return Episodes(stack(obs_l), stack(act_l), stack(rew_l), stack(mask_l),
-                    family.success(tasks, state), end)
+    alive_all = torch.stack(alive_l, 2)
+    return Episodes(stack(obs_l), stack(act_l), stack(torch.stack(rew_l, 2) * alive_all),
+                    stack(alive_all.float()), family.success(tasks, state), end)
