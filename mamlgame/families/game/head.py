@@ -75,7 +75,7 @@ class GoalBelief(nn.Module):
             f, m = self.opponent_feature, self.n_opponents
             # (row, col) * opponent_scale and the mask * 1, rounded: one product of the
             # strided slice (its result contiguous) and one rounding
-            opponents = obs[..., f:f + 3 * m].view(t, -1, m, 3) * _unscale(
+            opponents = obs[..., f:f + 3 * m].reshape(t, -1, m, 3) * _unscale(
                 self.opponent_scale, obs.device)
             opponents = opponents.round()
         out = graph_logits(p, state.reshape(t, -1), p["belief_scale"], opponents, p.get("danger"))
