@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from bandit_util import ALPHA, LOG_STD0, MU0, N_INNER, TARGET, bandit_setup
 from click.testing import CliRunner
 
 from mamlgame.checkpoint import (
@@ -19,26 +20,14 @@ from mamlgame.checkpoint import (
 from mamlgame.cli import cli
 from mamlgame.config import TrainConfig, pack_recipe
 from mamlgame.evaluate import adaptation_curve
-from mamlgame.families import make_family
 from mamlgame.meta import STD_SHIFT_RATE, MetaLearner
-from mamlgame.packs import Tasks, load_pack
+from mamlgame.packs import load_pack
 from mamlgame.policy import MLPPolicy, params_of
 from mamlgame.rollout import rollout
 from mamlgame.train import train
 
-TARGET, ALPHA, N_INNER = 1.0, 0.1, 10
-MU0, LOG_STD0, C = 0.2, math.log(0.7), -0.4
+C = -0.4  # the first step's log-std shift the tests set
 KW = dict(episodes=N_INNER, baseline=False, normalize=False)
-
-
-def bandit_setup(n_tasks: int):
-    family = make_family(load_pack("bandit"))
-    policy = MLPPolicy(1, 1, hidden=(), init_std=math.exp(LOG_STD0))
-    with torch.no_grad():
-        policy.layers[0].weight.zero_()
-        policy.layers[0].bias.fill_(MU0)
-    tasks = Tasks({"target": torch.full((n_tasks, 1), TARGET)}, tuple(map(str, range(n_tasks))))
-    return family, policy, tasks
 
 
 def shifted_learner(policy, family, c: float = C, **kw) -> MetaLearner:

@@ -9,14 +9,11 @@ import math
 
 import pytest
 import torch
+from bandit_util import ALPHA, LOG_STD0, MU0, N_INNER, TARGET, bandit_setup
 
-from mamlgame.families import make_family
 from mamlgame.meta import MAML, MetaLearner
-from mamlgame.packs import Tasks, load_pack
-from mamlgame.policy import MLPPolicy, params_of
+from mamlgame.policy import params_of
 
-TARGET, ALPHA, N_INNER = 1.0, 0.1, 10
-MU0, LOG_STD0 = 0.2, math.log(0.7)
 ORDER = ("layers.0.weight", "layers.0.bias", "log_std")  # the order of exact_meta_gradient
 
 
@@ -37,17 +34,6 @@ def exact_meta_gradient(n_samples: int = 1_000_000) -> torch.Tensor:
     J = -((w1 + b1 - TARGET) ** 2 + (2 * ls1).exp())  # closed-form outer expectation
     (grad,) = torch.autograd.grad(J.mean(), theta)
     return grad.float()
-
-
-def bandit_setup(n_tasks: int):
-    pack = load_pack("bandit")
-    family = make_family(pack)
-    policy = MLPPolicy(1, 1, hidden=(), init_std=math.exp(LOG_STD0))
-    with torch.no_grad():
-        policy.layers[0].weight.zero_()
-        policy.layers[0].bias.fill_(MU0)
-    tasks = Tasks({"target": torch.full((n_tasks, 1), TARGET)}, tuple(map(str, range(n_tasks))))
-    return family, policy, tasks
 
 
 def estimator_samples(estimator: str, n_batches: int = 1000, n_tasks: int = 50, algo="maml"):
