@@ -37,14 +37,21 @@ def split_rates(name: str, per_level: torch.Tensor, tasks) -> str:
     return f"{name:<22} " + " | ".join(cells)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def agent_arguments(description: str) -> argparse.ArgumentParser:
+    """The options of a script that studies a game agent on levels of a split: the
+    checkpoint, `--pack`, `--split`, `--tasks`, `--episodes`, `--seed`."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("checkpoint")
     ap.add_argument("--pack", default=None, help="default: the checkpoint's pack")
     ap.add_argument("--split", default="valid")
     ap.add_argument("--tasks", type=int, default=64)
     ap.add_argument("--episodes", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
+    return ap
+
+
+def main() -> None:
+    ap = agent_arguments(__doc__.splitlines()[0])
     ap.add_argument("--per-level", action="store_true")
     ap.add_argument("--adapt-alone", action="store_true")
     args = ap.parse_args()

@@ -22,9 +22,8 @@ Each prints success / caught / out-of-time rates (%) on the levels with and with
 
 from __future__ import annotations
 
-import argparse
-
 import torch
+from game_belief_analysis import agent_arguments  # this folder's sibling script
 
 from mamlgame.checkpoint import load_agent
 from mamlgame.families.game import planner
@@ -98,15 +97,9 @@ def walk(agent, tasks: Tasks, params: dict[str, torch.Tensor], episodes: int, se
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("checkpoint")
-    ap.add_argument("--pack", default=None, help="default: the checkpoint's pack")
-    ap.add_argument("--split", default="valid")
-    ap.add_argument("--tasks", type=int, default=64)
-    ap.add_argument("--episodes", type=int, default=20)
+    ap = agent_arguments(__doc__.splitlines()[0])
     ap.add_argument("--lookahead-episodes", type=int, default=4)
     ap.add_argument("--probes", default="map,lookahead,visited")
-    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(1)
     agent = load_agent(args.checkpoint, args.pack)
