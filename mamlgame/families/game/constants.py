@@ -138,6 +138,12 @@ class LevelConstants:
                 self._derived[key] = (table.reshape(-1), start, k)
         return self._derived[key]
 
+    @property
+    def table_scale(self) -> float:
+        """The `state_scale` that `table`'s tables were made with: the pool's for levels
+        drawn from one (`select`), else these levels' own."""
+        return self.state_scale if self._pool is None else self._pool[0].state_scale
+
     def memo(self, key: Hashable, make: Callable[[LevelConstants], Any]) -> Any:
         """`make(self)`, made once for these levels."""
         key = ("memo", key)

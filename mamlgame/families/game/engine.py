@@ -171,7 +171,9 @@ class Game(FamilyBase):
             prev = pos
             s = torch.where(go, player(s), s)
             pos = s % n
-            code = torch.where(go, lc.ending.gather(1, pos), 0 if code is None else code)
+            ending = lc.ending.gather(1, pos)
+            # (long: a product by the 0/1 flags is the `where`, one op and no scalar tensor)
+            code = ending.mul_(go) if code is None else torch.where(go, ending, code)
             ended = code > 0
 
             if not lc.mine:
@@ -186,7 +188,7 @@ class Game(FamilyBase):
             here = pos[..., None]
             touch = (new_opp == here) | ((opp == here) & (new_opp == prev[..., None]))
             c = ~ended & (mask & touch).any(-1)
-            code, ended, opp = torch.where(c, 2, code), ended | c, new_opp
+            code, ended, opp = code.masked_fill(c, 2), ended | c, new_opp
 
         rise = s // n
         pot = tasks["potential"]
@@ -196,7 +198,7 @@ class Game(FamilyBase):
         after = pot.gather(1, s)
         self.levels.remember(lc, rise, pos, after)
         cfg = self.reward_cfg
-        shaping = torch.where(code == 3, 0.0, before - after)  # none onto a hazard
+        shaping = (before - after).masked_fill_(code == 3, 0.0)  # none onto a hazard
         # the goal's, caught's or hazard's reward: at most one a step, so the sum of the three
         # terms, zeros included, is the one term (signs of zeros too)
         if self._ending_reward.device != code.device:
@@ -278,7 +280,9 @@ class Game(FamilyBase):
             own = flat.view(-1, f).index_select(0, (rows + s).view(-1)).view(t, e, f)
             own[..., 3] = state["acc"]
             own[..., 7] = self._time(state["t"])
-            if self.state_feature is not None:
+            # the table holds s / its scale at every state a player can occupy (its stand-in
+            # rows are walls): written in only where these levels' scale is another
+            if self.state_feature is not None and lc.table_scale != lc.state_scale:
                 own[..., self.state_feature] = s / lc.state_scale
             out = [own]
 
@@ -288,12 +292,18 @@ class Game(FamilyBase):
             # each opponent's (row, col) offset from the player [T, E, M, 2]; the nearest
             # first (Manhattan; ties by slot), masked; (row, col) / 10 and the mask each
             rel = coords[state["opp"]] - here.unsqueeze(2)
-            dist = torch.where(lc.mask, rel.abs().sum(-1), float("inf"))
-            order = torch.sort(dist, dim=-1, stable=True).indices[..., :self.n_opponents]
-            seen = lc.memo("opponent mask", lambda c: c.mask.float()).expand(t, e, -1)
-            seen = seen.gather(-1, order).unsqueeze(-1)
-            rel = rel.gather(2, order.unsqueeze(-1).expand(-1, -1, -1, 2))
-            rel = torch.cat([_offset(rel) * seen, seen], -1)
+            gap = rel.abs()  # |dr| + |dc|: what a sum over the pair adds (0 + |dr| is |dr|)
+            absent = lc.memo("opponent absent", lambda c: ~c.mask)
+            dist = (gap[..., 0] + gap[..., 1]).masked_fill_(absent, float("inf"))
+            seen = lc.memo("opponent mask", lambda c: c.mask.float().unsqueeze(-1))
+            m = rel.shape[2]
+            rel = torch.cat([_offset(rel) * seen, seen.expand(t, e, m, 1)], -1)  # [T, E, M, 3]
+            if m == 2:  # a stable sort of two: swap where the second is strictly nearer
+                swap = (dist[..., 1] < dist[..., 0])[..., None, None]
+                rel = torch.where(swap, rel.flip(2), rel)[:, :, :self.n_opponents]
+            else:
+                order = torch.sort(dist, dim=-1, stable=True).indices[..., :self.n_opponents]
+                rel = rel.gather(2, order.unsqueeze(-1).expand(-1, -1, -1, 3))
             pad = self.n_opponents - rel.shape[2]
             if pad > 0:
                 rel = torch.cat([rel, torch.zeros(t, e, pad, 3)], 2)

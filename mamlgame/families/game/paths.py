@@ -213,7 +213,7 @@ class PathCache:
                 start = grid.start_of.take(at_target)
             if grid.whole_only:
                 ready.append(need)
-        start = torch.where(need, start, 0)  # 0: the FAR row
+        start = start * need  # 0: the FAR row (a product by the flags: no scalar tensor)
         extra = tiles.dim() - start.dim()
         return grid.rows.take(start.view(*start.shape, *[1] * extra) + tiles).long()
 
