@@ -164,10 +164,9 @@ def _move_codes(inputs: dict[str, torch.Tensor], k: int) -> torch.Tensor:
     return code
 
 
-@functools.cache
-def _offset_strides(k: int, device: torch.device) -> torch.Tensor:
+def _offset_strides(k: int) -> tuple[int, int]:
     """The steps of `_near_lookup(k)`'s index for one tile of row and column offset."""
-    return torch.tensor([(2 * k + 3) * 9, 9], device=device)
+    return (2 * k + 3) * 9, 9
 
 
 @functools.cache
@@ -226,7 +225,8 @@ def graph_logits(inputs: dict[str, torch.Tensor], state: torch.Tensor, scale: to
     k = danger.shape[-1]
     codes = _move_codes(inputs, k)
     o = opponents[..., :2].clamp(-(k + 1), k + 1).long()
-    at = ((o * _offset_strides(k, o.device)).sum(-1).unsqueeze(-1)
+    row_step, col_step = _offset_strides(k)
+    at = ((o[..., 0] * row_step + o[..., 1] * col_step).unsqueeze(-1)
           + codes.gather(1, rows).unsqueeze(2))
     if cached is not None and danger.dim() == 1:  # a rollout: the danger's own lookup
         penalty = _danger_lookup(danger).take(at)
@@ -238,7 +238,16 @@ def graph_logits(inputs: dict[str, torch.Tensor], state: torch.Tensor, scale: to
         else:
             penalty = padded[near]
     penalty = penalty * opponents[..., 2:3]  # [T, K, M, A]
-    return out + penalty.sum(2)
+    return out + _sum_slots(penalty)
+
+
+def _sum_slots(x: torch.Tensor) -> torch.Tensor:
+    """x.sum(2) of x [T, K, M, A] as a chain of adds over the M slots, in the order the sum
+    adds them, from +0 (the same float, zeros' signs included), without a reduction op."""
+    total = x[:, :, 0] + 0.0
+    for i in range(1, x.shape[2]):
+        total = total + x[:, :, i]
+    return total
 
 
 __all__ = ["CELLS", "CLOSED", "DANGER_INIT", "FAR", "INPUTS", "belief_inputs",
