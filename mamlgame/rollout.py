@@ -72,26 +72,30 @@ def rollout(family: TaskFamily, tasks: Tasks, policy: MLPPolicy, params: Params,
     """
     H = horizon or family.horizon
     params = with_task_inputs(policy, tasks, params)
-    state = (family.reset(tasks, n_episodes, generator) if shard is None
-             else shard.reset(family, tasks, n_episodes, generator))
-    alive = torch.ones(len(tasks), n_episodes, dtype=torch.bool)
-    obs_l, act_l, rew_l, alive_l = [], [], [], []
-    steps, stop = 0, None  # stop: the step count every task of the meta-batch is done by
-    while stop is None or steps < stop:
-        obs = family.observe(tasks, state)
-        action = act(family, tasks, state, obs, policy, params, generator, deterministic,
-                     shard)
-        new_state, reward, done = family.step(tasks, state, action)
-        obs_l.append(obs)
-        act_l.append(action)
-        rew_l.append(reward)
-        alive_l.append(alive)  # rewards and mask are masked and converted once, at the end
-        state = _freeze(alive, new_state, state)
-        alive = alive & ~done
-        steps += 1
-        if stop is None and (steps == H or not alive.any()):
-            # a split batch steps as far as its furthest share
-            stop = steps if shard is None else shard.max_steps(steps)
+    # the steps run in inference mode (no version counters or autograd metadata: less
+    # overhead on each of a step's hundreds of small ops); what they return is stacked
+    # outside it, into ordinary tensors the loss passes may save for backward
+    with torch.inference_mode():
+        state = (family.reset(tasks, n_episodes, generator) if shard is None
+                 else shard.reset(family, tasks, n_episodes, generator))
+        alive = torch.ones(len(tasks), n_episodes, dtype=torch.bool)
+        obs_l, act_l, rew_l, alive_l = [], [], [], []
+        steps, stop = 0, None  # stop: the step count every task of the meta-batch is done by
+        while stop is None or steps < stop:
+            obs = family.observe(tasks, state)
+            action = act(family, tasks, state, obs, policy, params, generator, deterministic,
+                         shard)
+            new_state, reward, done = family.step(tasks, state, action)
+            obs_l.append(obs)
+            act_l.append(action)
+            rew_l.append(reward)
+            alive_l.append(alive)  # rewards and mask are masked and converted once, at the end
+            state = _freeze(alive, new_state, state)
+            alive = alive & ~done
+            steps += 1
+            if stop is None and (steps == H or not alive.any()):
+                # a split batch steps as far as its furthest share
+                stop = steps if shard is None else shard.max_steps(steps)
 
     def stack(xs: list[torch.Tensor] | torch.Tensor) -> torch.Tensor:
         out = xs if isinstance(xs, torch.Tensor) else torch.stack(xs, 2)
@@ -104,4 +108,10 @@ def rollout(family: TaskFamily, tasks: Tasks, policy: MLPPolicy, params: Params,
     end = torch.zeros(len(tasks), n_episodes, dtype=torch.long) if end is None else end.long()
     alive_all = torch.stack(alive_l, 2)
     return Episodes(stack(obs_l), stack(act_l), stack(torch.stack(rew_l, 2) * alive_all),
-                    stack(alive_all.float()), family.success(tasks, state), end)
+                    stack(alive_all.float()), _ordinary(family.success(tasks, state)),
+                    _ordinary(end))
+
+
+def _ordinary(x: torch.Tensor) -> torch.Tensor:
+    """`x`, copied out of inference mode if it was made there (a state entry as it is)."""
+    return x.clone() if x.is_inference() else x

@@ -30,7 +30,8 @@ Params = dict[str, torch.Tensor]
 @functools.cache
 def _unscale(scale: float, device: torch.device) -> torch.Tensor:
     """The factors [3] of an observed opponent's (row, col) and mask: `scale`, `scale`, 1."""
-    return torch.tensor([scale, scale, 1.0], device=device)
+    with torch.inference_mode(False):  # kept: an ordinary tensor wherever first asked for
+        return torch.tensor([scale, scale, 1.0], device=device)
 
 
 def _index(obs: torch.Tensor, feature: int, scale: float) -> torch.Tensor:

@@ -58,9 +58,16 @@ def distance_rows(graph: csr_matrix, open_tiles: np.ndarray, targets: np.ndarray
     return rows
 
 
+# a grid's rows are written in place as levels come: they are made and grown as ordinary
+# tensors also when the engine runs in inference mode (a rollout, the vector envs), so any
+# later caller, in inference mode or not, may still add to them
+_ordinary_tensors = torch.inference_mode(False)
+
+
 class _Grid:
     """The rows of every level seen in one padded grid shape, on one device."""
 
+    @_ordinary_tensors
     def __init__(self, n: int, device: torch.device):
         if n >= FAR:
             raise ValueError(f"a padded grid of {n} tiles is too large for opponent paths "
@@ -113,6 +120,7 @@ class _Grid:
             self._starts[dims] = (slots * self.n).view(len(slots), *[1] * (dims - 1))
         return self._starts[dims]
 
+    @_ordinary_tensors
     def _add(self, tasks: Tasks, new: list[int]) -> None:
         width = int(tasks["grid"][0, 1])
         blocked = (tasks["wall"] | tasks["hazard"]).cpu().numpy()
@@ -131,6 +139,7 @@ class _Grid:
         grow = torch.full((len(added), self.n), -1, dtype=torch.long, device=self.device)
         self.start_of = torch.cat([self.start_of, grow])
 
+    @_ordinary_tensors
     def fill(self, slots: torch.Tensor, targets: torch.Tensor) -> None:
         """Compute the rows of (slot, target) pairs [K] not yet known (a loop over levels)."""
         pairs = torch.unique(torch.stack([slots, targets], 1).cpu(), dim=0).numpy()
@@ -149,6 +158,7 @@ class _Grid:
             self.start_of[int(slot), torch.from_numpy(tiles).to(self.device)] = idx * self.n
             self.used += len(tiles)
 
+    @_ordinary_tensors
     def forget_rows(self) -> None:
         self.start_of.fill_(-1)
         self.rows = self.rows[:1].clone()

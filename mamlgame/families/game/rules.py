@@ -125,8 +125,9 @@ def successor_table(tasks: Mapping[str, torch.Tensor], levels: int) -> torch.Ten
     sources = (wall, plat, jump)
     last = _LAST_SUCC[0] if _LAST_SUCC else None
     if (last is not None and last[1] == levels and all(map(operator.is_, last[0], sources))
-            and last[2] == tuple(map(tensor_version, sources))):
-        return last[3]
+            and last[2] == tuple(map(tensor_version, sources))
+            and (torch.is_inference_mode_enabled() or not last[3].is_inference())):
+        return last[3]  # (one made in inference mode, a rollout's, only for inference mode)
     t, n = wall.shape
     width = int(tasks["grid"][0, 1])
     s, dev = levels * n, wall.device
