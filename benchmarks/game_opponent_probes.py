@@ -107,7 +107,7 @@ def main() -> None:
     if "head.belief" not in agent.policy.per_level:
         raise SystemExit("error: this checkpoint's policy has no goal belief")
     pack = load_pack(args.pack) if args.pack else agent.pack
-    tasks = pack.tasks(args.split, args.tasks, seed=0)
+    tasks = pack.tasks(args.split, args.tasks)  # the first levels, as `mamlgame eval` takes them
     params = {k: v.detach() for k, v in params_of(agent.policy).items()}
     gen = torch.Generator().manual_seed(args.seed)
     ad = agent.learner(episodes=args.episodes).adapt(params, tasks, gen, steps=1)

@@ -42,7 +42,7 @@ def main() -> None:
     torch.set_num_threads(1)
     agent = load_agent(args.checkpoint)
     patched(agent)
-    tasks = agent.pack.tasks("valid", 64, seed=0)
+    tasks = agent.pack.tasks("valid", 64)  # the first levels, as `mamlgame eval` takes them
     gen = torch.Generator().manual_seed(0)
     base = {k: v.detach() for k, v in agent.params.items()}
     p = {k: v.detach() for k, v in agent.learner(episodes=20).adapt(base, tasks, gen,
