@@ -24,6 +24,12 @@ def baseline_features(obs: torch.Tensor, mask: torch.Tensor,
     tile patch and flags), where it would repeat o: the same span, a smaller fit. The
     features are computed in obs' dtype and written out in `dtype` (default: obs'), times
     the 0/1 `mask`."""
+    return _features(obs, mask, dtype)
+
+
+def _features(obs: torch.Tensor, mask: torch.Tensor, dtype: torch.dtype | None = None,
+              spare: int = 0) -> torch.Tensor:
+    """`baseline_features` in the first columns of a buffer with `spare` more, left unset."""
     o = obs.clamp(-10, 10)
     H, D = obs.shape[-2], obs.shape[-1]
     al = torch.arange(H, dtype=obs.dtype, device=obs.device) / 100.0
@@ -35,11 +41,14 @@ def baseline_features(obs: torch.Tensor, mask: torch.Tensor,
     if not bool(differs.all()):
         sq = sq.index_select(-1, differs.nonzero().squeeze(1))
     k = sq.shape[-1]
-    feats = torch.empty(*obs.shape[:-1], D + k + 4, dtype=dtype or obs.dtype, device=obs.device)
+    feats = torch.empty(*obs.shape[:-1], D + k + 4 + spare, dtype=dtype or obs.dtype,
+                        device=obs.device)
     feats[..., :D] = o
     feats[..., D:D + k] = sq
-    feats[..., D + k:] = torch.stack([al, al.square(), al.pow(3), torch.ones_like(al)], -1)
-    return feats.mul_(mask.unsqueeze(-1))
+    feats[..., D + k:D + k + 4] = torch.stack([al, al.square(), al.pow(3), torch.ones_like(al)],
+                                              -1)
+    feats[..., :D + k + 4].mul_(mask.unsqueeze(-1))
+    return feats
 
 
 def linear_baseline(obs: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor,
@@ -50,15 +59,20 @@ def linear_baseline(obs: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor
     `leave_one_out`: each episode's values come from a fit on the task's *other* episodes, so
     an episode's own return never enters its baseline (the policy gradient stays unbiased)."""
     T, E = obs.shape[:2]
+    if not leave_one_out:
+        # the targets ride in a last column: [X y]^T X holds X^T X and (X^T y)^T, one pass
+        # over the features (the same products, entry by entry, as two)
+        both = _features(obs, mask, torch.float64, spare=1)
+        d = both.shape[-1] - 1
+        both[..., d] = returns * mask
+        both = both.reshape(T, -1, d + 1)
+        X = both[..., :d]
+        gram = both.transpose(1, 2) @ X  # [T, d + 1, d]
+        eye = torch.eye(d, dtype=X.dtype)
+        w = torch.linalg.solve(gram[:, :d] + reg * eye, gram[:, d:].transpose(1, 2))
+        return (X @ w).reshape(returns.shape).to(returns.dtype) * mask
     feats = baseline_features(obs, mask, torch.float64)
     d = feats.shape[-1]
-    if not leave_one_out:
-        X = feats.reshape(T, -1, d)
-        y = (returns * mask).reshape(T, -1, 1).double()
-        XtX = X.transpose(1, 2) @ X
-        eye = torch.eye(X.shape[-1], dtype=X.dtype)
-        w = torch.linalg.solve(XtX + reg * eye, X.transpose(1, 2) @ y)
-        return (X @ w).reshape(returns.shape).to(returns.dtype) * mask
     X = feats.reshape(T, E, -1, d)
     y = (returns * mask).reshape(T, E, -1, 1).double()
     A, b = X.transpose(2, 3) @ X, X.transpose(2, 3) @ y  # per episode [T, E, d, d], [T, E, d, 1]
