@@ -111,11 +111,25 @@ def dense_tables(closed: torch.Tensor, succ: torch.Tensor) -> torch.Tensor:
     """goal_dist [T, N, S]: path steps from each state to each tile, capped at `FAR` (also
     the distance of unreachable tiles)."""
     def make(blocked: np.ndarray, nxt: np.ndarray) -> tuple[torch.Tensor, ...]:
-        dist = tile_distances(blocked, nxt, np.arange(len(blocked)))
+        n = len(blocked)
+        levels = len(nxt) // n
+        if levels > 1 and _rise_free(nxt, n):  # one search of the rise-0 states, copied
+            dist = np.tile(tile_distances(blocked, nxt[:n], np.arange(n)), (1, levels))
+        else:
+            dist = tile_distances(blocked, nxt, np.arange(n))
         return (torch.from_numpy(np.minimum(dist, FAR).astype(np.uint8)),)
 
     rows = _per_level("dense", closed, succ, make)
     return torch.stack([r[0] for r in rows]).float().to(succ.device)
+
+
+def _rise_free(succ: np.ndarray, n: int) -> bool:
+    """Whether a level's moves ignore the rise (a topdown level in a batch with platformer
+    levels): every state's successors are its rise-0 twin's, all at rise 0. Then a state's
+    distances are its twin's (a tile's rise states are reached together), and one search
+    over the N rise-0 states gives the whole table."""
+    first = succ[:n]
+    return bool((first < n).all()) and bool((succ.reshape(-1, n, succ.shape[1]) == first).all())
 
 
 def cell_side(n: int, cells: int) -> int:
