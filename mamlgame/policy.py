@@ -29,6 +29,10 @@ ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh}
 # product plus an in-place bias add: `baddbmm` first copies the broadcast bias into its output,
 # ~20% slower on the [20, 2000, 100] activations (benchmarks/iteration_costs.py).
 _LOSS_ROWS = 1024
+# Inputs up to which the first layer's product adds a shared bias itself: its sums over the
+# inputs are then one block of the BLAS kernel, added to the bias once, as a separate add
+# would (bit for bit on MKL; past ~300 inputs the kernel adds blocks into the bias instead)
+_FUSED_BIAS_INPUTS = 256
 
 
 class _NarrowLinear(torch.autograd.Function):
@@ -156,6 +160,8 @@ class MLPPolicy(nn.Module):
             bias = bias.index_select(0, rows // (shape[:-1].numel() // shape[0]))
         elif bias.dim() == 2:  # per-task context with shared weights: x [T, ..., d]
             bias = bias.reshape(bias.shape[0], *([1] * (x.dim() - 2)), bias.shape[1])
+        elif d <= _FUSED_BIAS_INPUTS:  # a shared context: the product adds its bias
+            return F.linear(x, w_x, bias)
         return F.linear(x, w_x) + bias
 
     def config(self) -> dict:
