@@ -7,12 +7,12 @@ import json
 
 import torch
 from click.testing import CliRunner
-from game_util import one_level
+from game_util import one_level, tile
 
 from mamlgame.checkpoint import load_agent
 from mamlgame.cli import cli
 from mamlgame.evaluate import evaluate
-from mamlgame.families.game.lookahead import Lookahead
+from mamlgame.families.game.lookahead import PLAN_BONUS, Lookahead
 from mamlgame.policy import draw_categorical, make_policy, params_of, with_task_inputs
 from mamlgame.rollout import rollout
 
@@ -214,3 +214,39 @@ def test_the_viewer_acts_with_the_agents_lookahead():
     assert result.exit_code == 0, result.output
     result = CliRunner().invoke(cli, ["play", "chasers", "--lookahead", "2", "--headless"])
     assert result.exit_code != 0 and "--lookahead needs --agent" in result.output
+
+
+CORRIDORS = "#########\n#...S..G#\n#########\n#O......#\n#########"
+
+
+def planned(extra: str, belief: str, sure_of: tuple[int, int] = (1, 1), level: str = CORRIDORS
+            ) -> torch.Tensor:
+    """The planning bonus [A] at the start of `level` with a belief sure of the tile
+    `sure_of` (row, col of the map) or every open tile alike. In `CORRIDORS` the goal is at
+    the right end of the player's corridor; the second, walled off, holds the opponent."""
+    game, tasks = one_level(level, extra)
+    policy = make_policy(game, hidden=(8,), seed=0, per_level=True)
+    inputs = with_task_inputs(policy, tasks, params_of(policy))
+    head = {k.removeprefix("head."): v for k, v in inputs.items() if k.startswith("head.")}
+    if belief == "sure":
+        head["belief"] = torch.full_like(head["belief"], -30.0)
+        head["belief"][0, tile(tasks, *sure_of)] = 10.0
+    state = game.reset(tasks, 1, torch.Generator().manual_seed(0))
+    look = Lookahead(game, 1)
+    walked = look.walked(state, head["belief"].shape[1], remember=False)
+    return look.planned(tasks, state, head, walked)[0, 0]
+
+
+def test_a_sure_belief_plans_a_way_to_its_tile_not_to_the_goal():
+    patrol = 'opponents = [{ behaviour = "patrol", speed = 1.0 }]'
+    # actions: 0 stay, 1 left, 2 right, ...; the goal is to the right, the belief's tile left
+    assert planned(patrol, "sure", (1, 1)).tolist() == [0, PLAN_BONUS, 0, 0, 0, 0]
+    assert planned(patrol, "sure", (1, 7)).tolist() == [0, 0, PLAN_BONUS, 0, 0, 0]
+    # every open tile alike: 1/13 of the mass on any one (the start is walked), no plan
+    assert planned(patrol, "open").eq(0).all()
+
+
+def test_no_plan_with_random_walkers_or_without_opponents():
+    walker = 'opponents = [{ behaviour = "random", speed = 1.0 }]'
+    assert planned(walker, "sure").eq(0).all()  # its moves are not known ahead
+    assert planned("", "sure", level="#######\n#..S..#\n#####G#").eq(0).all()  # no opponent
