@@ -298,12 +298,7 @@ class Game(FamilyBase):
             seen = lc.memo("opponent mask", lambda c: c.mask.float().unsqueeze(-1))
             m = rel.shape[2]
             rel = torch.cat([_offset(rel) * seen, seen.expand(t, e, m, 1)], -1)  # [T, E, M, 3]
-            if m == 2:  # a stable sort of two: swap where the second is strictly nearer
-                swap = (dist[..., 1] < dist[..., 0])[..., None, None]
-                rel = torch.where(swap, rel.flip(2), rel)[:, :, :self.n_opponents]
-            else:
-                order = torch.sort(dist, dim=-1, stable=True).indices[..., :self.n_opponents]
-                rel = rel.gather(2, order.unsqueeze(-1).expand(-1, -1, -1, 3))
+            rel = _nearest_first(rel, dist, self.n_opponents)
             pad = self.n_opponents - rel.shape[2]
             if pad > 0:
                 rel = torch.cat([rel, torch.zeros(t, e, pad, 3)], 2)
@@ -382,6 +377,17 @@ class Game(FamilyBase):
         ], -1).float()
         walls = lc.patch(opp, r, 1)
         return torch.cat([feats, beh[:, None].expand(t, e, m, -1), walls], -1)
+
+
+def _nearest_first(feats: torch.Tensor, dist: torch.Tensor, n: int) -> torch.Tensor:
+    """The first `n` slots of `feats` [T, E, M, F] in the order of a stable ascending sort of
+    `dist` [T, E, M]; two slots by one comparison (swapped where the second is strictly
+    nearer, as the stable sort orders them) instead of a sort and a gather."""
+    if feats.shape[2] == 2:
+        swap = (dist[..., 1] < dist[..., 0])[..., None, None]
+        return torch.where(swap, feats.flip(2), feats)[:, :, :n]
+    order = torch.sort(dist, dim=-1, stable=True).indices[..., :n]
+    return feats.gather(2, order.unsqueeze(-1).expand(-1, -1, -1, feats.shape[-1]))
 
 
 @functools.cache
