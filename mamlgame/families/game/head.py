@@ -28,10 +28,11 @@ Params = dict[str, torch.Tensor]
 
 
 @functools.cache
-def _unscale(scale: float, device: torch.device) -> torch.Tensor:
-    """The factors [3] of an observed opponent's (row, col) and mask: `scale`, `scale`, 1."""
+def _unscale(scale: float, slots: int, device: torch.device) -> torch.Tensor:
+    """The factors [3 * slots] of the observed opponents' (row, col) and mask: `scale`,
+    `scale`, 1 for each slot."""
     with torch.inference_mode(False):  # kept: an ordinary tensor wherever first asked for
-        return torch.tensor([scale, scale, 1.0], device=device)
+        return torch.tensor([scale, scale, 1.0] * slots, device=device)
 
 
 def _index(obs: torch.Tensor, feature: int, scale: float) -> torch.Tensor:
@@ -75,10 +76,9 @@ class GoalBelief(nn.Module):
         if self.n_opponents:
             f, m = self.opponent_feature, self.n_opponents
             # (row, col) * opponent_scale and the mask * 1, rounded: one product of the
-            # strided slice (its result contiguous) and one rounding
-            opponents = obs[..., f:f + 3 * m].reshape(t, -1, m, 3) * _unscale(
-                self.opponent_scale, obs.device)
-            opponents = opponents.round()
+            # strided slice, all slots' entries a row (its result contiguous), one rounding
+            opponents = obs[..., f:f + 3 * m] * _unscale(self.opponent_scale, m, obs.device)
+            opponents = opponents.round_().view(t, -1, m, 3)
         out = graph_logits(p, state.reshape(t, -1), p["belief_scale"], opponents, p.get("danger"))
         return out.reshape(*state.shape, out.shape[-1])
 
