@@ -158,3 +158,21 @@ def test_rollouts_in_inference_mode_leave_usable_tensors():
     assert made.is_inference()
     again = successor_table(fresh, rise_levels(fresh))
     assert not again.is_inference() and torch.equal(again, made)
+
+
+def test_danger_take_is_the_index_with_its_gradients():
+    """The loss passes read a shared danger by `take`: the values, gradients and second
+    derivatives of indexing it."""
+    gen = torch.Generator().manual_seed(4)
+    near = torch.randint(0, 5, (6, 30, 2, 6), generator=gen)
+    w = torch.randn(6, 30, 2, 6, generator=gen)
+    v = torch.randn(5, generator=gen)
+    out = []
+    for read in (lambda p: p[near], lambda p: p.take(near)):
+        p = torch.randn(5, generator=torch.Generator().manual_seed(5), requires_grad=True)
+        x = read(p)
+        g = torch.autograd.grad((x * w).sum(), p, create_graph=True)[0]
+        h = torch.autograd.grad((g * v).sum() + (x.square() * w).sum(), p)[0]
+        out.append((x, g, h))
+    for a, b in zip(*out, strict=True):
+        assert torch.equal(bits(a.detach()), bits(b.detach()))

@@ -236,7 +236,7 @@ def graph_logits(inputs: dict[str, torch.Tensor], state: torch.Tensor, scale: to
         if padded.dim() == 2:  # per task [T, k + 1]
             penalty = padded.gather(1, near.reshape(t, -1)).reshape(near.shape)
         else:
-            penalty = padded[near]
+            penalty = padded.take(near)  # (as padded[near], without advanced indexing)
     penalty = penalty * opponents[..., 2:3]  # [T, K, M, A]
     return out + _sum_slots(penalty)
 
