@@ -219,8 +219,8 @@ def test_the_viewer_acts_with_the_agents_lookahead():
 CORRIDORS = "#########\n#...S..G#\n#########\n#O......#\n#########"
 
 
-def planned(extra: str, belief: str, sure_of: tuple[int, int] = (1, 1), level: str = CORRIDORS
-            ) -> torch.Tensor:
+def planned(extra: str, belief: str, sure_of: tuple[int, int] = (1, 1), level: str = CORRIDORS,
+            where: bool | None = None) -> torch.Tensor:
     """The planning bonus [A] at the start of `level` with a belief sure of the tile
     `sure_of` (row, col of the map) or every open tile alike. In `CORRIDORS` the goal is at
     the right end of the player's corridor; the second, walled off, holds the opponent."""
@@ -234,7 +234,8 @@ def planned(extra: str, belief: str, sure_of: tuple[int, int] = (1, 1), level: s
     state = game.reset(tasks, 1, torch.Generator().manual_seed(0))
     look = Lookahead(game, 1)
     walked = look.walked(state, head["belief"].shape[1], remember=False)
-    return look.planned(tasks, state, head, walked)[0, 0]
+    asked = None if where is None else torch.tensor([[where]])
+    return look.planned(tasks, state, head, walked, asked)[0, 0]
 
 
 def test_a_sure_belief_plans_a_way_to_its_tile_not_to_the_goal():
@@ -242,6 +243,8 @@ def test_a_sure_belief_plans_a_way_to_its_tile_not_to_the_goal():
     # actions: 0 stay, 1 left, 2 right, ...; the goal is to the right, the belief's tile left
     assert planned(patrol, "sure", (1, 1)).tolist() == [0, PLAN_BONUS, 0, 0, 0, 0]
     assert planned(patrol, "sure", (1, 7)).tolist() == [0, 0, PLAN_BONUS, 0, 0, 0]
+    assert planned(patrol, "sure", where=True).tolist() == [0, PLAN_BONUS, 0, 0, 0, 0]
+    assert planned(patrol, "sure", where=False).eq(0).all()  # an episode not asked
     # every open tile alike: 1/13 of the mass on any one (the start is walked), no plan
     assert planned(patrol, "open").eq(0).all()
 

@@ -130,10 +130,11 @@ class Lookahead:
                 lose.view(t, e, a, s).mean(-1))
 
     def planned(self, tasks: Tasks, state: State, head: dict[str, torch.Tensor],
-                walked: torch.Tensor) -> torch.Tensor:
+                walked: torch.Tensor, where: torch.Tensor | None = None) -> torch.Tensor:
         """[T, E, A]: `PLAN_BONUS` on the first move of the planner's way to the belief's top
         tile where it has at least `PLAN_MIN` of the mass left off the tiles `walked`
-        [T, E, N], on levels with opponents but no random walkers; 0 elsewhere."""
+        [T, E, N], on levels with opponents but no random walkers, in the episodes `where`
+        [T, E] (None: all); 0 elsewhere."""
         t, e = state["pos"].shape
         bonus = torch.zeros(t, e, N_ACTIONS)
         belief, dist = head["belief"], head.get("goal_dist")
@@ -142,8 +143,8 @@ class Lookahead:
         p = torch.softmax(belief.float(), -1)[:, None] * ~walked
         mass, target = (p / p.sum(-1, keepdim=True).clamp_min(1e-6)).max(-1)  # [T, E]
         plans = tasks["opp_mask"].any(1) & ~planner.keyed(tasks)
-        rows, eps = ((mass >= PLAN_MIN) & (state["outcome"] == 0) & plans[:, None]).nonzero(
-            as_tuple=True)
+        ask = (mass >= PLAN_MIN) & (state["outcome"] == 0) & plans[:, None]
+        rows, eps = (ask if where is None else ask & where).nonzero(as_tuple=True)
         if not len(rows):
             return bonus
         goal = target[rows, eps]
@@ -182,5 +183,6 @@ class Lookahead:
             won, lost = self.outlook(tasks, state, logits, draw, generator, belief, walked)
             out = logits(obs) + self.weight * (won - lost)
             if walked is not None:
-                out = out + self.planned(tasks, state, head, walked)
+                # where some continuation is lost: an opponent is in the way
+                out = out + self.planned(tasks, state, head, walked, lost.amax(-1) > 0)
             return out.argmax(-1) if deterministic else draw(out)
