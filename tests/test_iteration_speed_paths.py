@@ -53,9 +53,11 @@ def odd_observations(gen, shape=(3, 4, 7, 9)):
 
 def test_features_are_the_plain_ones():
     gen = torch.Generator().manual_seed(0)
-    for _ in range(200):
+    for i in range(200):
         obs = odd_observations(gen)
         mask = (torch.rand(obs.shape[:-1], generator=gen) > 0.3).float()
+        if i % 5 == 0:  # a mask other than 0/1: the features masked in their own dtype
+            mask = mask * torch.rand(mask.shape, generator=gen)
         for dtype in (None, torch.float64):
             got, want = baseline_features(obs, mask, dtype), plain_features(obs, mask, dtype)
             assert got.shape == want.shape and torch.equal(bits(got), bits(want))
