@@ -30,7 +30,7 @@ def shown(name: str, value, source: str | None = None) -> str:
 def test_a_game_pack_shows_its_family_recipe():
     text = help_text("mixed", "--help")
     assert "Meta-learning algorithm. [default: cavia (the game family's recipe)]" in text
-    assert shown("inner_lr", 4000.0, "the game family's recipe") in text
+    assert shown("inner_lr", 1000.0, "the game family's recipe") in text
     assert shown("iterations", 400, "mixed.toml [train]") in text
     assert "Defaults followed by a source in parentheses are mixed.toml's recipe" in text
 
