@@ -176,7 +176,7 @@ def test_bench_times_a_game_pack_with_its_recipe(tmp_path):
     from mamlgame.packs import load_pack
 
     cfg = bench_config(load_pack("arena"), "recipe")
-    assert (cfg.algo, cfg.inner_lr, cfg.inner_gamma, cfg.meta_batch) == ("cavia", 4000.0, 0.0, 20)
+    assert (cfg.algo, cfg.inner_lr, cfg.inner_gamma, cfg.meta_batch) == ("cavia", 1000.0, 0.0, 20)
     assert bench_config(load_pack("arena"), "maml").inner_lr == 0.1  # the recipe's is cavia's
     out = tmp_path / "b.json"
     result = run("bench", "--pack", "arena", "--iterations", "1", "--warmup", "0",

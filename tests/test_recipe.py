@@ -289,7 +289,7 @@ def test_the_recipe_note_says_where_each_value_came_from(tmp_path):
 
 def test_the_python_api_trains_what_the_cli_trains(tmp_path):
     """`mamlgame.train(TrainConfig(pack=...), out)` and `mamlgame train PACK` give the same
-    checkpoint: the recipe (here the game family's: cavia, inner lr 4000) applies to both."""
+    checkpoint: the recipe (here the game family's: cavia, inner lr 1000) applies to both."""
     import mamlgame as mg
     from mamlgame.checkpoint import read_checkpoint
 
@@ -301,7 +301,7 @@ def test_the_python_api_trains_what_the_cli_trains(tmp_path):
                                 hidden=(8,)), api_out, progress=False)
     assert path == api_out / "checkpoint.pt"
     a, b = read_checkpoint(cli_out / "checkpoint.pt"), read_checkpoint(path)
-    assert a.config.algo == b.config.algo == "cavia" and b.config.inner_lr == 4000.0
+    assert a.config.algo == b.config.algo == "cavia" and b.config.inner_lr == 1000.0
     assert {**a.config.to_dict(), "pack": ""} == {**b.config.to_dict(), "pack": ""}
     assert a.params.keys() == b.params.keys()
     for k in a.params:

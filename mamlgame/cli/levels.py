@@ -274,7 +274,7 @@ shaping = 0.5                    # shaping * (d_prev - d_now), d = path distance
 # time_limit = "20m"             # stop after 20 minutes (90s, 1.5h or seconds also work)
 # iterations = 2000              # with time_limit: at most this many
 # hidden = [100, 100]            # policy hidden layer sizes
-# inner_lr = 4000                # the inner step size (the goal belief takes large steps)
+# inner_lr = 1000                # the inner step size (the goal belief takes large steps)
 
 # Hand-designed levels. Legend: # wall, . floor, S start, G goal, O opponent, ^ hazard.
 [[level]]
