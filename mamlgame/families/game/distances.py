@@ -120,7 +120,10 @@ def dense_tables(closed: torch.Tensor, succ: torch.Tensor) -> torch.Tensor:
         return (torch.from_numpy(np.minimum(dist, FAR).astype(np.uint8)),)
 
     rows = _per_level("dense", closed, succ, make)
-    return torch.stack([r[0] for r in rows]).float().to(succ.device)
+    out = torch.empty(len(rows), *rows[0][0].shape)  # float: each level's copy converts
+    for i, r in enumerate(rows):
+        out[i] = r[0]
+    return out.to(succ.device)
 
 
 def _rise_free(succ: np.ndarray, n: int) -> bool:
