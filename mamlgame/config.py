@@ -136,7 +136,8 @@ class TrainConfig:
     lookahead: int = setting(0, "game agents act (eval, watch) by trying every action "
                              "followed by their policy's continuations this many steps deep, "
                              "favouring those their goal belief says reach the goal and "
-                             "shunning those caught or on a hazard (training's own rollouts "
+                             "shunning those caught or on a hazard, and planning a way past "
+                             "opponents to the tile the belief is sure of (training's own rollouts "
                              "sample the policy; 0: never)", lo=0, hi=MAX_LOOKAHEAD)
     init_std: float = setting(1.0, "initial standard deviation of the Gaussian policy",
                               lo=1e-3)

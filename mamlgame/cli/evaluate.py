@@ -35,7 +35,8 @@ DEFAULT_TASKS = 40  # tasks `eval` takes from a split unless --tasks says otherw
               help="Game agents: before each move, try every action followed by the policy's "
                    "own continuations for STEPS steps (the level's rules, the goal hidden, "
                    "random walkers redrawn), favour those that the goal belief says reach "
-                   "the goal and shun those that get caught or hit a hazard; "
+                   "the goal and shun those that get caught or hit a hazard, and past "
+                   "opponents plan a way to the tile the belief is sure of; "
                    "0: sample the policy [default: the checkpoint's, the game recipe's 6].")
 @click.option("--threads", type=click.IntRange(1, MAX_THREADS), default=1, show_default=True)
 @click.option("--json", "json_path", type=PathText(dir_okay=False), default=None)
