@@ -23,7 +23,8 @@ belief, never the level's goal). Random walkers are redrawn: every continuation 
 fresh random key, never the episode's own.
 
 Where the belief is sure enough of one tile (at least `PLAN_MIN` of its mass, walked tiles
-left out) on a level with opponents, the chooser also plans: the level's planner
+left out) on a level with opponents and some sampled continuation is lost (an opponent in
+the way), the chooser also plans: the level's planner
 (`planner.search`, the engine's step over every joint state of player and opponents) looks
 for a way to that tile within `PLAN_DEPTH` steps, and the first move of the way it finds
 gets `PLAN_BONUS` added to its logit. That finds the timing a patrol or a chaser asks for,
