@@ -28,11 +28,16 @@ def baseline_features(obs: torch.Tensor, mask: torch.Tensor,
 
 
 def _features(obs: torch.Tensor, mask: torch.Tensor, dtype: torch.dtype | None = None,
-              spare: int = 0) -> torch.Tensor:
-    """`baseline_features` in the first columns of a buffer with `spare` more, left unset."""
+              spare: int = 0, steps: torch.Tensor | None = None) -> torch.Tensor:
+    """`baseline_features` in the first columns of a buffer with `spare` more, left unset.
+    `steps` (long): each row's step in its episode, for obs [N, D] and mask [N] (rows
+    gathered from episodes); else obs' dim -2 is the step."""
     o = obs.clamp(-10, 10)
-    H, D = obs.shape[-2], obs.shape[-1]
-    al = torch.arange(H, dtype=obs.dtype, device=obs.device) / 100.0
+    D = obs.shape[-1]
+    if steps is None:
+        al = torch.arange(obs.shape[-2], dtype=obs.dtype, device=obs.device) / 100.0
+    else:
+        al = steps.to(obs.dtype) / 100.0
     sq = o.square()
     # o^2 = o: every entry is 0 or 1. A column's |o^2 - o| (never negative: no cancellation;
     # NaN stays NaN) summed by one product: a faster any than a comparison and a column sum
@@ -59,26 +64,25 @@ def _features(obs: torch.Tensor, mask: torch.Tensor, dtype: torch.dtype | None =
     return feats
 
 
+# rows of one block of the fit's products on the steps taken (`linear_baseline`): each task's
+# steps are packed into blocks of this many rows, the last one padded with zero rows
+FIT_BLOCK = 128
+# the fit packs the steps taken where they fill at most this fraction of the batch's steps
+PACK_FILLED = 0.9
+
+
 def linear_baseline(obs: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor,
                     reg: float = 1e-5, leave_one_out: bool = False) -> torch.Tensor:
     """Fit the linear feature baseline per task (one batched least-squares solve) and return
     its values [T, E, H]. obs [T, E, H, D], returns and mask [T, E, H].
 
+    The fit reads only the steps taken (mask != 0; a masked step's features are 0 and add
+    nothing to X^T X or X^T y): o^2 leaves out the entries that are 0 or 1 on those steps.
     `leave_one_out`: each episode's values come from a fit on the task's *other* episodes, so
     an episode's own return never enters its baseline (the policy gradient stays unbiased)."""
     T, E = obs.shape[:2]
     if not leave_one_out:
-        # the targets ride in a last column: [X y]^T X holds X^T X and (X^T y)^T, one pass
-        # over the features (the same products, entry by entry, as two)
-        both = _features(obs, mask, torch.float64, spare=1)
-        d = both.shape[-1] - 1
-        both[..., d] = returns * mask
-        both = both.reshape(T, -1, d + 1)
-        X = both[..., :d]
-        gram = both.transpose(1, 2) @ X  # [T, d + 1, d]
-        eye = torch.eye(d, dtype=X.dtype)
-        w = torch.linalg.solve(gram[:, :d] + reg * eye, gram[:, d:].transpose(1, 2))
-        return (X @ w).reshape(returns.shape).to(returns.dtype) * mask
+        return _packed_fit(obs, returns, mask, reg)
     feats = baseline_features(obs, mask, torch.float64)
     d = feats.shape[-1]
     X = feats.reshape(T, E, -1, d)
@@ -87,6 +91,58 @@ def linear_baseline(obs: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor
     eye = torch.eye(d, dtype=X.dtype)
     w = torch.linalg.solve(A.sum(1, keepdim=True) - A + reg * eye, b.sum(1, keepdim=True) - b)
     return (X @ w).reshape(returns.shape).to(returns.dtype) * mask
+
+
+def _packed_fit(obs: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor, reg: float
+                ) -> torch.Tensor:
+    """`linear_baseline` without leaving out: the features of each task's steps taken,
+    packed into blocks of `FIT_BLOCK` rows (a game's episodes often end well before the
+    horizon), X^T X and X^T y summed over a task's blocks. Where more than `PACK_FILLED`
+    of the steps were taken (navigation's episodes): one block a task, in place."""
+    T, H, D = obs.shape[0], obs.shape[-2], obs.shape[-1]
+    m = mask.reshape(-1)
+    K = m.numel() // T
+    live = m != 0
+    if int(live.sum()) > PACK_FILLED * len(m):  # not worth the packing's gathers
+        rows = dest = None
+        both = _features(obs, mask, torch.float64, spare=1).reshape(T * K, -1)
+        y, blocks, block = (returns * mask).reshape(-1), T, K
+    else:
+        # the r-th step taken of task t goes to row first[t] * FIT_BLOCK + r of the blocks
+        rows = live.nonzero().squeeze(1)  # task-major
+        count = live.view(T, K).sum(1)
+        per_task = (count + FIT_BLOCK - 1) // FIT_BLOCK
+        task = rows // K
+        first = per_task.cumsum(0) - per_task
+        dest = (first * FIT_BLOCK - (count.cumsum(0) - count)).index_select(0, task) + \
+            torch.arange(len(rows), device=rows.device)
+        blocks, block = int(per_task.sum()), FIT_BLOCK
+        # the padding repeats a step taken (weight 0): it adds nothing, nor to the 0/1 test
+        src = rows[:1].repeat(blocks * block).index_copy_(0, dest, rows)
+        weight = m.new_zeros(blocks * block).index_copy_(0, dest, m.index_select(0, rows))
+        both = _features(obs.reshape(-1, D).index_select(0, src), weight, torch.float64,
+                         spare=1, steps=src % H)
+        y = returns.reshape(-1).index_select(0, src) * weight
+    # the targets ride in a last column: [X y]^T X holds X^T X and (X^T y)^T, one pass
+    # over the features (the same products, entry by entry, as two)
+    d = both.shape[-1] - 1
+    both[:, d] = y
+    both = both.view(blocks, block, d + 1)
+    X = both[..., :d]
+    gram = both.transpose(1, 2) @ X  # [blocks, d + 1, d]
+    owner = None
+    if rows is not None:
+        owner = torch.repeat_interleave(torch.arange(T, device=obs.device), per_task,
+                                        output_size=blocks)
+        gram = gram.new_zeros(T, d + 1, d).index_add_(0, owner, gram)
+    eye = torch.eye(d, dtype=X.dtype)
+    w = torch.linalg.solve(gram[:, :d] + reg * eye, gram[:, d:].transpose(1, 2))
+    if owner is None:
+        return (X @ w).reshape(returns.shape).to(returns.dtype) * mask
+    values = (X @ w.index_select(0, owner)).reshape(-1).index_select(0, dest)
+    out = returns.new_zeros(m.shape).index_copy_(0, rows, values.to(returns.dtype)
+                                                  * m.index_select(0, rows))
+    return out.reshape(returns.shape)
 
 
 def weighted_normalize(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8):
