@@ -106,22 +106,23 @@ class MLPPolicy(nn.Module):
         without its per-call module patching (this runs every rollout step). Batched weights
         [T, out, in] need obs [T, ...].
 
-        `rows` (long, into obs flattened to [T * K, D], obs [T, ...]): the network runs on
-        these rows alone and gives 0 elsewhere, where shared weights allow it (the loss passes
-        skip the steps after an episode ended); a head still sees every row."""
+        `rows` (long, into obs flattened to [T * K, D], obs [T, ...]): the logits at these
+        rows alone [len(rows), action_dim], the network run on them alone where shared
+        weights allow it (the loss passes skip the steps after an episode ended); a head
+        still sees every row."""
         act = ACTIVATIONS[self.activation]
         batched = params["layers.0.weight"].dim() == 3
         shape = obs.shape
-        if rows is not None and not batched:
+        packed = rows is not None and not batched
+        if packed:
             x = obs.reshape(-1, shape[-1]).index_select(0, rows)
         else:
-            rows = None
             x = obs.reshape(shape[0], -1, shape[-1]) if batched else obs
         last = len(self.layers) - 1
         for i in range(last + 1):
             w, b = params[f"layers.{i}.weight"], params[f"layers.{i}.bias"]
             if i == 0 and self.context_dim:
-                x = self._first_layer(params, x, batched, rows, shape)
+                x = self._first_layer(params, x, batched, rows if packed else None, shape)
             elif not batched:
                 x = F.linear(x, w, b)
             elif x.shape[1] < _LOSS_ROWS:
@@ -132,17 +133,20 @@ class MLPPolicy(nn.Module):
                 x = torch.bmm(x, w.transpose(1, 2)).add_(b.unsqueeze(1))
             if i < last:
                 x = act(x)
-        if rows is not None:
-            x = x.new_zeros(shape[:-1].numel(), x.shape[-1]).index_copy(0, rows, x)
-        out = x.reshape(*shape[:-1], x.shape[-1])
+        out = x if packed else x.reshape(*shape[:-1], x.shape[-1])
+        if rows is not None and not packed:
+            out = out.reshape(-1, out.shape[-1]).index_select(0, rows)
         if self.head is None:
             return out
         if self.task_inputs and self.task_inputs[0] not in params:
             raise TrainingError("this policy's head acts on a level's inputs: pass params "
                                 "through mamlgame.policy.with_task_inputs")
         n = len(HEAD)
-        return out + self.head.logits({k[n:]: v for k, v in params.items()
-                                       if k.startswith(HEAD)}, obs)
+        head = self.head.logits({k[n:]: v for k, v in params.items() if k.startswith(HEAD)},
+                                obs)
+        if rows is not None:
+            head = head.reshape(-1, head.shape[-1]).index_select(0, rows)
+        return out + head
 
     def _first_layer(self, params: Params, x: torch.Tensor, batched: bool,
                      rows: torch.Tensor | None = None, shape: torch.Size | None = None
@@ -257,39 +261,59 @@ def _log_std(params: Params, obs: torch.Tensor, batched: bool) -> torch.Tensor:
 def log_prob(policy: MLPPolicy, params: Params, obs: torch.Tensor, actions: torch.Tensor,
              mask: torch.Tensor | None = None) -> torch.Tensor:
     """log pi(a | s) with shape obs.shape[:-1] (summed over action dims). With `mask`
-    (obs.shape[:-1], 1 on steps taken), 0 where it is 0, and the network skips those steps
-    where its weights are shared (a game's episodes often end well before the horizon)."""
-    rows = None
-    if mask is not None:
-        valid = mask.reshape(-1) > 0
-        if not is_batched(policy, params) and not bool(valid.all()):
-            rows = valid.nonzero().squeeze(1)
-    out = policy.apply_params(params, obs, rows)
+    (obs.shape[:-1], 1 on steps taken), log pi times the mask, 0 where it is 0: where the
+    network's weights are shared, those steps are skipped (a game's episodes often end well
+    before the horizon)."""
+    if (mask is None or is_batched(policy, params)
+            or bool((m := mask.reshape(-1) != 0).all())):
+        out = policy.apply_params(params, obs)
+        logp = _log_prob(policy, params, obs, out, actions)
+        return logp if mask is None else logp * mask
+    rows = m.nonzero().squeeze(1)
+    out = policy.apply_params(params, obs, rows)  # [L, A]
+    a = actions.reshape(len(m), *actions.shape[obs.dim() - 1:]).index_select(0, rows)
+    logp = _log_prob(policy, params, obs, out, a) * mask.reshape(-1).index_select(0, rows)
+    return logp.new_zeros(len(m)).index_copy(0, rows, logp).reshape(mask.shape)
+
+
+def _log_prob(policy: MLPPolicy, params: Params, obs: torch.Tensor, out: torch.Tensor,
+              actions: torch.Tensor) -> torch.Tensor:
+    """log pi(a | s) from the policy's output `out` (means or logits) [..., A] at obs (or
+    at some of its rows, with shared params)."""
     if policy.discrete:
-        logp = torch.log_softmax(out, -1).gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
-    else:
-        log_std = _log_std(params, obs, is_batched(policy, params))
-        z = (actions - out) * torch.exp(-log_std)
-        logp = (-0.5 * z.square() - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
-    return logp if mask is None else logp * mask
+        return torch.log_softmax(out, -1).gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+    log_std = _log_std(params, obs, is_batched(policy, params))
+    z = (actions - out) * torch.exp(-log_std)
+    return (-0.5 * z.square() - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
 
 
 @torch.no_grad()
 def sample(policy: MLPPolicy, params: Params, obs: torch.Tensor,
            generator: torch.Generator | None = None, deterministic: bool = False,
-           shard: Shard | None = None) -> torch.Tensor:
+           shard: Shard | None = None, alive: torch.Tensor | None = None) -> torch.Tensor:
     """Actions for `obs`: float [..., A] (Gaussian) or long [...] (categorical).
 
     With `shard`, `obs` [T_local, ...] are this process's share of a split meta-batch and the
-    noise is drawn as the whole batch draws it (`Shard.randn`, `Shard.multinomial`)."""
-    out = policy.apply_params(params, obs)
+    noise is drawn as the whole batch draws it (`Shard.randn`, `Shard.whole`). `alive`
+    (bool, obs.shape[:-1]): the rows whose actions matter (a rollout's running episodes);
+    where weights are shared the network runs on those alone, the others act on output 0
+    (their noise drawn all the same)."""
+    rows = None
+    if alive is not None and not is_batched(policy, params):
+        live = alive.reshape(-1)
+        rows = None if bool(live.all()) else live.nonzero().squeeze(1)
+    if rows is None:
+        out = policy.apply_params(params, obs)
+    else:
+        out = policy.apply_params(params, obs, rows)
+        out = out.new_zeros(len(live), out.shape[-1]).index_copy_(0, rows, out)
+        out = out.view(*obs.shape[:-1], out.shape[-1])
     if policy.discrete:
         if deterministic:
             return out.argmax(-1)
-        probs = torch.softmax(out, -1)
-        if shard is not None:
-            return shard.multinomial(probs, generator)
-        return _draw(probs, generator)
+        if shard is not None:  # the others' rows uniform: the same draws, whatever they hold
+            return shard.rows(_draw(shard.whole(out), generator))
+        return _draw(out, generator)
     if deterministic:
         return out
     std = torch.exp(_log_std(params, obs, is_batched(policy, params)))
@@ -298,18 +322,19 @@ def sample(policy: MLPPolicy, params: Params, obs: torch.Tensor,
     return out + std * noise
 
 
-def _draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """One action per row of `probs` [..., A], as torch.multinomial draws one sample (argmax
-    p / q, q ~ Exp(1)): the same actions from the same generator, without its per-call
-    checks. Overwrites `probs`."""
-    q = torch.empty_like(probs).exponential_(1, generator=generator)
-    return probs.div_(q).argmax(-1)
+def _draw(logits: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One action per row of categorical `logits` [..., A] as torch.multinomial draws one
+    sample of softmax(logits) (argmax p / q, q ~ Exp(1), the same generator calls), in log
+    space: argmax(logits - log q), the same argmax without the softmax (the same actions but
+    where two candidates tie to the last bits)."""
+    q = torch.empty_like(logits).exponential_(1, generator=generator)
+    return logits.sub(q.log_()).argmax(-1)
 
 
 def draw_categorical(logits: torch.Tensor, generator: torch.Generator | None = None
                      ) -> torch.Tensor:
     """Actions [...] drawn from categorical `logits` [..., A], as `sample` draws them."""
-    return _draw(torch.softmax(logits, -1), generator)
+    return _draw(logits, generator)
 
 
 def expand_params(params: Params, n: int, keep: tuple[str, ...] = ()) -> Params:

@@ -47,12 +47,12 @@ def _freeze(alive: torch.Tensor, new: State, old: State) -> State:
 @torch.no_grad()
 def act(family: TaskFamily, tasks: Tasks, state: State, obs: torch.Tensor, policy: MLPPolicy,
         params: Params, generator: torch.Generator | None = None, deterministic: bool = False,
-        shard: Shard | None = None) -> torch.Tensor:
+        shard: Shard | None = None, alive: torch.Tensor | None = None) -> torch.Tensor:
     """The actions of `policy` with `params` (bound to `tasks`' inputs) at `obs`: sampled, or
     chosen by the family's act-time search where it has one (`FamilyBase.chooser`; not for a
-    split meta-batch, `shard`)."""
+    split meta-batch, `shard`). `alive` [T, E]: the episodes still running (`sample`)."""
     if family.chooser is None or shard is not None:
-        return sample(policy, params, obs, generator, deterministic, shard)
+        return sample(policy, params, obs, generator, deterministic, shard, alive)
     head = {k[len(HEAD):]: v for k, v in params.items() if k.startswith(HEAD)}
     return family.chooser(tasks, state, obs, lambda o: policy.apply_params(params, o),
                           lambda z: draw_categorical(z, generator), generator, deterministic,
@@ -84,7 +84,7 @@ def rollout(family: TaskFamily, tasks: Tasks, policy: MLPPolicy, params: Params,
         while stop is None or steps < stop:
             obs = family.observe(tasks, state)
             action = act(family, tasks, state, obs, policy, params, generator, deterministic,
-                         shard)
+                         shard, alive)
             new_state, reward, done = family.step(tasks, state, action)
             obs_l.append(obs)
             act_l.append(action)

@@ -66,18 +66,12 @@ class Shard:
         full = torch.randn(self._full(shape), generator=generator, dtype=dtype, device=device)
         return self.rows(full)
 
-    def multinomial(self, probs: torch.Tensor, generator: torch.Generator | None
-                    ) -> torch.Tensor:
-        """One categorical sample per row of `probs` [T_local, ..., K] -> long [T_local, ...].
-
-        torch's sampler consumes the generator per row independently of the values, so the
-        other processes' rows are filled with ones and ours land where the whole batch has
-        them."""
-        k = probs.shape[-1]
-        full = torch.ones(self._full(probs.shape), dtype=probs.dtype, device=probs.device)
-        full[self.start:self.stop] = probs
-        out = torch.multinomial(full.reshape(-1, k), 1, generator=generator)
-        return self.rows(out.reshape(full.shape[:-1]))
+    def whole(self, x: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+        """`x` [T_local, ...] in its rows of a whole-batch tensor [T, ...], `fill` elsewhere
+        (a categorical draw from uniform logits consumes the generator as from any)."""
+        full = x.new_full(self._full(x.shape), fill)
+        full[self.start:self.stop] = x
+        return full
 
     def reset(self, family: TaskFamily, tasks: Tasks, n_episodes: int,
               generator: torch.Generator | None) -> dict:
