@@ -24,7 +24,8 @@ from mamlgame.shard import Shard
 
 Params = dict[str, torch.Tensor]
 HEAD = "head."  # a family head's params and inputs are "head.<name>"
-ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh}
+# applied in place, to a layer's fresh output (whose backward keeps its inputs, not it)
+ACTIVATIONS = {"relu": torch.relu_, "tanh": torch.tanh_}
 # Rows per task from which the loss passes (thousands of rows, vs. tens per rollout step) use a
 # product plus an in-place bias add: `baddbmm` first copies the broadcast bias into its output,
 # ~20% slower on the [20, 2000, 100] activations (benchmarks/iteration_costs.py).
