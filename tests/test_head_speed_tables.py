@@ -2,7 +2,8 @@
 action's tile by offset and move code, and in a rollout the danger itself, give exactly the
 danger computed from the displacements, shared or per task, opponents near and far, from
 every state a player can be in (a wall state stands for any: its move is clamped to a
-sub-move's), with autograd and without."""
+sub-move's), with autograd and without (a shared danger's gradient to float tolerance: its
+lookup sums it in another order)."""
 
 import pytest
 import torch
@@ -56,7 +57,10 @@ def test_the_danger_lookups_give_the_danger_of_the_displacements(per_task):
         weights = torch.randn(plain.shape, generator=gen)
         grad, = torch.autograd.grad((plain * weights).sum(), danger)
         grad_by_hand, = torch.autograd.grad((expected * weights).sum(), danger)
-    assert torch.equal(plain, expected) and torch.equal(grad, grad_by_hand)
+    assert torch.equal(plain, expected)
+    # a shared danger's gradient comes through its lookup's entries: summed in another order
+    torch.testing.assert_close(grad, grad_by_hand, rtol=1e-6, atol=1e-6)
+    assert per_task <= torch.equal(grad, grad_by_hand)  # per task: the same path, bit for bit
     belief._LAST_TABLE.clear()
     belief._LAST_DANGER.clear()
     with torch.no_grad():

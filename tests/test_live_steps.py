@@ -118,3 +118,32 @@ def test_draw_in_log_space_is_the_multinomial_draw():
     want = torch.multinomial(torch.softmax(logits, -1), 1,
                              generator=torch.Generator().manual_seed(4)).squeeze(1)
     assert torch.equal(_draw(logits, torch.Generator().manual_seed(4)), want)
+
+
+def test_shared_danger_lookup_keeps_the_second_derivatives():
+    """A loss pass reads a shared danger through its lookup (one take): the values, gradients
+    and the second derivative through the belief's gradient of the per-task path."""
+    from mamlgame.families.game.belief import belief_inputs, graph_logits
+    from tests.test_goal_belief import graph_setup
+
+    _, _, tasks = graph_setup()
+    inputs = belief_inputs(tasks)
+    gen = torch.Generator().manual_seed(6)
+    t, s, _ = inputs["succ"].shape
+    state = torch.randint(0, s, (t, 40), generator=gen)
+    opponents = torch.randint(-6, 7, (t, 40, 2, 3), generator=gen).float()
+    opponents[..., 2] = (opponents[..., 2] > 0).float()
+    weights = torch.randn(t, 40, 6, generator=gen)
+    got = []
+    for shared in (True, False):
+        belief = torch.randn(inputs["belief"].shape, generator=torch.Generator().manual_seed(7),
+                             requires_grad=True)
+        danger = torch.tensor([-8.0, -4.0, -1.0, 0.0], requires_grad=True)
+        d = danger if shared else danger.expand(t, -1)
+        z = graph_logits({**inputs, "belief": belief}, state, torch.tensor(0.9), opponents, d)
+        loss = (torch.log_softmax(z[..., :weights.shape[-1]], -1) * weights).sum()
+        g, = torch.autograd.grad(loss, belief, create_graph=True)
+        h, = torch.autograd.grad(g.square().sum() + loss, danger)
+        got.append((z, g, h))
+    for a, b in zip(*got, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

@@ -230,6 +230,10 @@ def graph_logits(inputs: dict[str, torch.Tensor], state: torch.Tensor, scale: to
           + codes.gather(1, rows).unsqueeze(2))
     if cached is not None and danger.dim() == 1:  # a rollout: the danger's own lookup
         penalty = _danger_lookup(danger).take(at)
+    elif danger.dim() == 1:  # a loss pass: the same lookup, made with autograd (one take)
+        near = _near_lookup(k, at.device)
+        near = near.clone() if near.is_inference() else near  # (saved for backward)
+        penalty = torch.cat([danger, danger.new_zeros(1)]).take(near).take(at)
     else:
         near = _near_lookup(k, at.device).take(at)  # [T, K, M, A]
         padded = torch.cat([danger, danger.new_zeros(*danger.shape[:-1], 1)], -1)
