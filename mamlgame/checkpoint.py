@@ -4,8 +4,8 @@ with `torch.load(weights_only=True)` (no arbitrary pickles).
 This module owns the keys: `checkpoint_state` builds the dict that training saves, and
 `Checkpoint.from_state` reads it back as a typed view (a missing key is a `CheckpointError`).
 The meta-learner's own state (`MetaLearner.state_dict()`: Meta-SGD's step sizes, the learned
-first-step std shift, dice's advantage scale and score-baseline memory) is saved as top-level
-keys beside the checkpoint's own (`OWN_KEYS`), and read back whole as
+first-step std shift and step-size factor, dice's advantage scale and score-baseline memory)
+is saved as top-level keys beside the checkpoint's own (`OWN_KEYS`), and read back whole as
 `Checkpoint.learner_state`, which `MetaLearner.load_state_dict` restores.
 """
 
@@ -35,8 +35,8 @@ FORMAT = "mamlgame-checkpoint-1"
 REQUIRED = ("params", "optimizer", "iteration", "rng", "config", "policy", "pack_text",
             "pack_path")
 # the checkpoint's own keys; every other top-level key is the learner's state ("inner_lrs":
-# None unless Meta-SGD, "first_std_shift": None unless learn_std_shift, "adv_scale",
-# "score_baseline"; absent in older checkpoints)
+# None unless Meta-SGD, "first_std_shift": None unless learn_std_shift, "inner_lr_gain":
+# None unless learn_inner_lr, "adv_scale", "score_baseline"; absent in older checkpoints)
 OWN_KEYS = frozenset((*REQUIRED, "format", "family", "world_size", "elapsed", "checksum"))
 
 
@@ -234,12 +234,12 @@ def _check_entries(state: dict[str, Any], source: str | Path) -> None:
     _check_tensors(state["params"], "params", source)
     if state.get("inner_lrs") is not None:
         _check_tensors(state["inner_lrs"], "inner_lrs", source)
-    shift = state.get("first_std_shift")
-    if shift is not None:
-        if not (isinstance(shift, torch.Tensor) and shift.shape == (1,)
-                and shift.dtype == torch.float32 and torch.isfinite(shift).all()):
-            raise CheckpointError(f"{source}: checkpoint has a bad 'first_std_shift' "
-                                  "(expected one finite float32 number)")
+    for key, shape in (("first_std_shift", (1,)), ("inner_lr_gain", ())):
+        x = state.get(key)
+        if x is not None and not (isinstance(x, torch.Tensor) and x.shape == shape
+                                  and x.dtype == torch.float32 and torch.isfinite(x).all()):
+            raise CheckpointError(f"{source}: checkpoint has a bad {key!r} (expected one "
+                                  "finite float32 number)")
 
 
 @dataclass

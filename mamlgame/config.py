@@ -27,10 +27,13 @@ BUDGET_KEYS = frozenset({"iterations", "time_limit"})
 # recipe settings tuned for the recipe's algo: they stay with it (a game recipe's inner lr
 # 1000 would wreck maml), see `pack_recipe`
 ALGO_KEYS = frozenset({"inner_lr", "inner_lr_decay", "inner_std_decay", "learn_std_shift",
-                       "outer_lr", "inner_gamma", "context", "table_radius"})
+                       "learn_inner_lr", "outer_lr", "inner_gamma", "context", "table_radius"})
 # algorithms that learn no first-step std shift (`learn_std_shift`): no meta-gradient reaches
 # it (Reptile's update is theta - theta', a parameter-space direction; pretrain takes no step)
 SHIFTLESS_ALGOS = ("reptile", "pretrain")
+# algorithms that learn no step-size factor (`learn_inner_lr`): the same, and Meta-SGD, which
+# learns every entry's step size itself
+GAINLESS_ALGOS = (*SHIFTLESS_ALGOS, "metasgd")
 SEED_MAX = 2**63 - 1  # seeds are 0..SEED_MAX (torch generators take 64 bits)
 MAX_HORIZON = 100_000  # steps per episode (a pack's [pack] horizon has the same bound)
 MAX_INNER_STEPS = 1000  # inner steps (the papers use 1 to 5)
@@ -115,6 +118,9 @@ class TrainConfig:
                                     "log std at the first inner step (with the other "
                                     "meta-parameters, from 0): the adapted policy learns how "
                                     "much less to explore (not with reptile or pretrain)")
+    learn_inner_lr: bool = setting(False, "meta-learn a factor on the inner step size (with "
+                                   "the other meta-parameters, from 1): the step learns how "
+                                   "far to move (not with reptile, pretrain or metasgd)")
     outer_lr: float = setting(0.003, "Adam learning rate of the meta-update", lo=0,
                               lo_open=True)
     anneal_lr: bool = setting(True, "decay the outer learning rate linearly to 0 over the "
@@ -159,16 +165,17 @@ class TrainConfig:
     def resolved(self, pack: LevelPack) -> TrainConfig:
         """This config with its sentinels replaced by what they stand for: `inner_steps=0` by
         the algorithm's default, `horizon=0` by the pack's horizon, `context=0` by cavia's
-        context size, `inner_gamma=-1` by `gamma`; `learn_std_shift` is off for the
-        algorithms that learn none (`SHIFTLESS_ALGOS`: a recipe's value does not apply to
-        them). Training resolves once and saves the result; resolving a resolved config
-        changes nothing."""
+        context size, `inner_gamma=-1` by `gamma`; `learn_std_shift` and `learn_inner_lr`
+        are off for the algorithms that learn none (`SHIFTLESS_ALGOS`, `GAINLESS_ALGOS`: a
+        recipe's value does not apply to them). Training resolves once and saves the
+        result; resolving a resolved config changes nothing."""
         context = self.context or (CAVIA_CONTEXT if self.algo == "cavia" else 0)
         return replace(self, inner_steps=default_inner_steps(self.algo, self.inner_steps),
                        horizon=self.horizon or pack.horizon, context=context,
                        inner_gamma=self.gamma if self.inner_gamma < 0 else self.inner_gamma,
                        learn_std_shift=self.learn_std_shift
-                       and self.algo not in SHIFTLESS_ALGOS)
+                       and self.algo not in SHIFTLESS_ALGOS,
+                       learn_inner_lr=self.learn_inner_lr and self.algo not in GAINLESS_ALGOS)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -192,7 +199,8 @@ def pack_recipe(recipe: dict[str, Any], given: Iterable[str], skip: Iterable[str
     both of the recipe's (the run's length is one budget). The recipe's step sizes and
     inner-loop settings (`ALGO_KEYS`) belong to its algo: they apply only when the command
     trains that algo (`algo`, or the recipe's own when --algo is not given); its
-    `learn_std_shift` not to an algo that learns none (`SHIFTLESS_ALGOS`)."""
+    `learn_std_shift` and `learn_inner_lr` not to an algo that learns none
+    (`SHIFTLESS_ALGOS`, `GAINLESS_ALGOS`)."""
     drop = set(given) | set(skip)
     if set(given) & BUDGET_KEYS:
         drop |= BUDGET_KEYS
@@ -202,6 +210,8 @@ def pack_recipe(recipe: dict[str, Any], given: Iterable[str], skip: Iterable[str
         drop |= ALGO_KEYS
     if trains in SHIFTLESS_ALGOS:
         drop.add("learn_std_shift")
+    if trains in GAINLESS_ALGOS:
+        drop.add("learn_inner_lr")
     return {k: v for k, v in recipe.items() if k not in drop}
 
 

@@ -36,6 +36,7 @@ import torch
 from mamlgame.config import (  # defined there; re-exported
     ALGOS,
     ESTIMATORS,
+    GAINLESS_ALGOS,
     SHIFTLESS_ALGOS,
     default_inner_steps,
 )
@@ -61,6 +62,9 @@ STD_FLOOR = 1e-3  # the inner steps' std shifts (`inner_std_decay`, `learn_std_s
 # `learn_std_shift`'s c is this times the parameter Adam updates: c moves up to this many times
 # the outer learning rate per iteration (at 1 it lagged behind its optimum; issue 20)
 STD_SHIFT_RATE = 2.0
+# `learn_inner_lr`'s log factor g is this times the parameter Adam updates: over a recipe's
+# run (400 annealed iterations at 1e-3) the factor e^g can move up to about 5x either way
+LR_GAIN_RATE = 8.0
 
 
 def magic_box(x: torch.Tensor) -> torch.Tensor:
@@ -85,8 +89,9 @@ class MetaLearner:
     """One meta-learning algorithm over a policy and a task family.
 
     `adapt` runs the inner loop; `meta_loss` returns a scalar whose gradient w.r.t. the shared
-    params (and `inner_lrs` for Meta-SGD, `first_std_shift` with `learn_std_shift`: all of
-    `meta_parameters`) is the algorithm's meta-gradient.
+    params (and `inner_lrs` for Meta-SGD, `first_std_shift` with `learn_std_shift`,
+    `inner_lr_gain` with `learn_inner_lr`: all of `meta_parameters`) is the algorithm's
+    meta-gradient.
     """
 
     def __init__(self, policy: MLPPolicy, family: TaskFamily, algo: str = "maml",
@@ -94,7 +99,8 @@ class MetaLearner:
                  estimator: str = "lvc", first_order: bool = False, gamma: float = 0.99,
                  baseline: bool = True, normalize: bool = True, gae_lambda: float = 1.0,
                  inner_gamma: float | None = None, inner_lr_decay: float = 1.0,
-                 inner_std_decay: float = 1.0, learn_std_shift: bool = False):
+                 inner_std_decay: float = 1.0, learn_std_shift: bool = False,
+                 learn_inner_lr: bool = False):
         if algo not in ALGOS:
             raise ValueError(f"unknown algo {algo!r} (expected one of {', '.join(ALGOS)})")
         if estimator not in ESTIMATORS:
@@ -123,6 +129,14 @@ class MetaLearner:
                 raise ValueError(f"learn_std_shift: {algo} learns no shift (no meta-gradient "
                                  "reaches it)")
             self.first_std_shift = torch.zeros_like(policy.log_std[:1]).requires_grad_()
+        # `learn_inner_lr`: a meta-learned log factor g on every inner step's size (from 0:
+        # the step --inner-lr sets): how far one step moves; the parameter is g / LR_GAIN_RATE
+        self.inner_lr_gain: torch.Tensor | None = None
+        if learn_inner_lr:
+            if algo in GAINLESS_ALGOS:
+                raise ValueError(f"learn_inner_lr: {algo} learns no step-size factor (no "
+                                 "meta-gradient reaches it, or it learns its own step sizes)")
+            self.inner_lr_gain = torch.zeros(()).requires_grad_()
         self.inner_steps = default_inner_steps(algo, inner_steps)
         self.estimator, self.gamma = estimator, gamma
         # the inner step's discount (None: gamma); a short one credits each step's own reward
@@ -149,28 +163,32 @@ class MetaLearner:
                   episodes=cfg.episodes, estimator=cfg.estimator, gamma=cfg.gamma,
                   baseline=cfg.baseline, normalize=cfg.normalize, gae_lambda=cfg.gae_lambda,
                   inner_gamma=cfg.inner_gamma, inner_lr_decay=cfg.inner_lr_decay,
-                  inner_std_decay=cfg.inner_std_decay, learn_std_shift=cfg.learn_std_shift)
+                  inner_std_decay=cfg.inner_std_decay, learn_std_shift=cfg.learn_std_shift,
+                  learn_inner_lr=cfg.learn_inner_lr)
         return MetaLearner(policy, family, **{**kw, **overrides})
 
     def state_dict(self) -> dict[str, Any]:
         """What the learner carries between iterations besides the policy's params: Meta-SGD's
-        step sizes, the learned first-step std shift, dice's advantage scale and its score
-        baseline's memory."""
-        shift = self.first_shift()
+        step sizes, the learned first-step std shift, the learned step-size log factor,
+        dice's advantage scale and its score baseline's memory."""
+        shift, gain = self.first_shift(), self.lr_gain()
         return {"inner_lrs": None if self.inner_lrs is None else
                 {k: v.detach().cpu().clone() for k, v in self.inner_lrs.items()},
                 "first_std_shift": None if shift is None else shift.detach().cpu().clone(),
+                "inner_lr_gain": None if gain is None else gain.detach().cpu().clone(),
                 "adv_scale": self.adv_scale, "score_baseline": self.score_baseline.state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore `state_dict()` (step sizes and std shift only where this learner learns
-        them; a state without them leaves their initial values)."""
+        """Restore `state_dict()` (step sizes, std shift and step-size factor only where this
+        learner learns them; a state without them leaves their initial values)."""
         with torch.no_grad():
             if self.inner_lrs is not None and state.get("inner_lrs") is not None:
                 for k, v in self.inner_lrs.items():
                     v.copy_(state["inner_lrs"][k])
             if self.first_std_shift is not None and state.get("first_std_shift") is not None:
                 self.first_std_shift.copy_(state["first_std_shift"] / STD_SHIFT_RATE)
+            if self.inner_lr_gain is not None and state.get("inner_lr_gain") is not None:
+                self.inner_lr_gain.copy_(state["inner_lr_gain"] / LR_GAIN_RATE)
         self.adv_scale = state.get("adv_scale")
         self.score_baseline.load(state.get("score_baseline"))
 
@@ -178,19 +196,25 @@ class MetaLearner:
         """c, the learned shift of log_std at the first inner step (None: not learned)."""
         return None if self.first_std_shift is None else STD_SHIFT_RATE * self.first_std_shift
 
+    def lr_gain(self) -> torch.Tensor | None:
+        """g, the learned log factor on the inner step sizes (None: not learned)."""
+        return None if self.inner_lr_gain is None else LR_GAIN_RATE * self.inner_lr_gain
+
     def meta_parameters(self, params: Params) -> list[torch.Tensor]:
         """Everything the outer optimiser updates (not what a head starts afresh at every
         level, nor its per-task inputs)."""
         fixed = self.policy.per_level + self.policy.task_inputs
         return ([v for k, v in params.items() if k not in fixed]
                 + list((self.inner_lrs or {}).values())
-                + ([] if self.first_std_shift is None else [self.first_std_shift]))
+                + ([] if self.first_std_shift is None else [self.first_std_shift])
+                + ([] if self.inner_lr_gain is None else [self.inner_lr_gain]))
 
     def adapts(self) -> str:
         """What the inner step changes, in words (eval's row labels): with cavia the
         per-level part of the policy's head, named by the head's kind (`goal belief`), or
         else its context inputs; with the other algorithms every weight; and the learned
-        first-step std shift (`std x0.49 at step 1`) where there is one."""
+        step-size factor (`step size x3.05`) and first-step std shift (`std x0.49 at step
+        1`) where there are."""
         head = self.policy.head
         if self.algo != "cavia":
             what = "all weights" + (", learned step sizes" if self.algo == "metasgd" else "")
@@ -198,7 +222,9 @@ class MetaLearner:
             what = head.kind.rpartition(".")[2].replace("_", " ")
         else:
             what = "context inputs"
-        shift = self.first_shift()
+        gain, shift = self.lr_gain(), self.first_shift()
+        if gain is not None:
+            what += f", step size x{float(gain.detach().exp()):.2f}"
         return what + ("" if shift is None else
                        f", std x{float(shift.detach().exp()):.2f} at step 1")
 
@@ -294,8 +320,11 @@ class MetaLearner:
 
     def step_size(self, name: str, k: int) -> float | torch.Tensor:
         """The step size of parameter `name` at inner step `k` (from 0): Meta-SGD's learned one
-        or `inner_lr`, times `inner_lr_decay**k`."""
-        lr = (self.inner_lrs or {}).get(name, self.inner_lr)
+        or `inner_lr` (times the learned factor e^g with `learn_inner_lr`), times
+        `inner_lr_decay**k`."""
+        gain = self.lr_gain()
+        lr = (self.inner_lrs or {}).get(name, self.inner_lr if gain is None
+                                        else self.inner_lr * gain.exp())
         return lr if k == 0 or self.inner_lr_decay == 1.0 else lr * self.inner_lr_decay ** k
 
     def _per_task(self, params: Params, n: int) -> tuple[Params, list[str]]:

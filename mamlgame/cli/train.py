@@ -12,7 +12,7 @@ from click.core import ParameterSource
 from mamlgame import distributed
 from mamlgame.cli.options import PathText, config_options, option_text, recipe_text
 from mamlgame.cli.recipe_help import RecipeHelpCommand
-from mamlgame.config import SHIFTLESS_ALGOS, TrainConfig, with_recipe
+from mamlgame.config import GAINLESS_ALGOS, SHIFTLESS_ALGOS, TrainConfig, with_recipe
 from mamlgame.errors import MamlgameError
 from mamlgame.families import family_spec, make_family
 from mamlgame.memory import check_training
@@ -69,6 +69,7 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, overwrit
     device = distributed.resolve_device(cfg.device, local_procs=nproc)
     if not resume:
         check_std_shift(cfg, lp, given)
+        check_lr_gain(cfg, lp, given)
         check_lookahead(cfg, lp, given)
         check_training(cfg, lp, device)
     out_dir = Path(out or f"runs/{lp.name}-{cfg.algo}")
@@ -114,6 +115,17 @@ def check_std_shift(cfg: TrainConfig, lp: LevelPack, given: set[str]) -> None:
     if make_family(lp, cfg.resolved(lp).horizon).discrete:
         raise MamlgameError(f"{where}: the {lp.family} family's policy has discrete actions, "
                             "no std to shift")
+
+
+def check_lr_gain(cfg: TrainConfig, lp: LevelPack, given: set[str]) -> None:
+    """A one-line error for a learned step-size factor an algo cannot learn (given together;
+    a recipe's value is dropped for it)."""
+    if cfg.learn_inner_lr and cfg.algo in GAINLESS_ALGOS:
+        where = ("--learn-inner-lr" if "learn_inner_lr" in given
+                 else f"{Path(lp.path).name} [train] learn_inner_lr")
+        why = ("learns its own step sizes" if cfg.algo == "metasgd"
+               else "learns no step-size factor (no meta-gradient reaches it)")
+        raise MamlgameError(f"{where}: --algo {cfg.algo} {why}; drop one of them")
 
 
 def check_lookahead(cfg: TrainConfig, lp: LevelPack, given: set[str]) -> None:
