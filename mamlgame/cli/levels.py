@@ -275,6 +275,7 @@ shaping = 0.5                    # shaping * (d_prev - d_now), d = path distance
 # iterations = 2000              # with time_limit: at most this many
 # hidden = [100, 100]            # policy hidden layer sizes
 # inner_lr = 1000                # the inner step size (the goal belief takes large steps)
+# learn_inner_lr = true          # meta-learn a factor on it (false: the step stays 1000)
 
 # Hand-designed levels. Legend: # wall, . floor, S start, G goal, O opponent, ^ hazard.
 [[level]]
