@@ -69,12 +69,16 @@ def test_game_pack_rows_say_what_they_adapt(tmp_path):
                  "--json", str(js))
     assert result.exit_code == 0, result.output
     report = json.loads(js.read_text())
-    assert report["adapts"] == "goal belief"
+    # the game recipe learns a factor on the step size (learn_inner_lr); the random init's is
+    # its starting value, 1
+    assert re.fullmatch(r"goal belief, step size x\d\.\d\d", report["adapts"])
     assert {k: v["adapts"] for k, v in report["baselines"].items()} == {
-        "random init": "goal belief", "pretrain": "all weights", "planner": PLANNER_ADAPTS}
-    assert row_names(result.output) == [
-        "cavia (adapts: goal belief)", "random init (adapts: goal belief)",
-        "pretrain (adapts: all weights)", f"planner (adapts: {PLANNER_ADAPTS})"]
+        "random init": "goal belief, step size x1.00", "pretrain": "all weights",
+        "planner": PLANNER_ADAPTS}
+    names = row_names(result.output)
+    assert names[0] == f"cavia (adapts: {report['adapts']})"
+    assert names[1:] == ["random init (adapts: goal belief, step size x1.00)",
+                         "pretrain (adapts: all weights)", f"planner (adapts: {PLANNER_ADAPTS})"]
 
 
 def test_navigation_rows_say_all_weights(tmp_path):
