@@ -136,7 +136,8 @@ class MetaLearner:
             if algo in GAINLESS_ALGOS:
                 raise ValueError(f"learn_inner_lr: {algo} learns no step-size factor (no "
                                  "meta-gradient reaches it, or it learns its own step sizes)")
-            self.inner_lr_gain = torch.zeros(()).requires_grad_()
+            device = next(policy.parameters()).device
+            self.inner_lr_gain = torch.zeros((), device=device).requires_grad_()
         self.inner_steps = default_inner_steps(algo, inner_steps)
         self.estimator, self.gamma = estimator, gamma
         # the inner step's discount (None: gamma); a short one credits each step's own reward
