@@ -63,8 +63,8 @@ STD_FLOOR = 1e-3  # the inner steps' std shifts (`inner_std_decay`, `learn_std_s
 # the outer learning rate per iteration (at 1 it lagged behind its optimum; issue 20)
 STD_SHIFT_RATE = 2.0
 # `learn_inner_lr`'s log factor g is this times the parameter Adam updates: over a recipe's
-# run (400 annealed iterations at 1e-3) the factor e^g can move up to about 5x either way
-LR_GAIN_RATE = 8.0
+# run (400 annealed iterations at 1e-3) the factor e^g can move up to about 25x either way
+LR_GAIN_RATE = 16.0
 
 
 def magic_box(x: torch.Tensor) -> torch.Tensor:
