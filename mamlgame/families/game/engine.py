@@ -49,6 +49,7 @@ from collections.abc import Callable
 import torch
 
 from mamlgame.families.base import FamilyBase, State
+from mamlgame.families.game import constants
 from mamlgame.families.game.constants import (
     OBS_BOUND,
     TILE_SCALE,
@@ -269,43 +270,79 @@ class Game(FamilyBase):
         lc = self.levels.get(tasks, self.view, self.observe_goal)
         ww = lc.width
         table = lc.table("observation", self._own_table)
+        coords = _tile_coords(lc.wall.shape[1], ww, pos.device)
         if table is None:
             out = [self._own(lc, pos, pos // ww, pos % ww, state["rise"], state["acc"],
                              state["t"])]
-        else:  # the rows of the states' table, with what changes within a state written in
-            flat, start, size = table
-            f = self.opponent_feature
-            s = state_index(tasks, state)
-            rows = lc.memo("observation rows", lambda c: start // f)  # each level's first
-            own = flat.view(-1, f).index_select(0, (rows + s).view(-1)).view(t, e, f)
-            own[..., 3] = state["acc"]
-            own[..., 7] = self._time(state["t"])
-            # the table holds s / its scale at every state a player can occupy (its stand-in
-            # rows are walls): written in only where these levels' scale is another
-            if self.state_feature is not None and lc.table_scale != lc.state_scale:
-                own[..., self.state_feature] = s / lc.state_scale
-            out = [own]
-
-        coords = _tile_coords(lc.wall.shape[1], ww, pos.device)
-        here = coords[pos]  # [T, E, 2] the player's (row, col)
+            here = coords[pos]  # [T, E, 2] the player's (row, col)
+            if self.n_opponents:
+                out.append(self._opponents(lc, coords, here, state["opp"]))
+            if self.observe_goal:
+                out.append(_offset(coords[tasks["goal"]].view(t, 1, 2) - here))
+            return torch.cat(out, -1)
+        # the rows of the states' table (whole observations, the opponents' and the goal's
+        # features 0), with what changes within a state written in
+        flat, start, size = table
+        d = self.obs_dim
+        s = state_index(tasks, state)
+        rows = lc.memo("observation rows", lambda c: start // d)  # each level's first
+        obs = flat.view(-1, d).index_select(0, (rows + s).view(-1)).view(t, e, d)
+        obs[..., 3] = state["acc"]
+        obs[..., 7] = self._time(state["t"])
+        # the table holds s / its scale at every state a player can occupy (its stand-in
+        # rows are walls): written in only where these levels' scale is another
+        if self.state_feature is not None and lc.table_scale != lc.state_scale:
+            obs[..., self.state_feature] = s / lc.state_scale
+        f = self.opponent_feature
         if self.n_opponents:
-            # each opponent's (row, col) offset from the player [T, E, M, 2]; the nearest
-            # first (Manhattan; ties by slot), masked; (row, col) / 10 and the mask each
-            rel = coords[state["opp"]] - here.unsqueeze(2)
-            gap = rel.abs()  # |dr| + |dc|: what a sum over the pair adds (0 + |dr| is |dr|)
-            absent = lc.memo("opponent absent", lambda c: ~c.mask)
-            dist = (gap[..., 0] + gap[..., 1]).masked_fill_(absent, float("inf"))
-            seen = lc.memo("opponent mask", lambda c: c.mask.float().unsqueeze(-1))
-            m = rel.shape[2]
-            rel = torch.cat([_offset(rel) * seen, seen.expand(t, e, m, 1)], -1)  # [T, E, M, 3]
-            rel = _nearest_first(rel, dist, self.n_opponents)
-            pad = self.n_opponents - rel.shape[2]
-            if pad > 0:
-                rel = torch.cat([rel, torch.zeros(t, e, pad, 3)], 2)
-            out.append(rel.reshape(t, e, -1))
+            slots = min(self.n_opponents, state["opp"].shape[2])  # (the rest stay 0: padding)
+            into = obs[..., f:f + 3 * slots].view(t, e, slots, 3)
+            pairs = _pair_table(lc.wall.shape[1], ww, pos.device)
+            if pairs is None:
+                into.copy_(self._opponents(lc, coords, coords[pos], state["opp"])
+                           .view(t, e, -1, 3)[:, :, :slots])
+            else:
+                self._opponents_paired(lc, pairs, pos, state["opp"], into)
         if self.observe_goal:
-            out.append(_offset(coords[tasks["goal"]].view(t, 1, 2) - here))
-        return torch.cat(out, -1)
+            obs[..., d - 2:] = _offset(coords[tasks["goal"]].view(t, 1, 2) - coords[pos])
+        return obs
+
+    def _opponents(self, lc: LevelConstants, coords: torch.Tensor, here: torch.Tensor,
+                   opp: torch.Tensor) -> torch.Tensor:
+        """The observed opponents' features [T, E, 3 * observe_opponents] of players at
+        (row, col) `here` [T, E, 2]: each opponent's (row, col) offset from the player; the
+        nearest first (Manhattan; ties by slot), masked; (row, col) / 10 and the mask each."""
+        t, e, m = opp.shape
+        rel = coords[opp] - here.unsqueeze(2)  # [T, E, M, 2]
+        gap = rel.abs()  # |dr| + |dc|: what a sum over the pair adds (0 + |dr| is |dr|)
+        absent = lc.memo("opponent absent", lambda c: ~c.mask)
+        dist = (gap[..., 0] + gap[..., 1]).masked_fill_(absent, float("inf"))
+        seen = lc.memo("opponent mask", lambda c: c.mask.float().unsqueeze(-1))
+        rel = torch.cat([_offset(rel) * seen, seen.expand(t, e, m, 1)], -1)  # [T, E, M, 3]
+        rel = _nearest_first(rel, dist, self.n_opponents)
+        pad = self.n_opponents - rel.shape[2]
+        if pad > 0:
+            rel = torch.cat([rel, torch.zeros(t, e, pad, 3)], 2)
+        return rel.reshape(t, e, -1)
+
+    def _opponents_paired(self, lc: LevelConstants, pairs: tuple[torch.Tensor, torch.Tensor],
+                          pos: torch.Tensor, opp: torch.Tensor, into: torch.Tensor) -> None:
+        """`_opponents`' features of the nearest opponents, written `into` [T, E, slots, 3],
+        read from `_pair_table` (the same floats: the table holds `_opponents`' arithmetic
+        for every pair of tiles, present and absent)."""
+        feats, dist = pairs
+        t, e, m = opp.shape
+        n = lc.wall.shape[1]
+        # an absent opponent's rows are the table's second half
+        absent = lc.memo("opponent absent pairs", lambda c: (~c.mask).long() * (n * n))
+        idx = (pos * n).unsqueeze(-1) + (opp + absent)  # [T, E, M]
+        rel = feats.index_select(0, idx.view(-1)).view(t, e, m, 3)
+        gap = dist.take(idx)
+        if m == 2 and into.shape[2] == 2:  # `_nearest_first`'s swap, written in place
+            swap = (gap[..., 1] < gap[..., 0])[..., None, None]
+            torch.where(swap, rel.flip(2), rel, out=into)
+        else:
+            into.copy_(_nearest_first(rel, gap, into.shape[2]))
 
     def _own(self, lc: LevelConstants, pos: torch.Tensor, r: torch.Tensor, c: torch.Tensor,
              rise: torch.Tensor, acc: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
@@ -333,19 +370,21 @@ class Game(FamilyBase):
         return torch.cat(out, -1)
 
     def _own_table(self, lc: LevelConstants) -> torch.Tensor | None:
-        """`_own` at every movement state of each level [T, S * opponent_feature] (its step
-        count and accumulator 0: `observe` writes them in), if it `fits` (tiles of the last
-        row, walls, stand in for those above)."""
+        """`_own` at every movement state of each level, as whole observations [T, S * obs_dim]
+        (the opponents' and the goal's features, the step count and the accumulator 0:
+        `observe` writes them in), if it `fits` (tiles of the last row, walls, stand in for
+        those above)."""
         (t, n), ww = lc.wall.shape, lc.width
         levels = rise_levels(lc.sources)
-        if not lc.fits(levels * n * self.opponent_feature):
+        if not lc.fits(levels * n * self.obs_dim):
             return None
         tiles = torch.arange(n, device=lc.wall.device).clamp(max=n - 1 - ww).repeat(levels)
         pos = tiles.expand(t, -1)
         rise = torch.arange(levels, device=pos.device).repeat_interleave(n).expand(t, -1)
         zero = torch.zeros(t, levels * n, dtype=torch.long, device=pos.device)
         own = self._own(lc, pos, pos // ww, pos % ww, rise, zero.float(), zero)
-        return own.reshape(t, -1)
+        rest = own.new_zeros(t, levels * n, self.obs_dim - self.opponent_feature)
+        return torch.cat([own, rest], -1).reshape(t, -1)
 
     def _time(self, t: torch.Tensor) -> torch.Tensor:
         """The observed step count."""
@@ -388,6 +427,34 @@ def _nearest_first(feats: torch.Tensor, dist: torch.Tensor, n: int) -> torch.Ten
         return torch.where(swap, feats.flip(2), feats)[:, :, :n]
     order = torch.sort(dist, dim=-1, stable=True).indices[..., :n]
     return feats.gather(2, order.unsqueeze(-1).expand(-1, -1, -1, feats.shape[-1]))
+
+
+def _pair_table(n: int, width: int, device: torch.device
+                ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """`Game._opponents`' arithmetic for an opponent at every tile o seen from a player at
+    every tile p of a padded grid of `n` tiles, `width` wide, at row p * n + o: its features
+    [2 * n * n, 3] ((row, col) offset / 10 and the mask) and its distance [2 * n * n]
+    (Manhattan), for a present opponent, then (rows n * n on) for an absent one (features
+    times 0, distance inf); None past `TABLE_ENTRIES` entries."""
+    if 8 * n * n > constants.TABLE_ENTRIES:
+        return None
+    return _pairs(n, width, device)
+
+
+@functools.cache
+def _pairs(n: int, width: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """`_pair_table`'s tables (kept: ordinary tensors, wherever first asked for)."""
+    with torch.inference_mode(False):
+        coords = _tile_coords(n, width, device).clone()
+        rel = coords.unsqueeze(0) - coords.unsqueeze(1)  # [p, o, 2]: o's (row, col) - p's
+        gap = rel.abs()
+        dist = gap[..., 0] + gap[..., 1]
+        feats = []
+        for seen in (1.0, 0.0):
+            mask = torch.full((n, n, 1), seen, device=device)
+            feats.append(torch.cat([_offset(rel) * mask, mask], -1).view(n * n, 3))
+        far = torch.full_like(dist, float("inf"))
+        return torch.cat(feats), torch.cat([dist, far]).view(-1)
 
 
 @functools.cache
