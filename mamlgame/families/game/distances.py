@@ -70,28 +70,26 @@ def _per_level(kind: str, closed: torch.Tensor, succ: torch.Tensor,
             for i in range(len(blocked))]
 
 
-def tile_distances(blocked: np.ndarray, succ: np.ndarray, tiles: np.ndarray) -> np.ndarray:
-    """Path steps [K, S] from every state to each of `tiles` (inf when unreachable) on one
-    level (`succ` [S, A], `blocked` [N]): one breadth-first search per tile on the reversed
-    graph, from a virtual node linked to the tile's rise states. A tile no move leads onto
-    (a wall) reaches its own rise states alone (0 steps): those rows need no search."""
+def _searches(blocked: np.ndarray, succ: np.ndarray, tiles: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Which of `tiles` need a search (some move leads onto them; a wall's distances are 0
+    at its own rise states and unreachable elsewhere) [K] bool, and the path steps + 1 from
+    each searched tile's virtual node to every state [k, S] (inf when unreachable): one
+    breadth-first search per tile on the reversed graph of one level (`succ` [S, A],
+    `blocked` [N]), from a virtual node linked to the tile's rise states."""
     s, a = succ.shape
     n = len(blocked)
     levels = s // n
-    tiles = np.asarray(tiles)
     src = np.repeat(np.arange(s), a)
     keep = ~np.tile(blocked, levels)[src]
     dst = succ.reshape(-1)[keep]
     entered = np.zeros(n, bool)
     entered[dst % n] = True
     searched = entered[tiles]
-    dist = np.full((len(tiles), s), np.inf)
-    lone = np.flatnonzero(~searched)
-    dist[lone[:, None], np.arange(levels) * n + tiles[lone][:, None]] = 0.0
     found = tiles[searched]
     k = len(found)
     if not k:
-        return dist
+        return searched, np.zeros((0, s))
     # reversed edges (succ -> state), and the virtual nodes' edges to their rise states, in
     # the row order of a CSR matrix
     rows = np.concatenate([dst, s + np.repeat(np.arange(k), levels)])
@@ -102,9 +100,43 @@ def tile_distances(blocked: np.ndarray, succ: np.ndarray, tiles: np.ndarray) -> 
     np.cumsum(np.bincount(rows, minlength=s + k), out=indptr[1:])
     graph = csr_matrix((np.ones(len(rows)), cols[order].astype(np.int32), indptr),
                        shape=(s + k, s + k))
-    dist[searched] = shortest_path(graph, method="D", unweighted=True,
-                                   indices=np.arange(s, s + k))[:, :s] - 1
+    return searched, shortest_path(graph, method="D", unweighted=True,
+                                   indices=np.arange(s, s + k))[:, :s]
+
+
+def _lone(dist: np.ndarray, searched: np.ndarray, tiles: np.ndarray, n: int) -> None:
+    """Write 0 at the rise states of each tile not `searched` into its row of `dist`."""
+    lone = np.flatnonzero(~searched)
+    levels = dist.shape[1] // n
+    dist[lone[:, None], np.arange(levels) * n + tiles[lone][:, None]] = 0
+
+
+def tile_distances(blocked: np.ndarray, succ: np.ndarray, tiles: np.ndarray) -> np.ndarray:
+    """Path steps [K, S] from every state to each of `tiles` (inf when unreachable) on one
+    level (`succ` [S, A], `blocked` [N]): one breadth-first search per tile on the reversed
+    graph, from a virtual node linked to the tile's rise states. A tile no move leads onto
+    (a wall) reaches its own rise states alone (0 steps): those rows need no search."""
+    tiles = np.asarray(tiles)
+    searched, found = _searches(blocked, succ, tiles)
+    dist = np.full((len(tiles), succ.shape[0]), np.inf)
+    _lone(dist, searched, tiles, len(blocked))
+    dist[searched] = found - 1
     return dist
+
+
+def _capped_distances(blocked: np.ndarray, succ: np.ndarray) -> np.ndarray:
+    """`tile_distances` to every tile, capped at `FAR`, as uint8 [N, S]: each searched row
+    capped and converted where the search left it (min(d + 1, FAR + 1) - 1 is min(d, FAR),
+    exactly: integers and inf)."""
+    n = len(blocked)
+    tiles = np.arange(n)
+    searched, found = _searches(blocked, succ, tiles)
+    out = np.full((n, succ.shape[0]), int(FAR), np.uint8)
+    _lone(out, searched, tiles, n)
+    np.minimum(found, FAR + 1, out=found)
+    found -= 1
+    out[searched] = found
+    return out
 
 
 def dense_tables(closed: torch.Tensor, succ: torch.Tensor) -> torch.Tensor:
@@ -114,10 +146,10 @@ def dense_tables(closed: torch.Tensor, succ: torch.Tensor) -> torch.Tensor:
         n = len(blocked)
         levels = len(nxt) // n
         if levels > 1 and _rise_free(nxt, n):  # one search of the rise-0 states, copied
-            dist = np.tile(tile_distances(blocked, nxt[:n], np.arange(n)), (1, levels))
+            dist = np.tile(_capped_distances(blocked, nxt[:n]), (1, levels))
         else:
-            dist = tile_distances(blocked, nxt, np.arange(n))
-        return (torch.from_numpy(np.minimum(dist, FAR).astype(np.uint8)),)
+            dist = _capped_distances(blocked, nxt)
+        return (torch.from_numpy(dist),)
 
     rows = _per_level("dense", closed, succ, make)
     out = torch.empty(len(rows), *rows[0][0].shape)  # float: each level's copy converts
