@@ -31,18 +31,18 @@ WHOLE_TILES = 400  # grids of at most this many tiles fill every row of a level 
 
 
 def open_graph(open_tiles: np.ndarray, width: int) -> csr_matrix:
-    """The opponents' graph of one level [N, N]: an edge between 4-neighbour open tiles."""
+    """The opponents' graph of one level [N, N]: an edge between 4-neighbour open tiles
+    (made in CSR form directly: each open tile's neighbours in ascending order)."""
     n = len(open_tiles)
     idx = np.flatnonzero(open_tiles)
-    src, dst = [], []
-    for off in (-width, width, -1, 1):
-        nb = idx + off
-        ok = (nb >= 0) & (nb < n)
-        ok[ok] = open_tiles[nb[ok]]
-        src.append(idx[ok])
-        dst.append(nb[ok])
-    src_a, dst_a = np.concatenate(src), np.concatenate(dst)
-    return csr_matrix((np.ones(len(src_a), np.int8), (src_a, dst_a)), shape=(n, n))
+    nb = idx[:, None] + np.array([-width, -1, 1, width])  # [K, 4]
+    ok = (nb >= 0) & (nb < n)
+    ok[ok] = open_tiles[nb[ok]]
+    indptr = np.zeros(n + 1, np.int32)
+    indptr[idx + 1] = ok.sum(1)
+    np.cumsum(indptr, out=indptr)
+    return csr_matrix((np.ones(int(indptr[-1]), np.int8), nb[ok].astype(np.int32), indptr),
+                      shape=(n, n))
 
 
 def distance_rows(graph: csr_matrix, open_tiles: np.ndarray, targets: np.ndarray
@@ -54,7 +54,7 @@ def distance_rows(graph: csr_matrix, open_tiles: np.ndarray, targets: np.ndarray
     searched = open_tiles[targets]  # the others reach nothing: no search
     if searched.any():
         d = dijkstra(graph, indices=targets[searched], unweighted=True)
-        rows[searched] = np.where(np.isfinite(d), d, FAR)
+        rows[searched] = np.minimum(d, FAR, out=d)  # (every real distance is below FAR)
     return rows
 
 
@@ -75,7 +75,8 @@ class _Grid:
         self.n, self.device = n, device
         self.digests = torch.zeros(0, dtype=torch.long, device=device)  # sorted
         self.slot_of = torch.zeros(0, dtype=torch.long, device=device)  # same order
-        self.graphs: list[tuple[csr_matrix, np.ndarray]] = []           # per slot
+        self.open: list[tuple[np.ndarray, int]] = []  # per slot: open tiles, width
+        self._graphs: dict[int, csr_matrix] = {}  # per slot, made when first searched
         # where the row of (slot, target) starts in `rows` flattened (row index * n; -1:
         # not computed yet) [L, N]
         self.start_of = torch.zeros(0, self.n, dtype=torch.long, device=device)
@@ -129,9 +130,8 @@ class _Grid:
             key = int(tasks["digest"][i])
             if key in added or bool((self.digests == key).any()):
                 continue
-            open_tiles = ~blocked[i]
-            added[key] = len(self.graphs)
-            self.graphs.append((open_graph(open_tiles, width), open_tiles))
+            added[key] = len(self.open)
+            self.open.append((~blocked[i], width))
         keys = torch.tensor(list(added), dtype=torch.long, device=self.device)
         slots = torch.tensor(list(added.values()), dtype=torch.long, device=self.device)
         digests, order = torch.sort(torch.cat([self.digests, keys]))
@@ -139,10 +139,28 @@ class _Grid:
         grow = torch.full((len(added), self.n), -1, dtype=torch.long, device=self.device)
         self.start_of = torch.cat([self.start_of, grow])
 
+    def graph(self, slot: int) -> tuple[csr_matrix, np.ndarray]:
+        """The graph of level `slot` (made when first asked for) and its open tiles."""
+        open_tiles, width = self.open[slot]
+        if slot not in self._graphs:
+            self._graphs[slot] = open_graph(open_tiles, width)
+        return self._graphs[slot], open_tiles
+
     @_ordinary_tensors
     def fill(self, slots: torch.Tensor, targets: torch.Tensor) -> None:
         """Compute the rows of (slot, target) pairs [K] not yet known (a loop over levels)."""
-        pairs = torch.unique(torch.stack([slots, targets], 1).cpu(), dim=0).numpy()
+        self._fill_pairs(torch.unique(torch.stack([slots, targets], 1).cpu(), dim=0).numpy())
+
+    @_ordinary_tensors
+    def fill_levels(self, slots: torch.Tensor) -> None:
+        """Compute every row of the levels `slots` (distinct, ascending) [L]: what
+        `fill` of each of their tiles computes, without sorting the pairs."""
+        tiles = np.arange(self.n)
+        self._fill_pairs(np.stack([np.repeat(slots.cpu().numpy(), self.n),
+                                   np.tile(tiles, len(slots))], 1))
+
+    def _fill_pairs(self, pairs: np.ndarray) -> None:
+        """`fill` of distinct (slot, target) pairs [K, 2], sorted."""
         add = len(pairs)
         if self.used + add > len(self.rows):
             size = max(self.used + add, 2 * len(self.rows))
@@ -150,7 +168,7 @@ class _Grid:
             grown[:self.used] = self.rows[:self.used]
             self.rows = grown
         for slot in np.unique(pairs[:, 0]):
-            graph, open_tiles = self.graphs[slot]
+            graph, open_tiles = self.graph(int(slot))
             tiles = pairs[pairs[:, 0] == slot, 1]
             new = torch.from_numpy(distance_rows(graph, open_tiles, tiles)).to(self.device)
             idx = torch.arange(self.used, self.used + len(tiles), device=self.device)
@@ -234,8 +252,7 @@ class PathCache:
         held = sum(g.used * g.n * 2 for g in self._grids.values())
         levels = torch.unique(slots[missing])
         if grid.n <= WHOLE_TILES and held + len(levels) * grid.n ** 2 * 2 <= self.max_bytes:
-            grid.fill(levels.repeat_interleave(grid.n),
-                      torch.arange(grid.n, device=target.device).repeat(len(levels)))
+            grid.fill_levels(levels)
             return
         grid.whole_only = False
         if held + int(missing.sum()) * grid.n * 2 > self.max_bytes:
