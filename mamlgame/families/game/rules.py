@@ -135,7 +135,8 @@ def successor_table(tasks: Mapping[str, torch.Tensor], levels: int) -> torch.Ten
     tiles = torch.where(wall[:, tiles], width + 1, tiles)  # a wall state: any in-range tile
     rise = torch.arange(levels, device=dev).repeat_interleave(n).expand(t, s)
     pos = tiles.repeat(1, N_ACTIONS)
-    act = torch.arange(N_ACTIONS, device=dev).repeat_interleave(s).expand(t, -1)
+    # (one row of actions for all levels: their moves broadcast against the states)
+    act = torch.arange(N_ACTIONS, device=dev).repeat_interleave(s).unsqueeze(0)
     p, r = player_submove(wall, width, pos, rise.repeat(1, N_ACTIONS), act, plat.view(t, 1),
                           jump.view(t, 1))
     succ = (r.clamp(max=levels - 1) * n + p).reshape(t, N_ACTIONS, s)
