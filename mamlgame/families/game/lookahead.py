@@ -24,18 +24,22 @@ fresh random key, never the episode's own.
 
 Where the belief is sure enough of one tile (at least `PLAN_MIN` of its mass, walked tiles
 left out) on a level with opponents and some sampled continuation is lost (an opponent in
-the way), the chooser also plans: the level's planner
-(`planner.search`, the engine's step over every joint state of player and opponents) looks
-for a way to that tile within `PLAN_DEPTH` steps, and the first move of the way it finds
-gets `PLAN_BONUS` added to its logit. That finds the timing a patrol or a chaser asks for,
-which a few sampled continuations rarely do. The planner is told the believed tile, never
-the goal; levels with random walkers are not planned (their moves are not known ahead), nor
-maps past the dense distance tables (`belief.CELLS`).
+the way), the chooser also plans: the level's planner (`planner.search`, the engine's step
+over every joint state of player and opponents) looks for a way to that tile within
+`PLAN_DEPTH` steps, and the episode follows the way it finds, move by move, for as long as
+that tile stays the belief's top one (walking onto it and finding no goal there moves the
+top tile: the episode acts and plans afresh). The opponents it plans against move by their
+rules alone, so the way plays out as planned. That finds the timing a patrol or a chaser
+asks for, which a few sampled continuations rarely do, and keeps it: a way that waits for a
+patrol to pass is followed through the wait (an earlier version only raised the way's first
+move, and lost the timing to its policy's continuations on the next step). The planner is
+told the believed tile, never the goal; levels with random walkers are not planned (their
+moves are not known ahead), nor maps past the dense distance tables (`belief.CELLS`).
 
 The policy itself is unchanged (training never uses the lookahead): it is a different way to
 act with the same adapted params, as search over a learned policy. It costs DEPTH policy
 and engine steps on `6 * SAMPLES` times the episodes, per step, and a search of up to
-`PLAN_BEAM` joint states a step for each episode that plans.
+`PLAN_BEAM` joint states a step, `PLAN_DEPTH` steps deep, for each episode that plans.
 """
 
 from __future__ import annotations
@@ -59,8 +63,7 @@ SAMPLES = 4      # continuations per action
 WEIGHT = 20.0    # logit change of an action whose every continuation wins (+) or is lost (-)
 STREAMS = 16     # episode streams whose walked tiles are remembered at once
 PLAN_MIN = 0.1   # belief mass on its top tile (walked ones left out) that makes it plan there
-PLAN_BONUS = 10.0  # logit added to the first move of the planner's way to that tile
-PLAN_DEPTH = 16  # steps the planner looks ahead
+PLAN_DEPTH = 32  # steps the planner looks ahead
 PLAN_BEAM = 128  # joint states it keeps a step
 _M31 = 0x7FFFFFFF
 
@@ -82,6 +85,7 @@ class Lookahead:
         # the walked tiles of each stream of episodes, by its generator (a rollout's; each
         # viewer episode's): two episodes stepped in turn keep theirs apart
         self._walked: dict[int, torch.Tensor] = {}
+        self._ways: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # (moves, their tile)
 
     def blind(self, tasks: Tasks) -> Tasks:
         """`tasks` without their goals (tile 0, a border wall: never reached)."""
@@ -110,8 +114,7 @@ class Lookahead:
         else:
             if walked is None:
                 walked = self.walked(state, belief.shape[-1], remember=False)
-            p = torch.softmax(belief.float(), -1)[:, None] * ~walked
-            p = p / p.sum(-1, keepdim=True).clamp_min(1e-6)
+            p = goal_mass(belief, walked)
         lost = torch.zeros(t, e * a * s, dtype=torch.bool)
         won = torch.zeros(t, e * a * s)
         lose = torch.zeros(t, e * a * s)
@@ -130,24 +133,24 @@ class Lookahead:
         return (won.clamp(max=1).view(t, e, a, s).mean(-1),
                 lose.view(t, e, a, s).mean(-1))
 
-    def planned(self, tasks: Tasks, state: State, head: dict[str, torch.Tensor],
-                walked: torch.Tensor, where: torch.Tensor | None = None) -> torch.Tensor:
-        """[T, E, A]: `PLAN_BONUS` on the first move of the planner's way to the belief's top
-        tile where it has at least `PLAN_MIN` of the mass left off the tiles `walked`
-        [T, E, N], on levels with opponents but no random walkers, in the episodes `where`
-        [T, E] (None: all); 0 elsewhere."""
-        t, e = state["pos"].shape
-        bonus = torch.zeros(t, e, N_ACTIONS)
+    def ways(self, tasks: Tasks, state: State, head: dict[str, torch.Tensor],
+             walked: torch.Tensor, where: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The planner's ways to the belief's top tile where it has at least `PLAN_MIN` of
+        the mass left off the tiles `walked` [T, E, N], on levels with opponents but no
+        random walkers, in the running episodes `where` [T, E] (None: all): (rows [R], eps
+        [R], the ways' moves [R, S] from this step on, the tile each leads to [R]) for those
+        where it found one; R may be 0."""
+        none = torch.zeros(0, dtype=torch.long)
         belief, dist = head["belief"], head.get("goal_dist")
         if dist is None:  # the two-scale field: no table of distances to every tile
-            return bonus
-        p = torch.softmax(belief.float(), -1)[:, None] * ~walked
-        mass, target = (p / p.sum(-1, keepdim=True).clamp_min(1e-6)).max(-1)  # [T, E]
+            return none, none, none[:, None], none
+        mass, target = top_tile(belief, walked)
         plans = tasks["opp_mask"].any(1) & ~planner.keyed(tasks)
         ask = (mass >= PLAN_MIN) & (state["outcome"] == 0) & plans[:, None]
         rows, eps = (ask if where is None else ask & where).nonzero(as_tuple=True)
         if not len(rows):
-            return bonus
+            return none, none, none[:, None], none
         goal = target[rows, eps]
         sub = tasks.select(rows)
         sub = Tasks({**sub.params, "goal": goal, "potential": dist[rows, goal].float()},
@@ -155,8 +158,38 @@ class Lookahead:
         found, way, _ = planner.search(self.planning, sub,
                                        {k: v[rows, eps][:, None] for k, v in state.items()},
                                        beam=PLAN_BEAM, depth=PLAN_DEPTH)
-        bonus[rows[found], eps[found], way[found, 0]] = PLAN_BONUS
-        return bonus
+        return rows[found], eps[found], way[found], goal[found]
+
+    def following(self, state: State, target: torch.Tensor, stream: torch.Generator | None
+                  ) -> torch.Tensor:
+        """[T, E]: this step's move of the way each running episode of `stream` follows to
+        its belief's top tile `target` [T, E]; -1 where it follows none (none found yet,
+        a new episode, or the top tile moved)."""
+        t = state["t"].long()
+        mem = self._ways.get(id(stream))
+        if mem is None or mem[0].shape[:2] != t.shape:
+            return torch.full_like(t, -1)
+        moves, aim = mem
+        moves[t == 0] = -1  # a new episode
+        move = moves.gather(2, t[..., None])[..., 0]
+        return torch.where((aim == target) & (state["outcome"] == 0), move, -1)
+
+    def follow(self, state: State, stream: torch.Generator | None, rows: torch.Tensor,
+               eps: torch.Tensor, way: torch.Tensor, aim: torch.Tensor) -> None:
+        """Remember that the episodes (`rows`, `eps`) of `stream` follow `way` [R, S] from
+        this step on, to the tile `aim` [R]."""
+        t = state["t"].long()
+        h = self.sim.horizon
+        mem = self._ways.pop(id(stream), None)
+        if mem is None or mem[0].shape[:2] != t.shape:
+            mem = (torch.full((*t.shape, 2 * h), -1), torch.full(t.shape, -1))
+        moves, goal = mem
+        moves[rows, eps] = -1
+        width = min(way.shape[1], h)
+        cols = t[rows, eps][:, None] + torch.arange(width)
+        moves[rows[:, None], eps[:, None], cols] = way[:, :width]
+        goal[rows, eps] = aim
+        _remember(self._ways, id(stream), mem)
 
     def walked(self, state: State, tiles: int, stream: torch.Generator | None = None,
                remember: bool = True) -> torch.Tensor:
@@ -169,9 +202,7 @@ class Lookahead:
             w = torch.zeros(*pos.shape, tiles, dtype=torch.bool)
         w = (w & (state["t"] > 0)[..., None]).scatter(2, pos[..., None], True)
         if remember:
-            self._walked[key] = w  # the most recent last
-            while len(self._walked) > STREAMS:
-                del self._walked[next(iter(self._walked))]
+            _remember(self._walked, key, w)
         return w
 
     def __call__(self, tasks: Tasks, state: State, obs: torch.Tensor, logits: Logits,
@@ -183,7 +214,34 @@ class Lookahead:
                       else self.walked(state, belief.shape[-1], generator))
             won, lost = self.outlook(tasks, state, logits, draw, generator, belief, walked)
             out = logits(obs) + self.weight * (won - lost)
-            if walked is not None:
-                # where some continuation is lost: an opponent is in the way
-                out = out + self.planned(tasks, state, head, walked, lost.amax(-1) > 0)
-            return out.argmax(-1) if deterministic else draw(out)
+            choice = out.argmax(-1) if deterministic else draw(out)
+            if walked is None:
+                return choice
+            # an episode follows a way it found to its belief's top tile; one that follows
+            # none looks for one where some continuation is lost (an opponent in the way)
+            way = self.following(state, top_tile(belief, walked)[1], generator)
+            rows, eps, found, aim = self.ways(tasks, state, head, walked,
+                                              (lost.amax(-1) > 0) & (way < 0))
+            if len(rows):
+                self.follow(state, generator, rows, eps, found, aim)
+                way[rows, eps] = found[:, 0]
+            return torch.where(way >= 0, way, choice)
+
+
+def goal_mass(belief: torch.Tensor, walked: torch.Tensor) -> torch.Tensor:
+    """[T, E, N]: softmax(`belief`) [T, N] given that the goal is on none of the tiles
+    `walked` [T, E, N]."""
+    p = torch.softmax(belief.float(), -1)[:, None] * ~walked
+    return p / p.sum(-1, keepdim=True).clamp_min(1e-6)
+
+
+def top_tile(belief: torch.Tensor, walked: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(share, tile) [T, E]: the top tile of `goal_mass` and its share."""
+    return goal_mass(belief, walked).max(-1)
+
+
+def _remember(store: dict, key: int, value: object) -> None:
+    """Keep `value` for the stream `key`, the most recent last, at most `STREAMS` of them."""
+    store[key] = value
+    while len(store) > STREAMS:
+        del store[next(iter(store))]
