@@ -5,6 +5,7 @@ policy alone; the eval option."""
 
 import json
 
+import pytest
 import torch
 from click.testing import CliRunner
 from game_util import one_level, tile
@@ -260,15 +261,21 @@ def test_no_plan_with_random_walkers_or_without_opponents():
     assert planned("", "sure", level="#######\n#..S..#\n#####G#") is None  # no opponent
 
 
-def test_a_way_found_is_followed_through_its_waits():
+WAIT = ["###########", "#S..###..G#", "###.###.###", "#O........#", "###########"]
+
+
+@pytest.mark.parametrize("big", [False, True])
+def test_a_way_found_is_followed_through_its_waits(big):
     # the way to the goal runs down, along the patrol's corridor and up: the player must
     # wait for the patrol to pass. With a belief sure of the goal, every episode of an
     # untrained policy wins by following the planner's way (raising only the way's first
-    # move, an earlier version, won 9 of 50: its policy's continuations lost the timing)
-    game, tasks = one_level("###########\n#S..###..G#\n###.###.###\n#O........#\n###########",
-                            'opponents = [{ behaviour = "patrol", speed = 1.0 }]')
+    # move, an earlier version, won 9 of 50: its policy's continuations lost the timing).
+    # `big`: the same corridors in a 20x24 map, past the dense distance tables
+    rows = [r + "#" * 13 for r in WAIT] + ["#" * 24] * 15 if big else WAIT
+    game, tasks = one_level("\n".join(rows), 'opponents = [{ behaviour = "patrol", speed = 1.0 }]')
     policy = make_policy(game, hidden=(8,), seed=0, per_level=True)
     params = with_task_inputs(policy, tasks, params_of(policy))
+    assert ("head.goal_dist" in params) != big
     params["head.belief"] = torch.full_like(params["head.belief"], -30.0)
     params["head.belief"][0, int(tasks["goal"][0])] = 10.0
     game.chooser = Lookahead(game, 2)

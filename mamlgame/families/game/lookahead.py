@@ -34,7 +34,9 @@ asks for, which a few sampled continuations rarely do, and keeps it: a way that 
 patrol to pass is followed through the wait (an earlier version only raised the way's first
 move, and lost the timing to its policy's continuations on the next step). The planner is
 told the believed tile, never the goal; levels with random walkers are not planned (their
-moves are not known ahead), nor maps past the dense distance tables (`belief.CELLS`).
+moves are not known ahead). On maps past the dense distance tables (`belief.CELLS`) the
+distances to the believed tile, which the planner keeps its nearest states by, come from one
+search of the level when first asked.
 
 The policy itself is unchanged (training never uses the lookahead): it is a different way to
 act with the same adapted params, as search over a learned policy. It costs DEPTH policy
@@ -47,12 +49,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from mamlgame.errors import MamlgameError
 from mamlgame.families.base import State
 from mamlgame.families.game import planner
 from mamlgame.families.game.constants import LevelCache
+from mamlgame.families.game.distances import tile_distances
 from mamlgame.families.game.engine import Game
 from mamlgame.families.game.rules import N_ACTIONS
 from mamlgame.packs import Tasks
@@ -65,6 +69,7 @@ STREAMS = 16     # episode streams whose walked tiles are remembered at once
 PLAN_MIN = 0.1   # belief mass on its top tile (walked ones left out) that makes it plan there
 PLAN_DEPTH = 32  # steps the planner looks ahead
 PLAN_BEAM = 128  # joint states it keeps a step
+SEARCHED = 256   # distance rows to a believed tile kept (maps past the dense tables)
 _M31 = 0x7FFFFFFF
 
 
@@ -86,6 +91,7 @@ class Lookahead:
         # viewer episode's): two episodes stepped in turn keep theirs apart
         self._walked: dict[int, torch.Tensor] = {}
         self._ways: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # (moves, their tile)
+        self._searched: dict[tuple[int, int], torch.Tensor] = {}  # `potential`'s, big maps
 
     def blind(self, tasks: Tasks) -> Tasks:
         """`tasks` without their goals (tile 0, a border wall: never reached)."""
@@ -142,10 +148,7 @@ class Lookahead:
         [R], the ways' moves [R, S] from this step on, the tile each leads to [R]) for those
         where it found one; R may be 0."""
         none = torch.zeros(0, dtype=torch.long)
-        belief, dist = head["belief"], head.get("goal_dist")
-        if dist is None:  # the two-scale field: no table of distances to every tile
-            return none, none, none[:, None], none
-        mass, target = top_tile(belief, walked)
+        mass, target = top_tile(head["belief"], walked)
         plans = tasks["opp_mask"].any(1) & ~planner.keyed(tasks)
         ask = (mass >= PLAN_MIN) & (state["outcome"] == 0) & plans[:, None]
         rows, eps = (ask if where is None else ask & where).nonzero(as_tuple=True)
@@ -153,12 +156,35 @@ class Lookahead:
             return none, none, none[:, None], none
         goal = target[rows, eps]
         sub = tasks.select(rows)
-        sub = Tasks({**sub.params, "goal": goal, "potential": dist[rows, goal].float()},
-                    sub.ids)
+        sub = Tasks({**sub.params, "goal": goal,
+                     "potential": self.potential(tasks, head, rows, goal)}, sub.ids)
         found, way, _ = planner.search(self.planning, sub,
                                        {k: v[rows, eps][:, None] for k, v in state.items()},
                                        beam=PLAN_BEAM, depth=PLAN_DEPTH)
         return rows[found], eps[found], way[found], goal[found]
+
+    def potential(self, tasks: Tasks, head: dict[str, torch.Tensor], rows: torch.Tensor,
+                  tiles: torch.Tensor) -> torch.Tensor:
+        """[R, S]: the path steps from every movement state of the levels `rows` to the tile
+        each believes in (`tiles` [R]), what the planner keeps its nearest states by. The
+        dense field's table holds them; past it (big maps: the two-scale field) one search
+        per level and tile, kept for the next steps (`SEARCHED` of them)."""
+        if "goal_dist" in head:
+            return head["goal_dist"][rows, tiles].float()
+        closed = (tasks["wall"] | tasks["hazard"])[rows].numpy()
+        succ = head["succ"][rows].numpy()
+        out = []
+        for i, (level, tile) in enumerate(zip(tasks["digest"][rows].tolist(), tiles.tolist())):
+            key = (level, tile)
+            if key not in self._searched:
+                d = tile_distances(closed[i], succ[i], np.array([tile]))[0]
+                reach = np.isfinite(d)
+                d[~reach] = d[reach].max(initial=0) + 1
+                self._searched[key] = torch.from_numpy(d).float()
+                while len(self._searched) > SEARCHED:
+                    del self._searched[next(iter(self._searched))]
+            out.append(self._searched[key])
+        return torch.stack(out)
 
     def following(self, state: State, target: torch.Tensor, stream: torch.Generator | None
                   ) -> torch.Tensor:
