@@ -109,8 +109,9 @@ class MLPPolicy(nn.Module):
 
         `rows` (long, into obs flattened to [T * K, D], obs [T, ...]): the logits at these
         rows alone [len(rows), action_dim], the network run on them alone where shared
-        weights allow it (the loss passes skip the steps after an episode ended); a head
-        still sees every row."""
+        weights allow it (the loss passes skip the steps after an episode ended); so does a
+        head with `logits_at(p, obs, rows)` (the game's goal belief), any other sees every
+        row."""
         act = ACTIVATIONS[self.activation]
         batched = params["layers.0.weight"].dim() == 3
         shape = obs.shape
@@ -143,8 +144,11 @@ class MLPPolicy(nn.Module):
             raise TrainingError("this policy's head acts on a level's inputs: pass params "
                                 "through mamlgame.policy.with_task_inputs")
         n = len(HEAD)
-        head = self.head.logits({k[n:]: v for k, v in params.items() if k.startswith(HEAD)},
-                                obs)
+        p = {k[n:]: v for k, v in params.items() if k.startswith(HEAD)}
+        at = None if rows is None else getattr(self.head, "logits_at", None)
+        if at is not None:  # a head that computes its logits at some rows alone
+            return out + at(p, obs, rows)
+        head = self.head.logits(p, obs)
         if rows is not None:
             head = head.reshape(-1, head.shape[-1]).index_select(0, rows)
         return out + head

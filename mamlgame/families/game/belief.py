@@ -245,6 +245,50 @@ def graph_logits(inputs: dict[str, torch.Tensor], state: torch.Tensor, scale: to
     return out + _sum_slots(penalty)
 
 
+def graph_logits_at(inputs: dict[str, torch.Tensor], task: torch.Tensor, state: torch.Tensor,
+                    scale: torch.Tensor, opponents: torch.Tensor | None = None,
+                    danger: torch.Tensor | None = None) -> torch.Tensor:
+    """`graph_logits` at rows [L, A]: row i of level `task[i]` at movement state `state[i]`
+    (long [L]), its opponents [L, M, 3]; the dense field only (`goal_dist`). The same floats
+    as `graph_logits` gives at those rows: each entry is read or made as there, per row."""
+    succ = inputs["succ"]  # [T, S, A]
+    t, s, a = succ.shape
+    at_state = task * s + state.clamp(0, s - 1)  # [L] into the [T * S] states
+    cached = _state_table(inputs, scale)
+    if cached is not None:  # a rollout: the rows of the states' table
+        out = cached.reshape(t * s, a).index_select(0, at_state)
+    else:
+        nxt = succ.reshape(t * s, a).index_select(0, at_state)  # [L, A]
+        field = _dense_field(inputs["belief"], inputs["goal_dist"]).reshape(-1)  # [T * S]
+        here = field.index_select(0, at_state)
+        there = field.take((task * s).unsqueeze(-1) + nxt)
+        sc = scale.index_select(0, task).unsqueeze(-1) if scale.dim() else scale
+        out = sc * (here.unsqueeze(-1) - there)
+    if opponents is None or danger is None:
+        return out
+    k = danger.shape[-1]
+    codes = _move_codes(inputs, k)
+    o = opponents[..., :2].clamp(-(k + 1), k + 1).long()
+    row_step, col_step = _offset_strides(k)
+    at = ((o[..., 0] * row_step + o[..., 1] * col_step).unsqueeze(-1)
+          + codes.reshape(t * s, a).index_select(0, at_state).unsqueeze(1))  # [L, M, A]
+    if cached is not None and danger.dim() == 1:  # a rollout: the danger's own lookup
+        penalty = _danger_lookup(danger).take(at)
+    elif danger.dim() == 1:  # a loss pass: the same lookup, made with autograd (one take)
+        near = _near_lookup(k, at.device)
+        near = near.clone() if near.is_inference() else near  # (saved for backward)
+        penalty = torch.cat([danger, danger.new_zeros(1)]).take(near).take(at)
+    else:  # per task [T, k + 1]
+        padded = torch.cat([danger, danger.new_zeros(*danger.shape[:-1], 1)], -1)
+        near = _near_lookup(k, at.device).take(at)  # [L, M, A]
+        penalty = padded.reshape(-1).take(task.view(-1, 1, 1) * (k + 1) + near)
+    penalty = penalty * opponents[..., 2:3]  # [L, M, A]
+    total = penalty[:, 0] + 0.0  # the slots' sum as `_sum_slots` adds it
+    for i in range(1, penalty.shape[1]):
+        total = total + penalty[:, i]
+    return out + total
+
+
 def _sum_slots(x: torch.Tensor) -> torch.Tensor:
     """x.sum(2) of x [T, K, M, A] as a chain of adds over the M slots, in the order the sum
     adds them, from +0 (the same float, zeros' signs included), without a reduction op."""
@@ -255,4 +299,4 @@ def _sum_slots(x: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = ["CELLS", "CLOSED", "DANGER_INIT", "FAR", "INPUTS", "belief_inputs",
-           "expected_distance", "graph_logits", "rise_levels", "successors"]
+           "expected_distance", "graph_logits", "graph_logits_at", "rise_levels", "successors"]

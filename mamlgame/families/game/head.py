@@ -20,7 +20,13 @@ from torch import nn
 
 from mamlgame.errors import TrainingError
 from mamlgame.families.base import TaskFamily
-from mamlgame.families.game.belief import DANGER_INIT, INPUTS, belief_inputs, graph_logits
+from mamlgame.families.game.belief import (
+    DANGER_INIT,
+    INPUTS,
+    belief_inputs,
+    graph_logits,
+    graph_logits_at,
+)
 from mamlgame.families.game.engine import Game
 from mamlgame.packs import Tasks
 
@@ -81,6 +87,26 @@ class GoalBelief(nn.Module):
             opponents = opponents.round_().view(t, -1, m, 3)
         out = graph_logits(p, state.reshape(t, -1), p["belief_scale"], opponents, p.get("danger"))
         return out.reshape(*state.shape, out.shape[-1])
+
+    def logits_at(self, p: Params, obs: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """`logits(p, obs)` at `rows` alone [len(rows), A] (long, into obs flattened to
+        [T * K, D]): the same floats, computed on those rows (the policy's loss passes and
+        rollouts skip the steps after an episode ended). On the two-scale field, at every
+        row, then gathered."""
+        if "goal_dist" not in p:
+            out = self.logits(p, obs)
+            return out.reshape(-1, out.shape[-1]).index_select(0, rows)
+        t = obs.shape[0]
+        task = rows // (obs.shape[:-1].numel() // t)  # each row's level
+        x = obs.reshape(-1, obs.shape[-1]).index_select(0, rows)  # [L, D]
+        state = (x[:, self.state_feature] * p["state_scale"].index_select(0, task)
+                 ).round().long()
+        opponents = None
+        if self.n_opponents:
+            f, m = self.opponent_feature, self.n_opponents
+            opponents = x[:, f:f + 3 * m] * _unscale(self.opponent_scale, m, obs.device)
+            opponents = opponents.round_().view(-1, m, 3)
+        return graph_logits_at(p, task, state, p["belief_scale"], opponents, p.get("danger"))
 
     def config(self) -> dict[str, Any]:
         return {"state_feature": self.state_feature, "opponent_feature": self.opponent_feature,
