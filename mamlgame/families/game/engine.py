@@ -152,7 +152,7 @@ class Game(FamilyBase):
         """
         t, e = action.shape
         lc = self.levels.get(tasks, self.view, self.observe_goal)
-        mask, blocked_grid = lc.mask, lc.blocked
+        mask = lc.mask
         action = action if action.dtype == torch.long else action.long()
         moves, acc = speed_moves(state["acc"], lc.speed)
         omoves, oacc = speed_moves(state["opp_acc"], lc.opp_speed)
@@ -183,8 +183,7 @@ class Game(FamilyBase):
             d, new_dir = self._scripted(tasks, lc, pos, opp, odir, rng, k)
             if opponent_action is not None:
                 d = torch.where(opponent_action >= 0, opponent_action.long(), d)
-            nxt = opp + lc.off[d]
-            new_opp = torch.where(ogo & ~at(blocked_grid, nxt), nxt, opp)
+            new_opp = torch.where(ogo, self._destination(lc, opp, d), opp)
             odir = torch.where(ogo, new_dir, odir)
             here = pos[..., None]
             touch = (new_opp == here) | ((opp == here) & (new_opp == prev[..., None]))
@@ -211,6 +210,18 @@ class Game(FamilyBase):
             "outcome": torch.where(state["outcome"] > 0, state["outcome"], code),
         }
         return new_state, reward if reward.dtype == torch.float32 else reward.float(), ended
+
+    @staticmethod
+    def _destination(lc: LevelConstants, opp: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        """Where moves `d` take opponents at `opp` [T, E, M]: the tile they lead to, unless it
+        is a wall or hazard (then `opp`); read from a table per level where it fits."""
+        table = lc.table("opponent destinations", _destinations)
+        if table is None:
+            nxt = opp + lc.off[d]
+            return torch.where(at(lc.blocked, nxt), opp, nxt)
+        flat, start, _ = table
+        return flat.take(lc.memo("destination starts", lambda c: start.view(-1, 1, 1))
+                         + opp * 5 + d)
 
     def _scripted(self, tasks: Tasks, lc: LevelConstants, pos: torch.Tensor, opp: torch.Tensor,
                   odir: torch.Tensor, rng: torch.Tensor, k: int
@@ -416,6 +427,20 @@ class Game(FamilyBase):
         ], -1).float()
         walls = lc.patch(opp, r, 1)
         return torch.cat([feats, beh[:, None].expand(t, e, m, -1), walls], -1)
+
+
+def _destinations(lc: LevelConstants) -> torch.Tensor | None:
+    """`Game._destination` from every tile o by every move d of each level [T, N * 5], at
+    o * 5 + d, if it `fits` (a move off the grid, from its border walls, stays)."""
+    t, n = lc.blocked.shape
+    if not lc.fits(5 * n):
+        return None
+    tiles = torch.arange(n, device=lc.blocked.device)
+    nxt = tiles.unsqueeze(-1) + lc.off.to(tiles.device)  # [N, 5]
+    inside = (nxt >= 0) & (nxt < n)
+    nxt = torch.where(inside, nxt, tiles.unsqueeze(-1))
+    blocked = lc.blocked[:, nxt.view(-1)].view(t, n, 5)
+    return torch.where(blocked, tiles.unsqueeze(-1), nxt).view(t, -1)
 
 
 def _nearest_first(feats: torch.Tensor, dist: torch.Tensor, n: int) -> torch.Tensor:

@@ -39,9 +39,9 @@ _M31 = 0x7FFFFFFF
 
 def mix(x: torch.Tensor) -> torch.Tensor:
     """A 31-bit integer hash (no overflow in int64): the engine's per-episode random key."""
-    x = ((x ^ (x >> 15)) * 0x2C1B3C6D) & _M31
-    x = ((x ^ (x >> 12)) * 0x297A2D39) & _M31
-    return x ^ (x >> 15)
+    y = (x >> 15).bitwise_xor_(x).mul_(0x2C1B3C6D).bitwise_and_(_M31)  # (in place: one
+    z = (y >> 12).bitwise_xor_(y).mul_(0x297A2D39).bitwise_and_(_M31)  # buffer a round)
+    return (z >> 15).bitwise_xor_(z)
 
 
 @dataclass(frozen=True)

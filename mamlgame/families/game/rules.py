@@ -160,7 +160,8 @@ def rise_levels(tasks) -> int:
 
 
 def speed_moves(acc: torch.Tensor, speed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fractional speeds: (moves this step, new accumulator); `acc` stays in [0, 1)."""
+    """Fractional speeds: (moves this step, as whole floats: compare them with a sub-move's
+    index; new accumulator); `acc` stays in [0, 1)."""
     total = acc + speed
-    moves = torch.floor(total + 1e-6).clamp(0, MAX_MOVES)
-    return moves.long(), (total - moves).clamp(min=0.0)
+    moves = torch.floor(total + 1e-6).clamp_(0, MAX_MOVES)
+    return moves, (total - moves).clamp_(min=0.0)
