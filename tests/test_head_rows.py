@@ -75,3 +75,29 @@ def test_logits_at_rows_on_the_two_scale_field(monkeypatch):
 def _tasks():
     from tests.test_goal_belief import graph_setup
     return graph_setup()[2]
+
+
+def test_a_known_field_keeps_the_products_value_and_derivatives():
+    """A loss pass with the belief a rollout used reuses the rollout's field (`_KnownField`):
+    the value, the gradient and a second derivative through it are the product's, bit for
+    bit."""
+    inputs = belief_mod.belief_inputs(_tasks())
+    goal_dist = inputs["goal_dist"]
+    gen = torch.Generator().manual_seed(8)
+    weights = torch.randn(goal_dist.shape[0], goal_dist.shape[2], generator=gen)
+    got = []
+    for known in (False, True):
+        belief_mod._LAST_FIELD.clear()
+        theta = torch.randn(inputs["belief"].shape, generator=torch.Generator().manual_seed(9),
+                            requires_grad=True)
+        belief = theta * 1.5  # (a non-leaf, as an adapted belief is)
+        if known:
+            with torch.inference_mode():  # a rollout's
+                belief_mod._dense_field(belief, goal_dist)
+        field = belief_mod._dense_field(belief, goal_dist)
+        assert (field.grad_fn.name() == "_KnownFieldBackward") == known
+        g, = torch.autograd.grad((field * weights).sum(), belief, create_graph=True)
+        h, = torch.autograd.grad((g * g).sum(), theta)
+        got.append((field, g, h))
+    for a, b in zip(*got, strict=True):
+        assert torch.equal(a, b)

@@ -107,13 +107,35 @@ _LAST_FIELD: list = []  # (belief, goal_dist, belief's version, field) of the la
 _LAST_TABLE: list = []  # (field, scale, scale's version, succ, table, move rows, move cols)
 
 
+class _KnownField(torch.autograd.Function):
+    """softmax(belief) @ goal_dist whose value is known (`_dense_field`'s last, a rollout's
+    with the same belief): the value as it is, the gradient as `torch.bmm`'s backward gives
+    it (itself a product, so a second derivative goes through it as through bmm's)."""
+
+    @staticmethod
+    def forward(ctx, p, goal_dist, value):  # noqa: D102
+        ctx.save_for_backward(goal_dist)
+        return value.clone()  # (an ordinary tensor, also of a value made in inference mode)
+
+    @staticmethod
+    def backward(ctx, g):  # noqa: D102
+        goal_dist, = ctx.saved_tensors
+        return torch.bmm(g.unsqueeze(1), goal_dist.transpose(1, 2)).squeeze(1), None, None
+
+
 def _dense_field(belief: torch.Tensor, goal_dist: torch.Tensor) -> torch.Tensor:
-    """softmax(belief) @ goal_dist [T, S]. Without autograd (a rollout, where every step asks
-    with the same belief) the last one is reused while belief and table are unchanged."""
-    if torch.is_grad_enabled():
-        return torch.bmm(torch.softmax(belief, -1).unsqueeze(1), goal_dist).squeeze(1)
+    """softmax(belief) @ goal_dist [T, S]. The last one is reused while belief and table are
+    unchanged: without autograd (a rollout, where every step asks with the same belief) as it
+    is; with autograd (the loss pass over a rollout's episodes, with the belief that drew
+    them) with its graph attached (`_KnownField`: the same floats as the product's)."""
     last = _LAST_FIELD[0] if _LAST_FIELD else None
-    if last and last[0] is belief and last[1] is goal_dist and last[2] == belief._version:
+    known = (last is not None and last[0] is belief and last[1] is goal_dist
+             and last[2] == belief._version)
+    if torch.is_grad_enabled():
+        if known and belief.requires_grad and not goal_dist.requires_grad:
+            return _KnownField.apply(torch.softmax(belief, -1), goal_dist, last[3])
+        return torch.bmm(torch.softmax(belief, -1).unsqueeze(1), goal_dist).squeeze(1)
+    if known:
         return last[3]
     field = torch.bmm(torch.softmax(belief, -1).unsqueeze(1), goal_dist).squeeze(1)
     _LAST_FIELD[:] = [(belief, goal_dist, belief._version, field)]
