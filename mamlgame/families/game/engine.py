@@ -356,10 +356,11 @@ class Game(FamilyBase):
             into.copy_(_nearest_first(rel, gap, into.shape[2]))
 
     def _own(self, lc: LevelConstants, pos: torch.Tensor, r: torch.Tensor, c: torch.Tensor,
-             rise: torch.Tensor, acc: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
+             rise: torch.Tensor, acc: torch.Tensor, time: torch.Tensor, pad: int = 0
+             ) -> torch.Tensor:
         """The observation up to the opponents' features [T, K, opponent_feature] of players
         at tiles `pos` (rows `r`, columns `c`) [T, K] with `rise`, accumulators `acc` and
-        step counts `time`."""
+        step counts `time`; with `pad` zeros after them."""
         t, e = pos.shape
         plat = lc.platformer.expand(t, e)
         grounded = plat & lc.wall.gather(1, pos + lc.width)
@@ -378,6 +379,8 @@ class Game(FamilyBase):
             n = lc.wall.shape[1]
             out.append(((rise * n + pos) / lc.state_scale).float().unsqueeze(-1))
         out.append(lc.patch(pos, r, self.channels))
+        if pad:
+            out.append(out[0].new_zeros(t, e, pad))
         return torch.cat(out, -1)
 
     def _own_table(self, lc: LevelConstants) -> torch.Tensor | None:
@@ -393,9 +396,8 @@ class Game(FamilyBase):
         pos = tiles.expand(t, -1)
         rise = torch.arange(levels, device=pos.device).repeat_interleave(n).expand(t, -1)
         zero = torch.zeros(t, levels * n, dtype=torch.long, device=pos.device)
-        own = self._own(lc, pos, pos // ww, pos % ww, rise, zero.float(), zero)
-        rest = own.new_zeros(t, levels * n, self.obs_dim - self.opponent_feature)
-        return torch.cat([own, rest], -1).reshape(t, -1)
+        return self._own(lc, pos, pos // ww, pos % ww, rise, zero.float(), zero,
+                         self.obs_dim - self.opponent_feature).reshape(t, -1)
 
     def _time(self, t: torch.Tensor) -> torch.Tensor:
         """The observed step count."""
