@@ -43,7 +43,8 @@ PARTS = [
     ("      chase/guard path rows", "mamlgame/families/game/paths.py", "distances"),
     ("    observations", "mamlgame/families/game/engine.py", "observe"),
     ("    action sampling (policy forward)", "mamlgame/policy.py", "sample"),
-    ("  head logits (rollouts and loss passes)", "mamlgame/families/game/head.py", "logits"),
+    ("  head logits (rollouts and loss passes)", "mamlgame/families/game/head.py",
+     "logits|logits_at"),
     ("    expected distance field", "mamlgame/families/game/belief.py", "expected_distance"),
     ("  level tables (belief inputs)", "mamlgame/families/game/belief.py", "belief_inputs"),
     ("    dense distance tables", "mamlgame/families/game/distances.py", "dense_tables"),
@@ -128,8 +129,8 @@ def main() -> None:
     print(f"{args.pack}: {cfg.algo}, meta-batch {cfg.meta_batch}, {cfg.episodes} episodes per "
           f"step, horizon {cfg.horizon}; s per meta-iteration (inclusive, profiled)")
     for label, path, name in PARTS:
-        total = sum(v[3] for (file, _, fn), v in stats.items()
-                    if fn == name and file.replace("\\", "/").endswith(path))
+        total = sum(v[3] for (file, _, fn), v in stats.items()  # (names: "a|b", either)
+                    if fn in name.split("|") and file.replace("\\", "/").endswith(path))
         print(f"{label:<46} {total / args.iterations:7.3f}")
     # the same work unprofiled, every level's tables to be built again
     clear_cache()

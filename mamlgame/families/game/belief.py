@@ -182,6 +182,7 @@ def _move_codes(inputs: dict[str, torch.Tensor], k: int) -> torch.Tensor:
     t, s, _ = succ.shape
     rows, cols = _moves(inputs, torch.arange(s, device=succ.device).expand(t, s), succ)
     code = (rows.clamp(-1, 1) + 1) * 3 + (cols.clamp(-1, 1) + 1) + (2 * k + 4) * 9 * (k + 1)
+    code = code.contiguous()  # (succ is a transposed view: read as rows [T * S, A] too)
     _LAST_CODES[:] = [(succ, k, code)]
     return code
 
