@@ -116,8 +116,9 @@ class MLPPolicy(nn.Module):
         batched = params["layers.0.weight"].dim() == 3
         shape = obs.shape
         packed = rows is not None and not batched
+        gathered = None  # obs at `rows`, where the network runs on them alone
         if packed:
-            x = obs.reshape(-1, shape[-1]).index_select(0, rows)
+            x = gathered = obs.reshape(-1, shape[-1]).index_select(0, rows)
         else:
             x = obs.reshape(shape[0], -1, shape[-1]) if batched else obs
         last = len(self.layers) - 1
@@ -147,7 +148,7 @@ class MLPPolicy(nn.Module):
         p = {k[n:]: v for k, v in params.items() if k.startswith(HEAD)}
         at = None if rows is None else getattr(self.head, "logits_at", None)
         if at is not None:  # a head that computes its logits at some rows alone
-            return out + at(p, obs, rows)
+            return out + at(p, obs, rows, gathered)
         head = self.head.logits(p, obs)
         if rows is not None:
             head = head.reshape(-1, head.shape[-1]).index_select(0, rows)

@@ -53,7 +53,8 @@ def successors(tasks: Tasks, levels: int) -> torch.Tensor:
 
 def belief_inputs(tasks: Tasks) -> dict[str, torch.Tensor]:
     """The per-task policy inputs of a goal-belief policy (see the module docstring)."""
-    succ = successors(tasks, rise_levels(tasks))
+    # (contiguous: the passes read its rows [T * S, A]; `successors` is a transposed view)
+    succ = successors(tasks, rise_levels(tasks)).contiguous()
     closed = tasks["wall"] | tasks["hazard"]
     inputs = {"belief": torch.where(closed, CLOSED, 0.0).float(), "succ": succ,
               "width": tasks["grid"][:, 1].clone(),

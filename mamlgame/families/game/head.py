@@ -88,17 +88,19 @@ class GoalBelief(nn.Module):
         out = graph_logits(p, state.reshape(t, -1), p["belief_scale"], opponents, p.get("danger"))
         return out.reshape(*state.shape, out.shape[-1])
 
-    def logits_at(self, p: Params, obs: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    def logits_at(self, p: Params, obs: torch.Tensor, rows: torch.Tensor,
+                  gathered: torch.Tensor | None = None) -> torch.Tensor:
         """`logits(p, obs)` at `rows` alone [len(rows), A] (long, into obs flattened to
-        [T * K, D]): the same floats, computed on those rows (the policy's loss passes and
-        rollouts skip the steps after an episode ended). On the two-scale field, at every
-        row, then gathered."""
+        [T * K, D]; `gathered`: those rows of obs, if the caller has them): the same floats,
+        computed on those rows (the policy's loss passes and rollouts skip the steps after an
+        episode ended). On the two-scale field, at every row, then gathered."""
         if "goal_dist" not in p:
             out = self.logits(p, obs)
             return out.reshape(-1, out.shape[-1]).index_select(0, rows)
         t = obs.shape[0]
         task = rows // (obs.shape[:-1].numel() // t)  # each row's level
-        x = obs.reshape(-1, obs.shape[-1]).index_select(0, rows)  # [L, D]
+        x = obs.reshape(-1, obs.shape[-1]).index_select(0, rows) if gathered is None \
+            else gathered  # [L, D]
         state = (x[:, self.state_feature] * p["state_scale"].index_select(0, task)
                  ).round().long()
         opponents = None
