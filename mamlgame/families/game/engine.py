@@ -188,7 +188,8 @@ class Game(FamilyBase):
             here = pos[..., None]
             touch = (new_opp == here) | ((opp == here) & (new_opp == prev[..., None]))
             c = ~ended & (mask & touch).any(-1)
-            code, ended, opp = code.masked_fill(c, 2), ended | c, new_opp
+            # (in place: `code` is this step's own tensor, read nowhere else)
+            code, ended, opp = code.masked_fill_(c, 2), ended | c, new_opp
 
         rise = s // n
         pot = tasks["potential"]
