@@ -66,6 +66,9 @@ OUTCOMES = ("running", "goal", "caught", "hazard")
 SCALE = 10.0
 ONEHOT = 24  # row / column codes of `position = "onehot"` (the largest generated map)
 OPPONENT_FEATURES = 5  # what an opponent observes before its behaviour code and wall patch
+# the most entries of the observed opponents' table of tile pairs (`_pair_table`): padded
+# grids up to 362 tiles (the shipped packs' 11x11 to 14x14), bigger ones do the arithmetic
+PAIR_ENTRIES = 1 << 20
 _M31 = 0x7FFFFFFF
 
 
@@ -463,8 +466,8 @@ def _pair_table(n: int, width: int, device: torch.device
     every tile p of a padded grid of `n` tiles, `width` wide, at row p * n + o: its features
     [2 * n * n, 3] ((row, col) offset / 10 and the mask) and its distance [2 * n * n]
     (Manhattan), for a present opponent, then (rows n * n on) for an absent one (features
-    times 0, distance inf); None past `TABLE_ENTRIES` entries."""
-    if 8 * n * n > constants.TABLE_ENTRIES:
+    times 0, distance inf); None past `PAIR_ENTRIES` (or `TABLE_ENTRIES`) entries."""
+    if 8 * n * n > min(PAIR_ENTRIES, constants.TABLE_ENTRIES):
         return None
     return _pairs(n, width, device)
 
