@@ -298,6 +298,8 @@ def test_a_way_is_followed_while_its_tile_stays_the_top_one():
     assert look.following(later, top, gen).tolist() == [[-1, 4]]
     assert look.following(later, torch.tensor([[5, 6]]), gen).tolist() == [[-1, -1]]  # moved
     assert look.following(later, top, torch.Generator()).tolist() == [[-1, -1]]  # other stream
+    past = {**later, "t": torch.full_like(later["t"], 10 * game.horizon)}
+    assert look.following(past, top, gen).tolist() == [[-1, -1]]  # past any way's end
     ended = {**later, "outcome": torch.tensor([[0, 1]])}
     assert look.following(ended, top, gen).tolist() == [[-1, -1]]
     assert look.following({**state, "t": state["t"] * 0}, top, gen).tolist() == [[-1, -1]]

@@ -197,7 +197,8 @@ class Lookahead:
             return torch.full_like(t, -1)
         moves, aim = mem
         moves[t == 0] = -1  # a new episode
-        move = moves.gather(2, t[..., None])[..., 0]
+        last = moves.shape[2] - 1  # a rollout past the game's horizon plans nothing more
+        move = torch.where(t <= last, moves.gather(2, t.clamp(max=last)[..., None])[..., 0], -1)
         return torch.where((aim == target) & (state["outcome"] == 0), move, -1)
 
     def follow(self, state: State, stream: torch.Generator | None, rows: torch.Tensor,
