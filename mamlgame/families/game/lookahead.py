@@ -180,9 +180,7 @@ class Lookahead:
                 d = tile_distances(closed[i], succ[i], np.array([tile]))[0]
                 reach = np.isfinite(d)
                 d[~reach] = d[reach].max(initial=0) + 1
-                self._searched[key] = torch.from_numpy(d).float()
-                while len(self._searched) > SEARCHED:
-                    del self._searched[next(iter(self._searched))]
+                _remember(self._searched, key, torch.from_numpy(d).float(), SEARCHED)
             out.append(self._searched[key])
         return torch.stack(out)
 
@@ -267,8 +265,9 @@ def top_tile(belief: torch.Tensor, walked: torch.Tensor) -> tuple[torch.Tensor, 
     return goal_mass(belief, walked).max(-1)
 
 
-def _remember(store: dict, key: int, value: object) -> None:
-    """Keep `value` for the stream `key`, the most recent last, at most `STREAMS` of them."""
+def _remember(store: dict, key: object, value: object, limit: int = STREAMS) -> None:
+    """Keep `value` under `key` (a stream of episodes), the most recent last, at most
+    `limit` of them."""
     store[key] = value
-    while len(store) > STREAMS:
+    while len(store) > limit:
         del store[next(iter(store))]
