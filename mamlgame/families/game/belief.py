@@ -247,17 +247,9 @@ def graph_logits(inputs: dict[str, torch.Tensor], state: torch.Tensor, scale: to
     # each opponent's distance d (at most k) from the tile each action leads to, read from
     # `_near_lookup` at its offset and the action's move; danger[d] at d < k, 0 further
     k = danger.shape[-1]
-    codes = _move_codes(inputs, k)
-    o = opponents[..., :2].clamp(-(k + 1), k + 1).long()
-    row_step, col_step = _offset_strides(k)
-    at = ((o[..., 0] * row_step + o[..., 1] * col_step).unsqueeze(-1)
-          + codes.gather(1, rows).unsqueeze(2))
-    if cached is not None and danger.dim() == 1:  # a rollout: the danger's own lookup
-        penalty = _danger_lookup(danger).take(at)
-    elif danger.dim() == 1:  # a loss pass: the same lookup, made with autograd (one take)
-        near = _near_lookup(k, at.device)
-        near = near.clone() if near.is_inference() else near  # (saved for backward)
-        penalty = torch.cat([danger, danger.new_zeros(1)]).take(near).take(at)
+    at = _danger_index(opponents, _move_codes(inputs, k).gather(1, rows).unsqueeze(2), k)
+    if danger.dim() == 1:
+        penalty = _shared_penalty(danger, at, cached is not None)
     else:
         near = _near_lookup(k, at.device).take(at)  # [T, K, M, A]
         padded = torch.cat([danger, danger.new_zeros(*danger.shape[:-1], 1)], -1)
@@ -291,17 +283,10 @@ def graph_logits_at(inputs: dict[str, torch.Tensor], task: torch.Tensor, state: 
     if opponents is None or danger is None:
         return out
     k = danger.shape[-1]
-    codes = _move_codes(inputs, k)
-    o = opponents[..., :2].clamp(-(k + 1), k + 1).long()
-    row_step, col_step = _offset_strides(k)
-    at = ((o[..., 0] * row_step + o[..., 1] * col_step).unsqueeze(-1)
-          + codes.reshape(t * s, a).index_select(0, at_state).unsqueeze(1))  # [L, M, A]
-    if cached is not None and danger.dim() == 1:  # a rollout: the danger's own lookup
-        penalty = _danger_lookup(danger).take(at)
-    elif danger.dim() == 1:  # a loss pass: the same lookup, made with autograd (one take)
-        near = _near_lookup(k, at.device)
-        near = near.clone() if near.is_inference() else near  # (saved for backward)
-        penalty = torch.cat([danger, danger.new_zeros(1)]).take(near).take(at)
+    codes = _move_codes(inputs, k).reshape(t * s, a).index_select(0, at_state)
+    at = _danger_index(opponents, codes.unsqueeze(1), k)  # [L, M, A]
+    if danger.dim() == 1:
+        penalty = _shared_penalty(danger, at, cached is not None)
     else:  # per task [T, k + 1]
         padded = torch.cat([danger, danger.new_zeros(*danger.shape[:-1], 1)], -1)
         near = _near_lookup(k, at.device).take(at)  # [L, M, A]
@@ -311,6 +296,25 @@ def graph_logits_at(inputs: dict[str, torch.Tensor], task: torch.Tensor, state: 
     for i in range(1, penalty.shape[1]):
         total = total + penalty[:, i]
     return out + total
+
+
+def _danger_index(opponents: torch.Tensor, codes: torch.Tensor, k: int) -> torch.Tensor:
+    """Where each opponent (its offset, `opponents[..., :2]`, clamped to k + 1) sits from the
+    tile each action leads to (`codes`, the actions' move codes, broadcast over the opponent
+    slots): the index into `_near_lookup`'s table."""
+    o = opponents[..., :2].clamp(-(k + 1), k + 1).long()
+    row_step, col_step = _offset_strides(k)
+    return (o[..., 0] * row_step + o[..., 1] * col_step).unsqueeze(-1) + codes
+
+
+def _shared_penalty(danger: torch.Tensor, at: torch.Tensor, rollout: bool) -> torch.Tensor:
+    """danger[d] (0 at d = k) at the indices `at` of one shared danger [k]: a rollout reads
+    the danger's own lookup; a loss pass makes the same lookup with autograd (one take)."""
+    if rollout:
+        return _danger_lookup(danger).take(at)
+    near = _near_lookup(danger.shape[-1], at.device)
+    near = near.clone() if near.is_inference() else near  # (saved for backward)
+    return torch.cat([danger, danger.new_zeros(1)]).take(near).take(at)
 
 
 def _sum_slots(x: torch.Tensor) -> torch.Tensor:
