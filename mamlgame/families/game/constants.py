@@ -151,6 +151,12 @@ class LevelConstants:
             self._derived[key] = make(self)
         return self._derived[key]
 
+    def wide(self, key: Hashable, x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        """`x`, a tensor of these levels known by `key` ([T, 1, ...]), expanded to `shape`
+        and made contiguous once: an op costs less on it than on a broadcast view (the same
+        values)."""
+        return self.memo(("wide", key, shape), lambda c: x.expand(shape).contiguous())
+
     def fits(self, size: int) -> bool:
         """Whether a table of `size` entries per level of this batch is within
         `TABLE_ENTRIES`."""
@@ -192,7 +198,8 @@ class LevelConstants:
         if got is None:
             return None
         flat, start, _ = got
-        code = flat.take(start.view(-1, 1, 1) + opp * 5 + odir)
+        code = flat.take(self.wide(("tabled starts", behaviour), start.view(-1, 1, 1), opp.shape)
+                         + opp * 5 + odir)
         return Move(code // 5, code % 5)
 
     def walkers(self) -> torch.Tensor:

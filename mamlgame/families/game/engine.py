@@ -155,11 +155,12 @@ class Game(FamilyBase):
         """
         t, e = action.shape
         lc = self.levels.get(tasks, self.view, self.observe_goal)
-        mask = lc.mask
+        opp, odir = state["opp"], state["opp_dir"]
+        # the opponents' constants as [T, E, M] tensors (`LevelConstants.wide`)
+        mask = lc.wide("mask", lc.mask, opp.shape)
         action = action if action.dtype == torch.long else action.long()
         moves, acc = speed_moves(state["acc"], lc.speed)
-        omoves, oacc = speed_moves(state["opp_acc"], lc.opp_speed)
-        opp, odir = state["opp"], state["opp_dir"]
+        omoves, oacc = speed_moves(state["opp_acc"], lc.wide("opp_speed", lc.opp_speed, opp.shape))
         rng = mix(state["rng"] + 1)
         n = lc.wall.shape[1]
         s0 = state["rise"] * n + state["pos"]  # the movement state
@@ -224,7 +225,7 @@ class Game(FamilyBase):
             nxt = opp + lc.off[d]
             return torch.where(at(lc.blocked, nxt), opp, nxt)
         flat, start, _ = table
-        return flat.take(lc.memo("destination starts", lambda c: start.view(-1, 1, 1))
+        return flat.take(lc.wide("destination starts", start.view(-1, 1, 1), opp.shape)
                          + opp * 5 + d)
 
     def _scripted(self, tasks: Tasks, lc: LevelConstants, pos: torch.Tensor, opp: torch.Tensor,
@@ -241,7 +242,7 @@ class Game(FamilyBase):
         for i, behaviour in enumerate(TABLE.values()):
             if i not in lc.mine:
                 continue  # no opponent of these levels behaves so
-            mine = lc.mine[i].expand(t, e, m)
+            mine = lc.wide(("mine", i), lc.mine[i], opp.shape)
             out = lc.tabled(behaviour, opp, odir) if behaviour.tabled else None
             if out is not None:
                 d = torch.where(mine, out.move, d)
@@ -250,9 +251,9 @@ class Game(FamilyBase):
                 continue
             if near is None:
                 cand = opp[..., None] + lc.off                        # [T, E, M, 5]
-                near = (lc.home.expand(t, e, m), pos[..., None].expand(t, e, m), cand)
+                near = (lc.wide("home", lc.home, opp.shape), pos[..., None].expand(t, e, m), cand)
             ctx = Context(tasks, opp, *near, odir, rng, k, lc.width, lc.blocked, mine,
-                          self._distances(tasks, lc.mine[i]) if behaviour.needs_paths
+                          self._distances(tasks, mine) if behaviour.needs_paths
                           else _no_paths(behaviour.name), lc.modes)
             if behaviour.target is not None:
                 target = behaviour.target(ctx)
@@ -263,9 +264,9 @@ class Game(FamilyBase):
             if out.direction is not None:
                 new_dir = torch.where(mine, out.direction, new_dir)
         if targets is not None:  # one `toward` for every behaviour with a target
-            walkers = lc.walkers()
+            walkers = lc.wide("walkers", lc.walkers(), opp.shape)
             ctx = Context(tasks, opp, *near, odir, rng, k, lc.width, lc.blocked,
-                          walkers.expand(t, e, m), self._distances(tasks, walkers), lc.modes)
+                          walkers, self._distances(tasks, walkers), lc.modes)
             d = torch.where(ctx.mine, toward(ctx, targets), d)
         return d, new_dir
 
@@ -349,7 +350,9 @@ class Game(FamilyBase):
         t, e, m = opp.shape
         n = lc.wall.shape[1]
         # an absent opponent's rows are the table's second half
-        absent = lc.memo("opponent absent pairs", lambda c: (~c.mask).long() * (n * n))
+        absent = lc.wide("opponent absent pairs",
+                         lc.memo("opponent absent pairs", lambda c: (~c.mask).long() * (n * n)),
+                         opp.shape)
         idx = (pos * n).unsqueeze(-1) + (opp + absent)  # [T, E, M]
         rel = feats.index_select(0, idx.view(-1)).view(t, e, m, 3)
         gap = dist.take(idx)
@@ -368,9 +371,10 @@ class Game(FamilyBase):
         t, e = pos.shape
         plat = lc.platformer.expand(t, e)
         grounded = plat & lc.wall.gather(1, pos + lc.width)
+        rising = self._rising(lc, pos, rise)
         feats = [
             (r - 1) / lc.rows, (c - 1) / lc.cols, lc.speed.expand(t, e), acc,
-            plat.float(), grounded.float(), rise / lc.jump, self._time(time),
+            plat.float(), grounded.float(), rising[0][1], self._time(time),
         ]
         out = [torch.stack([f if f.dtype == torch.float32 else f.float() for f in feats], -1)]
         if self.position in ("onehot", "tile"):
@@ -380,12 +384,22 @@ class Game(FamilyBase):
             else:
                 out.append(((mr * ONEHOT + mc) / TILE_SCALE).float().unsqueeze(-1))
         elif self.position == "graph":
-            n = lc.wall.shape[1]
-            out.append(((rise * n + pos) / lc.state_scale).float().unsqueeze(-1))
+            out.append(rising[1][1].unsqueeze(-1))
         out.append(lc.patch(pos, r, self.channels))
         if pad:
             out.append(out[0].new_zeros(t, e, pad))
         return torch.cat(out, -1)
+
+    def _rising(self, lc: LevelConstants, pos: torch.Tensor, rise: torch.Tensor
+                ) -> list[tuple[int, torch.Tensor]]:
+        """`_own`'s features that depend on the rise, as (column, values [T, K]) for players
+        at tiles `pos` with `rise`: the rise / jump height and, with `position = "graph"`,
+        the movement state."""
+        out = [(6, rise / lc.jump)]
+        if self.position == "graph":
+            n = lc.wall.shape[1]
+            out.append((self.state_feature, ((rise * n + pos) / lc.state_scale).float()))
+        return out
 
     def _own_table(self, lc: LevelConstants) -> torch.Tensor | None:
         """`_own` at every movement state of each level, as whole observations [T, S * obs_dim]
@@ -396,12 +410,18 @@ class Game(FamilyBase):
         levels = rise_levels(lc.sources)
         if not lc.fits(levels * n * self.obs_dim):
             return None
-        tiles = torch.arange(n, device=lc.wall.device).clamp(max=n - 1 - ww).repeat(levels)
+        tiles = torch.arange(n, device=lc.wall.device).clamp(max=n - 1 - ww)
         pos = tiles.expand(t, -1)
-        rise = torch.arange(levels, device=pos.device).repeat_interleave(n).expand(t, -1)
-        zero = torch.zeros(t, levels * n, dtype=torch.long, device=pos.device)
-        return self._own(lc, pos, pos // ww, pos % ww, rise, zero.float(), zero,
-                         self.obs_dim - self.opponent_feature).reshape(t, -1)
+        zero = torch.zeros(t, n, dtype=torch.long, device=pos.device)
+        # the rows of the rise-0 states, once for every rise, where only the rise's own
+        # columns (`_rising`) differ: written in
+        table = self._own(lc, pos, pos // ww, pos % ww, zero, zero.float(), zero,
+                          self.obs_dim - self.opponent_feature).repeat(1, levels, 1)
+        if levels > 1:
+            rise = torch.arange(levels, device=pos.device).repeat_interleave(n).expand(t, -1)
+            for col, values in self._rising(lc, tiles.repeat(levels).expand(t, -1), rise):
+                table[..., col] = values
+        return table.reshape(t, -1)
 
     def _time(self, t: torch.Tensor) -> torch.Tensor:
         """The observed step count."""

@@ -85,7 +85,7 @@ class _Grid:
         # the last batch's digests, its slots and the `need` masks all of whose rows are known
         self._last: tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]] | None = None
         self.whole_only = True  # every level's rows were filled whole (none lazily)
-        self._starts: dict[int, torch.Tensor] = {}  # `level_start`'s, of the last batch
+        self._starts: dict[tuple[int, ...], torch.Tensor] = {}  # `level_start`'s, last batch
 
     @property
     def nbytes(self) -> int:
@@ -113,13 +113,15 @@ class _Grid:
         self._starts = {}
         return slots, self._last[2]
 
-    def level_start(self, dims: int) -> torch.Tensor:
+    def level_start(self, shape: tuple[int, ...]) -> torch.Tensor:
         """Where each level of the last batch (`lookup`) starts in `start_of` flattened,
-        shaped [T, 1, ...] with `dims` dimensions."""
-        if dims not in self._starts:
+        as a contiguous tensor of `shape` ([T, ...]: an op costs less on it than on a
+        broadcast view)."""
+        if shape not in self._starts:
             slots = self._last[1]
-            self._starts[dims] = (slots * self.n).view(len(slots), *[1] * (dims - 1))
-        return self._starts[dims]
+            self._starts[shape] = (slots * self.n).view(len(slots), *[1] * (len(shape) - 1)
+                                                        ).expand(shape).contiguous()
+        return self._starts[shape]
 
     @_ordinary_tensors
     def _add(self, tasks: Tasks, new: list[int]) -> None:
@@ -230,7 +232,7 @@ class PathCache:
         grid = self._grid(tasks, target.device)
         t = target.shape[0]
         level, ready = grid.lookup(tasks)
-        at_target = grid.level_start(target.dim()) + target
+        at_target = grid.level_start(target.shape) + target
         start = grid.start_of.take(at_target)
         if not any(m is need for m in ready):  # its levels' rows may be missing
             wide = need.expand_as(target)
