@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import shortest_path
+from scipy.sparse.csgraph import dijkstra
 
 FAR = 128.0  # the dense table's distance of unreachable tiles (and the cap of every distance)
 NEAR = 255  # `local_dist`: farther than the radius (or outside the grid)
@@ -80,9 +80,8 @@ def _searches(blocked: np.ndarray, succ: np.ndarray, tiles: np.ndarray
     s, a = succ.shape
     n = len(blocked)
     levels = s // n
-    src = np.repeat(np.arange(s), a)
-    keep = ~np.tile(blocked, levels)[src]
-    dst = succ.reshape(-1)[keep]
+    moving = np.flatnonzero(~np.tile(blocked, levels))  # the states with moves out
+    dst = succ[moving].reshape(-1)
     entered = np.zeros(n, bool)
     entered[dst % n] = True
     searched = entered[tiles]
@@ -93,15 +92,14 @@ def _searches(blocked: np.ndarray, succ: np.ndarray, tiles: np.ndarray
     # reversed edges (succ -> state), and the virtual nodes' edges to their rise states, in
     # the row order of a CSR matrix
     rows = np.concatenate([dst, s + np.repeat(np.arange(k), levels)])
-    cols = np.concatenate([src[keep], (np.arange(levels)[None, :] * n + found[:, None])
-                           .reshape(-1)])
+    cols = np.concatenate([np.repeat(moving, a),
+                           (np.arange(levels)[None, :] * n + found[:, None]).reshape(-1)])
     order = np.argsort(rows, kind="stable")
     indptr = np.zeros(s + k + 1, np.int32)
     np.cumsum(np.bincount(rows, minlength=s + k), out=indptr[1:])
     graph = csr_matrix((np.ones(len(rows)), cols[order].astype(np.int32), indptr),
                        shape=(s + k, s + k))
-    return searched, shortest_path(graph, method="D", unweighted=True,
-                                   indices=np.arange(s, s + k))[:, :s]
+    return searched, dijkstra(graph, unweighted=True, indices=np.arange(s, s + k))[:, :s]
 
 
 def _lone(dist: np.ndarray, searched: np.ndarray, tiles: np.ndarray, n: int) -> None:
@@ -133,9 +131,7 @@ def _capped_distances(blocked: np.ndarray, succ: np.ndarray) -> np.ndarray:
     searched, found = _searches(blocked, succ, tiles)
     out = np.full((n, succ.shape[0]), int(FAR), np.uint8)
     _lone(out, searched, tiles, n)
-    np.minimum(found, FAR + 1, out=found)
-    found -= 1
-    out[searched] = found
+    out[searched] = np.minimum(found, FAR + 1) - 1
     return out
 
 

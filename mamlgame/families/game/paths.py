@@ -155,28 +155,36 @@ class _Grid:
 
     @_ordinary_tensors
     def fill_levels(self, slots: torch.Tensor) -> None:
-        """Compute every row of the levels `slots` (distinct, ascending) [L]: what
-        `fill` of each of their tiles computes, without sorting the pairs."""
+        """Compute every row of the levels `slots` (distinct, ascending) [L]: what `fill` of
+        each of their tiles computes, written in one block."""
+        slots = slots.cpu().numpy()
         tiles = np.arange(self.n)
-        self._fill_pairs(np.stack([np.repeat(slots.cpu().numpy(), self.n),
-                                   np.tile(tiles, len(slots))], 1))
+        new = np.concatenate([distance_rows(*self.graph(int(slot)), tiles) for slot in slots])
+        first = self._reserve(len(new))
+        self.rows[first:self.used] = torch.from_numpy(new).to(self.device)
+        starts = torch.arange(first, self.used, device=self.device) * self.n
+        self.start_of[torch.from_numpy(slots).to(self.device)] = starts.view(len(slots), self.n)
 
-    def _fill_pairs(self, pairs: np.ndarray) -> None:
-        """`fill` of distinct (slot, target) pairs [K, 2], sorted."""
-        add = len(pairs)
+    def _reserve(self, add: int) -> int:
+        """Room for `add` more rows; returns the first of them (`used` counts them)."""
         if self.used + add > len(self.rows):
             size = max(self.used + add, 2 * len(self.rows))
             grown = torch.full((size, self.n), FAR, dtype=torch.int16, device=self.device)
             grown[:self.used] = self.rows[:self.used]
             self.rows = grown
+        self.used += add
+        return self.used - add
+
+    def _fill_pairs(self, pairs: np.ndarray) -> None:
+        """`fill` of distinct (slot, target) pairs [K, 2], sorted."""
         for slot in np.unique(pairs[:, 0]):
             graph, open_tiles = self.graph(int(slot))
             tiles = pairs[pairs[:, 0] == slot, 1]
             new = torch.from_numpy(distance_rows(graph, open_tiles, tiles)).to(self.device)
-            idx = torch.arange(self.used, self.used + len(tiles), device=self.device)
+            first = self._reserve(len(tiles))
+            idx = torch.arange(first, self.used, device=self.device)
             self.rows[idx] = new
             self.start_of[int(slot), torch.from_numpy(tiles).to(self.device)] = idx * self.n
-            self.used += len(tiles)
 
     @_ordinary_tensors
     def forget_rows(self) -> None:
