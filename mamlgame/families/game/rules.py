@@ -128,8 +128,26 @@ def successor_table(tasks: Mapping[str, torch.Tensor], levels: int) -> torch.Ten
             and last[2] == tuple(map(tensor_version, sources))
             and (torch.is_inference_mode_enabled() or not last[3].is_inference())):
         return last[3]  # (one made in inference mode, a rollout's, only for inference mode)
-    t, n = wall.shape
     width = int(tasks["grid"][0, 1])
+    # each mode by its own part of `player_move` (what the rule of both modes gives it): a
+    # topdown level's moves ignore the rise, so its table is its rise-0 states', once per
+    # rise; a platformer level's, every state's
+    rows = plat.nonzero().squeeze(1)
+    if len(rows) == len(plat):
+        succ = _submoves(wall, width, levels, jump, platformer=True)
+    else:
+        succ = _submoves(wall, width, 1, jump, platformer=False).repeat(1, 1, levels)
+        if len(rows):
+            succ[rows] = _submoves(wall[rows], width, levels, jump[rows], platformer=True)
+    _LAST_SUCC[:] = [(sources, levels, tuple(map(tensor_version, sources)), succ)]
+    return succ
+
+
+def _submoves(wall: torch.Tensor, width: int, levels: int, jump: torch.Tensor,
+              platformer: bool) -> torch.Tensor:
+    """`successor_table` [T, A, levels * N] of levels of one mode (`platformer` or topdown)
+    with walls `wall` [T, N] and jump heights `jump` [T]."""
+    t, n = wall.shape
     s, dev = levels * n, wall.device
     tiles = torch.arange(n, device=dev).repeat(levels)
     tiles = torch.where(wall[:, tiles], width + 1, tiles)  # a wall state: any in-range tile
@@ -137,11 +155,10 @@ def successor_table(tasks: Mapping[str, torch.Tensor], levels: int) -> torch.Ten
     pos = tiles.repeat(1, N_ACTIONS)
     # (one row of actions for all levels: their moves broadcast against the states)
     act = torch.arange(N_ACTIONS, device=dev).repeat_interleave(s).unsqueeze(0)
-    p, r = player_submove(wall, width, pos, rise.repeat(1, N_ACTIONS), act, plat.view(t, 1),
-                          jump.view(t, 1))
-    succ = (r.clamp(max=levels - 1) * n + p).reshape(t, N_ACTIONS, s)
-    _LAST_SUCC[:] = [(sources, levels, tuple(map(tensor_version, sources)), succ)]
-    return succ
+    moves = action_moves(act, width, topdown=not platformer, platformer=platformer)
+    flag = torch.full((t, 1), platformer, device=dev)
+    p, r = player_move(wall, width, pos, rise.repeat(1, N_ACTIONS), moves, flag, jump.view(t, 1))
+    return (r.clamp(max=levels - 1) * n + p).reshape(t, N_ACTIONS, s)
 
 
 _LAST_SUCC: list = []  # (level tensors, levels, their versions, table) of `successor_table`
