@@ -4,11 +4,12 @@ hidden from the simulation and the episode's random key never read; fewer catche
 policy alone; the eval option."""
 
 import json
+import math
 
 import pytest
 import torch
 from click.testing import CliRunner
-from game_util import one_level, tile
+from game_util import one_level, rc, tile
 
 from mamlgame.checkpoint import load_agent
 from mamlgame.cli import cli
@@ -220,19 +221,20 @@ def test_the_viewer_acts_with_the_agents_lookahead():
 CORRIDORS = "#########\n#...S..G#\n#########\n#O......#\n#########"
 
 
-def planned(extra: str, belief: str, sure_of: tuple[int, int] = (1, 1), level: str = CORRIDORS,
-            where: bool | None = None) -> int | None:
-    """The first move of the planner's way at the start of `level` (None: no way) with a
-    belief sure of the tile `sure_of` (row, col of the map) or every open tile alike. In
-    `CORRIDORS` the goal is at the right end of the player's corridor; the second, walled
-    off, holds the opponent."""
+def planned(extra: str, belief: str | dict[tuple[int, int], float], level: str = CORRIDORS,
+            where: bool | None = None) -> tuple[int, tuple[int, int]] | None:
+    """The first move of the planner's way at the start of `level` and the tile (row, col)
+    it leads to (None: no way) with a belief of the given mass on some tiles (row, col of
+    the map), or every open tile alike ("open"). In `CORRIDORS` the goal is at the right end
+    of the player's corridor; the second, walled off, holds the opponent."""
     game, tasks = one_level(level, extra)
     policy = make_policy(game, hidden=(8,), seed=0, per_level=True)
     inputs = with_task_inputs(policy, tasks, params_of(policy))
     head = {k.removeprefix("head."): v for k, v in inputs.items() if k.startswith("head.")}
-    if belief == "sure":
+    if belief != "open":
         head["belief"] = torch.full_like(head["belief"], -30.0)
-        head["belief"][0, tile(tasks, *sure_of)] = 10.0
+        for at, mass in belief.items():
+            head["belief"][0, tile(tasks, *at)] = math.log(mass)
     state = game.reset(tasks, 1, torch.Generator().manual_seed(0))
     look = Lookahead(game, 1)
     walked = look.walked(state, head["belief"].shape[1], remember=False)
@@ -240,25 +242,47 @@ def planned(extra: str, belief: str, sure_of: tuple[int, int] = (1, 1), level: s
     rows, eps, way, aim = look.ways(tasks, state, head, walked, asked)
     if not len(rows):
         return None
-    assert int(aim[0]) == tile(tasks, *sure_of)
-    return int(way[0, 0])
+    assert len(rows) == 1 and way.shape[1] > 0
+    return int(way[0, 0]), rc(tasks, aim[0])
+
+
+PATROL = 'opponents = [{ behaviour = "patrol", speed = 1.0 }]'
 
 
 def test_a_sure_belief_plans_a_way_to_its_tile_not_to_the_goal():
-    patrol = 'opponents = [{ behaviour = "patrol", speed = 1.0 }]'
     # actions: 0 stay, 1 left, 2 right, ...; the goal is to the right, the belief's tile left
-    assert planned(patrol, "sure", (1, 1)) == 1
-    assert planned(patrol, "sure", (1, 7)) == 2
-    assert planned(patrol, "sure", where=True) == 1
-    assert planned(patrol, "sure", where=False) is None  # an episode not asked
+    assert planned(PATROL, {(1, 1): 1.0}) == (1, (1, 1))
+    assert planned(PATROL, {(1, 7): 1.0}) == (2, (1, 7))
+    assert planned(PATROL, {(1, 1): 1.0}, where=True) == (1, (1, 1))
+    assert planned(PATROL, {(1, 1): 1.0}, where=False) is None  # an episode not asked
     # every open tile alike: 1/13 of the mass on any one (the start is walked), no plan
-    assert planned(patrol, "open") is None
+    assert planned(PATROL, "open") is None
+
+
+def test_a_spread_belief_plans_to_the_tile_with_the_most_mass_per_step():
+    # the player at (1, 4): (1, 1) is 3 steps away, (1, 2) 2, (1, 3) 1, (1, 6) 2, (1, 7) 3
+    assert planned(PATROL, {(1, 1): 0.5, (1, 6): 0.5}) == (2, (1, 6))  # a tie: the nearer
+    assert planned(PATROL, {(1, 2): 0.3, (1, 7): 0.7}) == (2, (1, 7))  # 0.23 a step > 0.15
+    # a tile under `NEAR_TOP` of the top one's mass is no candidate, however near
+    assert planned(PATROL, {(1, 3): 0.3, (1, 7): 0.7}) == (2, (1, 7))
+    # an unreachable top tile (the opponent's corridor is walled off): the next one
+    assert planned(PATROL, {(3, 4): 0.6, (1, 7): 0.4}) == (2, (1, 7))
+
+
+def test_a_way_caught_on_its_tile_counts_its_mass_squared():
+    # a chaser comes down the player's corridor: the player reaches (1, 3) as it does (2
+    # steps), a win only if the goal is there (the engine lets the goal come first), else
+    # caught; the pocket's end (4, 1) is 3 steps down, and the chaser never catches up
+    level = "#########\n#S..O..G#\n#.#######\n#.#######\n#.#######\n#########"
+    assert planned(CHASER, {(1, 3): 0.5, (4, 1): 0.5}, level) == (4, (4, 1))  # 1/6 > 1/8
+    assert planned(CHASER, {(1, 3): 0.9, (4, 1): 0.1}, level) == (2, (1, 3))
+    assert planned(CHASER, {(1, 3): 1.0}, level) == (2, (1, 3))  # sure: a win
 
 
 def test_no_plan_with_random_walkers_or_without_opponents():
     walker = 'opponents = [{ behaviour = "random", speed = 1.0 }]'
-    assert planned(walker, "sure") is None  # its moves are not known ahead
-    assert planned("", "sure", level="#######\n#..S..#\n#####G#") is None  # no opponent
+    assert planned(walker, {(1, 1): 1.0}) is None  # its moves are not known ahead
+    assert planned("", {(0, 1): 1.0}, level="#######\n#..S..#\n#####G#") is None  # none
 
 
 WAIT = ["###########", "#S..###..G#", "###.###.###", "#O........#", "###########"]
@@ -283,24 +307,28 @@ def test_a_way_found_is_followed_through_its_waits(big):
     assert ep.success.all(), torch.bincount(ep.end.flatten(), minlength=4)
 
 
-def test_a_way_is_followed_while_its_tile_stays_the_top_one():
-    game, tasks = one_level(CORRIDORS, 'opponents = [{ behaviour = "patrol", speed = 1.0 }]')
+def test_a_way_is_followed_until_its_tile_is_walked():
+    game, tasks = one_level(CORRIDORS, PATROL)
     look = Lookahead(game, 1)
     gen = torch.Generator()
     state = game.reset(tasks, 2, gen)
     state["t"] = state["t"] + 1  # mid-episode
-    top = torch.tensor([[5, 5]])
-    assert look.following(state, top, gen).tolist() == [[-1, -1]]  # none found yet
-    look.follow(state, gen, torch.tensor([0]), torch.tensor([1]), torch.tensor([[3, 4, 0]]),
+    walked = torch.zeros(1, 2, tasks["wall"].shape[1], dtype=torch.bool)
+    assert look.following(state, walked, gen).tolist() == [[-1, -1]]  # none found yet
+    look.follow(state, gen, torch.tensor([0]), torch.tensor([1]), torch.tensor([[3, 4, -1]]),
                 torch.tensor([5]))
-    assert look.following(state, top, gen).tolist() == [[-1, 3]]
+    assert look.following(state, walked, gen).tolist() == [[-1, 3]]
     later = {**state, "t": state["t"] + 1}
-    assert look.following(later, top, gen).tolist() == [[-1, 4]]
-    assert look.following(later, torch.tensor([[5, 6]]), gen).tolist() == [[-1, -1]]  # moved
-    assert look.following(later, top, torch.Generator()).tolist() == [[-1, -1]]  # other stream
+    assert look.following(later, walked, gen).tolist() == [[-1, 4]]
+    reached = walked.clone()
+    reached[0, 1, 5] = True
+    assert look.following(later, reached, gen).tolist() == [[-1, -1]]  # its tile walked
+    assert look.following(later, walked, torch.Generator()).tolist() == [[-1, -1]]  # other stream
+    after = {**later, "t": later["t"] + 1}
+    assert look.following(after, walked, gen).tolist() == [[-1, -1]]  # past the way's end
     past = {**later, "t": torch.full_like(later["t"], 10 * game.horizon)}
-    assert look.following(past, top, gen).tolist() == [[-1, -1]]  # past any way's end
+    assert look.following(past, walked, gen).tolist() == [[-1, -1]]  # past any way's end
     ended = {**later, "outcome": torch.tensor([[0, 1]])}
-    assert look.following(ended, top, gen).tolist() == [[-1, -1]]
-    assert look.following({**state, "t": state["t"] * 0}, top, gen).tolist() == [[-1, -1]]
-    assert look.following(later, top, gen).tolist() == [[-1, -1]]  # a new episode forgot it
+    assert look.following(ended, walked, gen).tolist() == [[-1, -1]]
+    assert look.following({**state, "t": state["t"] * 0}, walked, gen).tolist() == [[-1, -1]]
+    assert look.following(later, walked, gen).tolist() == [[-1, -1]]  # a new episode forgot it

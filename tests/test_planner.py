@@ -54,7 +54,7 @@ def test_deterministic_levels_play_their_plans_and_ignore_the_episode_keys():
     game, tasks = small(opponents="[1, 2]")
     calm = ~planner.keyed(tasks)
     assert calm.any() and (~calm).any()
-    found, _, exhaustive = planner.search(game, tasks, {
+    found, _, exhaustive, _ = planner.search(game, tasks, {
         k: v[:, :1] for k, v in game.reset(tasks, 1, None).items()})
     a = planner.play(game, tasks, 2, torch.Generator().manual_seed(1))
     b = planner.play(game, tasks, 2, torch.Generator().manual_seed(2))

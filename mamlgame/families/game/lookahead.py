@@ -22,26 +22,32 @@ know the goal: the simulated levels have none (reaching the goal ends nothing; W
 belief, never the level's goal). Random walkers are redrawn: every continuation gets a
 fresh random key, never the episode's own.
 
-Where the belief is sure enough of one tile (at least `PLAN_MIN` of its mass, walked tiles
-left out) on a level with opponents and some sampled continuation is lost (an opponent in
-the way), the chooser also plans: the level's planner (`planner.search`, the engine's step
-over every joint state of player and opponents) looks for a way to that tile within
-`PLAN_DEPTH` steps, and the episode follows the way it finds, move by move, for as long as
-that tile stays the belief's top one (walking onto it and finding no goal there moves the
-top tile: the episode acts and plans afresh). The opponents it plans against move by their
-rules alone, so the way plays out as planned. That finds the timing a patrol or a chaser
-asks for, which a few sampled continuations rarely do, and keeps it: a way that waits for a
-patrol to pass is followed through the wait (an earlier version only raised the way's first
-move, and lost the timing to its policy's continuations on the next step). The planner is
-told the believed tile, never the goal; levels with random walkers are not planned (their
-moves are not known ahead). On maps past the dense distance tables (`belief.CELLS`) the
-distances to the believed tile, which the planner keeps its nearest states by, come from one
-search of the level when first asked.
+Where the belief holds at least `PLAN_MIN` of its mass (walked tiles left out) on a tile, on
+a level with opponents, and some sampled continuation is lost (an opponent in the way), the
+chooser also plans: the level's planner (`planner.search`, the engine's step over every
+joint state of player and opponents) looks for a way within `PLAN_DEPTH` steps to each of
+`CANDIDATES` tiles that hold that much and at least `NEAR_TOP` of the top one's mass (the
+most mass per path step from the player first), and the episode takes the way with the most
+belief mass per step: of equally likely tiles the nearest one it can reach; a top tile
+behind an opponent that no way gets past gives way to the next; a way that is caught on its
+tile if the goal is not there (the engine lets the goal come first) counts its mass squared,
+as it wins only where the goal is. It follows that way move by move until it walks onto the
+tile (no goal there: the episode acts and plans afresh). The opponents it plans against move
+by their rules alone, so the way plays out as planned. That finds the timing a patrol or a
+chaser asks for, which a few sampled continuations rarely do, and keeps it: a way that waits
+for a patrol to pass is followed through the wait (an earlier version only raised the way's
+first move, and lost the timing to its policy's continuations on the next step; another
+planned to the top tile alone, and dodged a chaser for the whole episode where that tile lay
+behind it and an equally likely one, the goal, a step away). The planner is told the
+believed tiles, never the goal; levels with random walkers are not planned (their moves are
+not known ahead). On maps past the dense distance tables (`belief.CELLS`) the distances to a
+believed tile, which the planner keeps its nearest states by, come from one search of the
+level when first asked.
 
 The policy itself is unchanged (training never uses the lookahead): it is a different way to
 act with the same adapted params, as search over a learned policy. It costs DEPTH policy
-and engine steps on `6 * SAMPLES` times the episodes, per step, and a search of up to
-`PLAN_BEAM` joint states a step, `PLAN_DEPTH` steps deep, for each episode that plans.
+and engine steps on `6 * SAMPLES` times the episodes, per step, and searches of up to
+`PLAN_BEAM` joint states a step, `PLAN_DEPTH` steps deep, for each tile an episode plans to.
 """
 
 from __future__ import annotations
@@ -66,7 +72,9 @@ Logits = Callable[[torch.Tensor], torch.Tensor]  # obs [T, K, D] -> the policy's
 SAMPLES = 4      # continuations per action
 WEIGHT = 20.0    # logit change of an action whose every continuation wins (+) or is lost (-)
 STREAMS = 16     # episode streams whose walked tiles are remembered at once
-PLAN_MIN = 0.1   # belief mass on its top tile (walked ones left out) that makes it plan there
+PLAN_MIN = 0.1   # belief mass on a tile (walked ones left out) that makes it plan there
+CANDIDATES = 4   # the belief's top tiles it may plan to
+NEAR_TOP = 0.5   # ... with at least this share of the top tile's mass
 PLAN_DEPTH = 32  # steps the planner looks ahead
 PLAN_BEAM = 128  # joint states it keeps a step
 SEARCHED = 256   # distance rows to a believed tile kept (maps past the dense tables)
@@ -142,26 +150,74 @@ class Lookahead:
     def ways(self, tasks: Tasks, state: State, head: dict[str, torch.Tensor],
              walked: torch.Tensor, where: torch.Tensor | None = None
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The planner's ways to the belief's top tile where it has at least `PLAN_MIN` of
-        the mass left off the tiles `walked` [T, E, N], on levels with opponents but no
-        random walkers, in the running episodes `where` [T, E] (None: all): (rows [R], eps
-        [R], the ways' moves [R, S] from this step on, the tile each leads to [R]) for those
-        where it found one; R may be 0."""
+        """The planner's ways to the belief's likely tiles, on levels with opponents but no
+        random walkers, in the running episodes `where` [T, E] (None: all): the belief's
+        `CANDIDATES` top tiles left off the tiles `walked` [T, E, N] with at least
+        `PLAN_MIN` of its mass and `NEAR_TOP` of its top tile's are each searched for, and
+        an episode takes the way found with the most mass per step. Returns (rows [R], eps
+        [R], the ways' moves [R, S] from this step on, the tile each leads to [R]) for the
+        episodes where one was found; R may be 0."""
         none = torch.zeros(0, dtype=torch.long)
-        mass, target = top_tile(head["belief"], walked)
+        mass = goal_mass(head["belief"], walked)  # [T, E, N]
+        likely = (mass >= PLAN_MIN) & (mass >= NEAR_TOP * mass.amax(-1, keepdim=True))
+        near = torch.where(likely, mass / (1 + self.steps_to(head, state)), -1.0)
+        rank, tiles = near.topk(CANDIDATES, -1)  # [T, E, K]
+        share = mass.gather(2, tiles)
         plans = tasks["opp_mask"].any(1) & ~planner.keyed(tasks)
-        ask = (mass >= PLAN_MIN) & (state["outcome"] == 0) & plans[:, None]
-        rows, eps = (ask if where is None else ask & where).nonzero(as_tuple=True)
+        ask = (rank >= 0) & ((state["outcome"] == 0) & plans[:, None]
+                             & (True if where is None else where))[..., None]
+        rows, eps, k = ask.nonzero(as_tuple=True)
         if not len(rows):
             return none, none, none[:, None], none
-        goal = target[rows, eps]
+        goal = tiles[rows, eps, k]
         sub = tasks.select(rows)
         sub = Tasks({**sub.params, "goal": goal,
                      "potential": self.potential(tasks, head, rows, goal)}, sub.ids)
-        found, way, _ = planner.search(self.planning, sub,
-                                       {k: v[rows, eps][:, None] for k, v in state.items()},
-                                       beam=PLAN_BEAM, depth=PLAN_DEPTH)
-        return rows[found], eps[found], way[found], goal[found]
+        found, way, _, steps = planner.search(
+            self.planning, sub, {k_: v[rows, eps][:, None] for k_, v in state.items()},
+            beam=PLAN_BEAM, depth=PLAN_DEPTH)
+        # each episode's best way: the most belief mass per step, that of a way lost on
+        # its tile if the goal is not there (caught as it arrives) squared; of equal ones,
+        # the higher ranked
+        p = share[rows, eps, k]
+        value = torch.where(self.lost_on_the_way(tasks, state, rows, eps, way, steps), p * p, p)
+        score = torch.where(found, value / steps.clamp_min(1), -1.0)
+        episode = rows * walked.shape[1] + eps
+        best = torch.full((int(episode.max()) + 1,), -1.0).scatter_reduce(
+            0, episode, score, "amax")
+        pick = ((score > 0) & (score == best[episode])).nonzero()[:, 0]
+        key = episode[pick]  # (nonzero's order: an episode's candidates side by side)
+        first = torch.ones_like(key, dtype=torch.bool)
+        first[1:] = key[1:] != key[:-1]
+        pick = pick[first]
+        way = torch.where(torch.arange(way.shape[1]) < steps[pick, None], way[pick], -1)
+        return rows[pick], eps[pick], way, goal[pick]
+
+    def lost_on_the_way(self, tasks: Tasks, state: State, rows: torch.Tensor,
+                        eps: torch.Tensor, way: torch.Tensor, steps: torch.Tensor
+                        ) -> torch.Tensor:
+        """[R]: whether the episodes (`rows`, `eps`) would be caught (or step on a hazard)
+        within the first `steps` [R] moves of `way` [R, S] on their levels without a goal."""
+        lost = torch.zeros(len(rows), dtype=torch.bool)
+        if not len(rows):
+            return lost
+        sub = self.blind(tasks).select(rows)
+        sim = {k: v[rows, eps][:, None] for k, v in state.items()}
+        for j in range(int(steps.max())):
+            sim, _, ended = self.sim.step(sub, sim, way[:, j:j + 1])
+            lost |= ended[:, 0] & (j < steps)
+        return lost
+
+    @staticmethod
+    def steps_to(head: dict[str, torch.Tensor], state: State) -> torch.Tensor:
+        """[T, E, N]: the path steps from each episode's movement state to every tile by
+        the dense distance table, opponents ignored; 0 past it (big maps)."""
+        t, e = state["pos"].shape
+        if "goal_dist" not in head:
+            return torch.zeros(t, e, head["belief"].shape[1])
+        at = state["rise"] * head["belief"].shape[1] + state["pos"]  # [T, E]
+        table = head["goal_dist"]  # [T, N, S]
+        return table.gather(2, at[:, None].expand(-1, table.shape[1], -1)).transpose(1, 2).float()
 
     def potential(self, tasks: Tasks, head: dict[str, torch.Tensor], rows: torch.Tensor,
                   tiles: torch.Tensor) -> torch.Tensor:
@@ -184,11 +240,11 @@ class Lookahead:
             out.append(self._searched[key])
         return torch.stack(out)
 
-    def following(self, state: State, target: torch.Tensor, stream: torch.Generator | None
+    def following(self, state: State, walked: torch.Tensor, stream: torch.Generator | None
                   ) -> torch.Tensor:
         """[T, E]: this step's move of the way each running episode of `stream` follows to
-        its belief's top tile `target` [T, E]; -1 where it follows none (none found yet,
-        a new episode, or the top tile moved)."""
+        a tile it believes in and has not walked yet (`walked` [T, E, N]); -1 where it
+        follows none (none found yet, a new episode, or it walked that tile)."""
         t = state["t"].long()
         mem = self._ways.get(id(stream))
         if mem is None or mem[0].shape[:2] != t.shape:
@@ -197,7 +253,8 @@ class Lookahead:
         moves[t == 0] = -1  # a new episode
         last = moves.shape[2] - 1  # a rollout past the game's horizon plans nothing more
         move = torch.where(t <= last, moves.gather(2, t.clamp(max=last)[..., None])[..., 0], -1)
-        return torch.where((aim == target) & (state["outcome"] == 0), move, -1)
+        open_aim = ~walked.gather(2, aim.clamp_min(0)[..., None])[..., 0]
+        return torch.where((aim >= 0) & open_aim & (state["outcome"] == 0), move, -1)
 
     def follow(self, state: State, stream: torch.Generator | None, rows: torch.Tensor,
                eps: torch.Tensor, way: torch.Tensor, aim: torch.Tensor) -> None:
@@ -244,7 +301,7 @@ class Lookahead:
                 return choice
             # an episode follows a way it found to its belief's top tile; one that follows
             # none looks for one where some continuation is lost (an opponent in the way)
-            way = self.following(state, top_tile(belief, walked)[1], generator)
+            way = self.following(state, walked, generator)
             rows, eps, found, aim = self.ways(tasks, state, head, walked,
                                               (lost.amax(-1) > 0) & (way < 0))
             if len(rows):
@@ -258,11 +315,6 @@ def goal_mass(belief: torch.Tensor, walked: torch.Tensor) -> torch.Tensor:
     `walked` [T, E, N]."""
     p = torch.softmax(belief.float(), -1)[:, None] * ~walked
     return p / p.sum(-1, keepdim=True).clamp_min(1e-6)
-
-
-def top_tile(belief: torch.Tensor, walked: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(share, tile) [T, E]: the top tile of `goal_mass` and its share."""
-    return goal_mass(belief, walked).max(-1)
 
 
 def _remember(store: dict, key: object, value: object, limit: int = STREAMS) -> None:

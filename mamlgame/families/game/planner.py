@@ -128,19 +128,20 @@ def _joint_key(tasks: Tasks, state: State) -> torch.Tensor:
 
 
 def search(game: Game, tasks: Tasks, state: State, beam: int = BEAM, depth: int | None = None
-           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """The fastest win of each row of deterministic levels (state [R, 1]): a breadth-first
     search over time with the engine's step from every joint state (player, opponents)
     reached alive, each once per step; past `beam` of them, those nearest the goal.
     Returns (found [R] bool, actions [R, steps left] long, exhaustive [R] bool: the search
-    never dropped a state, so a level it found no win for has none). With `depth`, it looks
-    no further than that many steps."""
+    never dropped a state, so a level it found no win for has none, steps [R] long: the
+    win's length, 0 where none). With `depth`, it looks no further than that many steps."""
     r = len(tasks)
     left = game.horizon - int(state["t"].max())
     steps = left if depth is None else min(left, depth)
     found = torch.zeros(r, dtype=torch.bool)
     exhaustive = torch.ones(r, dtype=torch.bool)
     plan = torch.zeros(r, max(left, 0), dtype=torch.long)
+    length = torch.zeros(r, dtype=torch.long)
     rows, front = torch.arange(r), dict(state)
     valid = torch.ones(r, 1, dtype=torch.bool)
     trail: list[tuple[torch.Tensor, torch.Tensor]] = []  # per step: rows, expansion index
@@ -156,6 +157,7 @@ def search(game: Game, tasks: Tasks, state: State, beam: int = BEAM, depth: int 
         won = win.any(1)
         if bool(won.any()):
             found[rows[won]] = True
+            length[rows[won]] = len(trail) + 1
             plan[rows[won]] = _backtrack(trail, rows[won], win.float().argmax(1)[won],
                                          plan.shape[1])
         keep = ~won & alive.any(1)
@@ -179,7 +181,7 @@ def search(game: Game, tasks: Tasks, state: State, beam: int = BEAM, depth: int 
         tasks = tasks.select(keep.nonzero()[:, 0])
     if steps < left:
         exhaustive[:] = False
-    return found, plan, exhaustive
+    return found, plan, exhaustive, length
 
 
 def _backtrack(trail: list[tuple[torch.Tensor, torch.Tensor]], rows: torch.Tensor,
@@ -237,7 +239,7 @@ def _play_rows(game: Game, tasks: Tasks, state: State, generator: torch.Generato
         if replan is not None and len(redo) and t + 1 < horizon:
             rows = alive[redo]
             sub = {k: v[redo] for k, v in state.items()}
-            again, actions, _ = search(game, replan.select(rows), sub, depth=REPLAN)
+            again, actions, *_ = search(game, replan.select(rows), sub, depth=REPLAN)
             found[rows] = again
             plan[rows, t + 1:t + 1 + actions.shape[1]] = actions
         keep = ~ended[:, 0]
@@ -279,7 +281,7 @@ def unwinnable(game: Game, tasks: Tasks) -> torch.Tensor:
     for beam in (QUICK_BEAM, BEAM):
         if not len(rest):
             break
-        found, _, exhaustive = search(game, calm.select(rest),
+        found, _, exhaustive, _ = search(game, calm.select(rest),
                                       {k: v[rest] for k, v in state.items()}, beam)
         out[rest] = ~found & exhaustive
         rest = rest[~found & ~exhaustive]
@@ -317,7 +319,7 @@ def play(game: Game, tasks: Tasks, n_episodes: int, generator: torch.Generator |
     first = {k: v[:, :1] for k, v in state0.items()}
     if len(det):  # the same every episode: search, then play once
         sub, state = tasks.select(det), {k: v[det] for k, v in first.items()}
-        found, plan, exhaustive = search(game, sub, state)
+        found, plan, exhaustive, _ = search(game, sub, state)
         searched[det] = torch.stack([found, exhaustive], 1)
         rows = _play_rows(game, sub, state, worlds, found, plan, None)
         for k, v in rows.items():
@@ -325,7 +327,7 @@ def play(game: Game, tasks: Tasks, n_episodes: int, generator: torch.Generator |
             full[det] = v[:, None].expand(len(det), n_episodes, *v.shape[1:])
     if len(ran):  # a plan without the random walkers (once per level), then each episode
         calm = without(tasks.select(ran), KEYED)
-        found, plan, exhaustive = search(game, calm, {k: v[ran] for k, v in first.items()})
+        found, plan, exhaustive, _ = search(game, calm, {k: v[ran] for k, v in first.items()})
         searched[ran] = torch.stack([found, exhaustive], 1)
         lv = ran.repeat_interleave(n_episodes)
         ep = torch.arange(n_episodes).repeat(len(ran))
