@@ -145,10 +145,12 @@ def _dense_field(belief: torch.Tensor, goal_dist: torch.Tensor) -> torch.Tensor:
 
 def _moves(inputs: dict[str, torch.Tensor], flat: torch.Tensor, nxt: torch.Tensor
            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The (row, col) displacement of each action's tile `nxt` [T, K, A] from `flat`'s [T, K]."""
+    """The (row, col) displacement (int32) of each action's tile `nxt` [T, K, A] from `flat`'s
+    [T, K]."""
     t, n = nxt.shape[0], inputs["belief"].shape[1]
-    width = inputs["width"].view(t, 1, 1)
-    tile, here = nxt % n, (flat % n).unsqueeze(-1)
+    width = inputs["width"].view(t, 1, 1).int()
+    # (in int32: exact on grid indices, half the memory of int64 on [T, S, A] tables)
+    tile, here = nxt.int() % n, (flat.int() % n).unsqueeze(-1)
     return tile // width - here // width, tile % width - here % width
 
 
@@ -183,7 +185,8 @@ def _move_codes(inputs: dict[str, torch.Tensor], k: int) -> torch.Tensor:
     t, s, _ = succ.shape
     rows, cols = _moves(inputs, torch.arange(s, device=succ.device).expand(t, s), succ)
     code = (rows.clamp(-1, 1) + 1) * 3 + (cols.clamp(-1, 1) + 1) + (2 * k + 4) * 9 * (k + 1)
-    code = code.contiguous()  # (succ is a transposed view: read as rows [T * S, A] too)
+    # (contiguous: read as rows [T * S, A] too, also where succ is a transposed view)
+    code = code.to(torch.long, memory_format=torch.contiguous_format)
     _LAST_CODES[:] = [(succ, k, code)]
     return code
 

@@ -230,6 +230,12 @@ class LevelConstants:
         return bool((self.speed < fast).all()) and bool((self.opp_speed < fast).all())
 
     @functools.cached_property
+    def absent_still(self) -> bool:
+        """Whether every absent opponent slot here has speed 0 (so it never moves: its
+        accumulator stays 0, and so do its moves)."""
+        return bool(((self.opp_speed == 0) | self.mask).all())
+
+    @functools.cached_property
     def row_behaviours(self) -> list[set[int]]:
         """The behaviours present in each level."""
         beh = torch.where(self.mask, self.sources["opp_beh"][:, None], -1)

@@ -159,8 +159,9 @@ class Game(FamilyBase):
         # the opponents' constants as [T, E, M] tensors (`LevelConstants.wide`)
         mask = lc.wide("mask", lc.mask, opp.shape)
         action = action if action.dtype == torch.long else action.long()
-        moves, acc = speed_moves(state["acc"], lc.speed)
-        omoves, oacc = speed_moves(state["opp_acc"], lc.wide("opp_speed", lc.opp_speed, opp.shape))
+        moves, acc = speed_moves(state["acc"], lc.speed, lc.one_move)
+        omoves, oacc = speed_moves(state["opp_acc"], lc.wide("opp_speed", lc.opp_speed, opp.shape),
+                                   lc.one_move)
         rng = mix(state["rng"] + 1)
         n = lc.wall.shape[1]
         s0 = state["rise"] * n + state["pos"]  # the movement state
@@ -183,13 +184,15 @@ class Game(FamilyBase):
 
             if not lc.mine:
                 continue  # no opponents: none moves or catches
-            ogo = (omoves > k) & mask & ~ended[..., None]
-            d, new_dir = self._scripted(tasks, lc, pos, opp, odir, rng, k)
+            # (an absent opponent of speed 0 never moves: `mask` changes nothing there)
+            ogo = (omoves > k) if lc.absent_still else (omoves > k) & mask
+            ogo &= ~ended[..., None]
+            here = pos.unsqueeze(-1).expand(opp.shape).contiguous()  # by opponent slot
+            d, new_dir = self._scripted(tasks, lc, here, opp, odir, rng, k)
             if opponent_action is not None:
                 d = torch.where(opponent_action >= 0, opponent_action.long(), d)
             new_opp = torch.where(ogo, self._destination(lc, opp, d), opp)
             odir = torch.where(ogo, new_dir, odir)
-            here = pos[..., None]
             touch = (new_opp == here) | ((opp == here) & (new_opp == prev[..., None]))
             c = ~ended & (mask & touch).any(-1)
             # (in place: `code` is this step's own tensor, read nowhere else)
@@ -228,11 +231,12 @@ class Game(FamilyBase):
         return flat.take(lc.wide("destination starts", start.view(-1, 1, 1), opp.shape)
                          + opp * 5 + d)
 
-    def _scripted(self, tasks: Tasks, lc: LevelConstants, pos: torch.Tensor, opp: torch.Tensor,
-                  odir: torch.Tensor, rng: torch.Tensor, k: int
+    def _scripted(self, tasks: Tasks, lc: LevelConstants, player: torch.Tensor,
+                  opp: torch.Tensor, odir: torch.Tensor, rng: torch.Tensor, k: int
                   ) -> tuple[torch.Tensor, torch.Tensor]:
         """Scripted moves [T, E, M] of every opponent, by its behaviour's entry in
-        `opponents.TABLE`, and the new patrol directions."""
+        `opponents.TABLE`, and the new patrol directions (`player` [T, E, M]: the player's
+        tile, by opponent slot)."""
         t, e, m = opp.shape
         d, new_dir = torch.zeros_like(opp), odir
         if not lc.mine:
@@ -251,7 +255,7 @@ class Game(FamilyBase):
                 continue
             if near is None:
                 cand = opp[..., None] + lc.off                        # [T, E, M, 5]
-                near = (lc.wide("home", lc.home, opp.shape), pos[..., None].expand(t, e, m), cand)
+                near = (lc.wide("home", lc.home, opp.shape), player, cand)
             ctx = Context(tasks, opp, *near, odir, rng, k, lc.width, lc.blocked, mine,
                           self._distances(tasks, mine) if behaviour.needs_paths
                           else _no_paths(behaviour.name), lc.modes)

@@ -176,9 +176,13 @@ def rise_levels(tasks) -> int:
     return int(tasks["jump"][plat].max()) + 1 if bool(plat.any()) else 1
 
 
-def speed_moves(acc: torch.Tensor, speed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def speed_moves(acc: torch.Tensor, speed: torch.Tensor, slow: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Fractional speeds: (moves this step, as whole floats: compare them with a sub-move's
-    index; new accumulator); `acc` stays in [0, 1)."""
+    index; new accumulator); `acc` stays in [0, 1). `slow`: every speed is below 1 - 1e-5
+    (`LevelConstants.one_move`), so the moves are 0 or 1 without the cap."""
     total = acc + speed
-    moves = torch.floor(total + 1e-6).clamp_(0, MAX_MOVES)
+    moves = (total + 1e-6).floor_()
+    if not slow:
+        moves.clamp_(0, MAX_MOVES)
     return moves, (total - moves).clamp_(min=0.0)
