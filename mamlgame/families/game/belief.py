@@ -287,6 +287,16 @@ def graph_logits_at(inputs: dict[str, torch.Tensor], task: torch.Tensor, state: 
         return out
     k = danger.shape[-1]
     codes = _move_codes(inputs, k).reshape(t * s, a).index_select(0, at_state)
+    if cached is not None and danger.dim() == 1:
+        # a rollout, slot by slot: each slot's danger read from the lookup at its offset and
+        # the actions' moves, masked, and summed in the slots' order (the same floats as
+        # the [L, M, A] index below: two smaller ops a slot instead of one broadcast)
+        lookup, base = _danger_lookup(danger), _danger_base(opponents, k)
+        total = None
+        for i in range(base.shape[1]):
+            slot = lookup.take(codes + base[:, i:i + 1]) * opponents[:, i, 2:3]
+            total = slot + 0.0 if total is None else total + slot
+        return out + total
     at = _danger_index(opponents, codes.unsqueeze(1), k)  # [L, M, A]
     if danger.dim() == 1:
         penalty = _shared_penalty(danger, at, cached is not None)
@@ -302,12 +312,17 @@ def graph_logits_at(inputs: dict[str, torch.Tensor], task: torch.Tensor, state: 
 
 
 def _danger_index(opponents: torch.Tensor, codes: torch.Tensor, k: int) -> torch.Tensor:
-    """Where each opponent (its offset, `opponents[..., :2]`, clamped to k + 1) sits from the
-    tile each action leads to (`codes`, the actions' move codes, broadcast over the opponent
-    slots): the index into `_near_lookup`'s table."""
+    """Where each opponent sits from the tile each action leads to (`codes`, the actions'
+    move codes, broadcast over the opponent slots): the index into `_near_lookup`'s table."""
+    return _danger_base(opponents, k).unsqueeze(-1) + codes
+
+
+def _danger_base(opponents: torch.Tensor, k: int) -> torch.Tensor:
+    """Each opponent's offset (`opponents[..., :2]`, clamped to k + 1) as its part of the
+    index into `_near_lookup`'s table [..., M] (long)."""
     o = opponents[..., :2].clamp(-(k + 1), k + 1).long()
     row_step, col_step = _offset_strides(k)
-    return (o[..., 0] * row_step + o[..., 1] * col_step).unsqueeze(-1) + codes
+    return o[..., 0] * row_step + o[..., 1] * col_step
 
 
 def _shared_penalty(danger: torch.Tensor, at: torch.Tensor, rollout: bool) -> torch.Tensor:

@@ -155,7 +155,10 @@ class LevelConstants:
         """`x`, a tensor of these levels known by `key` ([T, 1, ...]), expanded to `shape`
         and made contiguous once: an op costs less on it than on a broadcast view (the same
         values)."""
-        return self.memo(("wide", key, shape), lambda c: x.expand(shape).contiguous())
+        got = self._derived.get(("wide", key, shape))  # (every step asks: no `memo` closure)
+        if got is None:
+            got = self._derived[("wide", key, shape)] = x.expand(shape).contiguous()
+        return got
 
     def fits(self, size: int) -> bool:
         """Whether a table of `size` entries per level of this batch is within
