@@ -27,7 +27,8 @@ BUDGET_KEYS = frozenset({"iterations", "time_limit"})
 # recipe settings tuned for the recipe's algo: they stay with it (a game recipe's inner lr
 # 1000 would wreck maml), see `pack_recipe`
 ALGO_KEYS = frozenset({"inner_lr", "inner_lr_decay", "inner_std_decay", "learn_std_shift",
-                       "learn_inner_lr", "outer_lr", "inner_gamma", "context", "table_radius"})
+                       "learn_inner_lr", "outer_lr", "inner_gamma", "inner_rewards", "context",
+                       "table_radius"})
 # algorithms that learn no first-step std shift (`learn_std_shift`): no meta-gradient reaches
 # it (Reptile's update is theta - theta', a parameter-space direction; pretrain takes no step)
 SHIFTLESS_ALGOS = ("reptile", "pretrain")
@@ -128,6 +129,10 @@ class TrainConfig:
     gamma: float = setting(0.99, "discount of the policy-gradient returns", lo=0, hi=1)
     inner_gamma: float = setting(-1.0, "discount of the inner step's returns (-1: --gamma; a "
                                  "short one credits each step's own reward)", lo=-1, hi=1)
+    inner_rewards: str = setting("all", "the rewards the inner step's returns read: all, or "
+                                 "goal: those that say where the goal is (a game's step, "
+                                 "shaping and goal rewards; a catch or a hazard says nothing "
+                                 "about it)", choices=("all", "goal"))
     gae_lambda: float = setting(1.0, "GAE lambda on the linear baseline (1: returns minus "
                                 "baseline)", lo=0, hi=1)
     hidden: tuple[int, ...] = setting((100, 100), "policy MLP hidden sizes, comma separated",

@@ -40,7 +40,7 @@ from mamlgame.config import (  # defined there; re-exported
     SHIFTLESS_ALGOS,
     default_inner_steps,
 )
-from mamlgame.families import TaskFamily
+from mamlgame.families import TaskFamily, family_spec
 from mamlgame.packs import Tasks
 from mamlgame.policy import (
     MLPPolicy,
@@ -100,7 +100,7 @@ class MetaLearner:
                  baseline: bool = True, normalize: bool = True, gae_lambda: float = 1.0,
                  inner_gamma: float | None = None, inner_lr_decay: float = 1.0,
                  inner_std_decay: float = 1.0, learn_std_shift: bool = False,
-                 learn_inner_lr: bool = False):
+                 learn_inner_lr: bool = False, inner_rewards: str = "all"):
         if algo not in ALGOS:
             raise ValueError(f"unknown algo {algo!r} (expected one of {', '.join(ALGOS)})")
         if estimator not in ESTIMATORS:
@@ -142,6 +142,16 @@ class MetaLearner:
         self.estimator, self.gamma = estimator, gamma
         # the inner step's discount (None: gamma); a short one credits each step's own reward
         self.inner_gamma = gamma if inner_gamma is None or inner_gamma < 0 else inner_gamma
+        # `inner_rewards = "goal"`: the inner step reads the rewards that say where the goal
+        # is alone (`FamilySpec.goal_rewards`)
+        self.goal_rewards = None
+        if inner_rewards == "goal":
+            self.goal_rewards = family_spec(family.name).goal_rewards
+            if self.goal_rewards is None:
+                raise ValueError(f"inner_rewards goal: the {family.name} family has no goal "
+                                 "rewards (expected all)")
+        elif inner_rewards != "all":
+            raise ValueError(f"unknown inner_rewards {inner_rewards!r} (expected all or goal)")
         self.baseline, self.normalize, self.gae_lambda = baseline, normalize, gae_lambda
         self.first_order = first_order or algo in ("fomaml", "reptile", "pretrain")
         # Meta-SGD: a learned inner step size per parameter entry
@@ -165,7 +175,7 @@ class MetaLearner:
                   baseline=cfg.baseline, normalize=cfg.normalize, gae_lambda=cfg.gae_lambda,
                   inner_gamma=cfg.inner_gamma, inner_lr_decay=cfg.inner_lr_decay,
                   inner_std_decay=cfg.inner_std_decay, learn_std_shift=cfg.learn_std_shift,
-                  learn_inner_lr=cfg.learn_inner_lr)
+                  learn_inner_lr=cfg.learn_inner_lr, inner_rewards=cfg.inner_rewards)
         return MetaLearner(policy, family, **{**kw, **overrides})
 
     def state_dict(self) -> dict[str, Any]:
@@ -293,7 +303,9 @@ class MetaLearner:
         for k in range(first_step, first_step + steps):
             ep = first_episodes if (k == first_step and first_episodes is not None) else rollout(
                 self.family, tasks, self.policy, p, self.episodes, generator, shard=shard)
-            adv, _ = self._advantages(ep, inner=True)
+            read = ep if self.goal_rewards is None else ep._replace(
+                rewards=self.goal_rewards(self.family, ep))
+            adv, _ = self._advantages(read, inner=True)
             loss, logp = self.inner_loss(p, ep, adv, create_graph)
             grads = torch.autograd.grad(loss.sum(), [p[n] for n in adapted],
                                         create_graph=create_graph)

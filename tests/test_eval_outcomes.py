@@ -1,14 +1,18 @@
 """`mamlgame eval` says how episodes end (goal, caught, hazard, timeout) per step count,
-overall and per group of levels, and `--baselines` adds the planner's row: the ceiling."""
+overall and per group of levels, and `--baselines` adds the planner's row: the ceiling; the
+rewards that say where the goal is (`inner_rewards = "goal"`) leave a catch out."""
 
 import json
 
 import pytest
 import torch
 from click.testing import CliRunner
+from game_util import one_level
 
 from mamlgame.cli import cli
 from mamlgame.families import make_family
+from mamlgame.families.game.outcomes import goal_rewards
+from mamlgame.meta import MetaLearner
 from mamlgame.packs import load_pack
 from mamlgame.policy import make_policy, params_of
 from mamlgame.rollout import rollout
@@ -78,3 +82,29 @@ def test_eval_without_baselines_has_no_planner_row(game_run):
                  "--steps", "0", "--episodes", "1")
     assert result.exit_code == 0, result.output
     assert "planner" not in result.output and "how episodes end" in result.output
+
+
+def test_the_inner_step_reads_the_goal_rewards_alone_with_inner_rewards_goal():
+    # a chaser waits 3 tiles right of the player: walking right is caught on step 2, the
+    # episode's reward there step + shaping + caught; its goal rewards leave the catch out
+    game, tasks = one_level("#########\n#S..O..G#\n#########",
+                            'opponents = [{ behaviour = "chase", speed = 1.0 }]')
+    policy = make_policy(game, hidden=(8,), seed=0)
+    params = params_of(policy)
+    with torch.no_grad():  # a policy that always steps right
+        params["layers.1.bias"][:] = torch.tensor([0.0, 0.0, 50.0, 0.0, 0.0, 0.0])
+    eps = rollout(game, tasks, policy, params, 2, torch.Generator().manual_seed(0))
+    assert (eps.end == 2).all() and (eps.mask.sum(-1) == 2).all()
+    cfg = game.reward_cfg
+    shaped = cfg["step"] + cfg["shaping"]  # one tile nearer the goal
+    assert torch.allclose(eps.rewards[0, :, :2], torch.tensor(shaped).expand(2, 2)
+                          + torch.tensor([0.0, cfg["caught"]]))
+    read = goal_rewards(game, eps)
+    assert torch.allclose(read[0, :, :2], torch.tensor(shaped).expand(2, 2))
+    assert torch.equal(read[..., 2:], eps.rewards[..., 2:])
+    # the learner reads them with "goal"; a family without them says so
+    assert MetaLearner(policy, game, algo="cavia", inner_rewards="goal").goal_rewards \
+        is goal_rewards
+    nav = make_family(load_pack("navigation"), 5)
+    with pytest.raises(ValueError, match="navigation family has no goal rewards"):
+        MetaLearner(make_policy(nav, hidden=(8,)), nav, inner_rewards="goal")

@@ -10,7 +10,7 @@ import torch
 from mamlgame.families.game.draw import draw_game, draw_game_preview
 from mamlgame.families.game.engine import Game
 from mamlgame.families.game.head import HEADS, game_head, upgrade_policy
-from mamlgame.families.game.outcomes import end_outcomes, level_groups
+from mamlgame.families.game.outcomes import end_outcomes, goal_rewards, level_groups
 from mamlgame.families.game.planner import play
 from mamlgame.families.game.scene import (
     GameControls,
@@ -54,6 +54,7 @@ SPEC = FamilySpec(
     groups=level_groups,
     planner=play,
     lookahead=_lookahead,
+    goal_rewards=goal_rewards,
 )
 
 __all__ = ["SPEC", "Game", "draw_game"]

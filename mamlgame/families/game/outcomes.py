@@ -1,5 +1,6 @@
 """How game episodes end and which levels `mamlgame eval` splits that by (the game's
-`FamilySpec.outcomes` and `FamilySpec.groups`).
+`FamilySpec.outcomes` and `FamilySpec.groups`), and the rewards of an episode that say where
+the goal is (`FamilySpec.goal_rewards`).
 
 Outcomes (mutually exclusive, one per episode): `goal`, `caught`, `hazard`, `timeout` (still
 running at the horizon). Groups of levels: `no_opponents`, `opponents`, one per opponent
@@ -12,9 +13,10 @@ from __future__ import annotations
 
 import torch
 
-from mamlgame.families.game.engine import OUTCOMES
+from mamlgame.families.game.engine import OUTCOMES, Game
 from mamlgame.families.game.opponents import TABLE
 from mamlgame.packs import Tasks
+from mamlgame.rollout import Episodes
 
 AS_FAST = 1.1  # speeds within this factor of each other count as "as fast"
 ENDS = ("goal", "caught", "hazard", "timeout")
@@ -45,3 +47,16 @@ def level_groups(tasks: Tasks) -> dict[str, torch.Tensor]:
     groups["player_as_fast"] = has & (ratio <= AS_FAST) & (ratio >= 1 / AS_FAST)
     groups["player_slower"] = has & (ratio < 1 / AS_FAST)
     return groups
+
+
+def goal_rewards(family: Game, ep: Episodes) -> torch.Tensor:
+    """`ep`'s rewards [T, E, H] without the `caught` or `hazard` reward on the step that
+    ended an episode so: the step, shaping and goal rewards, which say where the goal is.
+    A catch says where an opponent was (a guard's post is near the goal: its penalty would
+    push the belief away from the goal), a hazard is on the map."""
+    code = {name: i for i, name in enumerate(OUTCOMES)}
+    cfg = family.reward_cfg
+    ending = torch.where(ep.end == code["caught"], cfg["caught"], 0.0)
+    ending = torch.where(ep.end == code["hazard"], cfg["hazard"], ending).to(ep.rewards.dtype)
+    last = (ep.mask.sum(-1).long() - 1).clamp_min(0)  # the ending step [T, E]
+    return ep.rewards.scatter_add(2, last[..., None], -ending[..., None])
