@@ -127,7 +127,7 @@ class MLPPolicy(nn.Module):
             if i == 0 and self.context_dim:
                 x = self._first_layer(params, x, batched, rows if packed else None, shape)
             elif not batched:
-                x = F.linear(x, w, b)
+                x = _linear(x, w, b)
             elif x.shape[1] < _LOSS_ROWS:
                 x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
             elif w.shape[1] < w.shape[2] and torch.is_grad_enabled():
@@ -171,7 +171,7 @@ class MLPPolicy(nn.Module):
         elif bias.dim() == 2:  # per-task context with shared weights: x [T, ..., d]
             bias = bias.reshape(bias.shape[0], *([1] * (x.dim() - 2)), bias.shape[1])
         elif d <= _FUSED_BIAS_INPUTS:  # a shared context: the product adds its bias
-            return F.linear(x, w_x, bias)
+            return _linear(x, w_x, bias)
         return F.linear(x, w_x) + bias
 
     def config(self) -> dict:
@@ -181,6 +181,16 @@ class MLPPolicy(nn.Module):
         return {"obs_dim": self.obs_dim, "action_dim": self.action_dim, "hidden": list(self.hidden),
                 "activation": self.activation, "discrete": self.discrete,
                 "context": self.context_dim, "head": head}
+
+
+def _linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """`F.linear(x, w, b)`; on a loss pass's rows [N, in] (N >= `_LOSS_ROWS`, at most
+    `_FUSED_BIAS_INPUTS` inputs) as the product plus an in-place bias add, the same floats
+    (the kernel's one block of sums added to the bias once) without first copying the bias
+    into every row of the output."""
+    if x.dim() != 2 or x.shape[0] < _LOSS_ROWS or w.shape[1] > _FUSED_BIAS_INPUTS:
+        return F.linear(x, w, b)
+    return torch.mm(x, w.t()).add_(b)
 
 
 _LAST_BIAS: list = []  # (w, b, c, their versions, d, w_x, bias) of the last `_context_bias`
