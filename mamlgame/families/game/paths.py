@@ -41,8 +41,8 @@ def open_graph(open_tiles: np.ndarray, width: int) -> csr_matrix:
     indptr = np.zeros(n + 1, np.int32)
     indptr[idx + 1] = ok.sum(1)
     np.cumsum(indptr, out=indptr)
-    return csr_matrix((np.ones(int(indptr[-1]), np.int8), nb[ok].astype(np.int32), indptr),
-                      shape=(n, n))
+    # (float64 weights: the searches' own type, which they would otherwise copy it to)
+    return csr_matrix((np.ones(int(indptr[-1])), nb[ok].astype(np.int32), indptr), shape=(n, n))
 
 
 def distance_rows(graph: csr_matrix, open_tiles: np.ndarray, targets: np.ndarray
