@@ -47,6 +47,7 @@ def state_scale(tasks: Tasks) -> float:
 
 _LEVEL_KEYS = ("wall", "hazard", "goal", "grid", "dims", "speed", "jump", "platformer",
                "opp_speed", "opp_mask", "opp_beh", "opp_pos", "potential")
+_LEVEL_TENSORS = operator.itemgetter(*_LEVEL_KEYS)
 
 
 class LevelConstants:
@@ -245,16 +246,16 @@ class LevelConstants:
         return [set(row) - {-1} for row in beh[:, 0].tolist()]
 
     def matches(self, tasks: Tasks, key: tuple[int, bool]) -> bool:
-        """Whether `tasks` holds the very tensors these were computed from, unchanged."""
-        params = tasks.params
-        return (key == self.key and tuple(map(id, map(params.get, _LEVEL_KEYS))) == self.ids
+        """Whether `tasks` holds the very tensors these were computed from, unchanged (two
+        calls a step: each test one pass in C)."""
+        return (key == self.key and all(map(operator.is_, _LEVEL_TENSORS(tasks.params), self.held))
                 and tuple(map(_VERSION, self.tracked)) == self.versions)
 
     def _refer(self, tasks: Tasks) -> None:
         """Keep the level tensors these derive from, their identities and change counters
         (inference tensors keep none)."""
         self.sources = {k: tasks[k] for k in _LEVEL_KEYS}
-        self.ids = tuple(map(id, self.sources.values()))
+        self.held = tuple(self.sources.values())
         self.tracked = tuple(v for v in self.sources.values() if not v.is_inference())
         self.versions = tuple(map(_VERSION, self.tracked))
 
