@@ -73,8 +73,8 @@ SAMPLES = 4      # continuations per action
 WEIGHT = 20.0    # logit change of an action whose every continuation wins (+) or is lost (-)
 STREAMS = 16     # episode streams whose walked tiles are remembered at once
 PLAN_MIN = 0.1   # belief mass on a tile (walked ones left out) that makes it plan there
-CANDIDATES = 4   # the belief's top tiles it may plan to
-NEAR_TOP = 0.5   # ... with at least this share of the top tile's mass
+CANDIDATES = 4   # tiles it may plan to at once (the most mass per path step first)
+NEAR_TOP = 0.5   # ... each with at least this share of the top tile's mass
 PLAN_DEPTH = 32  # steps the planner looks ahead
 PLAN_BEAM = 128  # joint states it keeps a step
 SEARCHED = 256   # distance rows to a believed tile kept (maps past the dense tables)
@@ -151,12 +151,13 @@ class Lookahead:
              walked: torch.Tensor, where: torch.Tensor | None = None
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """The planner's ways to the belief's likely tiles, on levels with opponents but no
-        random walkers, in the running episodes `where` [T, E] (None: all): the belief's
-        `CANDIDATES` top tiles left off the tiles `walked` [T, E, N] with at least
-        `PLAN_MIN` of its mass and `NEAR_TOP` of its top tile's are each searched for, and
-        an episode takes the way found with the most mass per step. Returns (rows [R], eps
-        [R], the ways' moves [R, S] from this step on, the tile each leads to [R]) for the
-        episodes where one was found; R may be 0."""
+        random walkers, in the running episodes `where` [T, E] (None: all): of the tiles
+        with at least `PLAN_MIN` of the belief's mass left off the tiles `walked` [T, E, N]
+        and `NEAR_TOP` of its top tile's, the `CANDIDATES` with the most mass per path step
+        (`steps_to`) are each searched for, and an episode takes the way found with the most
+        mass per step. Returns (rows [R], eps [R], the ways' moves [R, S] from this step
+        on, -1 past their end, the tile each leads to [R]) for the episodes where one was
+        found; R may be 0."""
         none = torch.zeros(0, dtype=torch.long)
         mass = goal_mass(head["belief"], walked)  # [T, E, N]
         likely = (mass >= PLAN_MIN) & (mass >= NEAR_TOP * mass.amax(-1, keepdim=True))
@@ -299,8 +300,8 @@ class Lookahead:
             choice = out.argmax(-1) if deterministic else draw(out)
             if walked is None:
                 return choice
-            # an episode follows a way it found to its belief's top tile; one that follows
-            # none looks for one where some continuation is lost (an opponent in the way)
+            # an episode follows a way it found to a likely tile; one that follows none
+            # looks for one where some continuation is lost (an opponent in the way)
             way = self.following(state, walked, generator)
             rows, eps, found, aim = self.ways(tasks, state, head, walked,
                                               (lost.amax(-1) > 0) & (way < 0))
