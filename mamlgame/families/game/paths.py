@@ -18,16 +18,20 @@ numbers. A step that finds every row it needs does no Python loop over levels or
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 import torch
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from mamlgame.families.game.rules import tensor_version
 from mamlgame.packs.tasks import Tasks
 
 FAR = int(torch.iinfo(torch.int16).max)  # "unreachable"; every real distance is smaller
 MAX_BYTES = 256 << 20  # distance rows kept (all grids together) before starting over
 WHOLE_TILES = 400  # grids of at most this many tiles fill every row of a level at once
+KEPT = 2  # targets whose row starts a grid keeps (`_Grid.keep`): a guard's posts, the latest
 
 
 def open_graph(open_tiles: np.ndarray, width: int) -> csr_matrix:
@@ -86,6 +90,8 @@ class _Grid:
         self._last: tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]] | None = None
         self.whole_only = True  # every level's rows were filled whole (none lazily)
         self._starts: dict[tuple[int, ...], torch.Tensor] = {}  # `level_start`'s, last batch
+        # the row starts of the last batch's latest targets (`known`), at most `KEPT`
+        self._known: OrderedDict[tuple[int, int], tuple] = OrderedDict()
 
     @property
     def nbytes(self) -> int:
@@ -111,6 +117,7 @@ class _Grid:
         slots = self.slot_of[torch.searchsorted(self.digests, digest)]
         self._last = (digest, slots, [])
         self._starts = {}
+        self._known.clear()
         return slots, self._last[2]
 
     def level_start(self, shape: tuple[int, ...]) -> torch.Tensor:
@@ -122,6 +129,25 @@ class _Grid:
             self._starts[shape] = (slots * self.n).view(len(slots), *[1] * (len(shape) - 1)
                                                         ).expand(shape).contiguous()
         return self._starts[shape]
+
+    def known(self, target: torch.Tensor, need: torch.Tensor) -> torch.Tensor | None:
+        """The row starts `keep` kept for these very (unchanged) `target` and `need` tensors
+        of the last batch, else None."""
+        got = self._known.get((id(target), id(need)))
+        if (got is None or got[0] is not target or got[1] is not need
+                or got[2] != (tensor_version(target), tensor_version(need))):
+            return None
+        self._known.move_to_end((id(target), id(need)))
+        return got[3]
+
+    def keep(self, target: torch.Tensor, need: torch.Tensor, start: torch.Tensor) -> None:
+        """Keep `start`, the row starts of `target` where `need` (0 elsewhere), all of whose
+        rows are known: a target asked for again (a guard's post) skips their lookup. The
+        `KEPT` latest are kept (the others: the player's tiles, new at every step)."""
+        self._known[(id(target), id(need))] = (
+            target, need, (tensor_version(target), tensor_version(need)), start)
+        while len(self._known) > KEPT:
+            self._known.popitem(last=False)
 
     @_ordinary_tensors
     def _add(self, tasks: Tasks, new: list[int]) -> None:
@@ -192,6 +218,7 @@ class _Grid:
         self.rows = self.rows[:1].clone()
         self.used = 1
         self._last = None
+        self._known.clear()
 
 
 class PathCache:
@@ -240,18 +267,22 @@ class PathCache:
         grid = self._grid(tasks, target.device)
         t = target.shape[0]
         level, ready = grid.lookup(tasks)
-        at_target = grid.level_start(target.shape) + target
-        start = grid.start_of.take(at_target)
-        if not any(m is need for m in ready):  # its levels' rows may be missing
-            wide = need.expand_as(target)
-            missing = wide & (start < 0)
-            if bool(missing.any()):
-                self._fill(grid, level.view(t, *[1] * (target.dim() - 1)).expand_as(target),
-                           target, wide, missing)
-                start = grid.start_of.take(at_target)
-            if grid.whole_only:
-                ready.append(need)
-        start = start * need  # 0: the FAR row (a product by the flags: no scalar tensor)
+        start = grid.known(target, need)
+        if start is None:
+            at_target = grid.level_start(target.shape) + target
+            start = grid.start_of.take(at_target)
+            if not any(m is need for m in ready):  # its levels' rows may be missing
+                wide = need.expand_as(target)
+                missing = wide & (start < 0)
+                if bool(missing.any()):
+                    self._fill(grid, level.view(t, *[1] * (target.dim() - 1)).expand_as(target),
+                               target, wide, missing)
+                    start = grid.start_of.take(at_target)
+                if grid.whole_only:
+                    ready.append(need)
+            start = start * need  # 0: the FAR row (a product by the flags: no scalar tensor)
+            if any(m is need for m in ready):
+                grid.keep(target, need, start)
         extra = tiles.dim() - start.dim()
         return grid.rows.take(start.view(*start.shape, *[1] * extra) + tiles).long()
 
