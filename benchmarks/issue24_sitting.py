@@ -5,10 +5,12 @@ issue's rounds use: each round navigation, PACK, navigation, PACK2, navigation, 
 preparation included).
 
     python benchmarks/issue24_sitting.py OLD_TREE NEW_TREE [--rounds 6] [--packs mixed,platformer]
+                                         [--json FILE] [--add FILE...]
 
 Prints each run as it ends, then per tree the median seconds of every kind of run and the
 ratio of each game run over the slower of the navigation runs just before and after it
-(median, and the runs' ratios sorted).
+(median, and the runs' ratios sorted). `--json` writes the runs; `--add` counts an earlier
+sitting's runs (its `--json` file) with these.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ def main() -> None:
     ap.add_argument("new")
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--packs", default="mixed,platformer")
+    ap.add_argument("--json", help="write the runs here")
+    ap.add_argument("--add", nargs="*", default=[], help="earlier sittings' --json files")
     args = ap.parse_args()
     packs = args.packs.split(",")
     nav = ["--algos", "maml"]
@@ -55,6 +59,14 @@ def main() -> None:
                 print(f"round {r + 1} {os.path.basename(tree.rstrip('/'))} {name} "
                       f"{got[-1][1]:.4f}", flush=True)
             runs[tree].append(got)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"old": runs[args.old], "new": runs[args.new]}, f)
+    for path in args.add:
+        with open(path) as f:
+            earlier = json.load(f)
+        runs[args.old] += [[tuple(x) for x in got] for got in earlier["old"]]
+        runs[args.new] += [[tuple(x) for x in got] for got in earlier["new"]]
     for tree, rounds in runs.items():
         print(f"\n{tree}")
         navs = sorted(s for got in rounds for name, s in got if name == "navigation")
