@@ -108,3 +108,13 @@ def test_the_inner_step_reads_the_goal_rewards_alone_with_inner_rewards_goal():
     nav = make_family(load_pack("navigation"), 5)
     with pytest.raises(ValueError, match="navigation family has no goal rewards"):
         MetaLearner(make_policy(nav, hidden=(8,)), nav, inner_rewards="goal")
+
+
+def test_train_refuses_goal_rewards_on_a_family_without_them(tmp_path):
+    result = run("train", "navigation", "--inner-rewards", "goal", "--out", str(tmp_path),
+                 *TINY)
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines()[-1] == (
+        "error: --inner-rewards: the navigation family's rewards do not say where a goal is "
+        "(only game packs' do); use all")
+    assert not (tmp_path / "metrics.jsonl").exists()

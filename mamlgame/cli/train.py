@@ -70,6 +70,7 @@ def train(ctx: click.Context, pack: str, out: str | None, resume: bool, overwrit
     if not resume:
         check_std_shift(cfg, lp, given)
         check_lr_gain(cfg, lp, given)
+        check_inner_rewards(cfg, lp, given)
         check_lookahead(cfg, lp, given)
         check_training(cfg, lp, device)
     out_dir = Path(out or f"runs/{lp.name}-{cfg.algo}")
@@ -115,6 +116,16 @@ def check_std_shift(cfg: TrainConfig, lp: LevelPack, given: set[str]) -> None:
     if make_family(lp, cfg.resolved(lp).horizon).discrete:
         raise MamlgameError(f"{where}: the {lp.family} family's policy has discrete actions, "
                             "no std to shift")
+
+
+def check_inner_rewards(cfg: TrainConfig, lp: LevelPack, given: set[str]) -> None:
+    """A one-line error for `inner_rewards = "goal"` on a family whose rewards do not say
+    where a goal is (`FamilySpec.goal_rewards`)."""
+    if cfg.inner_rewards == "goal" and family_spec(lp.family).goal_rewards is None:
+        where = ("--inner-rewards" if "inner_rewards" in given
+                 else f"{Path(lp.path).name} [train] inner_rewards")
+        raise MamlgameError(f"{where}: the {lp.family} family's rewards do not say where a "
+                            "goal is (only game packs' do); use all")
 
 
 def check_lr_gain(cfg: TrainConfig, lp: LevelPack, given: set[str]) -> None:
