@@ -304,7 +304,7 @@ class MetaLearner:
             ep = first_episodes if (k == first_step and first_episodes is not None) else rollout(
                 self.family, tasks, self.policy, p, self.episodes, generator, shard=shard)
             read = ep if self.goal_rewards is None else ep._replace(
-                rewards=self.goal_rewards(self.family, ep))
+                rewards=self.goal_rewards(self.family, ep.rewards, ep.mask, ep.end))
             adv, _ = self._advantages(read, inner=True)
             loss, logp = self.inner_loss(p, ep, adv, create_graph)
             grads = torch.autograd.grad(loss.sum(), [p[n] for n in adapted],

@@ -99,7 +99,7 @@ def test_the_inner_step_reads_the_goal_rewards_alone_with_inner_rewards_goal():
     shaped = cfg["step"] + cfg["shaping"]  # one tile nearer the goal
     assert torch.allclose(eps.rewards[0, :, :2], torch.tensor(shaped).expand(2, 2)
                           + torch.tensor([0.0, cfg["caught"]]))
-    read = goal_rewards(game, eps)
+    read = goal_rewards(game, eps.rewards, eps.mask, eps.end)
     assert torch.allclose(read[0, :, :2], torch.tensor(shaped).expand(2, 2))
     assert torch.equal(read[..., 2:], eps.rewards[..., 2:])
     # the learner reads them with "goal"; a family without them says so

@@ -127,9 +127,10 @@ class FamilySpec:
     - `lookahead(family, depth) -> chooser`: an act-time search over the policy's own
       continuations, `depth` steps deep, to set as the family's `chooser` (`eval
       --lookahead`; None: the family has none).
-    - `goal_rewards(family, episodes) -> rewards [T, E, H]`: the episodes' rewards that say
-      where the goal is, which the inner step reads with `inner_rewards = "goal"` (the game:
-      all but a catch's or a hazard's; None: the family has no such split).
+    - `goal_rewards(family, rewards, mask, end) -> rewards [T, E, H]`: the rewards of
+      episodes (`rollout.Episodes`' fields) that say where the goal is, which the inner step
+      reads with `inner_rewards = "goal"` (the game: all but a catch's or a hazard's; None:
+      the family has no such split).
     """
 
     name: str
@@ -155,7 +156,8 @@ class FamilySpec:
     groups: Callable[[Tasks], dict[str, torch.Tensor]] | None = None
     planner: Callable[[TaskFamily, Tasks, int, torch.Generator | None], Plays] | None = None
     lookahead: Callable[[TaskFamily, int], Callable[..., torch.Tensor]] | None = None
-    goal_rewards: Callable[[TaskFamily, Any], torch.Tensor] | None = None
+    goal_rewards: Callable[[TaskFamily, torch.Tensor, torch.Tensor, torch.Tensor],
+                           torch.Tensor] | None = None
 
     def preview_image(self, tasks: Tasks, tile: int = 24) -> np.ndarray:
         """Task 0 as it starts, `tile` pixels per game tile (other families scale with it)."""

@@ -16,7 +16,6 @@ import torch
 from mamlgame.families.game.engine import OUTCOMES, Game
 from mamlgame.families.game.opponents import TABLE
 from mamlgame.packs import Tasks
-from mamlgame.rollout import Episodes
 
 AS_FAST = 1.1  # speeds within this factor of each other count as "as fast"
 ENDS = ("goal", "caught", "hazard", "timeout")
@@ -49,14 +48,16 @@ def level_groups(tasks: Tasks) -> dict[str, torch.Tensor]:
     return groups
 
 
-def goal_rewards(family: Game, ep: Episodes) -> torch.Tensor:
-    """`ep`'s rewards [T, E, H] without the `caught` or `hazard` reward on the step that
-    ended an episode so: the step, shaping and goal rewards, which say where the goal is.
-    A catch says where an opponent was (a guard's post is near the goal: its penalty would
+def goal_rewards(family: Game, rewards: torch.Tensor, mask: torch.Tensor, end: torch.Tensor
+                 ) -> torch.Tensor:
+    """Episodes' `rewards` [T, E, H] (steps taken: `mask`; how each ended: `end` [T, E], as
+    `rollout.Episodes` holds them) without the `caught` or `hazard` reward on the step that
+    ended an episode so: the step, shaping and goal rewards, which say where the goal is. A
+    catch says where an opponent was (a guard's post is near the goal: its penalty would
     push the belief away from the goal), a hazard is on the map."""
     code = {name: i for i, name in enumerate(OUTCOMES)}
     cfg = family.reward_cfg
-    ending = torch.where(ep.end == code["caught"], cfg["caught"], 0.0)
-    ending = torch.where(ep.end == code["hazard"], cfg["hazard"], ending).to(ep.rewards.dtype)
-    last = (ep.mask.sum(-1).long() - 1).clamp_min(0)  # the ending step [T, E]
-    return ep.rewards.scatter_add(2, last[..., None], -ending[..., None])
+    ending = torch.where(end == code["caught"], cfg["caught"], 0.0)
+    ending = torch.where(end == code["hazard"], cfg["hazard"], ending).to(rewards.dtype)
+    last = (mask.sum(-1).long() - 1).clamp_min(0)  # the ending step [T, E]
+    return rewards.scatter_add(2, last[..., None], -ending[..., None])
