@@ -277,7 +277,8 @@ def test_the_recipe_note_says_where_each_value_came_from(tmp_path):
                                       "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert ("recipe from g.toml: inner_lr 500.0; from the game family's defaults: algo "
-            "cavia, learn_inner_lr true, inner_gamma 0.0, outer_lr 0.001") in result.output
+            "cavia, learn_inner_lr true, inner_gamma 0.0, inner_rewards goal, outer_lr 0.001"
+            ) in result.output
     (out / "stray.txt").write_text("x")
     busy = tmp_path / "busy"
     busy.mkdir()

@@ -241,9 +241,10 @@ def _winnable(pack: LevelPack, gen: dict[str, Any], seed: int, split: str,
 
 # the measured game recipe (BENCHMARKS.md, game agents): with the default position = "graph",
 # cavia adapts a goal belief per level, by a step whose size training scales (`learn_inner_lr`,
-# BENCHMARKS.md "A learned step size"); the agent acts with a 6-step lookahead (eval, watch;
-# `lookahead`); a pack's [train] keys replace these
+# BENCHMARKS.md "A learned step size") and that reads the rewards saying where the goal is
+# (`inner_rewards`, "The likeliest tile a way reaches"); the agent acts with a 6-step lookahead
+# (eval, watch; `lookahead`); a pack's [train] keys replace these
 RECIPE = {"algo": "cavia", "inner_lr": 1000.0, "learn_inner_lr": True, "inner_gamma": 0.0,
-          "outer_lr": 1e-3, "iterations": 400, "lookahead": 6}
+          "inner_rewards": "goal", "outer_lr": 1e-3, "iterations": 400, "lookahead": 6}
 SCHEMA = FamilySchema(HORIZON, GENERATE, REWARD, LEVEL, build, parse_level, check,
                       recipe=RECIPE, test_fixed=OBS_KEYS)
