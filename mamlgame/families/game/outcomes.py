@@ -19,14 +19,14 @@ from mamlgame.packs import Tasks
 
 AS_FAST = 1.1  # speeds within this factor of each other count as "as fast"
 ENDS = ("goal", "caught", "hazard", "timeout")
+CODE = {name: i for i, name in enumerate(OUTCOMES)}  # the engine's end code of each outcome
 
 
 def end_outcomes(tasks: Tasks, end: torch.Tensor) -> dict[str, torch.Tensor]:
     """{goal, caught, hazard, timeout}: bool [T, E] masks of the end codes `end` [T, E]
     (the engine's `state["outcome"]`; 0, still running, is a timeout)."""
-    code = {name: i for i, name in enumerate(OUTCOMES)}
-    return {"goal": end == code["goal"], "caught": end == code["caught"],
-            "hazard": end == code["hazard"], "timeout": end == code["running"]}
+    return {"goal": end == CODE["goal"], "caught": end == CODE["caught"],
+            "hazard": end == CODE["hazard"], "timeout": end == CODE["running"]}
 
 
 def fastest_opponent(tasks: Tasks) -> torch.Tensor:
@@ -55,9 +55,8 @@ def goal_rewards(family: Game, rewards: torch.Tensor, mask: torch.Tensor, end: t
     ended an episode so: the step, shaping and goal rewards, which say where the goal is. A
     catch says where an opponent was (a guard's post is near the goal: its penalty would
     push the belief away from the goal), a hazard is on the map."""
-    code = {name: i for i, name in enumerate(OUTCOMES)}
     cfg = family.reward_cfg
-    ending = torch.where(end == code["caught"], cfg["caught"], 0.0)
-    ending = torch.where(end == code["hazard"], cfg["hazard"], ending).to(rewards.dtype)
+    ending = torch.where(end == CODE["caught"], cfg["caught"], 0.0)
+    ending = torch.where(end == CODE["hazard"], cfg["hazard"], ending).to(rewards.dtype)
     last = (mask.sum(-1).long() - 1).clamp_min(0)  # the ending step [T, E]
     return rewards.scatter_add(2, last[..., None], -ending[..., None])
